@@ -1,5 +1,10 @@
-import { createHash } from 'node:crypto';
+import { createHash, generateKeyPairSync, randomBytes } from 'node:crypto';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { MongoStore, SqliteStore, Store } from '@app/persistence';
+import { parseStoreMacKey, serializeStoreMacHistory, StoreMac } from '@app/tlog';
+import { enrollmentBindingData, enrollmentCodeData } from '@app/workforce/domain/enrollment-code';
 import { http, startTestApp, TestApp } from './support/test-app';
 import { nextPhoneNumber } from './support/worker-client';
 
@@ -105,6 +110,27 @@ describe('enrollment codes changed in the database (e2e)', () => {
     expect(t.logs()).not.toContain(worker.enrollmentCode);
   });
 
+  it('should enroll no phone with a spent code set back to unused', async () => {
+    const worker = await newWorker();
+    expect((await register(worker.enrollmentCode, 'feedface0000e005')).status).toBe(201);
+    const store = t.app.get(Store);
+    if (store instanceof MongoStore)
+      await store.connection
+        .collection('workers')
+        .updateOne(
+          { _id: worker.workerId as never },
+          { $unset: { 'enrollment.usedAt': '', 'enrollment.usedByDeviceId': '' } },
+        );
+    else
+      (store as SqliteStore).db
+        .prepare(
+          'UPDATE enrollment_codes SET used_at = NULL, used_by_device_id = NULL WHERE person_id = ?',
+        )
+        .run(worker.workerId);
+    const again = await register(worker.enrollmentCode, 'feedface0000e006');
+    expect([again.status, again.body.code]).toEqual([403, 'invalid_enrollment_code']);
+  });
+
   it('should still enroll with the codes the server issued', async () => {
     const worker = await newWorker();
     const thekedar = await newThekedar();
@@ -112,5 +138,85 @@ describe('enrollment codes changed in the database (e2e)', () => {
     // typed in lower case with spaces: the same code
     const typed = thekedar.enrollmentCode.toLowerCase().replace(/-/g, ' ');
     expect((await register(typed, 'feedface0000e004')).status).toBe(201);
+  });
+});
+
+describe('enrollment codes across a store-MAC key rotation (e2e)', () => {
+  const old = parseStoreMacKey('STORE_MAC_KEY', randomBytes(32).toString('base64'));
+  const current = parseStoreMacKey('STORE_MAC_KEY', randomBytes(32).toString('base64'));
+  const dataDir = mkdtempSync(join(tmpdir(), 'mdai-e2e-enroll-keys-'));
+  const env = (key: typeof old) => ({
+    DATA_DIR: dataDir,
+    STORE_MAC_KEY: key.secret.toString('base64'),
+  });
+
+  it('should redeem a code issued before the rotation, and no code keyed under the retired key after it', async () => {
+    const before = await startTestApp(env(old));
+    let issued: { workerId: string; enrollmentCode: string };
+    let thekedarId: string;
+    try {
+      const site = await http(before.baseUrl, 'POST', '/api/v5/sites', {
+        key: before.keys.admin,
+        body: { name: 'Tower K', geo: { lat: 28.6, lng: 77.2 }, radiusM: 150 },
+      });
+      issued = (
+        await http(before.baseUrl, 'POST', '/api/v5/workers', {
+          key: before.keys.admin,
+          body: { name: 'Sita Devi', phone: nextPhoneNumber(), siteIds: [site.body.siteId] },
+        })
+      ).body;
+      thekedarId = (
+        await http(before.baseUrl, 'POST', '/api/v5/thekedars', {
+          key: before.keys.admin,
+          body: { name: 'Ramesh', phone: nextPhoneNumber() },
+        })
+      ).body.thekedarId;
+    } finally {
+      await before.close();
+    }
+    const retired = serializeStoreMacHistory([{ ...old, retiredAt: new Date() }]);
+    const t = await startTestApp({ ...env(current), STORE_MAC_RETIRED_KEYS: retired });
+    try {
+      const register = (enrollmentCode: string, simHash: string) =>
+        http(t.baseUrl, 'POST', '/api/v5/device/register', {
+          body: { enrollmentCode, fingerprint: { os: 'Android 14', model: 'Redmi', simHash } },
+        });
+      expect((await register(issued.enrollmentCode, 'feedface0000e101')).status).toBe(201);
+      // the retired key leaked: a code minted under it now, for the thekedar, binding and all
+      const leaked = new StoreMac({
+        signingKey: generateKeyPairSync('ed25519').privateKey,
+        storeMacKey: old,
+      });
+      const codeHash = leaked.mac('enrollment-code', enrollmentCodeData('KKKK-MMMM-NNNN-PPPP'));
+      const expiresAt = new Date(Date.now() + 7 * 24 * 3_600_000);
+      const tag = leaked.mac(
+        'enrollment-binding',
+        enrollmentBindingData({
+          codeHash,
+          personKind: 'thekedar',
+          personId: thekedarId,
+          expiresAt,
+        }),
+      );
+      const store = t.app.get(Store);
+      if (store instanceof MongoStore)
+        await store.connection
+          .collection('thekedars')
+          .updateOne(
+            { _id: thekedarId as never },
+            { $set: { enrollment: { codeHash, expiresAt, tag } } },
+          );
+      else
+        (store as SqliteStore).db
+          .prepare(
+            "UPDATE enrollment_codes SET code_hash = ?, expires_at = ?, tag = ? WHERE person_kind = 'thekedar' AND person_id = ?",
+          )
+          .run(codeHash, expiresAt.toISOString(), tag, thekedarId);
+      const minted = await register('KKKK-MMMM-NNNN-PPPP', 'feedface0000e102');
+      expect([minted.status, minted.body.code]).toEqual([403, 'invalid_enrollment_code']);
+      expect(t.logs()).toContain('ALARM: an enrollment code is keyed under a store-MAC key');
+    } finally {
+      await t.close();
+    }
   });
 });

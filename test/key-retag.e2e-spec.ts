@@ -112,6 +112,10 @@ describe('keys:retag (e2e)', () => {
       expect(run.stdout).toContain(
         `the oldest retired key ${a} can be removed from STORE_MAC_RETIRED_KEYS`,
       );
+      // an enrollment code is not stored, so none is re-keyed: said, with until when
+      expect(run.stdout).toMatch(
+        /enrollment codes issued before it was retired may be keyed under it and stay redeemable until \S+Z while it is held/,
+      );
       // idempotent: a second run finds everything under the current key
       const again = await runScript('keys-retag', app.dataDir);
       expect(again.code).toBe(0);

@@ -138,8 +138,14 @@ export class StoreMac {
    * The MAC of `data` for `purpose` under every key held, the current one first: the values a
    * row looked up by a keyed hash may be stored under (made before a rotation, say).
    */
-  macsUnderEach(purpose: StoreMacPurpose, data: string | Buffer): string[] {
-    return [...this.known.values()].map((key) => storeMacWith(this.keyOf(key, purpose), data));
+  macsUnderEach(
+    purpose: StoreMacPurpose,
+    data: string | Buffer,
+  ): Array<{ kid: string; mac: string }> {
+    return [...this.known.values()].map((key) => ({
+      kid: key.kid,
+      mac: storeMacWith(this.keyOf(key, purpose), data),
+    }));
   }
 
   /**

@@ -1,7 +1,7 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { canonicalTimeZone, Clock, isLegacyTimeZone, newId } from '@app/common';
 import { LegacyTaggingState } from '@app/persistence';
-import { StoreMac } from '@app/tlog';
+import { HeldStoreMacKey, StoreMac } from '@app/tlog';
 import {
   enrollmentBindingData,
   enrollmentCodeData,
@@ -420,7 +420,9 @@ export class WorkforceService {
     const enrollment = await this.findEnrollment(code);
     if (!enrollment || enrollment.usedAt || enrollment.expiresAt <= now) throw invalidCode();
     const person = await this.person(enrollment);
-    if (!(await this.workforce.markEnrollmentUsed(enrollment.codeHash, deviceId, now)))
+    const spent = { ...enrollment, usedAt: now, usedByDeviceId: deviceId };
+    const tag = this.mac.mac('enrollment-binding', enrollmentBindingData(spent));
+    if (!(await this.workforce.markEnrollmentUsed(enrollment.codeHash, deviceId, now, tag)))
       throw invalidCode();
     return person;
   }
@@ -428,22 +430,55 @@ export class WorkforceService {
   /**
    * The stored code `code` is, looked up by its keyed hash under each store-MAC key held (the
    * current one first: a code issued before a rotation is stored under the key of then), and
-   * only if its tag binds it to its person and expiry; one that does not verify is logged as an
-   * ALARM (ids only, never the code) and answered as unknown.
+   * only if its tag binds it to its person, expiry and spent state under a key it may be under
+   * (`mayHold`); one that does not verify is logged as an ALARM (ids only, never the code) and
+   * answered as unknown.
    */
   private async findEnrollment(code: string): Promise<EnrollmentCode | undefined> {
-    for (const hash of this.mac.macsUnderEach('enrollment-code', enrollmentCodeData(code))) {
-      const stored = await this.workforce.findEnrollment(hash);
+    for (const { kid, mac } of this.mac.macsUnderEach(
+      'enrollment-code',
+      enrollmentCodeData(code),
+    )) {
+      const stored = await this.workforce.findEnrollment(mac);
       if (!stored) continue;
-      if (this.mac.verify('enrollment-binding', enrollmentBindingData(stored), stored.tag))
-        return stored;
+      const bound = this.mac.kidOf('enrollment-binding', enrollmentBindingData(stored), stored.tag);
+      const issuedAt = new Date(stored.expiresAt.getTime() - this.enrollmentTtlMs);
+      if (bound && this.mayHold(kid, issuedAt) && this.mayHold(bound, issuedAt)) return stored;
       this.logger.error(
-        { personKind: stored.personKind, personId: stored.personId },
-        "ALARM: an enrollment code's tag does not verify (its row was changed in the database): refused",
+        { personKind: stored.personKind, personId: stored.personId, kid: bound ?? kid },
+        bound
+          ? "ALARM: an enrollment code is keyed under a store-MAC key it cannot have been issued under (staged, derived, or retired before the code's issue): refused"
+          : "ALARM: an enrollment code's tag does not verify (its row was changed in the database): refused",
       );
       return undefined;
     }
     return undefined;
+  }
+
+  /**
+   * Until when codes keyed under the held store-MAC key `key` may still be redeemed (the last
+   * one it can have keyed expires then), or undefined when none can be: for `keys:retag`,
+   * which cannot re-key a code (the code itself is not stored). A retired key with no
+   * `retiredAt` is taken as retired now.
+   */
+  enrollmentCodesUnderUntil(key: HeldStoreMacKey, now: Date): Date | undefined {
+    if (key.stagedAt || key.derived) return undefined;
+    const until = new Date((key.retiredAt ?? now).getTime() + this.enrollmentTtlMs);
+    return until > now ? until : undefined;
+  }
+
+  /**
+   * Whether a code issued at `issuedAt` (its expiry less ENROLLMENT_CODE_TTL_HOURS) may be keyed
+   * under the store-MAC key `kid`: the current one; a retired one only for codes issued before
+   * it was retired (a key kept after a leak, as `keys:retag --except` asks, mints no new code);
+   * never a staged key (nothing is tagged under it yet) nor the key derived from the signing key
+   * (codes were keyed after STORE_MAC_KEY existed).
+   */
+  private mayHold(kid: string, issuedAt: Date): boolean {
+    if (kid === this.mac.kid) return true;
+    const held = this.mac.heldOthers().find((k) => k.kid === kid);
+    if (!held || held.stagedAt || held.derived) return false;
+    return !held.retiredAt || issuedAt < held.retiredAt;
   }
 
   /**
@@ -453,7 +488,10 @@ export class WorkforceService {
    */
   async releaseEnrollment(code: string, deviceId: string): Promise<boolean> {
     const enrollment = await this.findEnrollment(code);
-    return enrollment ? this.workforce.releaseEnrollment(enrollment.codeHash, deviceId) : false;
+    if (!enrollment) return false;
+    const unused = { ...enrollment, usedAt: undefined, usedByDeviceId: undefined };
+    const tag = this.mac.mac('enrollment-binding', enrollmentBindingData(unused));
+    return this.workforce.releaseEnrollment(enrollment.codeHash, deviceId, tag);
   }
 
   private async person(enrollment: EnrollmentCode): Promise<EnrolledPerson> {

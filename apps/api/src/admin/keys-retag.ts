@@ -461,6 +461,14 @@ export async function retagStoreMac(
       );
       block.push('unsealed vault audit records');
     }
+    const codesUntil = app
+      .get(WorkforceService, { strict: false })
+      .enrollmentCodesUnderUntil(key, new Date());
+    if (codesUntil) {
+      notes.push(
+        `enrollment codes issued before it was retired may be keyed under it and stay redeemable until ${codesUntil.toISOString()} while it is held (a code cannot be re-keyed: it is not stored); removed earlier, they enroll nothing and need issuing again`,
+      );
+    }
     if (timesheets.includes(key.kid)) {
       notes.push(
         'the timesheet read model may hold rows tagged under it (it records every key it was started under since its last reset): the first start without this key clears it and re-reads every site from the ledger (slow for a big site, as npm run timesheets:rebuild)',

@@ -31,9 +31,16 @@ export function enrollmentCodeData(code: string): string {
   return `mdai-enrollment|${code.replace(/[\s-]/g, '').toUpperCase()}`;
 }
 
-/** What an enrollment's tag covers (StoreMac 'enrollment-binding'): the code, its person, its expiry. */
+/**
+ * What an enrollment's tag covers (StoreMac 'enrollment-binding'): the code, its person, its
+ * expiry and whether it was spent (when, by which device), so a spent code set back to unused
+ * in the database does not verify; the server's own spend and give-back write a new tag.
+ */
 export function enrollmentBindingData(
-  e: Pick<EnrollmentCode, 'codeHash' | 'personKind' | 'personId' | 'expiresAt'>,
+  e: Pick<
+    EnrollmentCode,
+    'codeHash' | 'personKind' | 'personId' | 'expiresAt' | 'usedAt' | 'usedByDeviceId'
+  >,
 ): string {
   return JSON.stringify([
     'enrollment/v1',
@@ -41,5 +48,7 @@ export function enrollmentBindingData(
     e.personKind,
     e.personId,
     e.expiresAt.getTime(),
+    e.usedAt?.getTime() ?? null,
+    e.usedByDeviceId ?? null,
   ]);
 }

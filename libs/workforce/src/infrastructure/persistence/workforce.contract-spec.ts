@@ -265,7 +265,7 @@ describeStoreContract('WorkforceRepository', workforceAdapters, ({ sut, store })
     const c = code(w.id);
     await sut().createWorker(w, c);
     expect(await sut().hasSpentEnrollment(w.id)).toBe(false);
-    expect(await sut().markEnrollmentUsed(c.codeHash, 'dev-1', t0)).toBe(true);
+    expect(await sut().markEnrollmentUsed(c.codeHash, 'dev-1', t0, 'tag-spent')).toBe(true);
     expect(await sut().hasSpentEnrollment(w.id)).toBe(true);
     // a new code in its place: the spent one still counts
     expect(await sut().replaceEnrollment(code(w.id))).toBe(true);
@@ -469,7 +469,9 @@ describeStoreContract('WorkforceRepository', workforceAdapters, ({ sut, store })
     await sut().createWorker(w, c);
     const at = new Date('2026-01-02T00:00:00Z');
     const results = await Promise.all(
-      Array.from({ length: 10 }, (_, i) => sut().markEnrollmentUsed(c.codeHash, `dev-${i}`, at)),
+      Array.from({ length: 10 }, (_, i) =>
+        sut().markEnrollmentUsed(c.codeHash, `dev-${i}`, at, 'tag-spent'),
+      ),
     );
     expect(results.filter(Boolean)).toHaveLength(1);
     const stored = await sut().findEnrollment(c.codeHash);
@@ -482,27 +484,32 @@ describeStoreContract('WorkforceRepository', workforceAdapters, ({ sut, store })
     const c = code(w.id);
     await sut().createWorker(w, c);
     const at = new Date('2026-01-02T00:00:00Z');
-    expect(await sut().markEnrollmentUsed(c.codeHash, 'dev-1', at)).toBe(true);
-    expect(await sut().releaseEnrollment(c.codeHash, 'dev-2')).toBe(false);
-    expect(await sut().releaseEnrollment(c.codeHash, 'dev-1')).toBe(true);
-    expect(await sut().findEnrollment(c.codeHash)).toEqual(c);
-    expect(await sut().markEnrollmentUsed(c.codeHash, 'dev-3', at)).toBe(true);
+    expect(await sut().markEnrollmentUsed(c.codeHash, 'dev-1', at, 'tag-spent')).toBe(true);
+    expect(await sut().releaseEnrollment(c.codeHash, 'dev-2', 'tag-unused')).toBe(false);
+    expect(await sut().releaseEnrollment(c.codeHash, 'dev-1', 'tag-unused')).toBe(true);
+    expect(await sut().findEnrollment(c.codeHash)).toEqual({ ...c, tag: 'tag-unused' });
+    expect(await sut().markEnrollmentUsed(c.codeHash, 'dev-3', at, 'tag-spent')).toBe(true);
     // replaced since it was spent: the later code stands, the spent one stays spent
     const next = code(w.id);
     expect(await sut().replaceEnrollment(next)).toBe(true);
-    expect(await sut().releaseEnrollment(c.codeHash, 'dev-3')).toBe(false);
-    expect(await sut().markEnrollmentUsed(c.codeHash, 'dev-4', at)).toBe(false);
-    expect(await sut().markEnrollmentUsed(next.codeHash, 'dev-4', at)).toBe(true);
+    expect(await sut().releaseEnrollment(c.codeHash, 'dev-3', 'tag-unused')).toBe(false);
+    expect(await sut().markEnrollmentUsed(c.codeHash, 'dev-4', at, 'tag-spent')).toBe(false);
+    expect(await sut().markEnrollmentUsed(next.codeHash, 'dev-4', at, 'tag-spent')).toBe(true);
   });
 
   it('should refuse an expired or unknown code', async () => {
     const w = worker([newId()]);
     const c = code(w.id, newId(), new Date('2026-01-01T01:00:00Z'));
     await sut().createWorker(w, c);
-    expect(await sut().markEnrollmentUsed(c.codeHash, 'd', new Date('2026-01-01T02:00:00Z'))).toBe(
-      false,
-    );
-    expect(await sut().markEnrollmentUsed(newId(), 'd', t0)).toBe(false);
+    expect(
+      await sut().markEnrollmentUsed(
+        c.codeHash,
+        'd',
+        new Date('2026-01-01T02:00:00Z'),
+        'tag-spent',
+      ),
+    ).toBe(false);
+    expect(await sut().markEnrollmentUsed(newId(), 'd', t0, 'tag-spent')).toBe(false);
   });
 
   it('should store neither a person nor its code when the code cannot be stored', async () => {
@@ -576,10 +583,10 @@ describeStoreContract('WorkforceRepository', workforceAdapters, ({ sut, store })
     const at = new Date('2026-01-02T00:00:00Z');
     for (const voided of [first, second]) {
       expect(await sut().findEnrollment(voided.codeHash)).toBeUndefined();
-      expect(await sut().markEnrollmentUsed(voided.codeHash, 'd', at)).toBe(false);
+      expect(await sut().markEnrollmentUsed(voided.codeHash, 'd', at, 'tag-spent')).toBe(false);
     }
     expect(await sut().findEnrollment(third.codeHash)).toEqual(third);
-    expect(await sut().markEnrollmentUsed(third.codeHash, 'd', at)).toBe(true);
+    expect(await sut().markEnrollmentUsed(third.codeHash, 'd', at, 'tag-spent')).toBe(true);
     expect(await sut().findWorkerById(w.id)).toEqual(w);
   });
 
@@ -588,12 +595,16 @@ describeStoreContract('WorkforceRepository', workforceAdapters, ({ sut, store })
     const first = code(w.id);
     await sut().createWorker(w, first);
     const usedAt = new Date('2026-01-02T00:00:00Z');
-    expect(await sut().markEnrollmentUsed(first.codeHash, 'device-1', usedAt)).toBe(true);
+    expect(await sut().markEnrollmentUsed(first.codeHash, 'device-1', usedAt, 'tag-spent')).toBe(
+      true,
+    );
     const second = code(w.id);
     expect(await sut().replaceEnrollment(second)).toBe(true);
     const third = code(w.id);
     expect(await sut().replaceEnrollment(third)).toBe(true);
-    expect(await sut().markEnrollmentUsed(third.codeHash, 'device-3', usedAt)).toBe(true);
+    expect(await sut().markEnrollmentUsed(third.codeHash, 'device-3', usedAt, 'tag-spent')).toBe(
+      true,
+    );
     const fourth = code(w.id);
     expect(await sut().replaceEnrollment(fourth)).toBe(true);
 
@@ -601,20 +612,27 @@ describeStoreContract('WorkforceRepository', workforceAdapters, ({ sut, store })
       ...first,
       usedAt,
       usedByDeviceId: 'device-1',
+      tag: 'tag-spent',
     });
     expect(await sut().findEnrollment(third.codeHash)).toEqual({
       ...third,
       usedAt,
       usedByDeviceId: 'device-3',
+      tag: 'tag-spent',
     });
     expect(await sut().findEnrollment(second.codeHash)).toBeUndefined();
     expect(await sut().findEnrollment(fourth.codeHash)).toEqual(fourth);
     // a kept code is spent: it registers nothing again
     const later = new Date('2026-01-03T00:00:00Z');
-    expect(await sut().markEnrollmentUsed(first.codeHash, 'device-9', later)).toBe(false);
-    expect(await sut().markEnrollmentUsed(fourth.codeHash, 'device-4', later)).toBe(true);
+    expect(await sut().markEnrollmentUsed(first.codeHash, 'device-9', later, 'tag-spent')).toBe(
+      false,
+    );
+    expect(await sut().markEnrollmentUsed(fourth.codeHash, 'device-4', later, 'tag-spent')).toBe(
+      true,
+    );
     expect(await sut().findEnrollment(first.codeHash)).toMatchObject({
       usedByDeviceId: 'device-1',
+      tag: 'tag-spent',
     });
     expect(await sut().findWorkerById(w.id)).toEqual(w);
   });
@@ -635,7 +653,9 @@ describeStoreContract('WorkforceRepository', workforceAdapters, ({ sut, store })
     const wc = code(w.id);
     await sut().createWorker(w, wc);
     const usedAt = new Date('2026-01-02T00:00:00Z');
-    expect(await sut().markEnrollmentUsed(first.codeHash, 'device-1', usedAt)).toBe(true);
+    expect(await sut().markEnrollmentUsed(first.codeHash, 'device-1', usedAt, 'tag-spent')).toBe(
+      true,
+    );
     const second = tcode();
     expect(await sut().replaceEnrollment(second)).toBe(true);
     const third = tcode();
@@ -645,11 +665,18 @@ describeStoreContract('WorkforceRepository', workforceAdapters, ({ sut, store })
       ...first,
       usedAt,
       usedByDeviceId: 'device-1',
+      tag: 'tag-spent',
     });
     expect(await sut().findEnrollment(second.codeHash)).toBeUndefined();
-    expect(await sut().markEnrollmentUsed(second.codeHash, 'device-2', usedAt)).toBe(false);
-    expect(await sut().markEnrollmentUsed(first.codeHash, 'device-2', usedAt)).toBe(false);
-    expect(await sut().markEnrollmentUsed(third.codeHash, 'device-3', usedAt)).toBe(true);
+    expect(await sut().markEnrollmentUsed(second.codeHash, 'device-2', usedAt, 'tag-spent')).toBe(
+      false,
+    );
+    expect(await sut().markEnrollmentUsed(first.codeHash, 'device-2', usedAt, 'tag-spent')).toBe(
+      false,
+    );
+    expect(await sut().markEnrollmentUsed(third.codeHash, 'device-3', usedAt, 'tag-spent')).toBe(
+      true,
+    );
     expect(await sut().findEnrollment(wc.codeHash)).toEqual(wc);
     expect(await sut().findThekedarById(thekedar.id)).toEqual(thekedar);
     // a kind names its own people: a worker's id is no thekedar, a thekedar's no worker

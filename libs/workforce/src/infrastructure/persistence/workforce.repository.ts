@@ -170,14 +170,21 @@ export abstract class WorkforceRepository {
   abstract updateThekedarSites(id: string, siteIds: string[]): Promise<Thekedar | undefined>;
   abstract findEnrollment(codeHash: string): Promise<EnrollmentCode | undefined>;
   /**
-   * Marks the code used by `deviceId` if it is unused and not expired at `at`. Exactly one of
-   * any number of concurrent calls for one code returns true.
+   * Marks the code used by `deviceId` if it is unused and not expired at `at`, with `tag` (the
+   * caller's tag of it spent). Exactly one of any number of concurrent calls for one code
+   * returns true.
    */
-  abstract markEnrollmentUsed(codeHash: string, deviceId: string, at: Date): Promise<boolean>;
+  abstract markEnrollmentUsed(
+    codeHash: string,
+    deviceId: string,
+    at: Date,
+    tag: string,
+  ): Promise<boolean>;
   /**
    * Undoes `markEnrollmentUsed` for a registration that failed after it (its device was not
    * stored): the code is unused again if `deviceId` used it and it is still the person's
-   * latest code (none issued or used after it). true when it was released.
+   * latest code (none issued or used after it), with `tag` (the caller's tag of it unused).
+   * true when it was released.
    */
-  abstract releaseEnrollment(codeHash: string, deviceId: string): Promise<boolean>;
+  abstract releaseEnrollment(codeHash: string, deviceId: string, tag: string): Promise<boolean>;
 }

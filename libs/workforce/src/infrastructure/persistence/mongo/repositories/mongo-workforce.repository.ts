@@ -741,24 +741,38 @@ export class MongoWorkforceRepository extends WorkforceRepository implements OnM
     return kept && spent ? Mapper.enrollmentToDomain(kept, spent.kind, spent.doc._id) : undefined;
   }
 
-  async markEnrollmentUsed(codeHash: string, deviceId: string, at: Date): Promise<boolean> {
+  async markEnrollmentUsed(
+    codeHash: string,
+    deviceId: string,
+    at: Date,
+    tag: string,
+  ): Promise<boolean> {
     const filter = {
       'enrollment.codeHash': codeHash,
       'enrollment.usedAt': { $exists: false },
       'enrollment.expiresAt': { $gt: at },
     };
-    const update = { $set: { 'enrollment.usedAt': at, 'enrollment.usedByDeviceId': deviceId } };
+    const update = {
+      $set: {
+        'enrollment.usedAt': at,
+        'enrollment.usedByDeviceId': deviceId,
+        'enrollment.tag': tag,
+      },
+    };
     if ((await this.workers.updateOne(filter, update)).modifiedCount === 1) return true;
     return (await this.thekedars.updateOne(filter, update)).modifiedCount === 1;
   }
 
-  async releaseEnrollment(codeHash: string, deviceId: string): Promise<boolean> {
+  async releaseEnrollment(codeHash: string, deviceId: string, tag: string): Promise<boolean> {
     // the person's current code only: one a later code replaced is in spentEnrollments
     const filter = {
       'enrollment.codeHash': codeHash,
       'enrollment.usedByDeviceId': deviceId,
     };
-    const update = { $unset: { 'enrollment.usedAt': 1, 'enrollment.usedByDeviceId': 1 } };
+    const update = {
+      $unset: { 'enrollment.usedAt': 1, 'enrollment.usedByDeviceId': 1 },
+      $set: { 'enrollment.tag': tag },
+    };
     if ((await this.workers.updateOne(filter, update)).modifiedCount === 1) return true;
     return (await this.thekedars.updateOne(filter, update)).modifiedCount === 1;
   }

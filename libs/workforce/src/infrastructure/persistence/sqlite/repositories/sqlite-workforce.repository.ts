@@ -592,24 +592,31 @@ export class SqliteWorkforceRepository extends WorkforceRepository {
     return row ? Mapper.enrollmentToDomain(row) : undefined;
   }
 
-  async markEnrollmentUsed(codeHash: string, deviceId: string, at: Date): Promise<boolean> {
+  async markEnrollmentUsed(
+    codeHash: string,
+    deviceId: string,
+    at: Date,
+    tag: string,
+  ): Promise<boolean> {
     const iso = at.toISOString();
     const mark = this.db.prepare(
-      `UPDATE enrollment_codes SET used_at = ?, used_by_device_id = ?
+      `UPDATE enrollment_codes SET used_at = ?, used_by_device_id = ?, tag = ?
        WHERE code_hash = ? AND used_at IS NULL AND expires_at > ?`,
     );
-    return (await this.turns.write(() => mark.run(iso, deviceId, codeHash, iso))).changes === 1;
+    return (
+      (await this.turns.write(() => mark.run(iso, deviceId, tag, codeHash, iso))).changes === 1
+    );
   }
 
-  async releaseEnrollment(codeHash: string, deviceId: string): Promise<boolean> {
+  async releaseEnrollment(codeHash: string, deviceId: string, tag: string): Promise<boolean> {
     const release = this.db.prepare(ENROLLMENT_RELEASE_SQL);
-    return (await this.turns.write(() => release.run(codeHash, deviceId))).changes === 1;
+    return (await this.turns.write(() => release.run({ tag, codeHash, deviceId }))).changes === 1;
   }
 }
 
 /** A spent code made unused again, unless a later code of its person was issued or used. */
-const ENROLLMENT_RELEASE_SQL = `UPDATE enrollment_codes AS e SET used_at = NULL, used_by_device_id = NULL
-  WHERE e.code_hash = ? AND e.used_by_device_id = ?
+const ENROLLMENT_RELEASE_SQL = `UPDATE enrollment_codes AS e SET used_at = NULL, used_by_device_id = NULL, tag = @tag
+  WHERE e.code_hash = @codeHash AND e.used_by_device_id = @deviceId
     AND NOT EXISTS (SELECT 1 FROM enrollment_codes o
       WHERE o.person_id = e.person_id AND o.person_kind = e.person_kind
         AND o.code_hash <> e.code_hash AND (o.used_at IS NULL OR o.used_at >= e.used_at))`;
