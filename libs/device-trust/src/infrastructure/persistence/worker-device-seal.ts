@@ -34,9 +34,10 @@ type StateForm = 'v1' | 'v2';
  *   tag there would be an HMAC per sync; `last_ip` only spares the request's IP factor), and
  *   `sealed_secret`, which the Vault keyring seals under the device's own context (another
  *   device's sealed secret does not open as this one's) and re-seals at a key rotation.
- * - A state tagged before the form `"v2"` (over deviceId, isBlocked and the event id alone)
- *   still verifies as what it is (`verified`, `legacy`) until the device's next change (block,
- *   unblock), which tags it in the new form; `keys:retag` keeps its form.
+ * - A state tagged before the form `"v2"` (over deviceId, isBlocked and the event id alone) is
+ *   re-tagged once, at the first start with the form, as a `v2` legacy state over its fields as
+ *   stored (`v1RetirementTag`, behind the store's marker); from then on (`retireV1`) a `v1` tag
+ *   reads as tampered. Until then it verifies as what it is, and `keys:retag` keeps its form.
  * - An event is tagged over its every field (id, device, action, actor, reason, time): an
  *   `unblocked` row inserted or edited in the database reads as `tampered`, and the trust floor
  *   does not start from it.
@@ -64,6 +65,12 @@ export class WorkerDeviceSeal {
    * enrolled or unblocked: refusing then would leave every older phone blocked).
    */
   readonly legacyTaggingForced: boolean;
+
+  /**
+   * The form `v1` retired (the store's `worker_device_seal` marker says so, `retireV1`): a state
+   * tag of that form, legacy or not, then reads as tampered.
+   */
+  private v1Retired = false;
 
   constructor(
     private readonly mac: StoreMac,
@@ -103,7 +110,7 @@ export class WorkerDeviceSeal {
     tag: unknown,
   ): { form: StateForm; integrity: 'verified' | 'legacy' } | undefined {
     const id = typeof eventId === 'string' ? eventId : null;
-    for (const form of ['v2', 'v1'] as const) {
+    for (const form of this.v1Retired ? (['v2'] as const) : (['v2', 'v1'] as const)) {
       for (const legacy of [false, true]) {
         if (
           this.mac.verify('worker-device-state', stateData(form, device, blocked, id, legacy), tag)
@@ -112,6 +119,31 @@ export class WorkerDeviceSeal {
       }
     }
     return undefined;
+  }
+
+  /**
+   * The store has re-tagged every state of the form `v1` (`v1RetirementTag`) and recorded it in
+   * its marker: from now on a `v1` tag (one put back, or written by a server of an earlier
+   * version) reads as tampered.
+   */
+  retireV1(): void {
+    this.v1Retired = true;
+  }
+
+  /**
+   * A stored state's new tag at the retirement of the form `v1`, before the marker says so: a
+   * state whose tag verifies in `v1` (legacy or not) and that a read does not find tampered
+   * (`integrity`, from `checked`: a `v1` state put back over a later change stays tampered) is
+   * tagged in the form `v2` as legacy over the device's fields as stored: the owner, sites,
+   * fingerprint, score and creation time `v1` never covered are taken on the operator's word at
+   * the upgrade, as the legacy tagging takes a row from before the tags. Undefined: left as it
+   * is (a `v2` state, or one no form vouches for).
+   */
+  v1RetirementTag(state: WorkerDeviceStoredState): string | undefined {
+    if (state.integrity === 'tampered') return undefined;
+    const id = typeof state.eventId === 'string' ? state.eventId : null;
+    if (this.stateForm(state.device, state.blocked, id, state.tag)?.form !== 'v1') return undefined;
+    return this.stateTag(state.device, state.blocked, id, true);
   }
 
   eventTag(e: WorkerDeviceEvent, legacy = false): string {
@@ -201,10 +233,12 @@ export class WorkerDeviceSeal {
   ): WorkerDevice {
     let integrity = this.stateIntegrity(device, device.isBlocked, eventId, tag);
     // a state the server tagged must be the one its newest event set: an older tagged state put
-    // back (a saved unblocked state over a later block) is no state of now. A legacy state has
-    // no event id: it holds as stored until its next change.
-    if (integrity === 'verified' && !setByNewest(device.isBlocked, eventId, newest))
-      integrity = 'tampered';
+    // back (a saved unblocked state over a later block) is no state of now. A legacy state from
+    // before the tags has no event id: it holds as stored until its next change; one with an
+    // event id (a `v1` state re-tagged at its retirement) is held to its event as well.
+    const named =
+      integrity === 'verified' || (integrity === 'legacy' && typeof eventId === 'string');
+    if (named && !setByNewest(device.isBlocked, eventId, newest)) integrity = 'tampered';
     device.blockIntegrity = integrity;
     if (integrity === 'tampered') device.isBlocked = true;
     return device;

@@ -490,5 +490,148 @@ describeStoreContract(
       const onlyC = await withTags(true, { current: c });
       expect((await onlyC.findByDeviceId(mixed.deviceId))?.blockIntegrity).toBe('verified');
     });
+
+    /** A device's stored block state (tag, event id, block flag), as a database writer sees it. */
+    async function storedState(
+      deviceId: string,
+    ): Promise<{ tag: unknown; eventId: unknown; blocked: boolean }> {
+      if (driver() === 'sqlite') {
+        const row = sqlite()
+          .prepare(
+            'SELECT block_tag, block_event_id, is_blocked FROM worker_devices WHERE device_id = ?',
+          )
+          .get(deviceId) as { block_tag: unknown; block_event_id: unknown; is_blocked: number };
+        return { tag: row.block_tag, eventId: row.block_event_id, blocked: row.is_blocked === 1 };
+      }
+      const doc = await devices().findOne({ deviceId });
+      return { tag: doc.blockTag, eventId: doc.blockEventId, blocked: doc.isBlocked };
+    }
+
+    async function putStoredState(
+      deviceId: string,
+      state: { tag: unknown; eventId: unknown; blocked: boolean },
+    ): Promise<void> {
+      if (driver() === 'sqlite') {
+        sqlite()
+          .prepare(
+            'UPDATE worker_devices SET block_tag = ?, block_event_id = ?, is_blocked = ? WHERE device_id = ?',
+          )
+          .run(state.tag, state.eventId, state.blocked ? 1 : 0, deviceId);
+      } else {
+        await devices().updateOne(
+          { deviceId },
+          { $set: { blockTag: state.tag, blockEventId: state.eventId, isBlocked: state.blocked } },
+        );
+      }
+    }
+
+    async function moveOwner(deviceId: string, userId: string): Promise<void> {
+      if (driver() === 'sqlite') {
+        sqlite()
+          .prepare('UPDATE worker_devices SET user_id = ? WHERE device_id = ?')
+          .run(userId, deviceId);
+      } else {
+        await devices().updateOne({ deviceId }, { $set: { 'user.id': userId } });
+      }
+    }
+
+    async function clearV1Retired(): Promise<void> {
+      if (driver() === 'sqlite') {
+        sqlite().prepare('UPDATE worker_device_seal SET v1_retired_at = NULL').run();
+      } else {
+        await (store() as MongoStore).connection
+          .collection<{ _id: string }>('worker_device_seal')
+          .deleteOne({ _id: 'v1-retired' });
+      }
+    }
+
+    it('should re-tag the states of the form v1 as v2 legacy at the first start, and from then on read a v1 tag, an owner moved or a re-tagged state put back as tampered', async () => {
+      const mac = new StoreMac({ signingKey });
+      const v1 = (deviceId: string, blocked: boolean, eventId: string) =>
+        mac.mac('worker-device-state', JSON.stringify([deviceId, blocked, eventId]));
+      const repo = await withTags();
+      // tagged in the form v1 by a server before the owner fields were covered
+      const d = device();
+      const registered = event(d.deviceId, 'registered');
+      await repo.register(d, registered);
+      const v1Tag = v1(d.deviceId, false, registered.id);
+      await putStoredState(d.deviceId, { tag: v1Tag, eventId: registered.id, blocked: false });
+      // and one whose v1 state was put back over a later block: not laundered
+      const rolled = device();
+      const rolledReg = event(rolled.deviceId, 'registered');
+      await repo.register(rolled, rolledReg);
+      await repo.setBlocked(rolled.deviceId, true, event(rolled.deviceId, 'blocked'));
+      const rolledTag = v1(rolled.deviceId, false, rolledReg.id);
+      await putStoredState(rolled.deviceId, {
+        tag: rolledTag,
+        eventId: rolledReg.id,
+        blocked: false,
+      });
+      await clearV1Retired();
+
+      const upgraded = await withTags();
+      expect(await upgraded.findByDeviceId(d.deviceId)).toMatchObject({
+        isBlocked: false,
+        blockIntegrity: 'legacy',
+      });
+      const retagged = await storedState(d.deviceId);
+      expect(retagged.tag).not.toEqual(v1Tag);
+      expect(await upgraded.findByDeviceId(rolled.deviceId)).toMatchObject({
+        isBlocked: true,
+        blockIntegrity: 'tampered',
+      });
+      expect((await storedState(rolled.deviceId)).tag).toEqual(rolledTag);
+
+      // the v1 tag put back after the marker, on this start and the next
+      await putStoredState(d.deviceId, { ...retagged, tag: v1Tag });
+      expect((await upgraded.findByDeviceId(d.deviceId))?.blockIntegrity).toBe('tampered');
+      const restarted = await withTags();
+      expect(await restarted.findByDeviceId(d.deviceId)).toMatchObject({
+        isBlocked: true,
+        blockIntegrity: 'tampered',
+      });
+      expect((await storedState(d.deviceId)).tag).toEqual(v1Tag);
+
+      // the owner of the formerly-v1 device moved: tampered, and an automatic block leaves it so
+      await putStoredState(d.deviceId, retagged);
+      expect((await restarted.findByDeviceId(d.deviceId))?.blockIntegrity).toBe('legacy');
+      await moveOwner(d.deviceId, newId());
+      expect(await restarted.findByDeviceId(d.deviceId)).toMatchObject({
+        isBlocked: true,
+        blockIntegrity: 'tampered',
+      });
+      expect(await restarted.blockIfUnblocked(d.deviceId, event(d.deviceId, 'blocked'))).toBe(
+        false,
+      );
+      expect(await storedState(d.deviceId)).toEqual(retagged);
+      expect(await restarted.findByDeviceId(d.deviceId)).toMatchObject({
+        isBlocked: true,
+        blockIntegrity: 'tampered',
+      });
+      expect(await restarted.listEvents(d.deviceId)).toHaveLength(1);
+    });
+
+    it('should hold a re-tagged v1 state to the event it names: put back over a later block it reads tampered', async () => {
+      const mac = new StoreMac({ signingKey });
+      const repo = await withTags();
+      const d = device();
+      const registered = event(d.deviceId, 'registered');
+      await repo.register(d, registered);
+      await putStoredState(d.deviceId, {
+        tag: mac.mac('worker-device-state', JSON.stringify([d.deviceId, false, registered.id])),
+        eventId: registered.id,
+        blocked: false,
+      });
+      await clearV1Retired();
+      const upgraded = await withTags();
+      expect((await upgraded.findByDeviceId(d.deviceId))?.blockIntegrity).toBe('legacy');
+      const saved = await storedState(d.deviceId);
+      await upgraded.setBlocked(d.deviceId, true, event(d.deviceId, 'blocked'));
+      await putStoredState(d.deviceId, saved);
+      expect(await upgraded.findByDeviceId(d.deviceId)).toMatchObject({
+        isBlocked: true,
+        blockIntegrity: 'tampered',
+      });
+    });
   },
 );

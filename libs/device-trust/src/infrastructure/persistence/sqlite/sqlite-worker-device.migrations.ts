@@ -128,4 +128,14 @@ export const WORKER_DEVICE_SQLITE_MIGRATIONS: SqliteMigration[] = [
       CREATE INDEX worker_device_events_device_written ON worker_device_events (device_id);
     `,
   },
+  {
+    version: 10,
+    name: 'worker devices: the state tags of the form v1 retired (WorkerDeviceSeal.retireV1)',
+    // set once every state tagged in the form v1 (before the owner fields were covered) is
+    // re-tagged in the form v2 as legacy; from then on a v1 tag reads as tampered
+    up: `
+      ALTER TABLE worker_device_seal ADD COLUMN v1_retired_at TEXT;
+      ALTER TABLE worker_device_seal ADD COLUMN v1_retired_count INTEGER;
+    `,
+  },
 ];

@@ -57,6 +57,9 @@ const UNTAGGED = { blockTag: { $exists: false } } as const;
  */
 const DEVICE_FIELDS = {} as const;
 
+/** Devices read per page at the retirement of the form `v1`. */
+const V1_RETIREMENT_PAGE = 500;
+
 /**
  * MongoDB adapter. A device embeds its events, so a change and its event are one
  * single-document write: atomic on a standalone mongod, no transaction needed.
@@ -80,7 +83,80 @@ export class MongoWorkerDeviceRepository extends WorkerDeviceRepository implemen
 
   async onModuleInit(): Promise<void> {
     await this.devices.init();
-    if (this.seal) await this.sealLegacy(this.seal);
+    if (this.seal) {
+      await this.sealLegacy(this.seal);
+      await this.retireV1(this.seal);
+    }
+  }
+
+  /**
+   * Before this server takes requests, every state whose tag verifies in the form `v1` (which
+   * left the owner, sites, fingerprint, score and creation time uncovered) is re-tagged as `v2`
+   * legacy over its fields as stored (WorkerDeviceSeal.v1RetirementTag), in pages, each
+   * document only as read (a change meanwhile: read again), then the marker
+   * `{ _id: 'v1-retired' }` is written; from then on a `v1` tag reads as tampered. Replicas
+   * starting together write the same tags; one stopped half-way leaves no marker (the next start
+   * goes on).
+   */
+  private async retireV1(seal: WorkerDeviceSeal): Promise<void> {
+    const marks = this.marks();
+    if ((await marks.findOne({ _id: 'v1-retired' })) == null) {
+      let count = 0;
+      let after = '';
+      for (;;) {
+        const page = await this.devices
+          .find({ deviceId: { $gt: after } }, DEVICE_FIELDS)
+          .sort({ deviceId: 1 })
+          .limit(V1_RETIREMENT_PAGE)
+          .lean<WorkerDeviceDocument[]>();
+        for (const first of page) {
+          let doc: WorkerDeviceDocument | null = first;
+          for (let attempt = 0; attempt < 3 && doc; attempt++) {
+            const tag = this.v1RetirementTag(seal, doc);
+            if (tag === undefined) break;
+            const { matchedCount } = await this.devices.updateOne(
+              {
+                _id: doc._id,
+                blockTag: doc.blockTag,
+                events: { $size: (doc.events ?? []).length },
+              },
+              { $set: { blockTag: tag } },
+            );
+            if (matchedCount === 1) {
+              count++;
+              break;
+            }
+            doc = await this.devices
+              .findOne({ _id: doc._id }, DEVICE_FIELDS)
+              .lean<WorkerDeviceDocument>();
+          }
+        }
+        if (page.length < V1_RETIREMENT_PAGE) break;
+        after = page[page.length - 1].deviceId;
+      }
+      try {
+        await marks.insertOne({ _id: 'v1-retired', at: new Date(), count });
+      } catch {
+        // another replica's marker: it re-tagged the same documents with the same tags
+      }
+      if (count > 0)
+        this.logger.log(
+          { devices: count },
+          'Worker device states of the form v1 re-tagged as v2 legacy',
+        );
+    }
+    seal.retireV1();
+  }
+
+  private v1RetirementTag(seal: WorkerDeviceSeal, doc: WorkerDeviceDocument): string | undefined {
+    if (typeof doc.isBlocked !== 'boolean') return undefined;
+    return seal.v1RetirementTag({
+      device: Mapper.toDomain(doc),
+      blocked: doc.isBlocked,
+      eventId: doc.blockEventId,
+      tag: doc.blockTag,
+      integrity: this.toDomain(doc).blockIntegrity!,
+    });
   }
 
   /**
@@ -291,14 +367,25 @@ export class MongoWorkerDeviceRepository extends WorkerDeviceRepository implemen
   }
 
   async blockIfUnblocked(deviceId: string, event: WorkerDeviceEvent): Promise<boolean | undefined> {
-    const stored = await this.storedBound(deviceId);
-    if (!stored) return undefined;
-    const { matchedCount } = await this.devices.updateOne(
-      { deviceId, isBlocked: false },
-      { $set: this.blockState(stored, true, event.id), $push: { events: this.eventDoc(event) } },
-      { runValidators: true },
-    );
-    if (matchedCount === 1) return true;
+    // over the state as read, its tag unchanged: a state changed meanwhile is read again
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const doc = await this.devices
+        .findOne({ deviceId }, DEVICE_FIELDS)
+        .lean<WorkerDeviceDocument>();
+      if (!doc) return undefined;
+      // a state that does not verify reads blocked already: tagging it would launder the
+      // document as stored (an owner moved in the database), so it is left tampered
+      if (doc.isBlocked !== false || this.toDomain(doc).blockIntegrity === 'tampered') return false;
+      const { matchedCount } = await this.devices.updateOne(
+        { deviceId, isBlocked: false, ...(this.seal ? { blockTag: doc.blockTag } : {}) },
+        {
+          $set: this.blockState(Mapper.toDomain(doc), true, event.id),
+          $push: { events: this.eventDoc(event) },
+        },
+        { runValidators: true },
+      );
+      if (matchedCount === 1) return true;
+    }
     return (await this.devices.exists({ deviceId })) ? false : undefined;
   }
 

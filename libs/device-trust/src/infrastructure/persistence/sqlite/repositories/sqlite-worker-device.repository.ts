@@ -36,6 +36,9 @@ import {
 } from '../mappers/worker-device.mapper';
 import { WORKER_DEVICE_SQLITE_MIGRATIONS } from '../sqlite-worker-device.migrations';
 
+/** Devices re-tagged per transaction at the retirement of the form `v1`. */
+const V1_RETIREMENT_PAGE = 500;
+
 @Injectable()
 export class SqliteWorkerDeviceRepository extends WorkerDeviceRepository {
   private readonly sealedValues: SealedValueStore;
@@ -72,7 +75,67 @@ export class SqliteWorkerDeviceRepository extends WorkerDeviceRepository {
     this.workerListPage = new LimitedStatement(this.db, WORKER_DEVICE_OF_WORKER_LIST_SQL);
     this.eventsOf = this.db.prepare(WORKER_DEVICE_EVENTS_SQL);
     this.sealedValues = sqliteSealedColumn(store, 'worker_devices', 'device_id', 'sealed_secret');
-    if (seal) this.sealLegacy(seal);
+    if (seal) {
+      this.sealLegacy(seal);
+      this.retireV1(seal);
+    }
+  }
+
+  /**
+   * At the first start with the form `v2` fully in force, every state whose tag verifies in the
+   * form `v1` (which left the owner, sites, fingerprint, score and creation time uncovered) is
+   * re-tagged as `v2` legacy over its fields as stored (WorkerDeviceSeal.v1RetirementTag), a
+   * page per transaction, then `worker_device_seal.v1_retired_at` is set; from then on a `v1`
+   * tag reads as tampered. A start stopped half-way leaves no marker: the next one goes on (a
+   * re-tagged state is `v2`, left as it is).
+   */
+  private retireV1(seal: WorkerDeviceSeal): void {
+    const retired = () =>
+      (
+        this.db.prepare('SELECT v1_retired_at FROM worker_device_seal WHERE id = 1').get() as
+          { v1_retired_at: string | null } | undefined
+      )?.v1_retired_at != null;
+    if (!retired()) {
+      const tagDevice = this.db.prepare(
+        'UPDATE worker_devices SET block_tag = ? WHERE device_id = ?',
+      );
+      let count = 0;
+      let after = '';
+      for (;;) {
+        const page = this.db
+          .transaction((): WorkerDeviceRow[] => {
+            const rows = this.listPage.all([after], V1_RETIREMENT_PAGE);
+            for (const row of rows) {
+              const tag = seal.v1RetirementTag({
+                device: Mapper.toDomain(row),
+                blocked: row.is_blocked === 1,
+                eventId: row.block_event_id,
+                tag: row.block_tag,
+                integrity: this.toDomain(row).blockIntegrity!,
+              });
+              if (tag === undefined) continue;
+              tagDevice.run(tag, row.device_id);
+              count++;
+            }
+            return rows;
+          })
+          .immediate();
+        if (page.length < V1_RETIREMENT_PAGE) break;
+        after = page[page.length - 1].device_id;
+      }
+      this.db
+        .prepare(
+          `UPDATE worker_device_seal SET v1_retired_at = ?, v1_retired_count = ?
+           WHERE id = 1 AND v1_retired_at IS NULL`,
+        )
+        .run(new Date().toISOString(), count);
+      if (count > 0)
+        this.logger.log(
+          { devices: count },
+          'Worker device states of the form v1 re-tagged as v2 legacy',
+        );
+    }
+    seal.retireV1();
   }
 
   /**
@@ -235,7 +298,10 @@ export class SqliteWorkerDeviceRepository extends WorkerDeviceRepository {
           // the new tag covers the row's fields as stored: read in the same transaction
           const row = this.byDeviceId.get(deviceId);
           if (!row) return undefined;
-          if (row.is_blocked !== 0) return false;
+          // a state that does not verify reads blocked already: tagging it would launder the
+          // row as stored (an owner moved in the database), so it is left tampered
+          if (row.is_blocked !== 0 || this.toDomain(row).blockIntegrity === 'tampered')
+            return false;
           this.db
             .prepare(
               'UPDATE worker_devices SET is_blocked = 1, block_tag = ?, block_event_id = ? WHERE device_id = ?',
