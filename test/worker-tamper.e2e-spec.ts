@@ -9,7 +9,8 @@ import { enrollPhone, Phone, refreshToken, signPacket, syncBatch } from './suppo
  * carries the server's store-MAC tag (WorkerSeal), bound to the worker's newest event, so a
  * deactivated worker set active (its `deactivated` event deleted), a site added, another phone
  * or a raised trust score leaves the worker refused wherever it is used (403 worker_tampered at
- * sync and token refresh, 503 worker_tampered at the payroll), and listed `tampered`.
+ * sync and token refresh, 503 worker_tampered at the payroll), and listed `tampered`. The row
+ * deleted (the server never deletes a worker) is refused the same.
  */
 const SITE = { lat: 28.6139, lng: 77.209 };
 
@@ -107,27 +108,28 @@ describe('worker record changed outside the server (e2e)', () => {
     }
   });
 
+  /** The payroll of the site around the clock's day (once the read model caught up). */
+  const payrollOf = async (siteId: string) => {
+    const day = clock.now().toISOString().slice(0, 10);
+    const from = new Date(Date.parse(day) - 86_400_000).toISOString().slice(0, 10);
+    const to = new Date(Date.parse(day) + 86_400_000).toISOString().slice(0, 10);
+    for (;;) {
+      const res = await http(
+        t.baseUrl,
+        'GET',
+        `/api/v5/sites/${siteId}/payroll?from=${from}&to=${to}`,
+        { key: t.keys.admin },
+      );
+      if (res.body?.code !== 'timesheets_behind') return res;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  };
+
   it("should refuse the payroll of a site whose worker's name and phone were changed in the database", async () => {
     const p = await enrollPhone(t.baseUrl, t.keys.admin, undefined, { simHash: 'wt-tamper-04' });
     const sync = await syncBatch(t.baseUrl, p.token, [packet(p)]);
     expect([sync.status, sync.body.accepted]).toEqual([200, 1]);
-    const day = clock.now().toISOString().slice(0, 10);
-    const from = new Date(Date.parse(day) - 86_400_000).toISOString().slice(0, 10);
-    const to = new Date(Date.parse(day) + 86_400_000).toISOString().slice(0, 10);
-    const payroll = async () => {
-      for (;;) {
-        const res = await http(
-          t.baseUrl,
-          'GET',
-          `/api/v5/sites/${p.siteId}/payroll?from=${from}&to=${to}`,
-          {
-            key: t.keys.admin,
-          },
-        );
-        if (res.body?.code !== 'timesheets_behind') return res;
-        await new Promise((resolve) => setTimeout(resolve, 100));
-      }
-    };
+    const payroll = () => payrollOf(p.siteId);
     const before = await payroll();
     expect(before.status).toBe(200);
     expect(before.body.workers.map((w: { workerId: string }) => w.workerId)).toEqual([p.workerId]);
@@ -146,5 +148,30 @@ describe('worker record changed outside the server (e2e)', () => {
     const after = await payroll();
     expect([after.status, after.body.code]).toEqual([503, 'worker_tampered']);
     expect(after.body.errors).toEqual([{ field: 'workerId', message: p.workerId }]);
+  });
+
+  it("should refuse a worker's phone once the worker's record was deleted in the database", async () => {
+    const p = await enrollPhone(t.baseUrl, t.keys.admin, undefined, { simHash: 'wt-tamper-05' });
+    const sync = await syncBatch(t.baseUrl, p.token, [packet(p)]);
+    expect([sync.status, sync.body.accepted]).toEqual([200, 1]);
+    const off = await admin('POST', `/api/v5/workers/${p.workerId}/deactivate`, {
+      reason: 'fired',
+    });
+    expect(off.status).toBe(200);
+
+    // the fired worker's row and its events deleted: no status, no tag left to check
+    await edit(
+      (db) => {
+        db.prepare('DELETE FROM worker_events WHERE worker_id = ?').run(p.workerId);
+        db.prepare('DELETE FROM workers WHERE id = ?').run(p.workerId);
+      },
+      (workers) => workers.deleteOne({ _id: p.workerId as never }),
+    );
+    expect((await admin('GET', `/api/v5/workers/${p.workerId}`)).status).toBe(404);
+
+    const again = await syncBatch(t.baseUrl, p.token, [packet(p)]);
+    expect([again.status, again.body.code]).toEqual([403, 'worker_tampered']);
+    const refresh = await refreshToken(t.baseUrl, p, clock.now().toISOString());
+    expect([refresh.status, refresh.body.code]).toEqual([403, 'worker_tampered']);
   });
 });

@@ -17,7 +17,7 @@ export const DEVICE_TRUST_ERRORS = {
     worker_inactive:
       "the phone's worker was deactivated (left): no new offline token until an admin reactivates it",
     worker_tampered:
-      "the phone's worker's stored record does not verify under the server's store-MAC tag (changed outside the server: its sites, status, phone…): no new offline token until an operator restores the record from a backup",
+      "the phone's worker's stored record does not verify under the server's store-MAC tag (changed outside the server: its sites, status, phone…), or is missing (the row deleted outside the server): no new offline token until an operator restores the record from a backup",
     site_not_allowed:
       "a thekedar-signed request names a site the thekedar does not work on (an admin names a thekedar's sites); an unknown site is answered the same, and nothing was stored. On worker creation `errors` lists each such siteId",
   },

@@ -118,13 +118,23 @@ export class TokenRefreshService {
 
   /**
    * The sites a new token of `device` carries: its worker's now, or 403 worker_inactive for a
-   * worker who was deactivated. A thekedar's phone (or a device whose worker record is gone)
+   * worker who was deactivated, 403 worker_tampered for one whose record does not verify or is
+   * gone (the server never deletes a worker: deleted outside the server). A thekedar's phone
    * keeps the sites it registered with.
    */
   private async sitesOf(device: WorkerDevice): Promise<string[]> {
     if (device.user.kind !== 'worker') return device.siteIds;
     const worker = await this.workforce.findWorker(device.user.id);
-    if (!worker) return device.siteIds;
+    if (!worker) {
+      this.logger.error(
+        { deviceId: device.deviceId, workerId: device.user.id },
+        "ALARM: token refresh refused: the phone's worker record is missing (deleted outside the server)",
+      );
+      throw new DeviceTrustError(
+        'worker_tampered',
+        "This phone's worker's stored record is missing (deleted outside the server); no new token until an operator restores it",
+      );
+    }
     if (worker.integrity === 'tampered') {
       this.logger.warn({ deviceId: device.deviceId }, 'Token refresh refused: worker tampered');
       throw new DeviceTrustError(

@@ -15,7 +15,7 @@ export const OFFLINE_SYNC_ERRORS = {
     worker_inactive:
       "the phone's worker was deactivated (left): no packet is accepted, even under a token still valid, until an admin reactivates the worker",
     worker_tampered:
-      "the phone's worker's stored record does not verify under the server's store-MAC tag (changed outside the server: its status, sites, trust score…, or its newest event deleted): no packet is accepted until an operator restores the record from a backup",
+      "the phone's worker's stored record does not verify under the server's store-MAC tag (changed outside the server: its status, sites, trust score…, or its newest event deleted), or is missing (the row deleted outside the server: the server never deletes a worker): no packet is accepted until an operator restores the record from a backup",
     too_many_packets: 'the batch holds more packets than SYNC_MAX_PACKETS',
     invalid_signatures: 'no packet in the batch carries a valid device signature',
     checkpoint_unavailable:

@@ -372,8 +372,9 @@ export class OfflineSyncService {
    * recorded (adopted) only once the device is found, not blocked, and the token's claims are
    * ones this server issued to it: its worker (the device's person), and sites the person had
    * when the token was issued (a refresh gives the worker's sites then: `siteAt` by the site
-   * changes, the worker's sites now when no change tells; a thekedar's phone or a device
-   * whose worker record is gone, the sites it registered with). Not the device's registration
+   * changes, the worker's sites now when no change tells; a thekedar's phone, the sites it
+   * registered with; a worker's phone whose worker record is gone, 403 worker_tampered: the
+   * server never deletes a worker). Not the device's registration
    * sites for a worker: a token refreshed after a site change carries the new ones. Anything
    * else is `not_issued`, as if the window did not hold it: the active key alone (the window's
    * risk) mints no record for a device, worker or site of the holder's choosing.
@@ -389,9 +390,10 @@ export class OfflineSyncService {
 
   /** Whether a refresh of `device` could have given the token's sites when it was issued. */
   private async sitesIssued(device: WorkerDevice, claims: OfflineTokenClaims): Promise<boolean> {
-    const worker =
-      device.user.kind === 'worker' ? await this.workforce.findWorker(device.user.id) : undefined;
-    if (!worker) return claims.siteIds.every((id) => device.siteIds.includes(id));
+    if (device.user.kind !== 'worker')
+      return claims.siteIds.every((id) => device.siteIds.includes(id));
+    const worker = await this.workforce.findWorker(device.user.id);
+    if (!worker) this.refuseMissing(device);
     // its sites are not the server's: no token is adopted on their word
     if (worker.integrity === 'tampered') this.refuseTampered(device);
     const standing = WorkerStanding.of(
@@ -420,12 +422,13 @@ export class OfflineSyncService {
   /**
    * The standing of the device's worker (WorkerStanding: its status now and its status and
    * site changes: one indexed read of its events, none for most workers), or undefined for a
-   * device of no worker record (a thekedar's phone): its token's sites alone.
+   * thekedar's phone: its token's sites alone. A worker's phone whose worker record is gone is
+   * refused (403 worker_tampered), never judged as a thekedar's.
    */
   private async workerStanding(device: WorkerDevice): Promise<WorkerStanding | undefined> {
     if (device.user.kind !== 'worker') return undefined;
     const worker = await this.workforce.findWorker(device.user.id);
-    if (!worker) return undefined;
+    if (!worker) this.refuseMissing(device);
     // its status, sites or newest event are not the server's: nothing of it is decided on
     if (worker.integrity === 'tampered') this.refuseTampered(device);
     return WorkerStanding.of(
@@ -440,6 +443,22 @@ export class OfflineSyncService {
     throw new OfflineSyncError(
       'worker_tampered',
       "This phone's worker's stored record was changed outside the server: no packet is accepted until an operator restores it",
+    );
+  }
+
+  /**
+   * 403 worker_tampered: the device's worker has no record. The server never deletes a worker,
+   * so the row (and with it its status and events) was deleted outside the server: nothing of
+   * the phone is judged as if it were a thekedar's.
+   */
+  private refuseMissing(device: WorkerDevice): never {
+    this.logger.error(
+      { deviceId: device.deviceId, workerId: device.user.id },
+      "ALARM: sync refused: the phone's worker record is missing (deleted outside the server)",
+    );
+    throw new OfflineSyncError(
+      'worker_tampered',
+      "This phone's worker's stored record is missing (deleted outside the server): no packet is accepted until an operator restores it",
     );
   }
 

@@ -5,6 +5,7 @@ import {
   LimitedStatement,
   LimitedStatements,
   logLegacyTagging,
+  readTransaction,
   SqliteStoreHandle,
   sqliteLegacyTaggingState,
   SqliteWriteTurns,
@@ -213,7 +214,9 @@ export class SqliteWorkforceRepository extends WorkforceRepository {
     if (page.siteId) params.push(page.siteId);
     if (page.status) params.push(page.status);
     const sql = workerListSql({ site: !!page.siteId, status: !!page.status });
-    return this.workerPages.all(sql, params, page.limit).map((r) => this.toDomain(r));
+    return readTransaction(this.db, () =>
+      this.workerPages.all(sql, params, page.limit).map((r) => this.toDomain(r)),
+    );
   }
 
   async listSiteIds(afterId: string, limit: number): Promise<string[]> {
@@ -222,15 +225,17 @@ export class SqliteWorkforceRepository extends WorkforceRepository {
 
   async listWorkerIdsOfThekedar(thekedarId: string): Promise<string[]> {
     // each row checked: a worker whose sponsor was rewritten in the database is no one's crew
-    return this.db
-      .prepare<[string], WorkerRow>(
-        `SELECT * FROM workers WHERE json_extract(sponsor, '$.kind') = 'thekedar'
-           AND json_extract(sponsor, '$.thekedarId') = ? ORDER BY id`,
-      )
-      .all(thekedarId)
-      .map((r) => this.toDomain(r))
-      .filter((w) => w.integrity !== 'tampered')
-      .map((w) => w.id);
+    const statement = this.db.prepare<[string], WorkerRow>(
+      `SELECT * FROM workers WHERE json_extract(sponsor, '$.kind') = 'thekedar'
+         AND json_extract(sponsor, '$.thekedarId') = ? ORDER BY id`,
+    );
+    return readTransaction(this.db, () =>
+      statement
+        .all(thekedarId)
+        .map((r) => this.toDomain(r))
+        .filter((w) => w.integrity !== 'tampered')
+        .map((w) => w.id),
+    );
   }
 
   async createThekedar(thekedar: Thekedar, enrollment: EnrollmentCode): Promise<void> {
@@ -366,19 +371,28 @@ export class SqliteWorkforceRepository extends WorkforceRepository {
     );
   }
 
+  /**
+   * The worker, its row and its newest event read in one read transaction (as the listings and
+   * `findWorkersByIds`): read statement by statement, a change another process (a replica on the
+   * file) commits between them would bind the row read to a newer event: `tampered` for that read.
+   */
   async findWorkerById(id: string): Promise<Worker | undefined> {
     // every sync reads its worker (its sites, its status, its trust): prepared once
-    const row = this.readWorker(id);
-    return row ? this.toDomain(row) : undefined;
+    return readTransaction(this.db, () => {
+      const row = this.readWorker(id);
+      return row ? this.toDomain(row) : undefined;
+    });
   }
 
   async findWorkersByIds(ids: string[]): Promise<Worker[]> {
     if (ids.length === 0) return [];
     // one statement for any count: the ids go in as one JSON array
-    const rows = (this.workersByIds ??= this.db.prepare<[string], WorkerRow>(
+    const statement = (this.workersByIds ??= this.db.prepare<[string], WorkerRow>(
       'SELECT * FROM workers WHERE id IN (SELECT value FROM json_each(?))',
-    )).all(JSON.stringify(ids));
-    return rows.map((r) => this.toDomain(r));
+    ));
+    return readTransaction(this.db, () =>
+      statement.all(JSON.stringify(ids)).map((r) => this.toDomain(r)),
+    );
   }
 
   async updateWorker(
