@@ -716,6 +716,20 @@ describe('VaultService', () => {
     });
   });
 
+  it('should keep a file whose created_at was moved into the past until its id says it is old (review)', async () => {
+    const stored = await sut.storeBuffer(jpeg(100), 'image/jpeg', admin, 'capture');
+    const db = sqlite(dataDir);
+    db.prepare('UPDATE vault_files SET created_at = ? WHERE id = ?').run(
+      '2001-01-01T00:00:00.000Z',
+      stored.fileId,
+    );
+    db.close();
+    const day = 24 * 60 * 60 * 1000;
+    expect(await sut.purgeExpired(new Date(Date.now() + 29 * day))).toEqual({ purged: 0 });
+    expect(existsSync(vault.blobs.pathOf(stored.fileId))).toBe(true);
+    expect(await sut.purgeExpired(new Date(Date.now() + 31 * day))).toEqual({ purged: 1 });
+  });
+
   it('should verify the audit chain and find an edited or a deleted record', async () => {
     for (let i = 0; i < 4; i++) await sut.storeBuffer(jpeg(10), 'image/jpeg', admin, 'capture');
     const intact = await vault.audit.verify();

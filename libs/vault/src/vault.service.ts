@@ -478,9 +478,10 @@ export class VaultService {
   /**
    * Crypto-shreds every live file older than VAULT_RETENTION_DAYS at `now`, each purge
    * audited first. Stops (throws) when the audit log cannot be written. A file is old by its
-   * record's `createdAt` or by its id's stamp, whichever is earlier: the id (an ObjectId, its
-   * first 4 bytes the second it was made) is in the blob's header and the data key's AAD, so
-   * it cannot be edited in the store, and a `createdAt` moved into the future keeps no file.
+   * id's stamp alone (an ObjectId, its first 4 bytes the second it was made): the id is in the
+   * blob's header and the data key's AAD, so it cannot be edited in the store, where the
+   * record's `createdAt` can: moved into the future it kept a file, moved into the past it
+   * shredded a file before its time (a disputed image destroyed as "retention").
    */
   async purgeExpired(now: Date = this.clock.now()): Promise<{ purged: number }> {
     const cutoff = new Date(now.getTime() - this.retentionDays * DAY_MS);
@@ -488,10 +489,7 @@ export class VaultService {
     const idBound = firstIdAt(cutoff);
     let purged = 0;
     for (;;) {
-      const batch = [
-        ...(await this.files.listLiveCreatedBefore(cutoff, PAGE)),
-        ...(await this.files.listLiveIdBefore(idBound, PAGE)),
-      ].filter((file, i, all) => all.findIndex((other) => other.id === file.id) === i);
+      const batch = await this.files.listLiveIdBefore(idBound, PAGE);
       if (batch.length === 0) break;
       for (const file of batch) {
         await this.audit.record({

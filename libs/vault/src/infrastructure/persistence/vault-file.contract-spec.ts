@@ -58,18 +58,6 @@ describeStoreContract('VaultFileRepository', vaultFileAdapters, ({ sut }) => {
     expect(await sut().replaceWrappedKey(shredded.id, shredded.wrappedKey!, next)).toBe(false);
   });
 
-  it('should list live files created before a date, oldest first', async () => {
-    const old = file({ createdAt: new Date('2026-01-01T00:00:00Z') });
-    const older = file({ createdAt: new Date('2025-12-01T00:00:00Z') });
-    const recent = file({ createdAt: new Date('2026-03-01T00:00:00Z') });
-    const gone = file({ createdAt: new Date('2025-11-01T00:00:00Z') });
-    for (const f of [old, older, recent, gone]) await sut().create(f);
-    await sut().shred(gone.id, 'deleted', new Date());
-    const listed = await sut().listLiveCreatedBefore(new Date('2026-02-01T00:00:00Z'), 10);
-    expect(listed.map((f) => f.id)).toEqual([older.id, old.id]);
-    expect(await sut().listLiveCreatedBefore(new Date('2026-02-01T00:00:00Z'), 1)).toHaveLength(1);
-  });
-
   it('should list live files whose id was made before a second, by id', async () => {
     const at = (stamp: string, n: number) =>
       firstIdAt(new Date(stamp)).slice(0, 8) + n.toString(16).padStart(16, '0');

@@ -15,8 +15,6 @@ export abstract class VaultFileRepository {
   ): Promise<boolean>;
   /** Destroys the wrapped data key (crypto-shredding); false when unknown or already shredded. */
   abstract shred(id: string, reason: ShredReason, at: Date): Promise<boolean>;
-  /** Live (not shredded) files created before `before`, oldest first. */
-  abstract listLiveCreatedBefore(before: Date, limit: number): Promise<VaultFile[]>;
   /**
    * Live files whose id sorts before `idBound` (`firstIdAt`: made before that second by the
    * id's own stamp, which the blob header and the data key's AAD authenticate), by id.

@@ -48,15 +48,6 @@ export class MongoVaultFileRepository extends VaultFileRepository implements OnM
     return result.modifiedCount === 1;
   }
 
-  async listLiveCreatedBefore(before: Date, limit: number): Promise<VaultFile[]> {
-    const docs = await this.files
-      .find({ wrappedKey: { $ne: null }, createdAt: { $lt: before } })
-      .sort({ createdAt: 1, _id: 1 })
-      .limit(limit)
-      .lean<VaultFileDocument[]>();
-    return docs.map(Mapper.toDomain);
-  }
-
   async listLiveIdBefore(idBound: string, limit: number): Promise<VaultFile[]> {
     const docs = await this.files
       .find({ wrappedKey: { $ne: null }, _id: { $lt: idBound } })

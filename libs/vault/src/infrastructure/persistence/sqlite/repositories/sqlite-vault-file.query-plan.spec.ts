@@ -1,7 +1,6 @@
 import { describeLiteralLimitPlans } from '@app/persistence/testing/literal-limit-plans';
 import {
   SqliteVaultFileRepository,
-  VAULT_FILES_LIVE_CREATED_BEFORE_SQL,
   VAULT_FILES_LIVE_ID_BEFORE_SQL,
   VAULT_FILES_LIVE_NOT_WRAPPED_BY_SQL,
 } from './sqlite-vault-file.repository';
@@ -11,7 +10,6 @@ describeLiteralLimitPlans(
   'SqliteVaultFileRepository',
   (store) => new SqliteVaultFileRepository(store), // applies the migrations
   [
-    ['live files created before', VAULT_FILES_LIVE_CREATED_BEFORE_SQL, ['2026-01-01'], false],
     [
       'live files by id before',
       VAULT_FILES_LIVE_ID_BEFORE_SQL,

@@ -12,7 +12,6 @@ export class SqliteVaultFileRepository extends VaultFileRepository {
   private readonly turns: SqliteWriteTurns;
   private readonly insert: Statement;
   private readonly byId: Statement<[string], VaultFileRow>;
-  private readonly liveCreatedBefore: LimitedStatement<[string], VaultFileRow>;
   private readonly liveNotWrappedBy: LimitedStatement<[string], VaultFileRow>;
   private readonly liveIdBefore: LimitedStatement<[string], VaultFileRow>;
 
@@ -26,7 +25,6 @@ export class SqliteVaultFileRepository extends VaultFileRepository {
        VALUES (@id, @content_type, @size, @sha256, @wrapped_key, @key_version, @created_by, @created_at, @shredded_at, @shred_reason)`,
     );
     this.byId = this.db.prepare('SELECT * FROM vault_files WHERE id = ?');
-    this.liveCreatedBefore = new LimitedStatement(this.db, VAULT_FILES_LIVE_CREATED_BEFORE_SQL);
     this.liveNotWrappedBy = new LimitedStatement(this.db, VAULT_FILES_LIVE_NOT_WRAPPED_BY_SQL);
     this.liveIdBefore = new LimitedStatement(this.db, VAULT_FILES_LIVE_ID_BEFORE_SQL);
   }
@@ -62,10 +60,6 @@ export class SqliteVaultFileRepository extends VaultFileRepository {
     return (await this.turns.write(() => shred.run(at.toISOString(), reason, id))).changes === 1;
   }
 
-  async listLiveCreatedBefore(before: Date, limit: number): Promise<VaultFile[]> {
-    return this.liveCreatedBefore.all([before.toISOString()], limit).map(Mapper.toDomain);
-  }
-
   async listLiveIdBefore(idBound: string, limit: number): Promise<VaultFile[]> {
     return this.liveIdBefore.all([idBound], limit).map(Mapper.toDomain);
   }
@@ -86,8 +80,6 @@ export class SqliteVaultFileRepository extends VaultFileRepository {
 }
 
 /** The shred and reseal jobs' pages, exported for the query-plan test. */
-export const VAULT_FILES_LIVE_CREATED_BEFORE_SQL = `SELECT * FROM vault_files
-  WHERE wrapped_key IS NOT NULL AND created_at < ? ORDER BY created_at, id LIMIT ?`;
 export const VAULT_FILES_LIVE_ID_BEFORE_SQL = `SELECT * FROM vault_files
   WHERE wrapped_key IS NOT NULL AND id < ? ORDER BY id LIMIT ?`;
 export const VAULT_FILES_LIVE_NOT_WRAPPED_BY_SQL = `SELECT * FROM vault_files
