@@ -32,7 +32,7 @@ export const PROVISIONING_SQLITE_MIGRATIONS: SqliteMigration[] = [
   },
   {
     version: 3,
-    name: "wifi challenges tagged (the store MAC over what decides a redemption)",
+    name: 'wifi challenges tagged (the store MAC over what decides a redemption)',
     up: `ALTER TABLE wifi_challenges ADD COLUMN tag TEXT;`,
   },
 ];
