@@ -150,7 +150,7 @@ describe('enrollment codes across a store-MAC key rotation (e2e)', () => {
     STORE_MAC_KEY: key.secret.toString('base64'),
   });
 
-  it('should redeem a code issued before the rotation, and no code keyed under the retired key after it', async () => {
+  it('should redeem a code issued under the old key until the restart, and no code keyed under it past the grace', async () => {
     const before = await startTestApp(env(old));
     let issued: { workerId: string; enrollmentCode: string };
     let thekedarId: string;
@@ -174,7 +174,11 @@ describe('enrollment codes across a store-MAC key rotation (e2e)', () => {
     } finally {
       await before.close();
     }
-    const retired = serializeStoreMacHistory([{ ...old, retiredAt: new Date() }]);
+    // retired an hour before the code was issued: the rotation stamped it, and the replica
+    // went on issuing under the old key until it was restarted with the new one
+    const retired = serializeStoreMacHistory([
+      { ...old, retiredAt: new Date(Date.now() - 3_600_000) },
+    ]);
     const t = await startTestApp({ ...env(current), STORE_MAC_RETIRED_KEYS: retired });
     try {
       const register = (enrollmentCode: string, simHash: string) =>
@@ -188,7 +192,8 @@ describe('enrollment codes across a store-MAC key rotation (e2e)', () => {
         storeMacKey: old,
       });
       const codeHash = leaked.mac('enrollment-code', enrollmentCodeData('KKKK-MMMM-NNNN-PPPP'));
-      const expiresAt = new Date(Date.now() + 7 * 24 * 3_600_000);
+      // issued (its expiry less the 7-day TTL) two days from now: past the retirement's grace
+      const expiresAt = new Date(Date.now() + 9 * 24 * 3_600_000);
       const tag = leaked.mac(
         'enrollment-binding',
         enrollmentBindingData({

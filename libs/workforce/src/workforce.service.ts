@@ -43,9 +43,18 @@ export interface EnrolledPerson {
  * its hash is stored) that one phone trades for a device identity; an admin can issue a worker
  * or a thekedar a new one, which voids that person's unused codes.
  */
+/**
+ * How long after a store-MAC key's `retiredAt` codes keyed under it are still taken: the
+ * rotation stamps `retiredAt` when it runs, and the replicas issue codes under the old key until
+ * each is restarted with the new one.
+ */
+const RETIRED_KEY_ISSUE_GRACE_MS = 24 * 3_600_000;
+
 @Injectable()
 export class WorkforceService {
   private readonly logger = new Logger(WorkforceService.name);
+  /** When this process started: the retirement of a retired key listed without one. */
+  private readonly startedAt = new Date();
   private readonly enrollmentTtlMs: number;
   private readonly inheritanceMs: number;
   private readonly defaultTimeZone: string;
@@ -463,22 +472,27 @@ export class WorkforceService {
    */
   enrollmentCodesUnderUntil(key: HeldStoreMacKey, now: Date): Date | undefined {
     if (key.stagedAt || key.derived) return undefined;
-    const until = new Date((key.retiredAt ?? now).getTime() + this.enrollmentTtlMs);
+    const retired = (key.retiredAt ?? now).getTime();
+    const until = new Date(retired + RETIRED_KEY_ISSUE_GRACE_MS + this.enrollmentTtlMs);
     return until > now ? until : undefined;
   }
 
   /**
    * Whether a code issued at `issuedAt` (its expiry less ENROLLMENT_CODE_TTL_HOURS) may be keyed
    * under the store-MAC key `kid`: the current one; a retired one only for codes issued before
-   * it was retired (a key kept after a leak, as `keys:retag --except` asks, mints no new code);
-   * never a staged key (nothing is tagged under it yet) nor the key derived from the signing key
-   * (codes were keyed after STORE_MAC_KEY existed).
+   * it was retired, or within RETIRED_KEY_ISSUE_GRACE_MS after (the replicas go on issuing
+   * under it until each is restarted with the new key), so a key kept after a leak, as
+   * `keys:retag --except` asks, mints no code that outlives it by more than that; a retired key
+   * listed without `retiredAt` counts as retired when this process started. Never a staged key
+   * (nothing is tagged under it yet) nor the key derived from the signing key (codes were keyed
+   * after STORE_MAC_KEY existed).
    */
   private mayHold(kid: string, issuedAt: Date): boolean {
     if (kid === this.mac.kid) return true;
     const held = this.mac.heldOthers().find((k) => k.kid === kid);
     if (!held || held.stagedAt || held.derived) return false;
-    return !held.retiredAt || issuedAt < held.retiredAt;
+    const retired = (held.retiredAt ?? this.startedAt).getTime();
+    return issuedAt.getTime() < retired + RETIRED_KEY_ISSUE_GRACE_MS;
   }
 
   /**
