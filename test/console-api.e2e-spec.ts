@@ -183,6 +183,7 @@ describe('console endpoints and /console serving (e2e)', () => {
         trustScore: expect.any(Number),
         sponsorKind: 'admin',
         createdAt: expect.any(String),
+        integrity: 'verified',
       });
       const atB = await http(t.baseUrl, 'GET', `/api/v5/workers?siteId=${siteB}`, {
         key: t.keys.auditor,

@@ -1,3 +1,4 @@
+import { retagStoreMac } from '@app/api/admin/keys-retag';
 import { rotateLocalKeys } from '@app/api/config/key-rotation';
 import { LedgerService } from '@app/offline-sync';
 import { MongoStore, SqliteStore, Store } from '@app/persistence';
@@ -127,12 +128,18 @@ describe('timesheets: a worker on two sites, after the read model is cleared (e2
     return { a, b, workerId, atA, flaggedA, flaggedB };
   }
 
-  /** README "Rotating keys": the store-MAC key rotated, the retired one dropped, restarted. */
-  const restartDroppingMacKey = (first: string) =>
-    server.restart((dataDir) => {
-      rotateLocalKeys(dataDir, ['mac'], new Date());
-      dropRetiredStoreMacKey(dataDir, first);
-    });
+  /**
+   * README "Rotating keys": the store-MAC key rotated, every row re-tagged under the new key
+   * (`keys:retag`: the workers' records too, which read tampered under a key dropped before),
+   * the retired key dropped, restarted.
+   */
+  const restartDroppingMacKey = async (first: string) => {
+    const rotated = await server.restart((dataDir) =>
+      rotateLocalKeys(dataDir, ['mac'], new Date()),
+    );
+    expect(await retagStoreMac(rotated.app, { except: [], force: false }, () => undefined)).toBe(0);
+    return server.restart((dataDir) => dropRetiredStoreMacKey(dataDir, first));
+  };
 
   it('should flag the overlap on the site read first after the start that cleared the read model', async () => {
     let t = await server.start();
