@@ -7,7 +7,6 @@ import {
   jcs,
   localDay,
   MetricsRegistry,
-  nextDay,
   startOfLocalDay,
 } from '@app/common';
 import { offlineTokenConfig, OfflineTokenSettings } from '@app/device-trust';
@@ -78,8 +77,8 @@ export class CorrectionService {
   private readonly logger = new Logger(CorrectionService.name);
   private readonly maxShiftMs: number;
   private readonly skewMs: number;
-  /** TIMESHEET_BACKFILL_DAYS: how many of the site's calendar days back an add_shift may start. */
-  private readonly backfillDays: number;
+  /** TIMESHEET_BACKFILL_DAYS in ms: how far back an add_shift may start. */
+  private readonly backfillMs: number;
 
   /** The end of each site's last correction in this process (see `correct`). */
   private readonly siteTurns = new Map<string, Promise<void>>();
@@ -117,7 +116,7 @@ export class CorrectionService {
     }
     this.maxShiftMs = timesheetsSettings.maxShiftHours * 3_600_000;
     this.skewMs = offlineTokenSettings.maxClockSkewSeconds * 1000;
-    this.backfillDays = timesheetsSettings.backfillDays;
+    this.backfillMs = timesheetsSettings.backfillDays * 86_400_000;
     this.maxLag = timesheetsSettings.correctionMaxLag;
     this.waitMs = timesheetsSettings.correctionWaitMs;
   }
@@ -638,16 +637,14 @@ export class CorrectionService {
       );
     }
     const zone = await this.projector.zoneOf(siteId);
-    // calendar days in the site's zone: the clock less 62 × 24 h fell a day off across a DST
-    // change within the hour of midnight (review LOW)
     const earliest = startOfLocalDay(
-      nextDay(localDay(this.clock.now().getTime(), zone), -this.backfillDays),
+      localDay(this.clock.now().getTime() - this.backfillMs, zone),
       zone,
     );
     if (atMs < earliest) {
       throw new TimesheetsError(
         'shift_too_old',
-        `The shift begins at ${new Date(atMs).toISOString()}, more than TIMESHEET_BACKFILL_DAYS (${this.backfillDays}) days ago: a shift is recorded from ${new Date(earliest).toISOString()} on (is the date mistyped?)`,
+        `The shift begins at ${new Date(atMs).toISOString()}, more than TIMESHEET_BACKFILL_DAYS (${this.backfillMs / 86_400_000}) days ago: a shift is recorded from ${new Date(earliest).toISOString()} on (is the date mistyped?)`,
       );
     }
     const standing = WorkerStanding.of(
