@@ -219,3 +219,81 @@ describe('timesheet corrections: TIMESHEET_BACKFILL_DAYS set (e2e, controllable 
     expect(firstDay.status).toBe(201);
   });
 });
+
+/**
+ * Review LOW: the window's first day was the site's day of (clock − 62 × 24 h), a day off when
+ * a DST change lies within the 62 days and the clock is within the hour of local midnight:
+ * across spring-forward, just after midnight, it reached 63 days back; across fall-back, just
+ * before midnight, 61. It is the site's calendar day 62 days before its day now.
+ */
+describe('timesheet corrections: the backfill window across a DST change (e2e, controllable clock)', () => {
+  let t: TestApp;
+  const clock = new ManualClock('2026-04-30T22:30:00.000Z');
+
+  beforeAll(async () => {
+    t = await startTestApp({}, { clock });
+  });
+  afterAll(async () => t?.close());
+
+  const workerAt = async (siteId: string) => {
+    const res = await http(t.baseUrl, 'POST', '/api/v5/workers', {
+      key: t.keys.admin,
+      body: { name: 'Sita Devi', phone: nextPhoneNumber(), siteIds: [siteId] },
+    });
+    expect(res.status).toBe(201);
+    return res.body.workerId as string;
+  };
+  /** The answers to add_shift at `siteId` from each `at` (an hour long, a worker each). */
+  const answers = async (siteId: string, ats: string[]) => {
+    const out: string[] = [];
+    for (const at of ats) {
+      const workerId = await workerAt(siteId);
+      const res = await http(t.baseUrl, 'POST', `/api/v5/sites/${siteId}/corrections`, {
+        key: t.keys.admin,
+        body: {
+          action: 'add_shift',
+          workerId,
+          at,
+          until: new Date(Date.parse(at) + 3_600_000).toISOString(),
+          reason: 'paper register',
+        },
+      });
+      out.push(res.status === 201 ? '201' : `${res.status} ${res.body.code}: ${res.body.message}`);
+    }
+    return out;
+  };
+  const tooOld = (at: string, from: string) =>
+    `422 shift_too_old: The shift begins at ${at}, more than TIMESHEET_BACKFILL_DAYS (62) days ago: a shift is recorded from ${from} on (is the date mistyped?)`;
+
+  it('should start the window 62 calendar days back in Berlin just after midnight, after spring-forward (not 63)', async () => {
+    // 00:30 CEST on 1 May: 62 days back is 28 February, from 2026-02-27T23:00:00.000Z (CET);
+    // the clock less 62 × 24 h is 23:30 CET on 27 February
+    const { siteId } = await createSite(t.baseUrl, t.keys.admin, 'Europe/Berlin');
+    const from = '2026-02-27T23:00:00.000Z';
+    expect(
+      await answers(siteId, [
+        '2026-02-27T23:00:00.000Z',
+        '2026-02-27T22:59:59.999Z',
+        '2026-02-27T08:00:00.000Z',
+      ]),
+    ).toEqual([
+      '201',
+      tooOld('2026-02-27T22:59:59.999Z', from),
+      tooOld('2026-02-27T08:00:00.000Z', from),
+    ]);
+  });
+
+  it('should start the window 62 calendar days back in New York just before midnight, after fall-back (not 61)', async () => {
+    // 23:30 EST on 1 December: 62 days back is 30 September, from 2026-09-30T04:00:00.000Z
+    // (EDT); the clock less 62 × 24 h is 00:30 EDT on 1 October
+    clock.set('2026-12-02T04:30:00.000Z');
+    const { siteId } = await createSite(t.baseUrl, t.keys.admin, 'America/New_York');
+    expect(
+      await answers(siteId, [
+        '2026-09-30T04:00:00.000Z',
+        '2026-09-30T16:00:00.000Z',
+        '2026-09-30T03:59:59.999Z',
+      ]),
+    ).toEqual(['201', '201', tooOld('2026-09-30T03:59:59.999Z', '2026-09-30T04:00:00.000Z')]);
+  });
+});

@@ -1,6 +1,8 @@
 import { retagStoreMac } from '@app/api/admin/keys-retag';
 import { rotateLocalKeys } from '@app/api/config/key-rotation';
+import { LedgerService } from '@app/offline-sync';
 import { MongoStore, SqliteStore, Store } from '@app/persistence';
+import { TimesheetProjector } from '@app/timesheets';
 import { StoreMac } from '@app/tlog';
 import { dataDirApp, dropRetiredStoreMacKey } from './support/tamper';
 import { http, TestApp } from './support/test-app';
@@ -150,6 +152,74 @@ describe('timesheets: a worker on two sites, after the read model is cleared (e2
     expect(t.logs()).toContain(CLEARED);
     expect(await read(t, b, workerId)).toEqual(flaggedB);
     expect(await read(t, a, workerId)).toEqual(flaggedA);
+  });
+
+  /**
+   * Review MED: the other sites were caught up in ONE queued step before the site's own, so with
+   * many other sites every read of any site queued meanwhile waited for all of them. Each other
+   * site is now a step of its own: a read of another site queued while the first other site is
+   * caught up answers before the second is. Told by order (the ledger's head read by each
+   * catch-up, observed and passed through), not by time.
+   */
+  it('should catch up each other site in a queued step of its own, and still flag on the site read first', async () => {
+    let t = await server.start({ TIMESHEET_LEDGER_CHECK_MS: '3600000' });
+    const first = t.app.get(StoreMac).kid;
+    const a = (await createSite(t.baseUrl, t.keys.admin, 'Asia/Kolkata')).siteId;
+    const b = (await createSite(t.baseUrl, t.keys.admin, 'Asia/Kolkata')).siteId;
+    const c = (await createSite(t.baseUrl, t.keys.admin, 'Asia/Kolkata')).siteId;
+    const d = (await createSite(t.baseUrl, t.keys.admin, 'Asia/Kolkata')).siteId;
+    const worker = await http(t.baseUrl, 'POST', '/api/v5/workers', {
+      key: t.keys.admin,
+      body: { name: 'Sita Devi', phone: '+91 98765 10102', siteIds: [a, b, c] },
+    });
+    expect(worker.status).toBe(201);
+    const workerId = worker.body.workerId as string;
+    // 09:00–17:30 IST at A, 10:00–12:00 at B, 13:00–15:00 at C
+    const atA = await addShift(t, a, workerId, '03:30:00.000', '12:00:00.000');
+    await addShift(t, b, workerId, '04:30:00.000', '06:30:00.000');
+    await addShift(t, c, workerId, '07:30:00.000', '09:30:00.000');
+
+    t = await server.restart(
+      (dataDir) => {
+        rotateLocalKeys(dataDir, ['mac'], new Date());
+        dropRetiredStoreMacKey(dataDir, first);
+      },
+      { TIMESHEET_LEDGER_CHECK_MS: '3600000' },
+    );
+    const projector = t.app.get(TimesheetProjector);
+    const ledger = t.app.get(LedgerService);
+    // D read once: its next read queues at once (no other sites of its own to wait for)
+    await projector.ensureReadable(d);
+    const order: string[] = [];
+    let readOfD: Promise<unknown> | undefined;
+    const headSeq = ledger.headSeq.bind(ledger);
+    const spy = jest.spyOn(ledger, 'headSeq').mockImplementation((siteId: string) => {
+      if (siteId === b || siteId === c) {
+        order.push('other site');
+        // queued while the first other site is caught up
+        readOfD ??= projector.ensureReadable(d).then(() => order.push('read of D'));
+      }
+      return headSeq(siteId);
+    });
+    try {
+      await projector.ensureReadable(a).then(() => order.push('read of A'));
+      await readOfD;
+    } finally {
+      spy.mockRestore();
+    }
+    expect(order).toEqual(['other site', 'read of D', 'other site', 'read of A']);
+    // A, read first after the reset, flagged with both other sites' shifts
+    const days = await http(
+      t.baseUrl,
+      'GET',
+      `/api/v5/sites/${a}/timesheets?${period}&workerId=${workerId}`,
+      { key: t.keys.admin },
+    );
+    expect(days.status).toBe(200);
+    expect(days.body.days[0].flags).toEqual([
+      { type: 'corrected', seq: atA },
+      ...[b, c].sort().map((other) => ({ type: 'overlaps_other_site', seq: atA, detail: other })),
+    ]);
   });
 
   it('should warn while the other site stops before a sealed link, and flag once it is put back', async () => {

@@ -7,6 +7,7 @@ import {
   jcs,
   localDay,
   MetricsRegistry,
+  nextDay,
   startOfLocalDay,
 } from '@app/common';
 import { offlineTokenConfig, OfflineTokenSettings } from '@app/device-trust';
@@ -77,8 +78,8 @@ export class CorrectionService {
   private readonly logger = new Logger(CorrectionService.name);
   private readonly maxShiftMs: number;
   private readonly skewMs: number;
-  /** TIMESHEET_BACKFILL_DAYS in ms: how far back an add_shift may start. */
-  private readonly backfillMs: number;
+  /** TIMESHEET_BACKFILL_DAYS: how many of the site's calendar days back an add_shift may start. */
+  private readonly backfillDays: number;
 
   /** The end of each site's last correction in this process (see `correct`). */
   private readonly siteTurns = new Map<string, Promise<void>>();
@@ -116,7 +117,7 @@ export class CorrectionService {
     }
     this.maxShiftMs = timesheetsSettings.maxShiftHours * 3_600_000;
     this.skewMs = offlineTokenSettings.maxClockSkewSeconds * 1000;
-    this.backfillMs = timesheetsSettings.backfillDays * 86_400_000;
+    this.backfillDays = timesheetsSettings.backfillDays;
     this.maxLag = timesheetsSettings.correctionMaxLag;
     this.waitMs = timesheetsSettings.correctionWaitMs;
   }
@@ -637,14 +638,16 @@ export class CorrectionService {
       );
     }
     const zone = await this.projector.zoneOf(siteId);
+    // calendar days in the site's zone: the clock less 62 × 24 h fell a day off across a DST
+    // change within the hour of midnight (review LOW)
     const earliest = startOfLocalDay(
-      localDay(this.clock.now().getTime() - this.backfillMs, zone),
+      nextDay(localDay(this.clock.now().getTime(), zone), -this.backfillDays),
       zone,
     );
     if (atMs < earliest) {
       throw new TimesheetsError(
         'shift_too_old',
-        `The shift begins at ${new Date(atMs).toISOString()}, more than TIMESHEET_BACKFILL_DAYS (${this.backfillMs / 86_400_000}) days ago: a shift is recorded from ${new Date(earliest).toISOString()} on (is the date mistyped?)`,
+        `The shift begins at ${new Date(atMs).toISOString()}, more than TIMESHEET_BACKFILL_DAYS (${this.backfillDays}) days ago: a shift is recorded from ${new Date(earliest).toISOString()} on (is the date mistyped?)`,
       );
     }
     const standing = WorkerStanding.of(

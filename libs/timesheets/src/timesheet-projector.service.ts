@@ -222,6 +222,8 @@ export class TimesheetProjector
    * workers again.
    */
   private readonly othersLeft = new Map<string, Set<string>>();
+  /** Per site, its catch-up of its workers' other sites under way (its queued steps). */
+  private readonly othersCatchingUp = new Map<string, Promise<void>>();
   /** Per site, when its read last warned of another site of its workers that stops. */
   private readonly othersStopWarnedAt = new Map<string, number>();
   /** Per site, when a catch-up last counted its stored entries (`RECHECK_MS`). */
@@ -291,15 +293,19 @@ export class TimesheetProjector
       // microtasks) answers first, and the projection is not on its path
       this.serialized(async () => {
         // a close under way: left to the next process's catch-up (`beforeApplicationShutdown`)
-        if (this.closing) return;
+        if (this.closing) return [];
         await this.letLoopTurn();
-        if (this.closing) return;
-        await this.take(logs);
-      }).catch((error: unknown) => {
-        // the entries are in the ledger: the next append or read of the site catches up
-        if (error instanceof TimesheetsTamperedError) this.noteTampered(error);
-        this.logger.warn({ err: error as Error }, 'Timesheet read model could not take an append');
-      });
+        return this.closing ? [] : this.take(logs);
+      })
+        .then((behind) => this.catchUpBehind(behind))
+        .catch((error: unknown) => {
+          // the entries are in the ledger: the next append or read of the site catches up
+          if (error instanceof TimesheetsTamperedError) this.noteTampered(error);
+          this.logger.warn(
+            { err: error as Error },
+            'Timesheet read model could not take an append',
+          );
+        });
     });
   }
 
@@ -729,14 +735,21 @@ export class TimesheetProjector
    * `LedgerService.appendAtHead`) and the generation to check again once read
    * (`assertUnchanged`).
    */
-  ensureReadable(siteId: string): Promise<ReadBasis> {
+  async ensureReadable(siteId: string): Promise<ReadBasis> {
+    const noted = (error: unknown) => {
+      if (error instanceof TimesheetsTamperedError) this.noteTampered(error);
+      return error;
+    };
+    try {
+      await this.catchUpOthers(siteId);
+    } catch (error) {
+      throw noted(error);
+    }
     return this.serialized(async () => {
       try {
-        await this.catchUpOthers(siteId);
         await this.catchUp(siteId);
       } catch (error) {
-        if (error instanceof TimesheetsTamperedError) this.noteTampered(error);
-        throw error;
+        throw noted(error);
       }
       // the model holds the links before a sealed one that fails its check, not the site's
       const stop = this.stops.get(siteId);
@@ -770,7 +783,9 @@ export class TimesheetProjector
    * (`catchUpOthers`); not in a rebuild of every site, whose later sites' rebuilds reach the
    * days of the earlier ones.
    */
-  rebuildSite(siteId: string, others = true): Promise<number> {
+  async rebuildSite(siteId: string, others = true): Promise<number> {
+    // before the mark is taken: its steps queue as a read's do, and hold no lease
+    if (others) await this.catchUpOthers(siteId);
     return this.serialized(async () => {
       const mark = await this.takeMark(siteId);
       this.holding.set(siteId, mark.generation);
@@ -780,7 +795,6 @@ export class TimesheetProjector
       const stop = this.stops.get(siteId);
       if (stop) stop.checkedAt = -Infinity;
       try {
-        if (others) await this.catchUpOthers(siteId);
         await this.repo.clearSite(siteId);
         this.applied.set(siteId, 0);
         const entries = await this.catchUp(siteId);
@@ -901,7 +915,13 @@ export class TimesheetProjector
     return run;
   }
 
-  private async take(logs: AttendanceLog[]): Promise<void> {
+  /**
+   * Takes an append's links (in one queued step). Returns the sites whose read model was behind
+   * the links and whose workers' other sites this process has not caught up yet: their
+   * catch-up (`catchUpBehind`) takes steps of its own after this one (`catchUpOthers`).
+   */
+  private async take(logs: AttendanceLog[]): Promise<string[]> {
+    const behind: string[] = [];
     const bySite = new Map<string, AttendanceLog[]>();
     for (const log of logs) {
       const list = bySite.get(log.siteId);
@@ -923,22 +943,44 @@ export class TimesheetProjector
         if (l.seq < first) first = l.seq;
         if (l.seq > last) last = l.seq;
       }
-      try {
+      if (this.applied.get(siteId) !== first - 1 && !this.othersRead.has(siteId)) {
+        behind.push(siteId);
+        continue;
+      }
+      await this.takeOrCatchUp(siteId, async () => {
         if (this.applied.get(siteId) === first - 1) {
           const touched: Touched = new Map();
           const inHand = await this.apply(siteId, siteLogs, touched);
           await this.recomputeTouched(siteId, touched, inHand);
           this.applied.set(siteId, last);
         } else {
-          await this.catchUpOthers(siteId);
           await this.catchUp(siteId);
         }
-      } catch (error) {
-        // a rebuild that took the site since the check (its writes refused on SQLite): the
-        // links are the rebuild's to take, or this process's catch-up's after it
-        if (!isRebuilding(error)) throw error;
-        this.applied.delete(siteId);
-      }
+      });
+    }
+    return behind;
+  }
+
+  /**
+   * The catch-up of sites an append found behind, each after its workers' other sites
+   * (`catchUpOthers`, a step each), in a step of its own.
+   */
+  private async catchUpBehind(sites: string[]): Promise<void> {
+    for (const siteId of sites) {
+      await this.catchUpOthers(siteId);
+      await this.serialized(() => this.takeOrCatchUp(siteId, () => this.catchUp(siteId)));
+    }
+  }
+
+  /** An append's links taken, or its site caught up; a rebuild meanwhile leaves them to it. */
+  private async takeOrCatchUp(siteId: string, work: () => Promise<unknown>): Promise<void> {
+    try {
+      await work();
+    } catch (error) {
+      // a rebuild that took the site since the check (its writes refused on SQLite): the
+      // links are the rebuild's to take, or this process's catch-up's after it
+      if (!isRebuilding(error)) throw error;
+      this.applied.delete(siteId);
     }
   }
 
@@ -1069,9 +1111,13 @@ export class TimesheetProjector
    * depended on which site an operator opened first. Before this process's first catch-up of a
    * site (since it started, or the read model was reset), every other site of the site's workers
    * of more than one site (their assignments, as the workforce holds them now) that this process
-   * has not caught up is caught up first: paged and yielding as any catch-up, each once; the
-   * site's own catch-up then reads their rows, and its recompute marks their days back. A site
-   * caught up later (a worker assigned to it since) reaches this site's days with its own
+   * has not caught up is caught up first: each once, paged and yielding as any catch-up, each in
+   * a queued step of its own after a turn of the loop (as the ledger watch's pages: review MED,
+   * one step for them all held the queue, and every read of another site, for all of them); the
+   * site's own catch-up, queued after them, then reads their rows, and its recompute marks their
+   * days back. A read of the site meanwhile waits for the same steps (`othersCatchingUp`), not a
+   * second round of them. Must not be awaited inside a queued step (it queues its own).
+   * A site caught up later (a worker assigned to it since) reaches this site's days with its own
    * recompute. An other site another process rebuilds is left to that rebuild (its recompute
    * reaches this site's days), and one whose model stops before a sealed link that fails its
    * check (`timesheets_ledger_unverified` on its reads) leaves the shifts after that link
@@ -1081,23 +1127,43 @@ export class TimesheetProjector
    * recompute once its link is put back. Its entries failing their tags
    * fail this site's read too (`timesheets_tampered`: its days would be computed from them).
    */
-  private async catchUpOthers(siteId: string): Promise<void> {
-    if (this.othersRead.has(siteId)) return;
+  private catchUpOthers(siteId: string): Promise<void> {
+    if (this.othersRead.has(siteId)) return Promise.resolve();
+    let running = this.othersCatchingUp.get(siteId);
+    if (!running) {
+      running = this.catchUpOthersInSteps(siteId).finally(() =>
+        this.othersCatchingUp.delete(siteId),
+      );
+      this.othersCatchingUp.set(siteId, running);
+    }
+    return running;
+  }
+
+  private async catchUpOthersInSteps(siteId: string): Promise<void> {
+    // the workers are listed outside the queue (the read model is not read)
+    const others = this.othersLeft.get(siteId) ?? (await this.otherSitesOf(siteId));
+    const behind = (other: string) => !this.applied.has(other) || this.stops.has(other);
     const left = new Set<string>();
-    for (const other of this.othersLeft.get(siteId) ?? (await this.otherSitesOf(siteId))) {
-      if (this.applied.has(other) && !this.stops.has(other)) continue;
-      try {
-        await this.catchUp(other);
-      } catch (error) {
-        if (!isRebuilding(error)) throw error;
-        left.add(other);
-        continue;
-      }
-      const stop = this.stops.get(other);
-      if (stop) {
-        left.add(other);
-        this.warnOtherStops(siteId, other, stop.seq);
-      }
+    for (const other of others) {
+      if (!behind(other)) continue;
+      // the loop turns before each step is queued: what arrived meanwhile queues before it
+      await yieldToLoop();
+      await this.serialized(async () => {
+        // read again: a step queued before this one may have caught it up
+        if (!behind(other)) return;
+        try {
+          await this.catchUp(other);
+        } catch (error) {
+          if (!isRebuilding(error)) throw error;
+          left.add(other);
+          return;
+        }
+        const stop = this.stops.get(other);
+        if (stop) {
+          left.add(other);
+          this.warnOtherStops(siteId, other, stop.seq);
+        }
+      });
     }
     if (left.size > 0) {
       this.othersLeft.set(siteId, left);
