@@ -46,7 +46,7 @@ setTimeout(() => {
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
   it('reuses a read-sized block given back instead of faulting it in again', () => {
-    const env = { ...process.env, MDAI_RESOLVE_CACHE: 'off', TMPDIR: dir };
+    const env: NodeJS.ProcessEnv = { ...process.env, MDAI_RESOLVE_CACHE: 'off', TMPDIR: dir };
     delete env.MALLOC_MMAP_THRESHOLD_;
     delete env.MALLOC_TRIM_THRESHOLD_;
     const run = spawnSync(process.execPath, ['--expose-gc', join(dir, 'main.js')], {
