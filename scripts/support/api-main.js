@@ -18,7 +18,27 @@ const { installResolveCache } = require('./resolve-cache');
 // the packages of the boot are resolved within its first second; a slower boot records (or
 // uses) a part of them, the rest resolved as Node does
 const resolveCache = installResolveCache(__dirname);
-setTimeout(() => resolveCache.settle(), 1000).unref();
+setTimeout(() => {
+  resolveCache.settle();
+  keepFreedMemory();
+}, 1000).unref();
+
+// Once the boot is done, glibc's malloc is told to keep what the requests free for their
+// next ones. Its defaults (a block of 128 KiB or more mapped afresh; 128 KiB or more free at
+// the top of the heap given back) serve a vault read as new pages every time: each read holds
+// its file's plaintext (16 x 1 MiB for a 16 MiB file, VAULT_READ_HOLD_BYTES) until it is sent,
+// and once it is freed it goes back to the system, to be faulted in (zeroed) again by the
+// next read: ~70 page faults per MiB read, read CPU 2-3x the same code's under the TypeScript
+// hook (docs/benchmarks.md, "vaultdist"). glibc raises both thresholds when a mapped block
+// larger than its threshold is freed (the mapping one to the block's size, up to 32 MiB; the
+// trimming one to twice that), which nothing else here can set from JavaScript: one block of
+// 31 MiB, never written (so never resident), dropped; the GC that collects it frees it. Under
+// the hook (the benches' and tests' servers) typescript.js's read did the same by chance; the
+// bundle is read 64 KiB at a time for the boot's RSS (above), which left the defaults. Done
+// after the boot, so what the boot freed went back as before (the idle RSS is unchanged).
+function keepFreedMemory() {
+  Buffer.allocUnsafeSlow(31 * 1024 * 1024);
+}
 
 const file = join(__dirname, 'api.js');
 const chunk = Buffer.allocUnsafeSlow(64 * 1024);
