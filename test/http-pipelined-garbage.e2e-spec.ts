@@ -61,4 +61,11 @@ describe('A whole request followed by bytes that are not HTTP (e2e)', () => {
     expect(site.body).toMatchObject({ name: 'Pipelined' });
     expect(t.logs()).not.toContain('"level":50');
   });
+
+  it('should not echo the query of an unknown route in its 404 (it may hold a token)', async () => {
+    const res = await http(t.baseUrl, 'GET', '/nope/route?token=secret-token-7&api_key=k');
+    expect(res.status).toBe(404);
+    expect(res.body).toMatchObject({ code: 'not_found', message: 'Cannot GET /nope/route' });
+    expect(JSON.stringify(res.body)).not.toContain('secret-token-7');
+  });
 });
