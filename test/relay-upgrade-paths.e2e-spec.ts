@@ -104,6 +104,65 @@ describe('WebSocket upgrades on paths no socket is at (e2e)', () => {
     expect(JSON.parse(answer.body)).toMatchObject({ statusCode: 400, code: 'bad_request' });
   });
 
+  it('should answer a malformed upgrade to a socket path 4xx with the JSON error body, not text', async () => {
+    const key = `Sec-WebSocket-Key: ${randomBytes(16).toString('base64')}\r\n`;
+    const cases: [string, string, number, string][] = [
+      // what `ws` refuses before the handshake: each was a bare text/html line
+      [
+        'version',
+        `Upgrade: websocket\r\nConnection: Upgrade\r\n${key}Sec-WebSocket-Version: 99\r\n`,
+        400,
+        'bad_request',
+      ],
+      [
+        'no key',
+        'Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n',
+        400,
+        'bad_request',
+      ],
+      [
+        'upgrade',
+        `Upgrade: websocketz\r\nConnection: Upgrade\r\n${key}Sec-WebSocket-Version: 13\r\n`,
+        400,
+        'bad_request',
+      ],
+      [
+        'protocol',
+        `Upgrade: websocket\r\nConnection: Upgrade\r\n${key}Sec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: a,,b\r\n`,
+        400,
+        'bad_request',
+      ],
+    ];
+    for (const [name, headers, status, code] of cases) {
+      const answer = await raw(
+        t.baseUrl,
+        `GET /ws/device HTTP/1.1\r\nHost: ${host}\r\n${headers}\r\n`,
+      );
+      expect({ name, status: answer.status }).toEqual({ name, status });
+      expect({ name, type: answer.headers['content-type'] }).toEqual({
+        name,
+        type: expect.stringMatching(/^application\/json/),
+      });
+      expect(answer.headers['connection']).toBe('close');
+      const body = JSON.parse(answer.body) as Record<string, unknown>;
+      expect(body).toMatchObject({ statusCode: status, code, message: expect.any(String) });
+      expect(body.correlationId).toBe(answer.headers['x-correlation-id']);
+    }
+    const version = await raw(
+      t.baseUrl,
+      `GET /ws/device HTTP/1.1\r\nHost: ${host}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n${key}Sec-WebSocket-Version: 7\r\n\r\n`,
+    );
+    // RFC 6455 4.4: the versions the server takes
+    expect(version.headers['sec-websocket-version']).toBe('13, 8');
+    const post = await raw(
+      t.baseUrl,
+      `POST /ws/device HTTP/1.1\r\nHost: ${host}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n${key}Sec-WebSocket-Version: 13\r\nContent-Length: 0\r\n\r\n`,
+    );
+    expect(post.status).toBe(405);
+    expect(post.headers['allow']).toBe('GET');
+    expect(JSON.parse(post.body)).toMatchObject({ statusCode: 405, code: 'method_not_allowed' });
+  });
+
   it('should still upgrade every socket path', async () => {
     for (const path of Object.values(RELAY_PATHS)) {
       const status = await new Promise<number>((resolve) => {

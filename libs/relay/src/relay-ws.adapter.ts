@@ -118,6 +118,12 @@ export class RelayWsAdapter extends WsAdapter {
   }
 
   override bindErrorHandler(server: EventEmitter): EventEmitter {
+    // a handshake `ws` refuses (no or a bad Sec-WebSocket-Key or -Version, a method other than
+    // GET, an Upgrade other than websocket, a Sec-WebSocket-Protocol it cannot
+    // parse): with a listener, `ws` hands it here instead of writing its bare text/html line
+    server.on('wsClientError', (error: Error, socket: Duplex, request: IncomingMessage) =>
+      refuseHandshake(request, socket, error.message),
+    );
     server.on('connection', (ws: EventEmitter) =>
       ws.on('error', (error: Error) => this.socketError(error)),
     );
@@ -157,7 +163,8 @@ function refuseUpgrade(
   const correlationId = correlationIdOf(request.headers['x-correlation-id']);
   const body: ErrorBody = {
     statusCode: status,
-    code: CODE_BY_STATUS[status] ?? `http_${status}`,
+    // 405: the code of the HTTP routes' wrong method (docs/errors.md)
+    code: status === 405 ? 'method_not_allowed' : (CODE_BY_STATUS[status] ?? `http_${status}`),
     message,
     correlationId,
   };
@@ -174,6 +181,25 @@ function refuseUpgrade(
       'Connection: close\r\n\r\n' +
       json,
   );
+}
+
+/**
+ * The answer to a handshake `ws` refused (its `wsClientError`, whose message says why): what
+ * `ws` itself answers (405 with `Allow: GET` for another method; 400 otherwise, with the
+ * versions taken in `Sec-WebSocket-Version` for a version it does not speak), with the JSON
+ * error body.
+ */
+function refuseHandshake(request: IncomingMessage, socket: Duplex, reason: string): void {
+  if (request.method !== 'GET') {
+    refuseUpgrade(request, socket, 405, `${reason}: a WebSocket upgrade is a GET`, {
+      Allow: 'GET',
+    });
+    return;
+  }
+  const headers: Record<string, string> = /Sec-WebSocket-Version/i.test(reason)
+    ? { 'Sec-WebSocket-Version': '13, 8' }
+    : {};
+  refuseUpgrade(request, socket, 400, reason, headers);
 }
 
 function tooMany(done: VerifyDone, seconds: number): void {

@@ -116,7 +116,8 @@ export class HttpExceptionFilter implements ExceptionFilter {
       return {
         statusCode,
         code: CODE_BY_STATUS[statusCode] ?? `http_${statusCode}`,
-        message,
+        // the router's 404 (`Cannot GET <url>`) names the path only: a query may hold a token
+        message: statusCode === 404 ? withoutQuery(message) : message,
         correlationId,
       };
     }
@@ -197,4 +198,9 @@ export function fromBodyParserError(error: unknown): BodyPipelineError | undefin
 function clean(body: ErrorBody & { errors?: FieldError[] }): ErrorBody {
   if (!body.errors) delete body.errors;
   return body;
+}
+
+/** The router's `Cannot <METHOD> <url>` without the url's query; any other message as it is. */
+function withoutQuery(message: string): string {
+  return /^Cannot [A-Z]+ /.test(message) ? message.replace(/\?[\s\S]*$/, '') : message;
 }

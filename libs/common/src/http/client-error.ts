@@ -102,6 +102,8 @@ export function answerClientErrors(
     unlogged = 0;
   };
   const watched = new WeakSet<IncomingMessage>();
+  /** Responses of whole requests that bytes not HTTP followed: their connection closes after. */
+  const closingAfter = new WeakSet<ServerResponse>();
   if (bodyTimeouts) watchBodies(server, bodyTimeouts, told, watched);
   server.on('clientError', (error: NodeJS.ErrnoException, socket: Duplex) => {
     const pending = (socket as Duplex & { _httpMessage?: ServerResponse | null })._httpMessage;
@@ -120,6 +122,32 @@ export function answerClientErrors(
       pending?.req === parsing &&
       !pending.headersSent
     ) {
+      return;
+    }
+    // a whole request (its body all read) followed by bytes that are not HTTP (a pipelined next
+    // request the parser refuses): the whole one is answered by its route, as itself, and the
+    // connection closed once that answer is out. Answered 400 in its place, its route would
+    // find its response sent (an error with a stack in the log) and its client would be told
+    // a request it sent whole was malformed
+    if (
+      error.code !== 'ECONNRESET' &&
+      socket.writable &&
+      pending &&
+      !pending.headersSent &&
+      parsing !== undefined &&
+      pending.req === parsing &&
+      parsing.complete
+    ) {
+      // the parser refuses every chunk that comes after: closed once, told once
+      if (closingAfter.has(pending)) return;
+      closingAfter.add(pending);
+      pending.shouldKeepAlive = false;
+      const close = (): void => {
+        socket.destroy();
+      };
+      pending.once('finish', close);
+      pending.once('close', close);
+      told(MALFORMED.code, String(pending.getHeader('x-correlation-id') ?? ''));
       return;
     }
     // the request being read has its response still unwritten (its headers arrived, its body
