@@ -1,4 +1,5 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { TestKiosk } from '../support/kiosk';
@@ -93,5 +94,26 @@ describe('the shipped nginx config in front of an API without PUBLIC_URL', () =>
     expect(log).not.toContain(session.deviceToken);
     expect(log).not.toContain('token=');
     expect(log).not.toContain(`query-${session.sessionId}`);
+  });
+
+  it('should pass only WebSocket upgrades on: a request asking for h2c is answered as plain HTTP', async () => {
+    // curl --http2 on plain HTTP sends these; the API's WebSocket server takes any request with
+    // an Upgrade header and answers 404 for a path that is not a socket
+    const answer = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+      const req = request(`${proxy.baseUrl}/health`, {
+        headers: { Connection: 'Upgrade, HTTP2-Settings', Upgrade: 'h2c', 'HTTP2-Settings': '' },
+      });
+      req.on('response', (res) => {
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (chunk: string) => (body += chunk));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+      });
+      req.on('upgrade', () => reject(new Error('upgraded')));
+      req.on('error', reject);
+      req.end();
+    });
+    expect(answer.status).toBe(200);
+    expect(JSON.parse(answer.body)).toHaveProperty('status');
   });
 });
