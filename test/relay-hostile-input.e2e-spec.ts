@@ -3,6 +3,7 @@ import { connect, Socket } from 'node:net';
 import { runInNewContext } from 'node:vm';
 import { setFlagsFromString } from 'node:v8';
 import WebSocket from 'ws';
+import { KioskRegistryService } from '@app/kiosk-registry';
 import { RelayHub } from '@app/relay';
 import { SessionService } from '@app/session';
 import { FakeUpstream, fakeJpeg, startUpstreamApps, UpstreamApps } from './support/fake-upstream';
@@ -213,6 +214,70 @@ describe('relay under hostile input (e2e)', () => {
     } finally {
       attachSpy.mockRestore();
       findSpy.mockRestore();
+    }
+  });
+
+  it('should close a phone that sends more than RELAY_MAX_QUEUED_FRAMES frames while its join waits, with rate_limited', async () => {
+    const sessions = t.app.get(SessionService);
+    const find = sessions.find.bind(sessions);
+    // the phone's catch-up lookup (after `joined`) waits until released: its join is not done,
+    // so every frame it sends meanwhile is held for its turn
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    const lookups = new Map<string, number>();
+    const findSpy = jest.spyOn(sessions, 'find').mockImplementation(async (id) => {
+      const found = await find(id);
+      const seen = (lookups.get(id) ?? 0) + 1;
+      lookups.set(id, seen);
+      if (seen === 2) await released;
+      return found;
+    });
+    try {
+      const session = await openSession(t, PLATFORM_ID);
+      const mobile = await TestSocket.open(`${t.wsUrl}/ws/mobile?token=${session.mobileToken}`, {
+        onFrame: (frame, socket) => {
+          if (frame.type !== 'joined') return;
+          // the default bound (100) and one more
+          for (let i = 0; i <= 100; i++) socket.send({ type: 'ping' });
+        },
+      });
+      const error = await mobile.error('rate_limited');
+      expect(error.message).toBe(
+        'Too many frames waiting on an earlier one (a join, a store call)',
+      );
+      expect(await mobile.waitClose()).toBe(1008);
+      // none of the held frames was handled
+      expect(mobile.frames.filter((f) => f.type === 'pong')).toEqual([]);
+    } finally {
+      release();
+      findSpy.mockRestore();
+    }
+  });
+
+  it('should close a kiosk that sends more than RELAY_MAX_QUEUED_BYTES while its auth is checked, with rate_limited', async () => {
+    const kiosk = await TestKiosk.registered(t, `TEE-QUEUED-${Date.now()}`);
+    const kiosks = t.app.get(KioskRegistryService);
+    const authenticate = kiosks.authenticate.bind(kiosks);
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    const authSpy = jest.spyOn(kiosks, 'authenticate').mockImplementation(async (...args) => {
+      await released;
+      return authenticate(...args);
+    });
+    try {
+      const session = await openSession(t, PLATFORM_ID);
+      const device = await connectDevice(t, kiosk, session);
+      // two frames of 5 MiB (each within a kiosk's frame limit, the two over the 8 MiB bound)
+      const big = JSON.stringify({ type: 'ping', pad: 'a'.repeat(5 * MIB) });
+      device.ws.send(big);
+      device.ws.send(big);
+      expect((await device.error('rate_limited')).message).toBe(
+        'Too many frames waiting on an earlier one (a join, a store call)',
+      );
+      expect(await device.waitClose()).toBe(1008);
+    } finally {
+      release();
+      authSpy.mockRestore();
     }
   });
 

@@ -458,3 +458,38 @@ describe('graceful shutdown with a slow hook (real API process)', () => {
     expect(api.alive()).toBe(false);
   }, 120_000);
 });
+
+/**
+ * A step of the close that never ends, before `beforeApplicationShutdown` (a module's
+ * `onModuleDestroy`): the exit timer, armed when SIGTERM arrives, ends the process
+ * SHUTDOWN_GRACE_MS + 5 s later. Before, it was armed in `beforeApplicationShutdown`, after every
+ * `onModuleDestroy`, so such a hang kept the process alive for ever.
+ */
+describe('graceful shutdown with a close step that hangs (real API process)', () => {
+  let dataDir: string;
+  let api: ApiProcess;
+
+  beforeAll(async () => {
+    dataDir = mkdtempSync(join(tmpdir(), 'mdai-shutdown-hang-'));
+    api = await startApiProcess({
+      DATA_DIR: dataDir,
+      SHUTDOWN_GRACE_MS: '500',
+      CRASH_SERVER_HANG_ON_DESTROY: '1',
+    });
+  });
+  afterAll(async () => {
+    await api.kill();
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  it('should exit (code 1) when a shutdown hook never ends', async () => {
+    expect((await http(api.baseUrl, 'GET', '/health')).status).toBe(200);
+    const exited = new Promise<number | null>((resolve) =>
+      api.child.once('exit', (code) => resolve(code)),
+    );
+    api.child.kill('SIGTERM');
+    // before the fix: never (jest's timeout fails the test)
+    expect(await exited).toBe(1);
+    expect(api.alive()).toBe(false);
+  }, 60_000);
+});

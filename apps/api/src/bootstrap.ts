@@ -25,6 +25,7 @@ import {
 import { AppModule, AppModuleOptions } from './app.module';
 import { AppConfig, loadConfig } from './config/app-config';
 import { openApiMiddleware } from './openapi';
+import { ShutdownGrace } from './shutdown-grace';
 
 export interface CreatedApp {
   app: INestApplication;
@@ -105,6 +106,10 @@ export async function createApp(
     new RelayWsAdapter(app, (request) => upgrades.retryAfter(clientIp(request))),
   );
   app.enableShutdownHooks();
+  // a server's exit timer (grace + margin) is armed the moment SIGTERM/SIGINT arrives, before
+  // any step of the close that could hang (Nest first waits for the app's init); a job's
+  // signalled close has none, as before (it has no listener, hence no drain)
+  if (role === 'server') app.get(ShutdownGrace).armOnSignals();
   const bootLog = new NestLogger('Bootstrap');
   for (const notice of config.notices) bootLog.log(notice);
   if (config.upstream.url !== undefined && !config.upstream.apiKey) {

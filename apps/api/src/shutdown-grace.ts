@@ -29,8 +29,12 @@ export const SHUTDOWN_EXIT_MARGIN_MS = 5_000;
  *   background work wait within it;
  * - waits for the requests in flight (within the deadline), so the modules' hooks after it (the
  *   projection's, the stores' closes) run with no request left to use them.
- * A close started by a signal that is still running SHUTDOWN_EXIT_MARGIN_MS past the deadline
- * ends the process (exit code 1, logged): nothing keeps it past grace + margin.
+ * A close started by a signal that is still running SHUTDOWN_EXIT_MARGIN_MS past the grace
+ * ends the process (exit code 1, logged): nothing keeps it past grace + margin. For SIGTERM and
+ * SIGINT (`armOnSignals`, called where the shutdown hooks are enabled) that timer is armed the
+ * moment the signal arrives, so a step that hangs before the drain (Nest first waits for the
+ * app's init, then runs every module's `onModuleDestroy`, this drain's included) cannot keep the
+ * process alive; another signal arms it when the close reaches `beforeApplicationShutdown`.
  *
  * Once the drain starts, a kept-alive connection is not served on: idle ones are closed at once,
  * and every response still to come (of a request in flight, or one arriving meanwhile on an open
@@ -59,6 +63,10 @@ export class ShutdownGrace
   private readonly inFlight = new Set<ServerResponse>();
   /** Told when the last response in flight has finished. */
   private idle?: () => void;
+  /** The signals `armOnSignals` listens to (removed once the close is done). */
+  private watched: NodeJS.Signals[] = [];
+  private readonly onSignal = (signal: NodeJS.Signals): void =>
+    this.armExit(signal, this.app.shutdownGraceMs + SHUTDOWN_EXIT_MARGIN_MS, 'the signal');
 
   constructor(
     private readonly adapterHost: HttpAdapterHost,
@@ -109,23 +117,45 @@ export class ShutdownGrace
     server.closeAllConnections();
   }
 
-  /** A signal's close: the process ends SHUTDOWN_EXIT_MARGIN_MS past the grace, whatever holds it. */
+  /**
+   * From now on a SIGTERM or SIGINT arms the exit timer the moment it arrives (next to Nest's
+   * own listener, which starts the close): the process ends SHUTDOWN_EXIT_MARGIN_MS past the
+   * grace from then, whatever step of the close hangs.
+   */
+  armOnSignals(signals: NodeJS.Signals[] = ['SIGTERM', 'SIGINT']): void {
+    for (const signal of signals) process.on(signal, this.onSignal);
+    this.watched.push(...signals);
+  }
+
+  /**
+   * A signal's close: the process ends SHUTDOWN_EXIT_MARGIN_MS past the grace, whatever holds it
+   * (armed at the signal already for those `armOnSignals` watches; from the drain's start else).
+   */
   beforeApplicationShutdown(signal?: string): void {
     if (this.startedAt === undefined || signal === undefined) return;
     const elapsed = Number((process.hrtime.bigint() - this.startedAt) / 1_000_000n);
     const left = Math.max(0, this.app.shutdownGraceMs + SHUTDOWN_EXIT_MARGIN_MS - elapsed);
+    this.armExit(signal, left, 'the drain started');
+  }
+
+  /** Once: the process exits (code 1, logged) in `ms` unless the close ends first. */
+  private armExit(signal: string, ms: number, since: string): void {
+    if (this.exitTimer) return;
     this.exitTimer = setTimeout(() => {
       this.log.error(
         `shutdown (${signal}): still closing ${this.app.shutdownGraceMs + SHUTDOWN_EXIT_MARGIN_MS} ms ` +
-          'after the drain started (grace and margin): exiting',
+          `after ${since} (grace and margin): exiting`,
       );
       process.exit(1);
-    }, left);
+    }, ms);
     this.exitTimer.unref();
   }
 
   onApplicationShutdown(signal?: string): void {
     clearTimeout(this.exitTimer);
+    // Nest re-sends the signal once the close is done: no listener of ours may keep it from ending
+    for (const watched of this.watched) process.off(watched, this.onSignal);
+    this.watched = [];
     if (this.startedAt === undefined) return;
     const ms = Number((process.hrtime.bigint() - this.startedAt) / 1_000_000n);
     this.log.log(

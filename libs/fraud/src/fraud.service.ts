@@ -253,6 +253,12 @@ export class FraudService {
     return this.noted(await this.events.listByPacketIds(packetIds, limit));
   }
 
+  /** One device's events naming one of these packets (one indexed seek per packet). */
+  async ofDevicePackets(deviceId: string, packetIds: string[]): Promise<FraudEvent[]> {
+    if (packetIds.length === 0) return [];
+    return this.noted(await this.events.listOfDevicePackets(deviceId, packetIds));
+  }
+
   /** When the rows from before the tags were tagged as legacy, how many, or that it was refused. */
   legacySeal(): Promise<LegacySealState> {
     return this.events.legacySeal();

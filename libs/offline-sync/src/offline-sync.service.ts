@@ -607,7 +607,8 @@ export class OfflineSyncService {
    * (`verified`: a row written outside the server suppresses nothing). Such a packet is never
    * stored, so whoever captured it can send it again under the phone's token as often as they
    * like: its refusal is recorded once, not once a replay (review MED: each replay weighed on the
-   * phone's trust like the first). One read, for such refusals only.
+   * phone's trust like the first). One read, for such refusals only: this device's events
+   * of those packets, one seek each in the (device, packet, type) index.
    */
   private async refusedBefore(
     verdicts: Verdict[],
@@ -617,11 +618,10 @@ export class OfflineSyncService {
       .filter((v) => v.kind === 'rejected' && v.dataJcs !== undefined)
       .map((v) => v.packetId);
     if (packetIds.length === 0) return new Set();
-    const events = await this.fraud.ofPackets(packetIds);
+    // this device's rows only, one indexed seek per packet (fraud_events_device_packet)
+    const events = await this.fraud.ofDevicePackets(claims.deviceId, packetIds);
     return new Set(
-      events
-        .filter((e) => e.deviceId === claims.deviceId && e.integrity === 'verified')
-        .map((e) => refusalKey(e.type, e.packetId!)),
+      events.filter((e) => e.integrity === 'verified').map((e) => refusalKey(e.type, e.packetId!)),
     );
   }
 

@@ -96,6 +96,9 @@ export class RelayConnection implements ConnectionView {
   queue: Promise<void> = Promise.resolve();
   /** A frame's handling is waiting (RelayIntake): later frames queue behind it. */
   busy = false;
+  /** Frames waiting behind that handling, and their bytes (bounded: RelaySettings.maxQueued*). */
+  queuedFrames = 0;
+  queuedBytes = 0;
   /** Frames to this socket are held until the end of the tick (RelayDelivery.write). */
   corked = false;
   /** A kiosk socket (device, hardware): its frames pass the kiosk gate (asked per frame). */

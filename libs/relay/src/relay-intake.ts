@@ -46,8 +46,16 @@ export class RelayIntake {
    */
   onMessage(conn: RelayConnection, data: RawData, isBinary: boolean, join: Join): void {
     conn.alive = true;
+    if (conn.closing) return;
     if (conn.busy) {
-      this.enqueue(conn, () => this.onFrame(conn, data, isBinary, join));
+      // held until its turn: within bounds, whatever the client sends meanwhile
+      const size = rawSize(data);
+      if (!this.admitQueued(conn, size)) return;
+      this.enqueue(conn, () => {
+        conn.queuedFrames--;
+        conn.queuedBytes -= size;
+        return this.onFrame(conn, data, isBinary, join);
+      });
       return;
     }
     const pending = this.onFrame(conn, data, isBinary, join);
@@ -60,6 +68,36 @@ export class RelayIntake {
    */
   hold(conn: RelayConnection, work: Promise<void>): void {
     this.enqueue(conn, () => work);
+  }
+
+  /**
+   * One more frame to hold behind the one being handled: within RELAY_MAX_QUEUED_FRAMES and
+   * RELAY_MAX_QUEUED_BYTES (a frame alone is always held: the frame limit bounds it). Over
+   * them the socket is closed (1008, `rate_limited`); the frames held are dropped when their
+   * turn comes (the socket is closing).
+   */
+  private admitQueued(conn: RelayConnection, size: number): boolean {
+    const frames = conn.queuedFrames + 1;
+    const bytes = conn.queuedBytes + size;
+    if (
+      frames <= this.settings.maxQueuedFrames &&
+      (frames === 1 || bytes <= this.settings.maxQueuedBytes)
+    ) {
+      conn.queuedFrames = frames;
+      conn.queuedBytes = bytes;
+      return true;
+    }
+    this.logger.warn(
+      { sessionId: conn.sessionId, role: conn.role, frames, bytes },
+      'Closed a socket that sent too many frames while an earlier one was being handled',
+    );
+    this.delivery.closeWithError(
+      conn,
+      'rate_limited',
+      'Too many frames waiting on an earlier one (a join, a store call)',
+      closeFor('rate_limited'),
+    );
+    return false;
   }
 
   private enqueue(conn: RelayConnection, next: () => void | Promise<void>): void {

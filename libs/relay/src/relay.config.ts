@@ -16,6 +16,12 @@ class RelayEnv {
   @Min(64 * 1024)
   @Max(256 * 1024 * 1024)
   RELAY_MAX_SEND_BUFFER_BYTES?: number;
+  @IsOmittable() @IsInt() @Min(1) @Max(100_000) RELAY_MAX_QUEUED_FRAMES?: number;
+  @IsOmittable()
+  @IsInt()
+  @Min(64 * 1024)
+  @Max(256 * 1024 * 1024)
+  RELAY_MAX_QUEUED_BYTES?: number;
 }
 
 export interface RelaySettings {
@@ -39,6 +45,14 @@ export interface RelaySettings {
    * over it when a frame is due is closed (1008): a client that stops reading holds no more.
    */
   maxSendBufferBytes: number;
+  /**
+   * What one socket may send while an earlier frame's handling waits (its join, a store call):
+   * at most this many frames, `maxQueuedBytes` in all (one frame alone is always held, its size
+   * bounded by the frame limit). One more closes it (1008, `rate_limited`): a client cannot make
+   * the server hold its frames without bound while, say, its join waits on a slow store.
+   */
+  maxQueuedFrames: number;
+  maxQueuedBytes: number;
 }
 
 function readRelayConfig(env: Env): RelaySettings {
@@ -52,6 +66,8 @@ function readRelayConfig(env: Env): RelaySettings {
     authTimeoutMs: v.RELAY_AUTH_TIMEOUT_MS ?? 15_000,
     slotTtlMs: v.RELAY_SLOT_TTL_MS ?? 15_000,
     maxSendBufferBytes: v.RELAY_MAX_SEND_BUFFER_BYTES ?? 4 * 1024 * 1024,
+    maxQueuedFrames: v.RELAY_MAX_QUEUED_FRAMES ?? 100,
+    maxQueuedBytes: v.RELAY_MAX_QUEUED_BYTES ?? 8 * 1024 * 1024,
   };
 }
 

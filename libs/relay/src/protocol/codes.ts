@@ -154,7 +154,7 @@ export const OTHER_CLOSES = {
   rate_limited: {
     code: CLOSE_CODES.policyViolation,
     frame: 'error `rate_limited`',
-    when: 'more than `RELAY_RATE_BURST` frames before the socket was accepted',
+    when: 'more than `RELAY_RATE_BURST` frames before the socket was accepted, or more than `RELAY_MAX_QUEUED_FRAMES` frames (`RELAY_MAX_QUEUED_BYTES` bytes) waiting on an earlier frame still being handled (its join, a store call)',
   },
   internal_error: {
     code: CLOSE_CODES.internalError,

@@ -11,6 +11,8 @@ import {
 } from '../../domain/fraud-event';
 import { FraudEventRepository } from './fraud-event.repository';
 import { fraudEventAdapters } from './fraud-persistence';
+import { devicePacketsSql } from './sqlite/repositories/sqlite-fraud-event.repository';
+import { explainQueryPlan, planProblems } from '@app/persistence/testing/query-plan';
 
 function event(overrides: Partial<FraudEvent> = {}): FraudEvent {
   return {
@@ -107,6 +109,49 @@ describeStoreContract('FraudEventRepository', fraudEventAdapters, ({ sut, store,
     expect(await sut().listByPacketIds(['pa', 'pb', 'zz'], 10)).toEqual([b, a]);
     expect(await sut().listByPacketIds(['pa', 'pb'], 1)).toEqual([b]);
     expect(await sut().listByPacketIds([], 10)).toEqual([]);
+  });
+
+  it("should find one device's events of given packets, whatever other devices recorded under those ids", async () => {
+    const mine = event({ deviceId: 'dev-a', packetId: 'pa', type: 'invalid_signature' });
+    const mineOther = event({ deviceId: 'dev-a', packetId: 'pb', type: 'malformed_packet' });
+    const others = Array.from({ length: 20 }, () =>
+      event({ deviceId: `dev-${newId()}`, packetId: 'pa' }),
+    );
+    await sut().recordAll([
+      ...others,
+      mine,
+      mineOther,
+      event({ deviceId: 'dev-a', packetId: 'pc' }),
+      event({ deviceId: 'dev-a', packetId: undefined }),
+    ]);
+    const found = await sut().listOfDevicePackets('dev-a', ['pa', 'pb', 'pa', 'zz']);
+    expect(found.map((e) => e.id).sort()).toEqual([mine.id, mineOther.id].sort());
+    expect(await sut().listOfDevicePackets('dev-a', [])).toEqual([]);
+  });
+
+  it("should read a device's events of given packets by one seek per packet in the (device, packet, type) index", async () => {
+    const s = store();
+    if (driver() === 'mongo') {
+      const indexes = await (s as MongoStore).connection.collection('fraud_events').indexes();
+      expect(indexes.map((i) => i.key)).toContainEqual({ deviceId: 1, packetId: 1, type: 1 });
+      return;
+    }
+    // rows enough that SQLite's planner has a choice (ANALYZE is not run: its default guesses)
+    await sut().recordAll(
+      Array.from({ length: 200 }, (_, i) =>
+        event({ deviceId: `dev-${i % 7}`, packetId: `p-${i % 13}` }),
+      ),
+    );
+    for (const count of [1, 3, 500]) {
+      const plan = explainQueryPlan((s as SqliteStore).db, devicePacketsSql(count), [
+        'dev-1',
+        ...Array.from({ length: count }, (_, i) => `p-${i}`),
+      ]);
+      expect(plan.join('\n')).toMatch(
+        /SEARCH fraud_events USING INDEX fraud_events_device_packet \(device_id=\? AND packet_id=\?\)/,
+      );
+      expect(planProblems(plan)).toEqual([]);
+    }
   });
 
   it("should read each device's weighing history: in range, not dismissed, newest first, at most perType of each type", async () => {

@@ -74,6 +74,12 @@ export abstract class FraudEventRepository {
   /** Events naming one of these packets (at most `limit`, oldest first). */
   abstract listByPacketIds(packetIds: string[], limit: number): Promise<FraudEvent[]>;
   /**
+   * One device's events naming one of these packets (every type): one seek per packet in the
+   * (device, packet, type) index, whatever other devices recorded under the same packet ids (a
+   * signed refusal is recorded once per device, packet and type: OfflineSyncService).
+   */
+  abstract listOfDevicePackets(deviceId: string, packetIds: string[]): Promise<FraudEvent[]>;
+  /**
    * Appends `review` to the event's review history and makes it the event's current review,
    * in one atomic write; when the current review already has the same decision and reason (a
    * retry), records nothing (`recorded: false`). Undefined when no event has this id.

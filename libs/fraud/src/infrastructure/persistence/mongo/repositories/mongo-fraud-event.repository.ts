@@ -332,6 +332,14 @@ export class MongoFraudEventRepository extends FraudEventRepository implements O
     return docs.map((doc) => this.toEvent(doc));
   }
 
+  async listOfDevicePackets(deviceId: string, packetIds: string[]): Promise<FraudEvent[]> {
+    // one seek per packet in the (deviceId, packetId, type) index
+    const docs = await this.events
+      .find({ deviceId, packetId: { $in: [...new Set(packetIds)] } }, EVENT_FIELDS)
+      .lean<FraudEventDocument[]>();
+    return docs.map((doc) => this.toEvent(doc));
+  }
+
   async addReview(eventId: string, review: FraudReview): Promise<ReviewOutcome | undefined> {
     // read, check, then write only over the review history as read (its current review): a
     // review written meanwhile by another request or replica makes the write miss, and it is

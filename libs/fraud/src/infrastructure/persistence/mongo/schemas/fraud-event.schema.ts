@@ -44,6 +44,8 @@ FraudEventSchema.index({ siteId: 1, at: -1, _id: -1 });
 // ?review=: unreviewed is a missing review (null in the index), the others its decision
 FraudEventSchema.index({ 'review.decision': 1, at: -1, _id: -1 });
 FraudEventSchema.index({ packetId: 1 }, { sparse: true });
+/** A device's events of given packets (a signed refusal's dedupe): SQLite's fraud migration 10. */
+FraudEventSchema.index({ deviceId: 1, packetId: 1, type: 1 });
 /**
  * The events that weigh on a device's trust score by their type: all but `device_blocked` (a
  * sync refused while blocked weighs nothing). MongoDB takes no `$ne` in a partial index's
