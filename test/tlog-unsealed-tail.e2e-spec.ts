@@ -125,8 +125,8 @@ describe('logs committed past their last checkpoint, found at start-up (e2e)', (
       expect((await http(t.baseUrl, 'GET', '/health')).status).toBe(200);
       unblock();
       // the next background retry seals it: the retries' waits double from a second up to
-      // SEAL_RETRY_MAX_MS, so one may be that far off by now (a start and the polls above took
-      // over 20 s on a loaded machine, and the next retry was then 30 s or more away)
+      // SEAL_RETRY_MAX_MS, so one may be that far off by now (once the start and the polls above
+      // take 16 s on a loaded machine, the next retry is 31 s after the first, past a 20 s poll)
       const verified = await pollUntil(
         () => verifyLedger(t, phone.siteId),
         (body) => body.ok,

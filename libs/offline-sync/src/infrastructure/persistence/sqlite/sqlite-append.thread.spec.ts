@@ -270,7 +270,8 @@ describe('the ledger append thread (SQLite)', () => {
     } finally {
       await broken.close();
     }
-  });
+    // three thread starts: 17–63 s at load 15–25 (each compiles its script first)
+  }, 300_000);
 
   it('should run no thread for an in-memory store (another connection is another database)', async () => {
     const memory = new SqliteStore(':memory:');
