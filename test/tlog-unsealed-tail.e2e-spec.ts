@@ -3,6 +3,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { LedgerService } from '@app/offline-sync';
+import { SEAL_RETRY_MAX_MS } from '@app/tlog';
 import { AttendanceLogRepository } from '@app/offline-sync/infrastructure/persistence/attendance-log.repository';
 import { dataDirApp, sealForeign } from './support/tamper';
 import { http, pollUntil, slowOnMongo, TestApp } from './support/test-app';
@@ -88,7 +89,6 @@ describe('logs committed past their last checkpoint, found at start-up (e2e)', (
       const verified = await pollUntil(
         () => verifyLedger(t, neverSealed),
         (body) => body.ok,
-        20_000,
       );
       expect(verified).toMatchObject({ ok: true, length: 4 });
       expect((await checkpoint(t, neverSealed)).body).toMatchObject({ treeSize: 4 });
@@ -97,7 +97,7 @@ describe('logs committed past their last checkpoint, found at start-up (e2e)', (
       expect(await unsealedMetric(t)).toBe(0);
       expect(t.logs()).toContain('Sealed ledger links committed without a checkpoint');
     },
-    slowOnMongo(60_000),
+    slowOnMongo(120_000),
   );
 
   it(
@@ -119,23 +119,25 @@ describe('logs committed past their last checkpoint, found at start-up (e2e)', (
       const counted = await pollUntil(
         () => unsealedMetric(t),
         (n) => n === 1,
-        20_000,
       );
       expect(counted).toBe(1);
       expect(await unsealedOnHealth(t)).toEqual([expect.objectContaining({ origin, size: 5 })]);
       expect((await http(t.baseUrl, 'GET', '/health')).status).toBe(200);
       unblock();
+      // the next background retry seals it: the retries' waits double from a second up to
+      // SEAL_RETRY_MAX_MS, so one may be that far off by now (once the start and the polls above
+      // take 16 s on a loaded machine, the next retry is 31 s after the first, past a 20 s poll)
       const verified = await pollUntil(
         () => verifyLedger(t, phone.siteId),
         (body) => body.ok,
-        20_000,
+        SEAL_RETRY_MAX_MS + 30_000,
       );
       expect(verified).toMatchObject({ ok: true, length: 5 });
       expect((await checkpoint(t, phone.siteId)).body).toMatchObject({ treeSize: 5 });
       expect(await unsealedMetric(t)).toBe(0);
       expect(await unsealedOnHealth(t)).toEqual([]);
     },
-    slowOnMongo(60_000),
+    slowOnMongo(240_000),
   );
 
   it(

@@ -85,7 +85,15 @@ export interface ApiProcess {
   wsUrl: string;
   alive: () => boolean;
   kill: () => Promise<void>;
+  /**
+   * The process's last output (stdout and stderr, interleaved as read; at most LOG_TAIL
+   * characters): what a spec prints when it fails (its log is silent unless LOG_LEVEL is set).
+   */
+  output: () => string;
 }
+
+/** The characters of an API process's output kept for `ApiProcess.output`. */
+const LOG_TAIL = 200_000;
 
 /**
  * The whole API in a process of its own (test/support/crash-server.ts), on a free port; on
@@ -110,18 +118,32 @@ export function startApiProcess(env: Record<string, string>): Promise<ApiProcess
   return new Promise((resolve, reject) => {
     let out = '';
     let err = '';
-    child.stderr.on('data', (c: Buffer) => (err += c.toString()));
+    let tail = '';
+    const keep = (c: Buffer) => {
+      tail += c.toString();
+      if (tail.length > 2 * LOG_TAIL) tail = tail.slice(-LOG_TAIL);
+    };
+    child.stderr.on('data', (c: Buffer) => {
+      if (err.length < LOG_TAIL) err += c.toString();
+      keep(c);
+    });
+    let listening = false;
     child.stdout.on('data', (c: Buffer) => {
+      keep(c);
+      if (listening) return;
       out += c.toString();
       const match = /listening (\d+)/.exec(out);
-      if (match)
+      if (match) {
+        listening = true;
         resolve({
           child,
           baseUrl: `http://127.0.0.1:${match[1]}`,
           wsUrl: `ws://127.0.0.1:${match[1]}`,
           alive: () => !exited(child),
           kill: () => killChild(child),
+          output: () => tail.slice(-LOG_TAIL),
         });
+      }
     });
     child.on('exit', (code) => reject(new Error(`server exited (${code}): ${err}`)));
   });

@@ -943,12 +943,22 @@ export class TimesheetProjector
         if (l.seq < first) first = l.seq;
         if (l.seq > last) last = l.seq;
       }
-      if (this.applied.get(siteId) !== first - 1 && !this.othersRead.has(siteId)) {
+      // taken already: a catch-up queued before this step (a read's, a correction's, an
+      // earlier append's) read the chain past them. Each append's step used to catch the site
+      // up again whenever the links before its own were another process's: on a site whose
+      // other replica appends between this one's syncs, every sync queued a whole catch-up
+      // (several store round trips and a recompute, with nothing new to read), and once a step cost
+      // more than the time between syncs (MongoDB under load) the queue grew without end, a
+      // correction's step behind all of them (timesheets-corrections-busy: unanswered past
+      // 300 s). Now a step behind a catch-up that took its links costs nothing.
+      const applied = this.applied.get(siteId);
+      if (applied !== undefined && applied >= last) continue;
+      if (applied !== first - 1 && !this.othersRead.has(siteId)) {
         behind.push(siteId);
         continue;
       }
       await this.takeOrCatchUp(siteId, async () => {
-        if (this.applied.get(siteId) === first - 1) {
+        if (applied === first - 1) {
           const touched: Touched = new Map();
           const inHand = await this.apply(siteId, siteLogs, touched);
           await this.recomputeTouched(siteId, touched, inHand);

@@ -49,7 +49,8 @@ export interface SealResult {
 export const SEAL_SLICE = 1024;
 /** The first wait before a failed seal is tried again; doubled after each failure, up to the max. */
 export const SEAL_RETRY_FIRST_MS = 1000;
-const SEAL_RETRY_MAX_MS = 60_000;
+/** The longest wait between two background retries of a failed seal (the doubling's cap). */
+export const SEAL_RETRY_MAX_MS = 60_000;
 /** The most replaced nodes a rebuild names in its ALARM line (the count is always given). */
 const REPLACED_LOGGED = 64;
 /** How often a log refused for mismatched nodes is read again for /health (`recheckMismatched`). */

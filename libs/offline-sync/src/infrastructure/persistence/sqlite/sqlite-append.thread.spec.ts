@@ -234,8 +234,10 @@ describe('the ledger append thread (SQLite)', () => {
         rmSync(dirRound, { recursive: true, force: true });
       }
     }
-    // 24 threads started and stopped: ~15–20 s on a loaded 2-core machine
-  }, 120_000);
+    // 24 threads started and stopped: ~15–20 s on a loaded 2-core machine, but a thread's
+    // start (its script compiled under @swc-node/register) took 5–10 s each at load 15, and
+    // the rounds passed 120 s: the bound is on a hang, not on speed
+  }, 480_000);
 
   it("should hand the driver's error code over, so a full disk still maps to 507", async () => {
     await repo.appendToChains(punches('s1', 1));
@@ -268,7 +270,8 @@ describe('the ledger append thread (SQLite)', () => {
     } finally {
       await broken.close();
     }
-  });
+    // three thread starts: 17–63 s at load 15–25 (each compiles its script first)
+  }, 300_000);
 
   it('should run no thread for an in-memory store (another connection is another database)', async () => {
     const memory = new SqliteStore(':memory:');
