@@ -61,6 +61,57 @@ function unsignedBatch(clock: ManualClock, p: Phone, other: Phone) {
   ];
 }
 
+/** One unsigned batch of the token's holder, with the headers it chooses: all ten refused. */
+async function attackOnce(
+  t: TestApp,
+  clock: ManualClock,
+  p: Phone,
+  other: Phone,
+  headers: Record<string, string>,
+): Promise<void> {
+  const res = await syncBatch(t.baseUrl, p.token, unsignedBatch(clock, p, other), headers);
+  expect([res.status, res.body.rejected]).toEqual([200, 10]);
+}
+
+/**
+ * The phone after the attacks: its score `score`, the unsigned rejections' factor taking
+ * `effect` off and saying `detail`, and the phone neither blocked nor ever blocked.
+ */
+async function expectLoweredNotBlocked(
+  t: TestApp,
+  deviceId: string,
+  { score, effect, detail }: { score: number; effect: number; detail: string },
+): Promise<void> {
+  const trust = await http(t.baseUrl, 'GET', `/api/v5/devices/${deviceId}/trust`, {
+    key: t.keys.admin,
+  });
+  expect(trust.body.score).toBe(score);
+  expect(trust.body.factors).toContainEqual(
+    expect.objectContaining({
+      name: 'unsigned_rejections',
+      effect,
+      detail: expect.stringContaining(detail),
+    }),
+  );
+  const device = await http(t.baseUrl, 'GET', `/api/v5/devices/${deviceId}`, {
+    key: t.keys.admin,
+  });
+  expect(device.body.isBlocked).toBe(false);
+  expect(device.body.events.filter((e: { action: string }) => e.action === 'blocked')).toEqual([]);
+}
+
+/** The worker's honest punch, signed, half a minute old: it still syncs. */
+async function expectHonestPunchSyncs(
+  t: TestApp,
+  clock: ManualClock,
+  p: Phone,
+  headers?: Record<string, string>,
+): Promise<void> {
+  const at = new Date(clock.now().getTime() - 30_000).toISOString();
+  const honest = await syncBatch(t.baseUrl, p.token, [signPacket(p, { timestamp: at })], headers);
+  expect([honest.status, honest.body.accepted]).toEqual([200, 1]);
+}
+
 describe("a phone's bearer token alone (e2e)", () => {
   let t: TestApp;
   const clock = new ManualClock(new Date(Math.floor(Date.now() / 1000) * 1000));
@@ -117,45 +168,18 @@ describe("a phone's bearer token alone (e2e)", () => {
       expect((after.get(type) ?? 0) - (before.get(type) ?? 0)).toBe(n);
 
     // the score is lower, by a factor that says why, and the phone is not blocked
-    const trust = await http(t.baseUrl, 'GET', `/api/v5/devices/${p.deviceId}/trust`, {
-      key: t.keys.admin,
+    await expectLoweredNotBlocked(t, p.deviceId, {
+      score: 20,
+      effect: -30,
+      detail: 'device_mismatch x3, invalid_signature x3, malformed_packet x4 in the last 30 days',
     });
-    expect(trust.body.score).toBe(20);
-    expect(trust.body.factors).toContainEqual(
-      expect.objectContaining({
-        name: 'unsigned_rejections',
-        effect: -30,
-        detail: expect.stringContaining(
-          'device_mismatch x3, invalid_signature x3, malformed_packet x4 in the last 30 days',
-        ),
-      }),
-    );
-    const device = await http(t.baseUrl, 'GET', `/api/v5/devices/${p.deviceId}`, {
-      key: t.keys.admin,
-    });
-    expect(device.body.isBlocked).toBe(false);
-    expect(device.body.events.filter((e: { action: string }) => e.action === 'blocked')).toEqual(
-      [],
-    );
 
     // the same again: the cap holds, whatever the token's holder sends, and no packet at all
     // with the hostile headers blocks nothing either
     clock.advance(MINUTE);
-    const again = await syncBatch(
-      t.baseUrl,
-      p.token,
-      unsignedBatch(clock, p, other),
-      phoneHeaders(p),
-    );
-    expect([again.status, again.body.rejected]).toEqual([200, 10]);
+    await attackOnce(t, clock, p, other, phoneHeaders(p));
     clock.advance(MINUTE);
-    const again2 = await syncBatch(
-      t.baseUrl,
-      p.token,
-      unsignedBatch(clock, p, other),
-      hostileHeaders(other),
-    );
-    expect([again2.status, again2.body.rejected]).toEqual([200, 10]);
+    await attackOnce(t, clock, p, other, hostileHeaders(other));
     const empty = await syncBatch(t.baseUrl, p.token, [], hostileHeaders(other));
     expect(empty.status).toBe(200);
     const blockedEvents = await http(
@@ -168,10 +192,7 @@ describe("a phone's bearer token alone (e2e)", () => {
 
     // the worker's honest punch still syncs
     clock.advance(MINUTE);
-    const honest = await syncBatch(t.baseUrl, p.token, [
-      signPacket(p, { timestamp: new Date(clock.now().getTime() - 30_000).toISOString() }),
-    ]);
-    expect([honest.status, honest.body.accepted]).toEqual([200, 1]);
+    await expectHonestPunchSyncs(t, clock, p);
     const ledger = await fetch(`${t.baseUrl}/api/v5/ledger/${p.siteId}/export`, {
       headers: { 'x-api-key': t.keys.auditor },
     });
@@ -238,37 +259,15 @@ describe("a phone's bearer token alone, on a phone standing on a thekedar's lowe
     // floor of 20; with the cap at 30 the phone was at 14, + 5 for the app version: blocked)
     for (let i = 0; i < 2; i++) {
       clock.advance(MINUTE);
-      const attack = await syncBatch(
-        t.baseUrl,
-        p.token,
-        unsignedBatch(clock, p, other),
-        hostileHeaders(other),
-      );
-      expect([attack.status, attack.body.rejected]).toEqual([200, 10]);
+      await attackOnce(t, clock, p, other, hostileHeaders(other));
     }
-    const trust = await http(t.baseUrl, 'GET', `/api/v5/devices/${p.deviceId}/trust`, {
-      key: t.keys.admin,
+    await expectLoweredNotBlocked(t, p.deviceId, {
+      score: 20,
+      effect: -24,
+      detail: 'together at most 24, never enough alone',
     });
-    expect(trust.body.score).toBe(20);
-    expect(trust.body.factors).toContainEqual(
-      expect.objectContaining({
-        name: 'unsigned_rejections',
-        effect: -24,
-        detail: expect.stringContaining('together at most 24, never enough alone'),
-      }),
-    );
-    const device = await http(t.baseUrl, 'GET', `/api/v5/devices/${p.deviceId}`, {
-      key: t.keys.admin,
-    });
-    expect(device.body.isBlocked).toBe(false);
-    expect(device.body.events.filter((e: { action: string }) => e.action === 'blocked')).toEqual(
-      [],
-    );
     // the worker's honest punch still syncs
-    const honest = await syncBatch(t.baseUrl, p.token, [
-      signPacket(p, { timestamp: new Date(clock.now().getTime() - 30_000).toISOString() }),
-    ]);
-    expect([honest.status, honest.body.accepted]).toEqual([200, 1]);
+    await expectHonestPunchSyncs(t, clock, p);
   });
 });
 
@@ -293,32 +292,15 @@ describe("a phone's bearer token alone, under a floor above the default (e2e)", 
     });
     clock.advance(10 * MINUTE);
     for (const headers of [phoneHeaders(p), hostileHeaders(other)]) {
-      const attack = await syncBatch(t.baseUrl, p.token, unsignedBatch(clock, p, other), headers);
-      expect([attack.status, attack.body.rejected]).toEqual([200, 10]);
+      await attackOnce(t, clock, p, other, headers);
       clock.advance(MINUTE);
     }
-    const trust = await http(t.baseUrl, 'GET', `/api/v5/devices/${p.deviceId}/trust`, {
-      key: t.keys.admin,
+    await expectLoweredNotBlocked(t, p.deviceId, {
+      score: 35,
+      effect: -15,
+      detail: 'together at most 15, never enough alone',
     });
-    expect(trust.body.score).toBe(35);
-    expect(trust.body.factors).toContainEqual(
-      expect.objectContaining({
-        name: 'unsigned_rejections',
-        effect: -15,
-        detail: expect.stringContaining('together at most 15, never enough alone'),
-      }),
-    );
-    const device = await http(t.baseUrl, 'GET', `/api/v5/devices/${p.deviceId}`, {
-      key: t.keys.admin,
-    });
-    expect(device.body.isBlocked).toBe(false);
     // the worker's honest punch still syncs: 50 − 15 + 15 for the app's headers
-    const honest = await syncBatch(
-      t.baseUrl,
-      p.token,
-      [signPacket(p, { timestamp: new Date(clock.now().getTime() - 30_000).toISOString() })],
-      phoneHeaders(p),
-    );
-    expect([honest.status, honest.body.accepted]).toEqual([200, 1]);
+    await expectHonestPunchSyncs(t, clock, p, phoneHeaders(p));
   });
 });

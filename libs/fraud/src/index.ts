@@ -9,3 +9,4 @@ export * from './rules/rapid-repeat.rule';
 export * from './rules/shared-device.rule';
 export * from './fraud.config';
 export * from './fraud.errors';
+export * from './infrastructure/persistence/legacy-tagged-seal';

@@ -1,7 +1,6 @@
-import { Inject, Injectable, Logger, Optional } from '@nestjs/common';
-import { fraudConfig, FraudSettings } from '@app/fraud';
-import { LegacyTaggingRefusal, legacyTaggingSwitch } from '@app/persistence';
-import { StoreMac } from '@app/tlog';
+import { Injectable, Logger } from '@nestjs/common';
+import { LegacyTaggedSeal } from '@app/fraud';
+import { LegacyTaggingRefusal } from '@app/persistence';
 import { WorkerDevice, WorkerDeviceEvent, WorkerDeviceIntegrity } from '../../domain/worker-device';
 
 /**
@@ -56,32 +55,16 @@ type StateForm = 'v1' | 'v2';
  * the database (a backup, the audit trail elsewhere) tells it.
  */
 @Injectable()
-export class WorkerDeviceSeal {
-  /** FRAUD_LEGACY_TAGGING (on without the setting: a tool, a contract spec). */
-  readonly legacyTaggingAllowed: boolean;
-  /**
-   * FRAUD_LEGACY_TAGGING=1 set explicitly: the untagged devices are tagged as legacy even where
-   * tagged ones exist (an upgrade first started without the switch, during which a device was
-   * enrolled or unblocked: refusing then would leave every older phone blocked).
-   */
-  readonly legacyTaggingForced: boolean;
+export class WorkerDeviceSeal extends LegacyTaggedSeal {
+  // legacyTaggingForced (LegacyTaggedSeal): the untagged devices are tagged as legacy even where
+  // tagged ones exist (an upgrade first started without the switch, during which a device was
+  // enrolled or unblocked: refusing then would leave every older phone blocked).
 
   /**
    * The form `v1` retired (the store's `worker_device_seal` marker says so, `retireV1`): a state
    * tag of that form, legacy or not, then reads as tampered.
    */
   private v1Retired = false;
-
-  constructor(
-    private readonly mac: StoreMac,
-    @Optional()
-    @Inject(fraudConfig.KEY)
-    settings?: Pick<FraudSettings, 'legacyTagging' | 'legacyTaggingExplicit'>,
-  ) {
-    const rule = legacyTaggingSwitch(settings);
-    this.legacyTaggingAllowed = rule.legacyTaggingAllowed;
-    this.legacyTaggingForced = rule.legacyTaggingForced;
-  }
 
   /** A state's tag in the current form (`v2`), `legacy` for a row from before the tags. */
   stateTag(
@@ -111,12 +94,9 @@ export class WorkerDeviceSeal {
   ): { form: StateForm; integrity: 'verified' | 'legacy' } | undefined {
     const id = typeof eventId === 'string' ? eventId : null;
     for (const form of this.v1Retired ? (['v2'] as const) : (['v2', 'v1'] as const)) {
-      for (const legacy of [false, true]) {
-        if (
-          this.mac.verify('worker-device-state', stateData(form, device, blocked, id, legacy), tag)
-        )
-          return { form, integrity: legacy ? 'legacy' : 'verified' };
-      }
+      const data = (legacy: boolean) => stateData(form, device, blocked, id, legacy);
+      const integrity = this.formIntegrity('worker-device-state', data, tag);
+      if (integrity !== 'tampered') return { form, integrity };
     }
     return undefined;
   }
@@ -151,9 +131,7 @@ export class WorkerDeviceSeal {
   }
 
   eventIntegrity(e: WorkerDeviceEvent, tag: unknown): WorkerDeviceIntegrity {
-    if (this.mac.verify('worker-device-event', eventData(e, false), tag)) return 'verified';
-    if (this.mac.verify('worker-device-event', eventData(e, true), tag)) return 'legacy';
-    return 'tampered';
+    return this.formIntegrity('worker-device-event', (legacy) => eventData(e, legacy), tag);
   }
 
   /**
@@ -183,18 +161,15 @@ export class WorkerDeviceSeal {
       suspect: (kid: string) => WorkerDeviceSuspectRow,
     ): string | undefined => {
       // only a row a read vouches for, in the form it verifies in (legacy stays legacy)
-      const kid =
+      const found =
         integrity === 'verified' || integrity === 'legacy'
-          ? this.mac.kidOf(purpose, data(integrity === 'legacy'), tag)
+          ? this.vouchedIn(purpose, data(integrity === 'legacy'), tag)
           : undefined;
-      if (kid === undefined) plan.tampered++;
-      else if (kid === this.mac.kid) return undefined;
-      else if (except.includes(kid)) plan.suspect.push(suspect(kid));
-      else {
-        from.add(kid);
-        return this.mac.mac(purpose, data(integrity === 'legacy'));
-      }
-      return undefined;
+      const row = this.retagRow(purpose, found, except);
+      if (row.result === 'tampered') plan.tampered++;
+      else if (row.result === 'suspect') plan.suspect.push(suspect(row.from!));
+      else if (row.result === 'retagged') from.add(row.from!);
+      return row.tag;
     };
     const id = typeof state.eventId === 'string' ? state.eventId : null;
     // in the form it verifies in (a `v1` state stays `v1` until the device's next change)

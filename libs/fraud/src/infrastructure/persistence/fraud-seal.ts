@@ -1,9 +1,8 @@
-import { Inject, Injectable, Logger, Optional } from '@nestjs/common';
-import { LegacyTaggingRefusal, legacyTaggingSwitch } from '@app/persistence';
-import { StoreMac } from '@app/tlog';
+import { Injectable, Logger } from '@nestjs/common';
+import { LegacyTaggingRefusal } from '@app/persistence';
 import { FraudEvent, FraudIntegrity, FraudReview } from '../../domain/fraud-event';
 import type { FraudMetrics } from '../../fraud.metrics';
-import { fraudConfig, FraudSettings } from '../../fraud.config';
+import { LegacyTaggedSeal } from './legacy-tagged-seal';
 
 /**
  * What `keys:retag` does with one event and its review history, checked first as a read checks
@@ -40,24 +39,13 @@ export type RetagPlan =
  *   what they held before the upgrade), and any change after the upgrade makes them `tampered`.
  */
 @Injectable()
-export class FraudSeal {
+export class FraudSeal extends LegacyTaggedSeal {
   /**
-   * Whether a start may tag untagged rows as legacy on a store with no marker and no tagged row
-   * (FRAUD_LEGACY_TAGGING; on without the setting: a tool, a contract spec).
-   */
-  readonly legacyTaggingAllowed: boolean;
-  /**
-   * Never forced: with tagged fraud rows and no marker the tagging is refused whatever
+   * Never forced (FRAUD_LEGACY_TAGGING only allows the tagging on a store with no marker and no
+   * tagged row): with tagged fraud rows and no marker the tagging is refused whatever
    * FRAUD_LEGACY_TAGGING says (the marker is restored from a backup).
    */
-  readonly legacyTaggingForced = false;
-
-  constructor(
-    private readonly mac: StoreMac,
-    @Optional() @Inject(fraudConfig.KEY) settings?: Pick<FraudSettings, 'legacyTagging'>,
-  ) {
-    this.legacyTaggingAllowed = legacyTaggingSwitch(settings).legacyTaggingAllowed;
-  }
+  override readonly legacyTaggingForced = false;
 
   eventTag(e: FraudEvent, legacy = false): string {
     return this.mac.mac('fraud-event', eventData(e, legacy));
@@ -65,9 +53,7 @@ export class FraudSeal {
 
   /** `verified`, `legacy` (tagged at the upgrade) or `tampered`. */
   eventIntegrity(e: FraudEvent, tag: unknown): FraudIntegrity {
-    if (this.mac.verify('fraud-event', eventData(e, false), tag)) return 'verified';
-    if (this.mac.verify('fraud-event', eventData(e, true), tag)) return 'legacy';
-    return 'tampered';
+    return this.formIntegrity('fraud-event', (legacy) => eventData(e, legacy), tag);
   }
 
   reviewTag(
@@ -88,13 +74,8 @@ export class FraudSeal {
     tag: unknown,
   ): FraudIntegrity {
     const prev = typeof previousTag === 'string' ? previousTag : null;
-    if (this.mac.verify('fraud-review', reviewData(eventId, seq, r, prev, false), tag)) {
-      return 'verified';
-    }
-    if (this.mac.verify('fraud-review', reviewData(eventId, seq, r, prev, true), tag)) {
-      return 'legacy';
-    }
-    return 'tampered';
+    const data = (legacy: boolean) => reviewData(eventId, seq, r, prev, legacy);
+    return this.formIntegrity('fraud-review', data, tag);
   }
 
   /**

@@ -1,7 +1,6 @@
-import { Inject, Injectable, Logger, Optional } from '@nestjs/common';
-import { fraudConfig, FraudSettings } from '@app/fraud';
-import { LegacyTaggingRefusal, legacyTaggingSwitch } from '@app/persistence';
-import { StoreMac } from '@app/tlog';
+import { Injectable, Logger } from '@nestjs/common';
+import { LegacyTaggedSeal, Vouched } from '@app/fraud';
+import { LegacyTaggingRefusal } from '@app/persistence';
 import { KioskDevice, KioskEvent, KioskIntegrity, KioskStatus } from '../../domain/kiosk-device';
 
 /** What a kiosk's tag covers: everything that decides whether the kiosk is trusted. */
@@ -51,23 +50,7 @@ export interface KioskTrust {
  *   event, such a row put back reads `tampered`.
  */
 @Injectable()
-export class KioskSeal {
-  /** FRAUD_LEGACY_TAGGING (on without the setting: a tool, a contract spec). */
-  readonly legacyTaggingAllowed: boolean;
-  /** FRAUD_LEGACY_TAGGING=1 set explicitly: the untagged kiosks are tagged whatever is tagged. */
-  readonly legacyTaggingForced: boolean;
-
-  constructor(
-    private readonly mac: StoreMac,
-    @Optional()
-    @Inject(fraudConfig.KEY)
-    settings?: Pick<FraudSettings, 'legacyTagging' | 'legacyTaggingExplicit'>,
-  ) {
-    const rule = legacyTaggingSwitch(settings);
-    this.legacyTaggingAllowed = rule.legacyTaggingAllowed;
-    this.legacyTaggingForced = rule.legacyTaggingForced;
-  }
-
+export class KioskSeal extends LegacyTaggedSeal {
   tag(kiosk: KioskTrust, legacy = false): string {
     return this.mac.mac('kiosk-state', trustData(kiosk, legacy));
   }
@@ -152,9 +135,8 @@ export class KioskSeal {
     const stateKid =
       integrity === 'tampered'
         ? undefined
-        : bound && this.mac.kidOf('kiosk-state', bound, state.tag) !== undefined
-          ? { kid: this.mac.kidOf('kiosk-state', bound, state.tag)!, data: bound }
-          : this.unboundKid(state.kiosk, state.tag);
+        : ((bound && this.vouchedIn('kiosk-state', bound, state.tag)) ??
+          this.unboundKid(state.kiosk, state.tag));
     if (!stateKid) plan.result = 'tampered';
     else if (except.includes(stateKid.kid)) suspect = stateKid.kid;
     else if (stateKid.kid !== this.mac.kid) {
@@ -163,16 +145,14 @@ export class KioskSeal {
     }
     for (const stored of events) {
       const data = eventData(stored.event, stored.seq);
-      const kid = this.mac.kidOf('kiosk-event', data, stored.tag);
-      let tag: string | undefined;
-      if (kid !== undefined && kid !== this.mac.kid) {
-        if (except.includes(kid)) suspect ??= kid;
-        else {
-          if (!from.includes(kid)) from.push(kid);
-          tag = this.mac.mac('kiosk-event', data);
-        }
-      }
-      plan.eventTags.push(tag);
+      const row = this.retagRow(
+        'kiosk-event',
+        this.vouchedIn('kiosk-event', data, stored.tag),
+        except,
+      );
+      if (row.result === 'suspect') suspect ??= row.from;
+      else if (row.result === 'retagged' && !from.includes(row.from!)) from.push(row.from!);
+      plan.eventTags.push(row.tag);
     }
     if (plan.result === 'tampered') return plan;
     if (suspect !== undefined) return { ...plan, result: 'suspect', from: suspect };
@@ -268,13 +248,8 @@ export class KioskSeal {
   }
 
   /** The held key an unbound tag (plain or legacy) verifies under, with the data it covers. */
-  private unboundKid(kiosk: KioskTrust, tag: unknown): { kid: string; data: string } | undefined {
-    for (const legacy of [false, true]) {
-      const data = trustData(kiosk, legacy);
-      const kid = this.mac.kidOf('kiosk-state', data, tag);
-      if (kid !== undefined) return { kid, data };
-    }
-    return undefined;
+  private unboundKid(kiosk: KioskTrust, tag: unknown): Vouched | undefined {
+    return this.vouched('kiosk-state', (legacy) => trustData(kiosk, legacy), tag);
   }
 }
 

@@ -1,7 +1,6 @@
-import { Inject, Injectable, Logger, Optional } from '@nestjs/common';
-import { fraudConfig, FraudSettings } from '@app/fraud';
-import { LegacyTaggingRefusal, legacyTaggingSwitch } from '@app/persistence';
-import { StoreMac } from '@app/tlog';
+import { Injectable, Logger } from '@nestjs/common';
+import { LegacyTaggedSeal, RowRetag } from '@app/fraud';
+import { LegacyTaggingRefusal } from '@app/persistence';
 import { Worker, WorkerIntegrity } from '../../domain/workforce';
 import { WorkforceError } from '../../workforce.errors';
 
@@ -33,23 +32,7 @@ import { WorkforceError } from '../../workforce.errors';
  *   row is restored from a backup (`npm run backup`'s copy), which then verifies again.
  */
 @Injectable()
-export class WorkerSeal {
-  /** FRAUD_LEGACY_TAGGING (on without the setting: a tool, a contract spec). */
-  readonly legacyTaggingAllowed: boolean;
-  /** FRAUD_LEGACY_TAGGING=1 set explicitly: the untagged workers are tagged whatever is tagged. */
-  readonly legacyTaggingForced: boolean;
-
-  constructor(
-    private readonly mac: StoreMac,
-    @Optional()
-    @Inject(fraudConfig.KEY)
-    settings?: Pick<FraudSettings, 'legacyTagging' | 'legacyTaggingExplicit'>,
-  ) {
-    const rule = legacyTaggingSwitch(settings);
-    this.legacyTaggingAllowed = rule.legacyTaggingAllowed;
-    this.legacyTaggingForced = rule.legacyTaggingForced;
-  }
-
+export class WorkerSeal extends LegacyTaggedSeal {
   /** The tag of `worker` as written with `eventId` its newest event (null: none). */
   tag(worker: Worker, eventId: string | null, legacy = false): string {
     return this.mac.mac('worker-state', stateData(worker, eventId, legacy));
@@ -67,7 +50,7 @@ export class WorkerSeal {
   ): WorkerIntegrity {
     const eventId = typeof stored.eventId === 'string' ? stored.eventId : null;
     if (eventId !== (newestEventId ?? null)) return 'tampered';
-    const found = this.vouched(worker, eventId, stored.tag);
+    const found = this.vouchedAs(worker, eventId, stored.tag);
     if (!found) return 'tampered';
     return found.legacy ? 'legacy' : 'verified';
   }
@@ -88,27 +71,30 @@ export class WorkerSeal {
    */
   retagPlan(worker: Worker, stored: WorkerStoredTag, integrity: WorkerIntegrity): WorkerRetagPlan {
     const eventId = typeof stored.eventId === 'string' ? stored.eventId : null;
-    const found = integrity === 'tampered' ? undefined : this.vouched(worker, eventId, stored.tag);
-    if (!found) return { result: 'tampered' };
-    if (found.kid === this.mac.kid) return { result: 'current' };
-    return {
-      result: 'retagged',
-      from: found.kid,
-      tag: this.tag(worker, eventId, found.legacy),
-    };
+    const found =
+      integrity === 'tampered' ? undefined : this.vouchedAs(worker, eventId, stored.tag);
+    return this.retagRow('worker-state', found);
+  }
+
+  /**
+   * `keys:retag` of one worker as a store read it (`worker` mapped from its row, `stored` its tag
+   * and the event it names, `newestEventId` its newest event as stored): checked as a read checks
+   * it, planned (retagPlan), `except` applied (workerRetagOutcome). Both stores write `plan.tag`
+   * when the outcome is `retagged`.
+   */
+  retag(
+    worker: Worker,
+    stored: WorkerStoredTag,
+    newestEventId: string | undefined,
+    except: readonly string[],
+  ): { plan: WorkerRetagPlan; outcome: WorkerRetagOutcome } {
+    const plan = this.retagPlan(worker, stored, this.integrity(worker, stored, newestEventId));
+    return { plan, outcome: workerRetagOutcome(worker.id, plan, except) };
   }
 
   /** The held key the tag verifies under, and in which form (undefined: none). */
-  private vouched(
-    worker: Worker,
-    eventId: string | null,
-    tag: unknown,
-  ): { kid: string; legacy: boolean } | undefined {
-    for (const legacy of [false, true]) {
-      const kid = this.mac.kidOf('worker-state', stateData(worker, eventId, legacy), tag);
-      if (kid !== undefined) return { kid, legacy };
-    }
-    return undefined;
+  private vouchedAs(worker: Worker, eventId: string | null, tag: unknown) {
+    return this.vouched('worker-state', (legacy) => stateData(worker, eventId, legacy), tag);
   }
 }
 
@@ -118,14 +104,11 @@ export interface WorkerStoredTag {
   eventId: unknown;
 }
 
-/** What `keys:retag` writes for one worker (WorkerSeal.retagPlan). */
-export interface WorkerRetagPlan {
-  result: 'retagged' | 'current' | 'tampered';
-  /** The new tag (`retagged`). */
-  tag?: string;
-  /** The other key it was under. */
-  from?: string;
-}
+/**
+ * What `keys:retag` writes for one worker (WorkerSeal.retagPlan): never `suspect` (its `except`
+ * is applied by workerRetagOutcome).
+ */
+export type WorkerRetagPlan = RowRetag;
 
 /**
  * What `keys:retag` did with one worker: `from` the key it was under (re-tagged; suspect: the

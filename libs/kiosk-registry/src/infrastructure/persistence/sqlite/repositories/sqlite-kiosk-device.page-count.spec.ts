@@ -1,12 +1,13 @@
-import { generateKeyPairSync } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Statement } from 'better-sqlite3';
 import { SqliteStore } from '@app/persistence';
-import { StoreMac } from '@app/tlog';
-import { KioskDevice, KioskEvent } from '../../../../domain/kiosk-device';
-import { KioskSeal } from '../../kiosk-seal';
+import {
+  kioskSpecDir,
+  kioskSpecSeal,
+  specKiosk,
+  specRegistration,
+} from './sqlite-kiosk-device.fixtures';
 import { SqliteKioskDeviceRepository } from './sqlite-kiosk-device.repository';
 
 /**
@@ -21,32 +22,12 @@ describe('SQLite kiosk listing: the numbering counted once a page', () => {
   const ids = ['K-PAGE-1', 'K-PAGE-2', 'K-PAGE-3', 'K-PAGE-4', 'K-PAGE-5'];
 
   beforeAll(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'mdai-kiosk-page-'));
+    dir = kioskSpecDir('mdai-kiosk-page-');
     store = new SqliteStore(join(dir, 'kiosk.sqlite'));
-    const seal = new KioskSeal(
-      new StoreMac({ signingKey: generateKeyPairSync('ed25519').privateKey }),
-    );
-    repo = new SqliteKioskDeviceRepository(store, seal);
-    const at = new Date('2026-01-01T00:00:00Z');
+    repo = new SqliteKioskDeviceRepository(store, kioskSpecSeal());
     // registered in reverse id order: the page (by id) lists the highest number first
     for (const deviceId of [...ids].reverse()) {
-      const device: KioskDevice = {
-        id: `id-${deviceId}`,
-        deviceId,
-        publicKeyPem: `pem-${deviceId}`,
-        keyFingerprint: `fp-${deviceId}`,
-        status: 'active',
-        createdAt: at,
-        updatedAt: at,
-      };
-      const event: KioskEvent = {
-        id: `ev-${deviceId}`,
-        deviceId,
-        action: 'registered',
-        actor: 'admin:test',
-        at,
-      };
-      await repo.register(device, event);
+      await repo.register(specKiosk(deviceId), specRegistration(deviceId));
     }
   });
   afterAll(async () => {

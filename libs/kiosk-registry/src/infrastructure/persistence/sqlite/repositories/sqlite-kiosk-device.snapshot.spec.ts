@@ -1,11 +1,13 @@
-import { generateKeyPairSync } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { SqliteStore } from '@app/persistence';
-import { StoreMac } from '@app/tlog';
-import { KioskDevice, KioskEvent } from '../../../../domain/kiosk-device';
-import { KioskSeal, KioskStoredMark } from '../../kiosk-seal';
+import { KioskStoredMark } from '../../kiosk-seal';
+import {
+  kioskSpecDir,
+  kioskSpecSeal,
+  specKiosk as device,
+  specRegistration as event,
+} from './sqlite-kiosk-device.fixtures';
 import { SqliteKioskDeviceRepository } from './sqlite-kiosk-device.repository';
 
 /**
@@ -22,35 +24,15 @@ describe('SQLite kiosk reads while another connection writes a kiosk event', () 
   let writer: SqliteKioskDeviceRepository;
 
   beforeAll(() => {
-    dir = mkdtempSync(join(tmpdir(), 'mdai-kiosk-snapshot-'));
+    dir = kioskSpecDir('mdai-kiosk-snapshot-');
     const path = join(dir, 'kiosk.sqlite');
-    const seal = new KioskSeal(
-      new StoreMac({ signingKey: generateKeyPairSync('ed25519').privateKey }),
-    );
+    const seal = kioskSpecSeal();
     stores = [new SqliteStore(path), new SqliteStore(path)];
     [reader, writer] = stores.map((s) => new SqliteKioskDeviceRepository(s, seal));
   });
   afterAll(async () => {
     for (const s of stores) await s.close();
     rmSync(dir, { recursive: true, force: true });
-  });
-
-  const at = new Date('2026-01-01T00:00:00Z');
-  const device = (deviceId: string): KioskDevice => ({
-    id: `id-${deviceId}`,
-    deviceId,
-    publicKeyPem: `pem-${deviceId}`,
-    keyFingerprint: `fp-${deviceId}`,
-    status: 'active',
-    createdAt: at,
-    updatedAt: at,
-  });
-  const event = (deviceId: string): KioskEvent => ({
-    id: `ev-${deviceId}`,
-    deviceId,
-    action: 'registered',
-    actor: 'admin:test',
-    at,
   });
 
   /** `read` with the writer's registration of `deviceId` committed right after its mark read. */

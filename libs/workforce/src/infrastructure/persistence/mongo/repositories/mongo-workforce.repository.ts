@@ -39,7 +39,6 @@ import { reportThekedarSiteGrants, ThekedarSiteGrant } from '../../thekedar-site
 import {
   alarmWorkerLegacyRefused,
   WorkerRetagOutcome,
-  workerRetagOutcome,
   WorkerSeal,
   workerTampered,
 } from '../../worker-seal';
@@ -226,9 +225,13 @@ export class MongoWorkforceRepository extends WorkforceRepository implements OnM
           break;
         }
         const stored = { tag: doc.tag, eventId: doc.eventId };
-        const integrity = this.toDomain(doc).integrity!;
-        const plan = seal.retagPlan(Mapper.workerToDomain(doc), stored, integrity);
-        const planned = workerRetagOutcome(id, plan, except);
+        const newest = doc.events?.at(-1)?.id;
+        const { plan, outcome: planned } = seal.retag(
+          Mapper.workerToDomain(doc),
+          stored,
+          newest,
+          except,
+        );
         if (planned.result !== 'retagged') {
           outcome = planned;
           break;

@@ -28,7 +28,6 @@ import { reportThekedarSiteGrants } from '../../thekedar-site-grants';
 import {
   alarmWorkerLegacyRefused,
   WorkerRetagOutcome,
-  workerRetagOutcome,
   WorkerSeal,
   workerTampered,
 } from '../../worker-seal';
@@ -478,9 +477,8 @@ export class SqliteWorkforceRepository extends WorkforceRepository {
           const row = this.readWorker(id);
           if (!row) return undefined;
           const stored = { tag: row.tag, eventId: row.event_id };
-          const integrity = this.toDomain(row).integrity!;
-          const plan = seal.retagPlan(Mapper.workerToDomain(row), stored, integrity);
-          const outcome = workerRetagOutcome(id, plan, except);
+          const newest = this.newestEventId(id);
+          const { plan, outcome } = seal.retag(Mapper.workerToDomain(row), stored, newest, except);
           if (outcome.result === 'retagged') {
             this.db.prepare('UPDATE workers SET tag = ? WHERE id = ?').run(plan.tag, id);
           }
