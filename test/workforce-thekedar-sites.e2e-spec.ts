@@ -278,14 +278,24 @@ describe('thekedars of a store from before thekedar sites (e2e)', () => {
       key: first.keys.admin,
       body: { name: 'Idle', phone: nextPhoneNumber('+91 90004'), siteIds: [siteB] },
     });
-    // behind the app's back: the thekedars as the store held them before they had sites
+    // behind the app's back: the thekedars as the store held them before they had sites (and
+    // before the site and thekedar tags, which came later)
     const store = first.app.get(Store);
     if (store instanceof MongoStore) {
-      await store.connection.collection('thekedars').updateMany({}, { $unset: { siteIds: 1 } });
+      await store.connection
+        .collection('thekedars')
+        .updateMany({}, { $unset: { siteIds: 1, tag: 1 } });
+      await store.connection.collection('sites').updateMany({}, { $unset: { tag: 1 } });
+      await store.connection.collection('site_seal').deleteMany({});
+      await store.connection.collection('thekedar_seal').deleteMany({});
     } else {
       const db = (store as SqliteStore).db;
       db.exec(`ALTER TABLE thekedars DROP COLUMN site_ids;
-        DELETE FROM schema_migrations WHERE scope = 'device-trust.workforce' AND version = 8;`);
+        ALTER TABLE thekedars DROP COLUMN tag;
+        ALTER TABLE sites DROP COLUMN tag;
+        DROP TABLE site_seal;
+        DROP TABLE thekedar_seal;
+        DELETE FROM schema_migrations WHERE scope = 'device-trust.workforce' AND version IN (8, 13);`);
     }
     await first.close({ keepData: true });
 

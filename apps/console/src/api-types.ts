@@ -558,7 +558,11 @@ export interface SiteView {
   /** IANA time zone of the site */
   timeZone?: string;
   createdAt: string;
+  /** Whether the stored record carries the server's store-MAC tag (SiteSeal): `tampered` (its name, geofence or time zone changed outside the server, the fields shown as stored) is refused wherever a decision reads it (503 site_tampered: syncs of its packets, its timesheets, payroll, CSV exports and corrections; 403 site_tampered: an admin's change of it, a worker or thekedar given it); `legacy` a record from before the tags */
+  integrity?: 'verified' | 'legacy' | 'tampered';
 }
+
+export const SiteViewIntegrityValues = ['verified', 'legacy', 'tampered'] as const;
 
 export interface StoredFileView {
   fileId: string;
@@ -613,7 +617,11 @@ export interface ThekedarView {
   /** The sites the thekedar works on (its signed requests reach these only), ascending */
   siteIds: string[];
   createdAt: string;
+  /** Whether the stored record carries the server's store-MAC tag (ThekedarSeal): `tampered` (its sites, phone or trust score changed outside the server, the fields shown as stored) is refused wherever it acts (403 thekedar_tampered: its signed requests, its registration, an admin's change of its sites); `legacy` a record from before the tags */
+  integrity?: 'verified' | 'legacy' | 'tampered';
 }
+
+export const ThekedarViewIntegrityValues = ['verified', 'legacy', 'tampered'] as const;
 
 export interface TimesheetDayView {
   workerId: string;

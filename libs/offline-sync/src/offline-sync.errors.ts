@@ -16,6 +16,8 @@ export const OFFLINE_SYNC_ERRORS = {
       "the phone's worker was deactivated (left): no packet is accepted, even under a token still valid, until an admin reactivates the worker",
     worker_tampered:
       "the phone's worker's stored record does not verify under the server's store-MAC tag (changed outside the server: its status, sites, trust score…, or its newest event deleted), or is missing (the row deleted outside the server: the server never deletes a worker): no packet is accepted until an operator restores the record from a backup",
+    site_tampered:
+      "a packet of the batch is for a site whose stored record (geofence, time zone) does not verify under the server's store-MAC tag (SiteSeal: changed outside the server): the fraud screen cannot check the geofence, so nothing of the batch is stored; the phone keeps its packets and retries until an operator restores the site's record from a backup (`errors` names the siteIds)",
     too_many_packets: 'the batch holds more packets than SYNC_MAX_PACKETS',
     invalid_signatures: 'no packet in the batch carries a valid device signature',
     checkpoint_unavailable:

@@ -210,6 +210,10 @@ export class OfflineSyncService {
     // duplicate, other content a conflict. Another device's packet with the same packetId is
     // not looked at: a packetId is unique per device, so no device can take another's ids
     const candidates = verdicts.filter((v) => v.kind === 'candidate');
+    // the geofences of the packets' sites, read before the append: a site whose record does not
+    // verify (SiteSeal) refuses the batch (503 site_tampered) before anything is stored, since
+    // its packets could never be screened afterwards (a retry is a duplicate)
+    const geofences = await this.geofences(candidates.map((c) => c.entry.siteId));
     const batch = await this.ledger.appendWithReceipts(candidates.map((c) => c.entry));
     const appended = batch.results;
 
@@ -267,7 +271,7 @@ export class OfflineSyncService {
     await this.fraud.recordAll(fraudEvents);
     const findings = await this.fraud.screen(accepted, {
       history: this.historyFor(device, appendedHere),
-      sites: await this.geofences(accepted),
+      sites: geofences,
     });
     await this.devices.touch(device.deviceId, now, request.ip);
     if (fraudEvents.length + findings.length > 0 || floor === 'unproven') {
@@ -682,10 +686,22 @@ export class OfflineSyncService {
     };
   }
 
-  private async geofences(packets: PacketObservation[]): Promise<Map<string, SiteGeofence>> {
-    const ids = [...new Set(packets.map((p) => p.siteId))];
+  private async geofences(siteIds: string[]): Promise<Map<string, SiteGeofence>> {
+    const ids = [...new Set(siteIds)];
     if (ids.length === 0) return new Map();
     const sites = await this.workforce.findSites(ids);
+    const tampered = sites.filter((s) => s.integrity === 'tampered').map((s) => s.id);
+    if (tampered.length > 0) {
+      this.logger.error(
+        { siteIds: tampered },
+        'ALARM: sync refused: site record changed outside the server (geofence or time zone tag does not verify)',
+      );
+      throw new OfflineSyncError(
+        'site_tampered',
+        'A site of this batch has a stored record changed outside the server (its geofence cannot be trusted): nothing is stored until an operator restores it; keep the packets and retry',
+        tampered.sort().map((id) => ({ field: 'siteId', message: id })),
+      );
+    }
     return new Map(sites.map((s) => [s.id, { siteId: s.id, geo: s.geo, radiusM: s.radiusM }]));
   }
 

@@ -12,6 +12,7 @@ import {
 } from '@app/common';
 import { offlineTokenConfig, OfflineTokenSettings } from '@app/device-trust';
 import { WorkerStanding, WorkforceService } from '@app/workforce';
+import { refuseTamperedSite } from './site-integrity';
 import {
   AttendanceLog,
   AttendanceMeta,
@@ -160,9 +161,12 @@ export class CorrectionService {
     deadline: number,
   ): Promise<CorrectionResponse> {
     // the site first, as the timesheet reads check it: an unknown site is no one's chain
-    if ((await this.workforce.findSites([siteId])).length === 0) {
+    const sites = await this.workforce.findSites([siteId]);
+    if (sites.length === 0) {
       throw new TimesheetsError('site_not_found', 'No site has this siteId');
     }
+    // its time zone decides the days a correction's rules read: 503 site_tampered
+    refuseTamperedSite(this.workforce, sites, 'a timesheet correction');
     if (body.target && body.target.siteId !== siteId) {
       throw new TimesheetsError(
         'cross_site_correction',

@@ -20,6 +20,7 @@ import {
   startOfLocalDay,
 } from '@app/common';
 import { workforceConfig, WorkforceService, WorkforceSettings } from '@app/workforce';
+import { refuseTamperedSite } from './site-integrity';
 import { AttendanceLog, ChainStop, LedgerService } from '@app/offline-sync';
 import { computeDays } from './domain/timesheet-day';
 import { isPunchLike, projectLink, resolveTree, TimesheetEntry } from './domain/timesheet-entry';
@@ -720,8 +721,10 @@ export class TimesheetProjector
   async zoneOf(siteId: string): Promise<string> {
     let zone = this.zones.get(siteId);
     if (!zone) {
-      const [site] = await this.workforce.findSites([siteId]);
-      zone = site?.timeZone ?? this.defaultZone;
+      const sites = await this.workforce.findSites([siteId]);
+      // a zone nobody vouches for would cut the days (and pay) elsewhere: 503 site_tampered
+      refuseTamperedSite(this.workforce, sites, 'a timesheet projection');
+      zone = sites[0]?.timeZone ?? this.defaultZone;
       this.zones.set(siteId, zone);
     }
     return zone;

@@ -2,6 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import { createHash } from 'node:crypto';
 import { CommonError, DAY_PATTERN, daysBetween, localIso, OBJECT_ID_PATTERN } from '@app/common';
 import { Worker, WorkforceService } from '@app/workforce';
+import { refuseTamperedSite } from './site-integrity';
 import { FraudService } from '@app/fraud';
 import { LedgerService } from '@app/offline-sync';
 import { CsvPerson } from './domain/timesheet-csv';
@@ -81,9 +82,11 @@ export class TimesheetsService {
         `A period covers at most ${this.maxPeriodDays} days (TIMESHEET_MAX_PERIOD_DAYS)`,
       );
     }
-    if ((await this.workforce.findSites([request.siteId])).length === 0) {
+    const sites = await this.workforce.findSites([request.siteId]);
+    if (sites.length === 0) {
       throw new TimesheetsError('site_not_found', 'No site has this siteId');
     }
+    refuseTamperedSite(this.workforce, sites, 'a timesheet read');
     let workerIds = request.workerId ? [request.workerId] : undefined;
     let sitesShown: ReadonlySet<string> | undefined;
     if (actor.kind === 'thekedar') {
@@ -96,7 +99,8 @@ export class TimesheetsService {
       }
       workerIds ??= crew;
       // read now, as the guard read them: a site taken from the thekedar is hidden at once
-      const thekedar = await this.workforce.findThekedar(actor.signed.thekedarId);
+      // (403 thekedar_tampered when its record, its sites, was changed outside the server)
+      const thekedar = await this.workforce.actingThekedar(actor.signed.thekedarId);
       sitesShown = new Set(thekedar?.siteIds ?? []);
     }
     // 503 `timesheets_rebuilding` while a rebuild holds the site (its read model is partial)
@@ -155,7 +159,7 @@ export class TimesheetsService {
   async peopleOf(days: TimesheetDayView[]): Promise<Map<string, CsvPerson>> {
     const ids = [...new Set(days.map((d) => d.workerId))];
     const workers = await this.workforce.findWorkers(ids);
-    refuseTampered(workers);
+    refuseTampered(workers, ids);
     return new Map(workers.map((w) => [w.id, { name: w.name, phone: w.phone }]));
   }
 
@@ -375,11 +379,17 @@ function listingOf(scope: Scope): string {
 }
 
 /**
- * 503 `worker_tampered` when a worker of an export's page does not verify (WorkerSeal): its name
- * or phone, where its pay goes, may be a database writer's; the export is refused, not paid.
+ * 503 `worker_tampered` when a worker of an export's page (`ids`) does not verify (WorkerSeal):
+ * its name or phone, where its pay goes, may be a database writer's; or has no record at all
+ * (deleted outside the server: the server never deletes a worker, and its hours would be paid
+ * with no name or phone). The export is refused, not paid.
  */
-function refuseTampered(workers: readonly Worker[]): void {
-  const tampered = workers.filter((w) => w.integrity === 'tampered').map((w) => w.id);
+function refuseTampered(workers: readonly Worker[], ids: readonly string[]): void {
+  const found = new Set(workers.map((w) => w.id));
+  const tampered = [
+    ...workers.filter((w) => w.integrity === 'tampered').map((w) => w.id),
+    ...ids.filter((id) => !found.has(id)),
+  ];
   if (tampered.length === 0) return;
   throw new TimesheetsError(
     'worker_tampered',

@@ -25,7 +25,9 @@ export type StoreMacPurpose =
   | 'wifi-challenge'
   | 'enrollment-code'
   | 'enrollment-binding'
-  | 'worker-state';
+  | 'worker-state'
+  | 'site-state'
+  | 'thekedar-state';
 
 /** A key a StoreMac holds besides its current one (no secret). */
 export interface HeldStoreMacKey {

@@ -95,6 +95,12 @@ export class WorkforceController {
     type: ErrorBody,
     description: 'validation_failed, time_zone_immutable',
   })
+  @ApiResponse({
+    status: 403,
+    type: ErrorBody,
+    description:
+      "site_tampered: the site's stored record was changed outside the server (nothing changed)",
+  })
   @ApiResponse({ status: 404, type: ErrorBody, description: 'site_not_found' })
   async updateSite(
     @Param() params: SiteIdParam,
@@ -165,6 +171,12 @@ export class WorkforceController {
     ].join(' '),
   })
   @ApiOkResponse({ type: ThekedarView })
+  @ApiResponse({
+    status: 403,
+    type: ErrorBody,
+    description:
+      "thekedar_tampered: the thekedar's stored record was changed outside the server; site_tampered: a site named was (nothing changed)",
+  })
   @ApiResponse({ status: 404, type: ErrorBody, description: 'thekedar_not_found, site_not_found' })
   async updateThekedar(
     @Param() params: ThekedarIdParam,
@@ -497,6 +509,7 @@ function toSiteView(site: Site): SiteView {
     radiusM: site.radiusM,
     timeZone: site.timeZone,
     createdAt: site.createdAt.toISOString(),
+    ...(site.integrity ? { integrity: site.integrity } : {}),
   };
 }
 
@@ -508,6 +521,7 @@ function toThekedarView(thekedar: Thekedar): ThekedarView {
     trustScore: thekedar.trustScore,
     siteIds: [...thekedar.siteIds],
     createdAt: thekedar.createdAt.toISOString(),
+    ...(thekedar.integrity ? { integrity: thekedar.integrity } : {}),
   };
 }
 

@@ -19,6 +19,10 @@ export const WORKFORCE_ERRORS = {
       "PATCH of a site with `timeZone`: a site's time zone cannot be changed after creation, since every worker-day, timesheet and payroll period of the site is a local day there and would move; create a new site with the right zone",
     worker_inactive:
       'the worker was deactivated (left): no phone registers for it and no enrollment code is issued until an admin reactivates it (POST /api/v5/workers/:workerId/reactivate)',
+    site_tampered:
+      "a site's stored record (its geofence, time zone or name) does not verify under the server's store-MAC tag (SiteSeal): it was changed outside the server. No admin change of it is taken and no worker or thekedar is given it (each would vouch for fields nobody checked) until an operator restores the record from a backup; `errors` names the siteIds",
+    thekedar_tampered:
+      "the thekedar's stored record (its sites, phone or trust score) does not verify under the server's store-MAC tag (ThekedarSeal): it was changed outside the server (a site added would let it onboard, correct and read payroll there). Its signed requests, its registration and an admin's change of its sites are refused until an operator restores the record from a backup",
     worker_tampered:
       "the worker's stored record (name, phone, sites, status, trust score, or its newest event) does not verify under the server's store-MAC tag: it was changed outside the server. No phone registers for it, no enrollment code is issued and no admin change is taken (each would vouch for fields nobody checked) until an operator restores the record from a backup",
   },

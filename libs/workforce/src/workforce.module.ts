@@ -4,6 +4,7 @@ import { TlogModule } from '@app/tlog';
 import { workforceAdapters } from './infrastructure/persistence/workforce-persistence';
 import { WorkforceRepository } from './infrastructure/persistence/workforce.repository';
 import { WorkerSeal } from './infrastructure/persistence/worker-seal';
+import { SiteSeal, ThekedarSeal } from './infrastructure/persistence/site-seal';
 import { WorkforceController } from './workforce.controller';
 import { WorkforceService } from './workforce.service';
 
@@ -15,7 +16,13 @@ import { WorkforceService } from './workforce.service';
 @Module({
   imports: [TlogModule],
   controllers: [WorkforceController],
-  providers: [WorkerSeal, bindPort(WorkforceRepository, workforceAdapters), WorkforceService],
+  providers: [
+    WorkerSeal,
+    SiteSeal,
+    ThekedarSeal,
+    bindPort(WorkforceRepository, workforceAdapters),
+    WorkforceService,
+  ],
   exports: [WorkforceService],
 })
 export class WorkforceModule {}

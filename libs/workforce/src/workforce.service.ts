@@ -30,6 +30,9 @@ import {
 import { workforceConfig, WorkforceSettings } from './workforce.config';
 import { WorkforceError } from './workforce.errors';
 import { WorkerRetagOutcome, workerTampered } from './infrastructure/persistence/worker-seal';
+import { RecordRetagOutcome } from './infrastructure/persistence/record-seal';
+import { siteTampered, thekedarTampered } from './infrastructure/persistence/site-seal';
+import { SealedRecordKind } from './infrastructure/persistence/workforce.repository';
 
 export interface EnrolledPerson {
   kind: PersonKind;
@@ -94,6 +97,21 @@ export class WorkforceService {
     return this.workforce.legacySeal();
   }
 
+  /** The sites' or thekedars' legacy tagging (SiteSeal, ThekedarSeal), for /health. */
+  recordsLegacySeal(kind: SealedRecordKind): Promise<LegacyTaggingState> {
+    return this.workforce.recordsLegacySeal(kind);
+  }
+
+  /** `keys:retag`'s page of sites or thekedars (WorkforceRepository.retagRecordsPage). */
+  retagRecordsPage(
+    kind: SealedRecordKind,
+    afterId: string,
+    limit: number,
+    except: readonly string[],
+  ): Promise<RecordRetagOutcome[]> {
+    return this.workforce.retagRecordsPage(kind, afterId, limit, except);
+  }
+
   /** `keys:retag`'s page of workers (WorkforceRepository.retagPage). */
   retagPage(
     afterId: string,
@@ -112,8 +130,25 @@ export class WorkforceService {
     return this.workforce.findWorkersByIds(ids);
   }
 
+  /** The thekedar as stored (`integrity` says whether the server vouches for it). */
   findThekedar(id: string): Promise<Thekedar | undefined> {
     return this.workforce.findThekedarById(id);
+  }
+
+  /**
+   * The thekedar a request acts as, refused (403 thekedar_tampered, an ALARM log line) when its
+   * stored record does not verify (ThekedarSeal): its sites may be a database writer's.
+   */
+  async actingThekedar(id: string): Promise<Thekedar | undefined> {
+    const thekedar = await this.workforce.findThekedarById(id);
+    if (thekedar?.integrity === 'tampered') {
+      this.logger.error(
+        { thekedarId: id },
+        'ALARM: thekedar refused: its record was changed outside the server (its tag does not verify)',
+      );
+      throw thekedarTampered();
+    }
+    return thekedar;
   }
 
   /**
@@ -140,8 +175,30 @@ export class WorkforceService {
     return site;
   }
 
+  /**
+   * The sites among `ids` that exist, as stored: `integrity` says whether the server vouches
+   * for each (a caller deciding on a site's geofence or time zone refuses a `tampered` one).
+   */
   async findSites(ids: string[]): Promise<Site[]> {
     return this.workforce.findSitesByIds(ids);
+  }
+
+  /**
+   * The ids of `sites` whose stored record does not verify (SiteSeal), sorted, with an ALARM log
+   * line naming them and what was refused (`what`); empty when every one verifies.
+   */
+  tamperedSites(sites: readonly Site[], what: string): string[] {
+    const tampered = sites
+      .filter((s) => s.integrity === 'tampered')
+      .map((s) => s.id)
+      .sort();
+    if (tampered.length > 0) {
+      this.logger.error(
+        { siteIds: tampered },
+        `ALARM: ${what} refused: site record changed outside the server (its tag does not verify)`,
+      );
+    }
+    return tampered;
   }
 
   /** The site, or 404 site_not_found. */
@@ -226,7 +283,8 @@ export class WorkforceService {
    * whether a site it may not use exists.
    */
   async sitesOutsideThekedar(thekedarId: string, siteIds: string[]): Promise<string[]> {
-    const thekedar = await this.workforce.findThekedarById(thekedarId);
+    // a thekedar whose record was changed outside the server: 403 thekedar_tampered
+    const thekedar = await this.actingThekedar(thekedarId);
     const allowed = new Set(thekedar?.siteIds ?? []);
     return [...new Set(siteIds)].filter((id) => !allowed.has(id));
   }
@@ -269,6 +327,9 @@ export class WorkforceService {
   private async existingSites(siteIds: string[]): Promise<string[]> {
     const unique = [...new Set(siteIds)];
     const found = await this.workforce.findSitesByIds(unique);
+    // a site whose geofence or zone nobody vouches for is given to no one (403 site_tampered)
+    const tampered = this.tamperedSites(found, 'a change naming sites');
+    if (tampered.length > 0) throw siteTampered(tampered);
     if (found.length !== unique.length) {
       const known = new Set(found.map((s) => s.id));
       throw new WorkforceError('site_not_found', 'Unknown site ids', [
@@ -522,7 +583,7 @@ export class WorkforceService {
         trustScore: worker.trustScore,
       };
     }
-    const thekedar = await this.workforce.findThekedarById(enrollment.personId);
+    const thekedar = await this.actingThekedar(enrollment.personId);
     if (!thekedar) throw invalidCode();
     return { kind: 'thekedar', id: thekedar.id, siteIds: [], trustScore: thekedar.trustScore };
   }

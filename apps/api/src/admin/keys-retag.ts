@@ -1,7 +1,7 @@
 /**
  * `npm run keys:retag`: after a store-MAC rotation (`keys:rotate mac`, every replica restarted
  * on the new STORE_MAC_KEY), tags the fraud events and their reviews, and the worker devices'
- * block states and events, the kiosks' key and status tags and their events, and the workers' record tags, that verify under a retired key again under the current one, so the retired key can be dropped without the rows reading
+ * block states and events, the kiosks' key and status tags and their events, the workers' record tags, and the sites' and thekedars' record tags (geofence, time zone; a thekedar's sites), that verify under a retired key again under the current one, so the retired key can be dropped without the rows reading
  * `tampered`. Each event is checked with its review history exactly as a read checks it; a row
  * that verifies under no key held here is never re-tagged (that would launder a row changed in
  * the database): its id is listed and the command exits 2 at the end. Reviews are tagged again
@@ -39,7 +39,12 @@ import { LedgerService } from '@app/offline-sync';
 import { TimesheetProjector } from '@app/timesheets';
 import { HeldStoreMacKey, STORE_MAC_LIVE_BEATS, StoreMac, StoreMacReplicas } from '@app/tlog';
 import { VaultAuditService } from '@app/vault';
-import { WorkerRetagOutcome, WorkforceService } from '@app/workforce';
+import {
+  RecordRetagOutcome,
+  SealedRecordKind,
+  WorkerRetagOutcome,
+  WorkforceService,
+} from '@app/workforce';
 import { runAppJob } from './app-job';
 import { q } from './quote';
 import {
@@ -187,6 +192,46 @@ export const WORKER_RETAG_TEXTS: RetagTexts = {
   removableSuspect: '; the suspect workers above then read tampered',
 };
 
+/** What the report says of sites (geofence, time zone) and thekedars (sites, phone, trust). */
+export function recordRetagTexts(kind: SealedRecordKind): RetagTexts {
+  const plural = `${kind}s`;
+  const fields = kind === 'site' ? 'geofence or time zone' : 'sites, phone or trust score';
+  return {
+    label:
+      kind === 'site' ? 'sites (geofence and time zone)' : 'thekedars (sites, phone and trust)',
+    showCurrent: true,
+    tamperedWord: 'tampered',
+    suspectWord: 'suspect',
+    changedHead: `${plural} changed while this command ran`,
+    tampered: (n) =>
+      `tampered: ${n} ${plural} have a record no key held here vouches for; never re-tagged (a tampered ${kind} is refused: ${kind}_tampered; restore it from a backup)`,
+    suspect: (n, by) =>
+      `suspect: ${n} ${plural} verify only under a key given to --except (${by}): anyone holding that key could have set their ${fields}; never re-tagged, they read tampered (refused) once the key is dropped: check them against a backup from before the leak`,
+    keyNotes: [
+      {
+        of: 'suspect',
+        note: (n) =>
+          `${n} suspect ${plural} left under it (--except): they read tampered (refused) once it is removed`,
+      },
+      { of: 'changed', note: (n) => `${n} ${plural} changed while this ran: run keys:retag again` },
+    ],
+    blocks: plural,
+    removableTampered: `; the tampered ${plural} above stay tampered whatever is held`,
+    removableSuspect: `; the suspect ${plural} above then read tampered`,
+  };
+}
+
+/** A site's or thekedar's outcome as the tally counts it (its record's tag, one outcome). */
+export function recordRetagMark(o: RecordRetagOutcome): RetagMark {
+  return {
+    id: o.id,
+    result: o.result === 'tampered' || o.result === 'suspect' ? 'left' : o.result,
+    from: o.from && o.result !== 'suspect' ? [o.from] : [],
+    tampered: o.result === 'tampered',
+    suspect: o.result === 'suspect' ? [{ listed: q(o.id), kids: o.from ? [o.from] : [] }] : [],
+  };
+}
+
 /**
  * What `keys:retag` re-tags, in the order it does and reports it: each kind its store's pages,
  * what counts of each outcome, and the report's words (retag-tally.ts walks and reports them).
@@ -220,7 +265,16 @@ function retagKinds(app: INestApplication): RetagKind[] {
       ),
     texts: WORKER_RETAG_TEXTS,
   };
-  return [fraud, devices, kiosks, workers];
+  const records = (['site', 'thekedar'] as const).map((kind): RetagKind => ({
+    page: async (after, limit, except) =>
+      (
+        await app
+          .get(WorkforceService, { strict: false })
+          .retagRecordsPage(kind, after, limit, except)
+      ).map(recordRetagMark),
+    texts: recordRetagTexts(kind),
+  }));
+  return [fraud, devices, kiosks, workers, ...records];
 }
 
 /** A worker's outcome as the tally counts it (its record's tag, one outcome). */

@@ -7,6 +7,12 @@ export interface Site {
   /** IANA time zone of the site: its days are local days. Absent on sites created before zones: the configured default. */
   timeZone?: string;
   createdAt: Date;
+  /**
+   * Whether the stored record is the server's (SiteSeal; set by a store that tags): a
+   * `tampered` site (its geofence or time zone changed outside the server) is refused wherever
+   * a decision reads it (`site_tampered`); `legacy` a record from before the tags.
+   */
+  integrity?: RecordIntegrity;
 }
 
 export type PersonKind = 'worker' | 'thekedar';
@@ -24,6 +30,12 @@ export interface Thekedar {
   /** The sites it works on, ascending; empty: it onboards and reads nowhere yet. */
   siteIds: string[];
   createdAt: Date;
+  /**
+   * Whether the stored record is the server's (ThekedarSeal; set by a store that tags): a
+   * `tampered` thekedar (its sites, phone or trust changed outside the server) is refused
+   * wherever it acts (403 `thekedar_tampered`); `legacy` a record from before the tags.
+   */
+  integrity?: RecordIntegrity;
 }
 
 /** Who created a worker: an admin key now; a thekedar's signed request later (issue 6). */
@@ -61,6 +73,9 @@ export interface Worker {
 }
 
 export type WorkerIntegrity = 'verified' | 'legacy' | 'tampered';
+
+/** Whether a stored site or thekedar is the server's (SiteSeal, ThekedarSeal). */
+export type RecordIntegrity = 'verified' | 'legacy' | 'tampered';
 
 /**
  * What a worker's phone number holds, each at most once among all workers (kept by the

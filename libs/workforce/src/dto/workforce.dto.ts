@@ -306,6 +306,12 @@ export class SiteView {
   @ApiPropertyOptional({ example: 'Asia/Kolkata', description: 'IANA time zone of the site' })
   timeZone?: string;
   @ApiProperty() createdAt!: string;
+  @ApiPropertyOptional({
+    enum: ['verified', 'legacy', 'tampered'],
+    description:
+      "Whether the stored record carries the server's store-MAC tag (SiteSeal): `tampered` (its name, geofence or time zone changed outside the server, the fields shown as stored) is refused wherever a decision reads it (503 site_tampered: syncs of its packets, its timesheets, payroll, CSV exports and corrections; 403 site_tampered: an admin's change of it, a worker or thekedar given it); `legacy` a record from before the tags",
+  })
+  integrity?: 'verified' | 'legacy' | 'tampered';
 }
 
 export class ThekedarView {
@@ -320,6 +326,12 @@ export class ThekedarView {
   })
   siteIds!: string[];
   @ApiProperty() createdAt!: string;
+  @ApiPropertyOptional({
+    enum: ['verified', 'legacy', 'tampered'],
+    description:
+      "Whether the stored record carries the server's store-MAC tag (ThekedarSeal): `tampered` (its sites, phone or trust score changed outside the server, the fields shown as stored) is refused wherever it acts (403 thekedar_tampered: its signed requests, its registration, an admin's change of its sites); `legacy` a record from before the tags",
+  })
+  integrity?: 'verified' | 'legacy' | 'tampered';
 }
 
 export class WorkerView {

@@ -287,9 +287,14 @@ describeStoreContract('WorkforceRepository', workforceAdapters, ({ sut, store })
       for (const w of [older, parked, free])
         expect(await sut().createWorker(w, code(w.id))).toBeUndefined();
       // the schema of then: no claims (version 5), no statuses nor worker events (version 7),
-      // no enrollment tags (version 11), no worker tags (version 12)
+      // no enrollment tags (version 11), no worker tags (version 12), no site and thekedar
+      // tags (version 13)
       s.db.exec(`DELETE FROM worker_phone_claims;
         DROP TABLE worker_seal;
+        DROP TABLE site_seal;
+        DROP TABLE thekedar_seal;
+        ALTER TABLE sites DROP COLUMN tag;
+        ALTER TABLE thekedars DROP COLUMN tag;
         ALTER TABLE workers DROP COLUMN tag;
         ALTER TABLE workers DROP COLUMN event_id;
         DROP TABLE worker_phone_claims;

@@ -11,6 +11,7 @@ import {
   WorkerEventAction,
   WorkerStatus,
 } from '../../domain/workforce';
+import { RecordRetagOutcome } from './record-seal';
 import { WorkerRetagOutcome } from './worker-seal';
 
 export interface WorkforcePage {
@@ -82,6 +83,9 @@ export type WorkerListing = WorkforcePage & { siteId?: string; status?: WorkerSt
 /** What an operator may change of a site (not its time zone: it would move every worker-day). */
 export type SiteChanges = Partial<Pick<Site, 'name' | 'geo' | 'radiusM'>>;
 
+/** The records SiteSeal and ThekedarSeal tag. */
+export type SealedRecordKind = 'site' | 'thekedar';
+
 /** Sites, thekedars, workers and their single-use enrollment codes. */
 export abstract class WorkforceRepository {
   /** Why this start refused the workers' legacy tagging (undefined when it did not). */
@@ -98,6 +102,17 @@ export abstract class WorkforceRepository {
     limit: number,
     except: readonly string[],
   ): Promise<WorkerRetagOutcome[]>;
+  /** Why this start refused the sites' or the thekedars' legacy tagging (SiteSeal, ThekedarSeal). */
+  recordsLegacyRefused: Partial<Record<SealedRecordKind, LegacyTaggingRefusal>> = {};
+  /** The sites' or the thekedars' legacy tagging (markers `site_seal`, `thekedar_seal`). */
+  abstract recordsLegacySeal(kind: SealedRecordKind): Promise<LegacyTaggingState>;
+  /** `keys:retag` of sites or thekedars: `retagPage`'s rule, by id. */
+  abstract retagRecordsPage(
+    kind: SealedRecordKind,
+    afterId: string,
+    limit: number,
+    except: readonly string[],
+  ): Promise<RecordRetagOutcome[]>;
   abstract createSite(site: Site): Promise<void>;
   /** Sites in id order (ids are time-ordered ObjectIds: oldest first). */
   abstract listSites(page: WorkforcePage): Promise<Site[]>;

@@ -217,4 +217,28 @@ export const WORKFORCE_SQLITE_MIGRATIONS: SqliteMigration[] = [
       INSERT INTO worker_seal (id, legacy_sealed_at) VALUES (1, NULL);
     `,
   },
+  {
+    version: 13,
+    name: "sites' and thekedars' records tagged (SiteSeal, ThekedarSeal)",
+    // tag: StoreMac over every field a decision reads (a site's geofence and time zone, a
+    // thekedar's sites). NULL on rows from before: the server tags them once as legacy
+    // (site_seal / thekedar_seal.legacy_sealed_at is then set), and from then on an untagged row
+    // is one written outside the server.
+    up: `
+      ALTER TABLE sites ADD COLUMN tag TEXT;
+      ALTER TABLE thekedars ADD COLUMN tag TEXT;
+      CREATE TABLE site_seal (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        legacy_sealed_at TEXT,
+        legacy_sealed_count INTEGER
+      );
+      INSERT INTO site_seal (id, legacy_sealed_at) VALUES (1, NULL);
+      CREATE TABLE thekedar_seal (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        legacy_sealed_at TEXT,
+        legacy_sealed_count INTEGER
+      );
+      INSERT INTO thekedar_seal (id, legacy_sealed_at) VALUES (1, NULL);
+    `,
+  },
 ];

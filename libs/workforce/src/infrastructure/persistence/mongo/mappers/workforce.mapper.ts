@@ -33,7 +33,8 @@ export class WorkforceMongoMapper {
   }
 
   static siteToPersistence(site: Site): SiteDocument {
-    const { id, ...rest } = site;
+    // eslint-disable-next-line @typescript-eslint/no-unused-vars
+    const { id, integrity, ...rest } = site;
     return { _id: id, ...rest };
   }
 
@@ -50,7 +51,8 @@ export class WorkforceMongoMapper {
   }
 
   static thekedarToPersistence(t: Thekedar, enrollment: EnrollmentCode): ThekedarDocument {
-    const { id, siteIds, ...rest } = t;
+    // eslint-disable-next-line @typescript-eslint/no-unused-vars
+    const { id, siteIds, integrity, ...rest } = t;
     return {
       _id: id,
       ...rest,

@@ -22,6 +22,7 @@ import {
   WorkerStatus,
 } from '../../../../domain/workforce';
 import {
+  SealedRecordKind,
   SiteChanges,
   WorkerAudit,
   WorkerChanges,
@@ -36,6 +37,14 @@ import { PhoneNumbers } from '../../../../domain/phone-number';
 import { workforceConfig, WorkforceSettings } from '../../../../workforce.config';
 import { WorkforceMongoMapper as Mapper } from '../mappers/workforce.mapper';
 import { reportThekedarSiteGrants, ThekedarSiteGrant } from '../../thekedar-site-grants';
+import { RecordRetagOutcome, recordRetagOutcome } from '../../record-seal';
+import {
+  alarmRecordLegacyRefused,
+  SiteSeal,
+  siteTampered,
+  ThekedarSeal,
+  thekedarTampered,
+} from '../../site-seal';
 import {
   alarmWorkerLegacyRefused,
   WorkerRetagOutcome,
@@ -46,7 +55,9 @@ import {
   EnrollmentCodeDocument,
   PHONE_CLAIMS_FORM,
   SiteDocument,
+  SITE_SEAL_COLLECTION,
   SiteSchema,
+  THEKEDAR_SEAL_COLLECTION,
   ThekedarDocument,
   ThekedarSchema,
   WORKER_SEAL_COLLECTION,
@@ -121,6 +132,8 @@ export class MongoWorkforceRepository extends WorkforceRepository implements OnM
     private readonly store: MongoStoreHandle,
     @Optional() @Inject(workforceConfig.KEY) settings?: WorkforceSettings,
     @Optional() private readonly seal?: WorkerSeal,
+    @Optional() private readonly siteSeal?: SiteSeal,
+    @Optional() private readonly thekedarSeal?: ThekedarSeal,
   ) {
     super();
     this.phones = new PhoneNumbers(settings?.phoneDefaultCountry);
@@ -136,6 +149,128 @@ export class MongoWorkforceRepository extends WorkforceRepository implements OnM
     await this.claimOldPhones();
     await this.grantOldThekedarSites();
     if (this.seal) await this.sealLegacy(this.seal);
+    // after grantOldThekedarSites: the sites it gives are tagged with the rest
+    if (this.siteSeal) await this.sealRecordsLegacy('site');
+    if (this.thekedarSeal) await this.sealRecordsLegacy('thekedar');
+  }
+
+  /** The model and marker collection of sites or thekedars. */
+  private recordStore(kind: SealedRecordKind) {
+    const model = (kind === 'site' ? this.sites : this.thekedars) as unknown as Model<
+      SiteDocument & ThekedarDocument
+    >;
+    const marks = this.store.connection.collection<{ _id: string; at: Date; count?: number }>(
+      kind === 'site' ? SITE_SEAL_COLLECTION : THEKEDAR_SEAL_COLLECTION,
+    );
+    return { model, marks };
+  }
+
+  /** The tag of a stored site or thekedar document (`legacy`: the legacy form). */
+  private recordTag(kind: SealedRecordKind, doc: SiteDocument & ThekedarDocument, legacy = false) {
+    return kind === 'site'
+      ? this.siteSeal!.tag(Mapper.siteToDomain(doc), legacy)
+      : this.thekedarSeal!.tag(Mapper.thekedarToDomain(doc), legacy);
+  }
+
+  /** A stored site as the domain reads it: its tag checked when the store tags. */
+  private toSite(doc: SiteDocument): Site {
+    const site = Mapper.siteToDomain(doc);
+    return this.siteSeal ? this.siteSeal.checked(site, doc.tag) : site;
+  }
+
+  /** A stored thekedar as the domain reads it: its tag checked when the store tags. */
+  private toThekedar(doc: ThekedarDocument): Thekedar {
+    const thekedar = Mapper.thekedarToDomain(doc);
+    return this.thekedarSeal ? this.thekedarSeal.checked(thekedar, doc.tag) : thekedar;
+  }
+
+  /**
+   * Sites and thekedars stored before their tags are tagged once, as legacy, before this server
+   * takes requests (the workers' rule and switch; markers `site_seal`, `thekedar_seal`).
+   */
+  private async sealRecordsLegacy(kind: SealedRecordKind): Promise<void> {
+    const { model, marks } = this.recordStore(kind);
+    const seal = kind === 'site' ? this.siteSeal! : this.thekedarSeal!;
+    const result = await tagLegacyRowsOnceMongo(seal, {
+      marks,
+      anyTagged: async () => (await model.exists(TAGGED)) !== null,
+      countUntagged: () => model.countDocuments(UNTAGGED),
+      pass: async () => {
+        let tagged = 0;
+        let missed = 0;
+        const docs = await model
+          .find(UNTAGGED, PERSON_FIELDS)
+          .lean<(SiteDocument & ThekedarDocument)[]>();
+        for (const doc of docs) {
+          // the document as read: a change meanwhile makes the update miss (the next pass)
+          const result = await model.updateOne(
+            { ...recordAsRead(doc), tag: { $exists: false } },
+            { $set: { tag: this.recordTag(kind, doc, true) } },
+          );
+          tagged += result.modifiedCount;
+          missed += 1 - result.matchedCount;
+        }
+        return { tagged, missed };
+      },
+    });
+    this.recordsLegacyRefused[kind] = logLegacyTagging(result, this.logger, {
+      counted: `${kind}s`,
+      tagged: `${kind === 'site' ? 'Sites' : 'Thekedars'} from before the tags tagged as legacy`,
+      alarm: alarmRecordLegacyRefused(kind),
+    });
+  }
+
+  async recordsLegacySeal(kind: SealedRecordKind): Promise<LegacyTaggingState> {
+    const mark = await this.recordStore(kind).marks.findOne({ _id: 'legacy' });
+    const { state, refused } = mongoLegacyTaggingState(mark, this.recordsLegacyRefused[kind]);
+    this.recordsLegacyRefused[kind] = refused;
+    return state;
+  }
+
+  async retagRecordsPage(
+    kind: SealedRecordKind,
+    afterId: string,
+    limit: number,
+    except: readonly string[],
+  ): Promise<RecordRetagOutcome[]> {
+    if (!(kind === 'site' ? this.siteSeal : this.thekedarSeal)) return [];
+    const { model } = this.recordStore(kind);
+    const ids = await model
+      .find({ _id: { $gt: afterId } }, { _id: 1 })
+      .sort({ _id: 1 })
+      .limit(limit)
+      .lean<{ _id: string }[]>();
+    const out: RecordRetagOutcome[] = [];
+    for (const { _id: id } of ids) {
+      // compare-and-set over the document as read: three tries, as the workers'
+      let outcome: RecordRetagOutcome | undefined = { id, result: 'changed' };
+      for (let attempt = 0; attempt < 3; attempt++) {
+        const doc = await model.findById(id, PERSON_FIELDS).lean<SiteDocument & ThekedarDocument>();
+        if (!doc) {
+          outcome = undefined;
+          break;
+        }
+        const plan =
+          kind === 'site'
+            ? this.siteSeal!.retagPlan(Mapper.siteToDomain(doc), doc.tag)
+            : this.thekedarSeal!.retagPlan(Mapper.thekedarToDomain(doc), doc.tag);
+        const planned = recordRetagOutcome(id, plan, except);
+        if (planned.result !== 'retagged') {
+          outcome = planned;
+          break;
+        }
+        const { matchedCount } = await model.updateOne(
+          { ...recordAsRead(doc), tag: doc.tag },
+          { $set: { tag: plan.tag } },
+        );
+        if (matchedCount === 1) {
+          outcome = planned;
+          break;
+        }
+      }
+      if (outcome) out.push(outcome);
+    }
+    return out;
   }
 
   /**
@@ -414,7 +549,8 @@ export class MongoWorkforceRepository extends WorkforceRepository implements OnM
   }
 
   async createSite(site: Site): Promise<void> {
-    await this.sites.create(Mapper.siteToPersistence(site));
+    const tag = this.siteSeal ? { tag: this.siteSeal.tag(site) } : {};
+    await this.sites.create({ ...Mapper.siteToPersistence(site), ...tag });
   }
 
   async listSiteIds(afterId: string, limit: number): Promise<string[]> {
@@ -443,7 +579,7 @@ export class MongoWorkforceRepository extends WorkforceRepository implements OnM
   async findSitesByIds(ids: string[]): Promise<Site[]> {
     if (ids.length === 0) return [];
     const docs = await this.sites.find({ _id: { $in: ids } }).lean<SiteDocument[]>();
-    return docs.map(Mapper.siteToDomain);
+    return docs.map((d) => this.toSite(d));
   }
 
   async listSites(page: WorkforcePage): Promise<Site[]> {
@@ -452,7 +588,7 @@ export class MongoWorkforceRepository extends WorkforceRepository implements OnM
       .sort({ _id: 1 })
       .limit(page.limit)
       .lean<SiteDocument[]>();
-    return docs.map(Mapper.siteToDomain);
+    return docs.map((d) => this.toSite(d));
   }
 
   async listThekedars(page: WorkforcePage): Promise<Thekedar[]> {
@@ -461,7 +597,7 @@ export class MongoWorkforceRepository extends WorkforceRepository implements OnM
       .sort({ _id: 1 })
       .limit(page.limit)
       .lean<ThekedarDocument[]>();
-    return docs.map(Mapper.thekedarToDomain);
+    return docs.map((d) => this.toThekedar(d));
   }
 
   async listWorkers(page: WorkerListing): Promise<Worker[]> {
@@ -477,7 +613,8 @@ export class MongoWorkforceRepository extends WorkforceRepository implements OnM
   }
 
   async createThekedar(thekedar: Thekedar, enrollment: EnrollmentCode): Promise<void> {
-    await this.thekedars.create(Mapper.thekedarToPersistence(thekedar, enrollment));
+    const tag = this.thekedarSeal ? { tag: this.thekedarSeal.tag(thekedar) } : {};
+    await this.thekedars.create({ ...Mapper.thekedarToPersistence(thekedar, enrollment), ...tag });
   }
 
   async createWorker(worker: Worker, enrollment: EnrollmentCode): Promise<PhoneTaken | undefined> {
@@ -667,10 +804,19 @@ export class MongoWorkforceRepository extends WorkforceRepository implements OnM
     if (changes.name !== undefined) set.name = changes.name;
     if (changes.geo !== undefined) set.geo = { lat: changes.geo.lat, lng: changes.geo.lng };
     if (changes.radiusM !== undefined) set.radiusM = changes.radiusM;
-    const doc = await this.sites
-      .findOneAndUpdate({ _id: id }, { $set: set }, { new: true })
-      .lean<SiteDocument>();
-    return doc ? Mapper.siteToDomain(doc) : undefined;
+    // compare-and-set over the site as read (checked first: a change would vouch for the fields
+    // nobody checked), tagged as it is after the change in the same write
+    for (let attempt = 0; attempt < REPLACE_ATTEMPTS; attempt++) {
+      const doc = await this.sites.findById(id).lean<SiteDocument>();
+      if (!doc) return undefined;
+      if (this.toSite(doc).integrity === 'tampered') throw siteTampered([id]);
+      const after = Mapper.siteToDomain({ ...doc, ...set });
+      const tag = this.siteSeal ? { tag: this.siteSeal.tag(after) } : {};
+      const filter = { ...recordAsRead(doc), tag: doc.tag ?? { $exists: false } };
+      const { matchedCount } = await this.sites.updateOne(filter, { $set: { ...set, ...tag } });
+      if (matchedCount === 1) return this.siteSeal ? { ...after, integrity: 'verified' } : after;
+    }
+    throw new Error(`site ${id} changed ${REPLACE_ATTEMPTS} times while being changed`);
   }
 
   async replaceEnrollment(enrollment: EnrollmentCode): Promise<boolean> {
@@ -709,18 +855,25 @@ export class MongoWorkforceRepository extends WorkforceRepository implements OnM
 
   async findThekedarById(id: string): Promise<Thekedar | undefined> {
     const doc = await this.thekedars.findById(id, PERSON_FIELDS).lean<ThekedarDocument>();
-    return doc ? Mapper.thekedarToDomain(doc) : undefined;
+    return doc ? this.toThekedar(doc) : undefined;
   }
 
   async updateThekedarSites(id: string, siteIds: string[]): Promise<Thekedar | undefined> {
-    const doc = await this.thekedars
-      .findOneAndUpdate(
-        { _id: id },
-        { $set: { siteIds: [...siteIds] } },
-        { new: true, projection: PERSON_FIELDS },
-      )
-      .lean<ThekedarDocument>();
-    return doc ? Mapper.thekedarToDomain(doc) : undefined;
+    // compare-and-set over the thekedar as read (checked first), tagged in the same write
+    for (let attempt = 0; attempt < REPLACE_ATTEMPTS; attempt++) {
+      const doc = await this.thekedars.findById(id, PERSON_FIELDS).lean<ThekedarDocument>();
+      if (!doc) return undefined;
+      if (this.toThekedar(doc).integrity === 'tampered') throw thekedarTampered();
+      const after = { ...Mapper.thekedarToDomain(doc), siteIds: [...siteIds] };
+      const tag = this.thekedarSeal ? { tag: this.thekedarSeal.tag(after) } : {};
+      const filter = { ...recordAsRead(doc), tag: doc.tag ?? { $exists: false } };
+      const { matchedCount } = await this.thekedars.updateOne(filter, {
+        $set: { siteIds: [...siteIds], ...tag },
+      });
+      if (matchedCount === 1)
+        return this.thekedarSeal ? { ...after, integrity: 'verified' } : after;
+    }
+    throw new Error(`thekedar ${id} changed ${REPLACE_ATTEMPTS} times while being changed`);
   }
 
   async findEnrollment(codeHash: string): Promise<EnrollmentCode | undefined> {
@@ -801,5 +954,25 @@ function asRead(doc: WorkerDocument): Record<string, unknown> {
     siteIds: doc.siteIds,
     status: doc.status ?? { $exists: false },
     trustScore: doc.trustScore,
+  };
+}
+
+/**
+ * A site's or thekedar's document as read, as a filter: every field its tag covers (a change
+ * meanwhile makes a compare-and-set miss). An absent field must stay absent.
+ */
+function recordAsRead(doc: Partial<SiteDocument & ThekedarDocument> & { _id: string }) {
+  const field = (v: unknown) => (v === undefined ? { $exists: false } : v);
+  return {
+    _id: doc._id,
+    name: doc.name,
+    ...('phone' in doc
+      ? { phone: doc.phone, trustScore: doc.trustScore, siteIds: field(doc.siteIds) }
+      : {
+          'geo.lat': doc.geo?.lat,
+          'geo.lng': doc.geo?.lng,
+          radiusM: doc.radiusM,
+          timeZone: field(doc.timeZone),
+        }),
   };
 }

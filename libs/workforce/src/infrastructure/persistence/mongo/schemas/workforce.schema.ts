@@ -8,6 +8,8 @@ export class SiteDocument {
   @Prop({ required: true }) radiusM!: number;
   @Prop() timeZone?: string;
   @Prop({ required: true }) createdAt!: Date;
+  /** SiteSeal's tag (absent: from before the tags; the boot tags those once, `site_seal`). */
+  @Prop() tag?: string;
 }
 export const SiteSchema = SchemaFactory.createForClass(SiteDocument);
 
@@ -38,6 +40,8 @@ export class ThekedarDocument {
    */
   @Prop({ type: [String], default: undefined }) siteIds?: string[];
   @Prop({ required: true }) createdAt!: Date;
+  /** ThekedarSeal's tag (absent: from before the tags; the boot tags those once, `thekedar_seal`). */
+  @Prop() tag?: string;
   @Prop({ type: EnrollmentCodeSchema, required: true }) enrollment!: EnrollmentCodeDocument;
   /** The thekedar's earlier codes that were spent, kept when a new code is issued (as a worker's). */
   @Prop({ type: [EnrollmentCodeSchema], default: undefined })
@@ -109,6 +113,9 @@ export class WorkerDocument {
 
 /** The marker collection of the workers' legacy tagging (`{ _id: 'legacy', at, count }`). */
 export const WORKER_SEAL_COLLECTION = 'worker_seal';
+/** The markers of the sites' and thekedars' legacy tagging (SiteSeal, ThekedarSeal). */
+export const SITE_SEAL_COLLECTION = 'site_seal';
+export const THEKEDAR_SEAL_COLLECTION = 'thekedar_seal';
 
 /** `WorkerDocument.phoneClaimsForm` of claims keyed in E.164. */
 export const PHONE_CLAIMS_FORM = 'e164';

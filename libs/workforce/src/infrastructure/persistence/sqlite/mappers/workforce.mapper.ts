@@ -19,6 +19,8 @@ export interface SiteRow {
   radius_m: number;
   time_zone: string | null;
   created_at: string;
+  /** SiteSeal's tag (migration 13; NULL: from before the tags, or a store without them). */
+  tag?: string | null;
 }
 
 export interface ThekedarRow {
@@ -29,6 +31,8 @@ export interface ThekedarRow {
   /** JSON array of site ids (workforce migration 8; `[]` by default). */
   site_ids: string;
   created_at: string;
+  /** ThekedarSeal's tag (migration 13; NULL: from before the tags, or a store without them). */
+  tag?: string | null;
 }
 
 export interface WorkerRow {

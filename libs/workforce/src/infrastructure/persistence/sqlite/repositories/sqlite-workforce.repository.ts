@@ -25,6 +25,14 @@ import {
 } from '../../../../domain/workforce';
 import { PhoneNumbers } from '../../../../domain/phone-number';
 import { reportThekedarSiteGrants } from '../../thekedar-site-grants';
+import { RecordRetagOutcome, recordRetagOutcome, RecordSeal } from '../../record-seal';
+import {
+  alarmRecordLegacyRefused,
+  SiteSeal,
+  siteTampered,
+  ThekedarSeal,
+  thekedarTampered,
+} from '../../site-seal';
 import {
   alarmWorkerLegacyRefused,
   WorkerRetagOutcome,
@@ -33,6 +41,7 @@ import {
 } from '../../worker-seal';
 import { workforceConfig, WorkforceSettings } from '../../../../workforce.config';
 import {
+  SealedRecordKind,
   SiteChanges,
   WorkerAudit,
   WorkerChanges,
@@ -89,6 +98,8 @@ export class SqliteWorkforceRepository extends WorkforceRepository {
     store: SqliteStoreHandle,
     @Optional() @Inject(workforceConfig.KEY) settings?: WorkforceSettings,
     @Optional() private readonly seal?: WorkerSeal,
+    @Optional() private readonly siteSeal?: SiteSeal,
+    @Optional() private readonly thekedarSeal?: ThekedarSeal,
   ) {
     super();
     this.phones = new PhoneNumbers(settings?.phoneDefaultCountry);
@@ -109,6 +120,98 @@ export class SqliteWorkforceRepository extends WorkforceRepository {
     this.thekedarPage = new LimitedStatement(this.db, THEKEDAR_LIST_SQL);
     this.workerPages = new LimitedStatements(this.db);
     if (seal) this.sealLegacy(seal);
+    if (siteSeal) this.sealRecordsLegacy('site', siteSeal);
+    if (thekedarSeal) this.sealRecordsLegacy('thekedar', thekedarSeal);
+  }
+
+  async recordsLegacySeal(kind: SealedRecordKind): Promise<LegacyTaggingState> {
+    return sqliteLegacyTaggingState(this.db, `${kind}_seal`, this.recordsLegacyRefused[kind]);
+  }
+
+  /**
+   * Sites and thekedars stored before their tags (migration 13) are tagged once, as legacy, by
+   * the first server with the tags (the workers' rule and switch); a refusal leaves the untagged
+   * ones `tampered` (refused).
+   */
+  private sealRecordsLegacy(kind: SealedRecordKind, seal: RecordSeal<Site> | RecordSeal<Thekedar>) {
+    const table = RECORD_TABLES[kind];
+    const result = tagLegacyRowsOnceSqlite(this.db, seal, {
+      markerTable: `${kind}_seal`,
+      taggedSql: `SELECT EXISTS (SELECT 1 FROM ${table} WHERE tag IS NOT NULL) AS tagged`,
+      untaggedSql: `SELECT EXISTS (SELECT 1 FROM ${table} WHERE tag IS NULL) AS untagged`,
+      tagUntagged: () => {
+        const tag = this.db.prepare(`UPDATE ${table} SET tag = ? WHERE id = ?`);
+        const rows = this.db.prepare(`SELECT * FROM ${table} WHERE tag IS NULL`).all();
+        for (const row of rows as (SiteRow & ThekedarRow)[]) {
+          tag.run(this.recordTag(kind, row, true), row.id);
+        }
+        return rows.length;
+      },
+    });
+    this.recordsLegacyRefused[kind] = logLegacyTagging(result, this.logger, {
+      counted: `${kind}s`,
+      tagged: `${kind === 'site' ? 'Sites' : 'Thekedars'} from before the tags tagged as legacy`,
+      alarm: alarmRecordLegacyRefused(kind),
+    });
+  }
+
+  /** The tag of a stored site or thekedar row, as it reads (`legacy`: the legacy form). */
+  private recordTag(kind: SealedRecordKind, row: SiteRow & ThekedarRow, legacy = false): string {
+    return kind === 'site'
+      ? this.siteSeal!.tag(Mapper.siteToDomain(row), legacy)
+      : this.thekedarSeal!.tag(Mapper.thekedarToDomain(row), legacy);
+  }
+
+  /** A stored site as the domain reads it: its tag checked when the store tags. */
+  private toSite(row: SiteRow): Site {
+    const site = Mapper.siteToDomain(row);
+    return this.siteSeal ? this.siteSeal.checked(site, row.tag) : site;
+  }
+
+  /** A stored thekedar as the domain reads it: its tag checked when the store tags. */
+  private toThekedar(row: ThekedarRow): Thekedar {
+    const thekedar = Mapper.thekedarToDomain(row);
+    return this.thekedarSeal ? this.thekedarSeal.checked(thekedar, row.tag) : thekedar;
+  }
+
+  async retagRecordsPage(
+    kind: SealedRecordKind,
+    afterId: string,
+    limit: number,
+    except: readonly string[],
+  ): Promise<RecordRetagOutcome[]> {
+    const seal = kind === 'site' ? this.siteSeal : this.thekedarSeal;
+    if (!seal) return [];
+    const table = RECORD_TABLES[kind];
+    const ids = this.db
+      .prepare<[string, number], { id: string }>(
+        `SELECT id FROM ${table} WHERE id > ? ORDER BY id LIMIT ?`,
+      )
+      .all(afterId, limit)
+      .map((r) => r.id);
+    const read = this.db.prepare<[string], SiteRow & ThekedarRow>(
+      `SELECT * FROM ${table} WHERE id = ?`,
+    );
+    const write = this.db.prepare(`UPDATE ${table} SET tag = ? WHERE id = ?`);
+    const out: RecordRetagOutcome[] = [];
+    for (const id of ids) {
+      // read and written in one transaction under the write turn: nothing changes between
+      const outcome = await this.turns.write(
+        this.immediate((): RecordRetagOutcome | undefined => {
+          const row = read.get(id);
+          if (!row) return undefined;
+          const plan =
+            kind === 'site'
+              ? this.siteSeal!.retagPlan(Mapper.siteToDomain(row), row.tag)
+              : this.thekedarSeal!.retagPlan(Mapper.thekedarToDomain(row), row.tag);
+          const outcome = recordRetagOutcome(id, plan, except);
+          if (outcome.result === 'retagged') write.run(plan.tag, id);
+          return outcome;
+        }),
+      );
+      if (outcome) out.push(outcome);
+    }
+    return out;
   }
 
   async legacySeal(): Promise<LegacyTaggingState> {
@@ -180,10 +283,11 @@ export class SqliteWorkforceRepository extends WorkforceRepository {
 
   async createSite(site: Site): Promise<void> {
     const insert = this.db.prepare(
-      `INSERT INTO sites (id, name, lat, lng, radius_m, time_zone, created_at)
-       VALUES (@id, @name, @lat, @lng, @radius_m, @time_zone, @created_at)`,
+      `INSERT INTO sites (id, name, lat, lng, radius_m, time_zone, created_at, tag)
+       VALUES (@id, @name, @lat, @lng, @radius_m, @time_zone, @created_at, @tag)`,
     );
-    await this.turns.write(() => insert.run(Mapper.siteToPersistence(site)));
+    const tag = this.siteSeal ? this.siteSeal.tag(site) : null;
+    await this.turns.write(() => insert.run({ ...Mapper.siteToPersistence(site), tag }));
   }
 
   async findSitesByIds(ids: string[]): Promise<Site[]> {
@@ -197,15 +301,15 @@ export class SqliteWorkforceRepository extends WorkforceRepository {
       // count is prepared once; a longer list is prepared for its call only
       if (ids.length <= SITES_BY_IDS_CACHED) this.sitesByIds.set(ids.length, statement);
     }
-    return statement.all(...ids).map(Mapper.siteToDomain);
+    return statement.all(...ids).map((r) => this.toSite(r));
   }
 
   async listSites(page: WorkforcePage): Promise<Site[]> {
-    return this.sitePage.all([page.afterId ?? ''], page.limit).map(Mapper.siteToDomain);
+    return this.sitePage.all([page.afterId ?? ''], page.limit).map((r) => this.toSite(r));
   }
 
   async listThekedars(page: WorkforcePage): Promise<Thekedar[]> {
-    return this.thekedarPage.all([page.afterId ?? ''], page.limit).map(Mapper.thekedarToDomain);
+    return this.thekedarPage.all([page.afterId ?? ''], page.limit).map((r) => this.toThekedar(r));
   }
 
   async listWorkers(page: WorkerListing): Promise<Worker[]> {
@@ -239,13 +343,14 @@ export class SqliteWorkforceRepository extends WorkforceRepository {
 
   async createThekedar(thekedar: Thekedar, enrollment: EnrollmentCode): Promise<void> {
     const insert = this.db.prepare(
-      `INSERT INTO thekedars (id, name, phone, trust_score, site_ids, created_at)
-       VALUES (@id, @name, @phone, @trust_score, @site_ids, @created_at)`,
+      `INSERT INTO thekedars (id, name, phone, trust_score, site_ids, created_at, tag)
+       VALUES (@id, @name, @phone, @trust_score, @site_ids, @created_at, @tag)`,
     );
+    const tag = this.thekedarSeal ? this.thekedarSeal.tag(thekedar) : null;
     await this.turns.write(() =>
       this.db
         .transaction(() => {
-          insert.run(Mapper.thekedarToPersistence(thekedar));
+          insert.run({ ...Mapper.thekedarToPersistence(thekedar), tag });
           this.insertEnrollment.run(Mapper.enrollmentToPersistence(enrollment));
         })
         .immediate(),
@@ -548,16 +653,21 @@ export class SqliteWorkforceRepository extends WorkforceRepository {
          radius_m = coalesce(?, radius_m) WHERE id = ?`,
     );
     const read = this.db.prepare<[string], SiteRow>('SELECT * FROM sites WHERE id = ?');
+    const retag = this.db.prepare('UPDATE sites SET tag = ? WHERE id = ?');
     const { name, geo, radiusM } = changes;
-    const row = await this.turns.write(() =>
-      this.db
-        .transaction(() => {
-          const params = [name ?? null, geo?.lat ?? null, geo?.lng ?? null, radiusM ?? null, id];
-          return update.run(...params).changes === 1 ? read.get(id) : undefined;
-        })
-        .immediate(),
+    return this.turns.write(
+      this.immediate((): Site | undefined => {
+        const before = read.get(id);
+        if (!before) return undefined;
+        // a change would vouch for the fields nobody checked (its time zone): refused
+        if (this.toSite(before).integrity === 'tampered') throw siteTampered([id]);
+        update.run(name ?? null, geo?.lat ?? null, geo?.lng ?? null, radiusM ?? null, id);
+        const site = Mapper.siteToDomain(read.get(id)!);
+        if (!this.siteSeal) return site;
+        retag.run(this.siteSeal.tag(site), id);
+        return { ...site, integrity: 'verified' };
+      }),
     );
-    return row ? Mapper.siteToDomain(row) : undefined;
   }
 
   async replaceEnrollment(enrollment: EnrollmentCode): Promise<boolean> {
@@ -581,20 +691,26 @@ export class SqliteWorkforceRepository extends WorkforceRepository {
     const row = this.db
       .prepare<[string], ThekedarRow>('SELECT * FROM thekedars WHERE id = ?')
       .get(id);
-    return row ? Mapper.thekedarToDomain(row) : undefined;
+    return row ? this.toThekedar(row) : undefined;
   }
 
   async updateThekedarSites(id: string, siteIds: string[]): Promise<Thekedar | undefined> {
     const update = this.db.prepare('UPDATE thekedars SET site_ids = ? WHERE id = ?');
     const read = this.db.prepare<[string], ThekedarRow>('SELECT * FROM thekedars WHERE id = ?');
-    const row = await this.turns.write(() =>
-      this.db
-        .transaction(() =>
-          update.run(JSON.stringify(siteIds), id).changes === 1 ? read.get(id) : undefined,
-        )
-        .immediate(),
+    const retag = this.db.prepare('UPDATE thekedars SET tag = ? WHERE id = ?');
+    return this.turns.write(
+      this.immediate((): Thekedar | undefined => {
+        const before = read.get(id);
+        if (!before) return undefined;
+        // a change would vouch for the fields nobody checked (its phone, its trust): refused
+        if (this.toThekedar(before).integrity === 'tampered') throw thekedarTampered();
+        update.run(JSON.stringify(siteIds), id);
+        const thekedar = Mapper.thekedarToDomain(read.get(id)!);
+        if (!this.thekedarSeal) return thekedar;
+        retag.run(this.thekedarSeal.tag(thekedar), id);
+        return { ...thekedar, integrity: 'verified' };
+      }),
     );
-    return row ? Mapper.thekedarToDomain(row) : undefined;
   }
 
   async findEnrollment(codeHash: string): Promise<EnrollmentCode | undefined> {
@@ -632,6 +748,9 @@ const ENROLLMENT_RELEASE_SQL = `UPDATE enrollment_codes AS e SET used_at = NULL,
     AND NOT EXISTS (SELECT 1 FROM enrollment_codes o
       WHERE o.person_id = e.person_id AND o.person_kind = e.person_kind
         AND o.code_hash <> e.code_hash AND (o.used_at IS NULL OR o.used_at >= e.used_at))`;
+
+/** The tables of the records SiteSeal and ThekedarSeal tag. */
+const RECORD_TABLES: Record<SealedRecordKind, string> = { site: 'sites', thekedar: 'thekedars' };
 
 /** The keyset listings, exported for the query-plan test. */
 export const SITE_LIST_SQL = 'SELECT * FROM sites WHERE id > ? ORDER BY id LIMIT ?';
