@@ -9,6 +9,7 @@ import { TimesheetSeal } from '@app/timesheets/infrastructure/persistence/timesh
 import { TimesheetRepository } from '@app/timesheets/infrastructure/persistence/timesheet.repository';
 import { rotateLocalKeys } from '@app/api/config/key-rotation';
 import { http, itOnMongo, pollUntil, startTestApp, TestApp } from './support/test-app';
+import { recordWorkersOf } from './support/ledger-workers';
 import { createSite } from './support/timesheet-client';
 
 const DAY = '2026-03-02';
@@ -70,12 +71,12 @@ describe('timesheet days tagged before their tags bound the basis (e2e, MongoDB)
   const dayOfEightHours = async () => {
     const { siteId } = await createSite(t!.baseUrl, t!.keys.admin, 'UTC');
     const workerId = randomBytes(12).toString('hex');
-    await t!.app
-      .get(LedgerService)
-      .append([
-        punchEntry({ siteId, workerId, type: 'check_in', timestamp: at(8) }),
-        punchEntry({ siteId, workerId, type: 'check_out', timestamp: at(16) }),
-      ]);
+    const shift = [
+      punchEntry({ siteId, workerId, type: 'check_in', timestamp: at(8) }),
+      punchEntry({ siteId, workerId, type: 'check_out', timestamp: at(16) }),
+    ];
+    await recordWorkersOf(t!.app, shift);
+    await t!.app.get(LedgerService).append(shift);
     expect(await worked(siteId, workerId)).toBe(8 * 3600);
     return { siteId, workerId };
   };

@@ -7,6 +7,7 @@ import { ApiProcess, startApiProcess } from './support/processes';
 import { LedgerService } from '@app/offline-sync';
 import { punchEntry } from '@app/offline-sync/testing/punch-entry';
 import { e2eDriver, gauge, http, slowOnMongo, startTestApp, TestApp } from './support/test-app';
+import { recordWorkersOf } from './support/ledger-workers';
 import { createSite, phoneAt, punch, sync } from './support/timesheet-client';
 import { Phone } from './support/worker-client';
 
@@ -109,18 +110,16 @@ describe('timesheet corrections on a site busy with other workers syncing (e2e)'
       // apart: never ahead of the clock, a sync taking longer
       const from = Date.now();
       // the corrected workers' check-ins (09:00 IST), no check-outs
-      const targets = (
-        await t.app.get(LedgerService).append(
-          Array.from({ length: CORRECTIONS }, (_, i) =>
-            punchEntry({
-              siteId,
-              workerId: `${String(i).padStart(24, 'c')}`,
-              type: 'check_in',
-              timestamp: `${DAY}T03:30:00.000Z`,
-            }),
-          ),
-        )
-      ).map((r) => r.log.seq);
+      const checkIns = Array.from({ length: CORRECTIONS }, (_, i) =>
+        punchEntry({
+          siteId,
+          workerId: `${String(i).padStart(24, 'c')}`,
+          type: 'check_in',
+          timestamp: `${DAY}T03:30:00.000Z`,
+        }),
+      );
+      await recordWorkersOf(t.app, checkIns);
+      const targets = (await t.app.get(LedgerService).append(checkIns)).map((r) => r.log.seq);
 
       let stop = false;
       let synced = 0;
@@ -128,16 +127,16 @@ describe('timesheet corrections on a site busy with other workers syncing (e2e)'
       const ledger = t.app.get(LedgerService);
       const ledgerStreams = Array.from({ length: LEDGER_STREAMS }, async (_, s) => {
         for (let n = 0; !stop; n++) {
-          const results = await ledger.append(
-            Array.from({ length: BATCH }, (_, w) =>
-              punchEntry({
-                siteId,
-                workerId: `${s}${w}f${n}`.padStart(24, 'e'),
-                type: 'check_in',
-                timestamp: `${DAY}T04:00:00.000Z`,
-              }),
-            ),
+          const batch = Array.from({ length: BATCH }, (_, w) =>
+            punchEntry({
+              siteId,
+              workerId: `${s}${w}f${n}`.padStart(24, 'e'),
+              type: 'check_in',
+              timestamp: `${DAY}T04:00:00.000Z`,
+            }),
           );
+          await recordWorkersOf(t.app, batch);
+          const results = await ledger.append(batch);
           appended += results.filter((r) => r.status === 'appended').length;
           await pause();
         }

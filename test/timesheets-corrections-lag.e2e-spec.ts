@@ -15,6 +15,7 @@ import {
   startTestApp,
   TestApp,
 } from './support/test-app';
+import { recordWorkersOf } from './support/ledger-workers';
 import { createSite } from './support/timesheet-client';
 
 /** Yesterday (UTC): every punch's day. */
@@ -41,14 +42,14 @@ describe('a correction on a server whose timesheet read model lags its ledger (e
     const t = await startTestApp({ ...env, DATA_DIR: dataDir });
     const { siteId } = await createSite(t.baseUrl, t.keys.admin, 'UTC');
     // the check-in to close, through the ledger's hook: this server's model holds it
-    const [target] = await t.app.get(LedgerService).append([
-      punchEntry({
-        siteId,
-        workerId: WORKER,
-        type: 'check_in',
-        timestamp: `${DAY}T03:30:00.000Z`,
-      }),
-    ]);
+    const checkIn = punchEntry({
+      siteId,
+      workerId: WORKER,
+      type: 'check_in',
+      timestamp: `${DAY}T03:30:00.000Z`,
+    });
+    await recordWorkersOf(t.app, [checkIn]);
+    const [target] = await t.app.get(LedgerService).append([checkIn]);
     const read = await http(
       t.baseUrl,
       'GET',
@@ -64,16 +65,16 @@ describe('a correction on a server whose timesheet read model lags its ledger (e
 
   /** Another replica's syncs of other workers: links this server's projector never heard of. */
   async function appendElsewhere(t: TestApp, siteId: string, backlog: number): Promise<void> {
-    await t.app.get(AttendanceLogRepository, { strict: false }).appendToChains(
-      Array.from({ length: backlog }, (_, i) =>
-        punchEntry({
-          siteId,
-          workerId: String(i % 50).padStart(24, 'e'),
-          type: Math.floor(i / 50) % 2 === 0 ? 'check_in' : 'check_out',
-          timestamp: new Date(Date.parse(`${DAY}T04:00:00.000Z`) + i * 1000).toISOString(),
-        }),
-      ),
+    const entries = Array.from({ length: backlog }, (_, i) =>
+      punchEntry({
+        siteId,
+        workerId: String(i % 50).padStart(24, 'e'),
+        type: Math.floor(i / 50) % 2 === 0 ? 'check_in' : 'check_out',
+        timestamp: new Date(Date.parse(`${DAY}T04:00:00.000Z`) + i * 1000).toISOString(),
+      }),
     );
+    await recordWorkersOf(t.app, entries);
+    await t.app.get(AttendanceLogRepository, { strict: false }).appendToChains(entries);
   }
 
   async function close(app: { t: TestApp; dataDir: string } | undefined): Promise<void> {

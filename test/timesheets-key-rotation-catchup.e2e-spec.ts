@@ -10,6 +10,7 @@ import { punchEntry } from '@app/offline-sync/testing/punch-entry';
 import { MongoStore, SqliteStore, Store } from '@app/persistence';
 import { SealRefusals, TransparencyLogService } from '@app/tlog';
 import { http, startTestApp, TestApp } from './support/test-app';
+import { recordWorkersOf } from './support/ledger-workers';
 import { createSite } from './support/timesheet-client';
 
 const DAY = '2026-03-02';
@@ -40,15 +41,16 @@ describe('timesheet catch-up during a rolling key rotation (e2e)', () => {
   });
 
   /** A punch appended by `t`'s store alone: tagged under its key, not sealed (its seal to come). */
-  const appendUnsealed = (
+  const appendUnsealed = async (
     t: TestApp,
     siteId: string,
     type: 'check_in' | 'check_out',
     hour: number,
-  ) =>
-    t.app
-      .get(AttendanceLogRepository)
-      .appendToChains([punchEntry({ siteId, workerId: WORKER, type, timestamp: at(hour) })]);
+  ) => {
+    const entry = punchEntry({ siteId, workerId: WORKER, type, timestamp: at(hour) });
+    await recordWorkersOf(t.app, [entry]);
+    return t.app.get(AttendanceLogRepository).appendToChains([entry]);
+  };
   /** `t`'s seal of the site's chain up to `size` (what its append does after the write). */
   const sealOn = async (t: TestApp, siteId: string, size: number) => {
     const logs = t.app.get(AttendanceLogRepository);

@@ -15,6 +15,7 @@ import {
   storeEnv,
   TestApp,
 } from './support/test-app';
+import { recordWorkersOf } from './support/ledger-workers';
 import { createSite } from './support/timesheet-client';
 
 /** Workers and days of the site (fewer on the MongoDB test server, which scans in Python). */
@@ -69,6 +70,7 @@ describe('timesheet reads and corrections while `timesheets:rebuild` runs in ano
         );
       });
     }
+    await recordWorkersOf(t.app, entries);
     for (let i = 0; i < entries.length; i += 500) {
       const results = await ledger.append(entries.slice(i, i + 500));
       for (const r of results) {

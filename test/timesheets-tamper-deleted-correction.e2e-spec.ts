@@ -7,6 +7,7 @@ import { MongoStore, Store } from '@app/persistence';
 import { TimesheetRepository } from '@app/timesheets/infrastructure/persistence/timesheet.repository';
 import { http, startTestApp, TestApp } from './support/test-app';
 import { openStoreFile } from './support/tamper';
+import { recordWorkersOf } from './support/ledger-workers';
 import { createSite } from './support/timesheet-client';
 
 const workerId = () => randomBytes(12).toString('hex');
@@ -97,13 +98,15 @@ describe('timesheet read model: a correction row deleted with its target put bac
     const A = workerId();
     const punch = (type: 'check_in' | 'check_out', timestamp: string) =>
       punchEntry({ siteId, workerId: A, type, timestamp });
-    const ledger = t.app.get(LedgerService);
-    await ledger.append([
+    const shifts = [
       punch('check_in', at(FROM, 8)),
       punch('check_out', at(FROM, 16)),
       punch('check_in', at(TO, 8)),
       punch('check_out', at(TO, 16)),
-    ]);
+    ];
+    await recordWorkersOf(t.app, shifts);
+    const ledger = t.app.get(LedgerService);
+    await ledger.append(shifts);
     expect(await workedSeconds(siteId)).toEqual({ [A]: 16 * 3600 });
 
     // A's first shift voided (seqs 5 and 6); the rows of its punches saved before

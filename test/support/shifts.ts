@@ -1,5 +1,6 @@
 import { LedgerService } from '@app/offline-sync';
 import { punchEntry } from '@app/offline-sync/testing/punch-entry';
+import { recordWorkersOf } from './ledger-workers';
 import { http, TestApp } from './test-app';
 import { createSite } from './timesheet-client';
 
@@ -12,7 +13,7 @@ export const hourOf = (day: string, hour: number): string =>
  * 16:00 UTC) on `first` and on `second`, worker `b` 12 h (06:00 to 18:00) on `first`. The
  * appends' results, in that order (A's four punches, then B's two).
  */
-export function appendTwoWorkersShifts(
+export async function appendTwoWorkersShifts(
   t: TestApp,
   siteId: string,
   a: string,
@@ -22,16 +23,16 @@ export function appendTwoWorkersShifts(
 ) {
   const punch = (workerId: string, type: 'check_in' | 'check_out', timestamp: string) =>
     punchEntry({ siteId, workerId, type, timestamp });
-  return t.app
-    .get(LedgerService)
-    .append([
-      punch(a, 'check_in', hourOf(first, 8)),
-      punch(a, 'check_out', hourOf(first, 16)),
-      punch(a, 'check_in', hourOf(second, 8)),
-      punch(a, 'check_out', hourOf(second, 16)),
-      punch(b, 'check_in', hourOf(first, 6)),
-      punch(b, 'check_out', hourOf(first, 18)),
-    ]);
+  const entries = [
+    punch(a, 'check_in', hourOf(first, 8)),
+    punch(a, 'check_out', hourOf(first, 16)),
+    punch(a, 'check_in', hourOf(second, 8)),
+    punch(a, 'check_out', hourOf(second, 16)),
+    punch(b, 'check_in', hourOf(first, 6)),
+    punch(b, 'check_out', hourOf(first, 18)),
+  ];
+  await recordWorkersOf(t.app, entries);
+  return t.app.get(LedgerService).append(entries);
 }
 
 /** A site's timesheets of `day` (UTC), read with the admin key. */
@@ -56,12 +57,12 @@ export async function sealedThreeLinkSite(t: TestApp, day: string): Promise<stri
   const { siteId } = await createSite(t.baseUrl, t.keys.admin, 'UTC');
   const punch = (workerId: string, type: 'check_in' | 'check_out', hour: number) =>
     punchEntry({ siteId, workerId, type, timestamp: hourOf(day, hour) });
+  const shift = [punch('a'.repeat(24), 'check_in', 8), punch('a'.repeat(24), 'check_out', 16)];
+  const checkIn = [punch('b'.repeat(24), 'check_in', 9)];
+  await recordWorkersOf(t.app, [...shift, ...checkIn]);
   const ledger = t.app.get(LedgerService);
-  await ledger.append([
-    punch('a'.repeat(24), 'check_in', 8),
-    punch('a'.repeat(24), 'check_out', 16),
-  ]);
-  await ledger.append([punch('b'.repeat(24), 'check_in', 9)]);
+  await ledger.append(shift);
+  await ledger.append(checkIn);
   expect(await paidSeqsOf(t, siteId, day)).toEqual([1, 2, 3]);
   return siteId;
 }
