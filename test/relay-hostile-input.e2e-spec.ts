@@ -271,8 +271,10 @@ describe('relay under hostile input (e2e)', () => {
     try {
       const session = await openSession(t, PLATFORM_ID);
       const device = await connectDevice(t, kiosk, session);
-      // two frames of 5 MiB (each within a kiosk's frame limit, the two over the 8 MiB bound)
+      // three frames of 5 MiB (each within a kiosk's frame limit, ~7 MiB; the three over its
+      // queue bound, two of those and a frame: ~14.1 MiB)
       const big = JSON.stringify({ type: 'ping', pad: 'a'.repeat(5 * MIB) });
+      device.ws.send(big);
       device.ws.send(big);
       device.ws.send(big);
       expect((await device.error('rate_limited')).message).toBe(
@@ -396,6 +398,61 @@ describe('relay under hostile input (e2e)', () => {
     expect(lines[0].level).toBe(40);
     expect(JSON.stringify(lines[0])).not.toContain('    at ');
     app.close();
+  });
+});
+
+/**
+ * RELAY_MAX_IMAGE_BYTES raised (8 MiB: a kiosk frame up to ~11.2 MiB) and RELAY_MAX_QUEUED_BYTES
+ * left at 8 MiB: a kiosk's large frame held behind an earlier one, then a ping, is honest traffic.
+ * Before, the queue bound (8 MiB) closed the kiosk at the ping (1008, rate_limited).
+ */
+describe('a kiosk with a raised image limit and frames queued (e2e)', () => {
+  let t: TestApp;
+
+  beforeAll(async () => {
+    t = await startTestApp({ RELAY_MAX_IMAGE_BYTES: String(8 * MIB) });
+  });
+  afterAll(() => t.close());
+
+  it('should hold a submission-sized frame and a ping behind its auth, then answer them', async () => {
+    const kiosk = await TestKiosk.registered(t, `TEE-BIGQUEUE-${Date.now()}`);
+    const hub = t.app.get(RelayHub);
+    const attach = hub.attach.bind(hub);
+    const kiosks = t.app.get(KioskRegistryService);
+    const authenticate = kiosks.authenticate.bind(kiosks);
+    // the kiosk's auth check waits until the relay has read its three frames (the auth, the
+    // large one, the ping): the two after the auth are queued behind it
+    let arrived: Promise<unknown> = Promise.resolve();
+    const attachSpy = jest.spyOn(hub, 'attach').mockImplementation((role, ws, request) => {
+      let count = 0;
+      let all!: () => void;
+      const read = new Promise<void>((resolve) => (all = resolve));
+      ws.on('message', () => ++count === 3 && all());
+      arrived = Promise.race([read, new Promise((resolve) => ws.once('close', resolve))]);
+      return attach(role, ws, request);
+    });
+    const authSpy = jest.spyOn(kiosks, 'authenticate').mockImplementation(async (...args) => {
+      await arrived;
+      return authenticate(...args);
+    });
+    try {
+      const session = await openSession(t, PLATFORM_ID);
+      const device = await connectDevice(t, kiosk, session);
+      // the size of a submission of an 8 MiB image (within the kiosk's frame limit), then a ping
+      device.ws.send(JSON.stringify({ type: 'ping', pad: 'a'.repeat(Math.floor(10.5 * MIB)) }));
+      device.ws.send(JSON.stringify({ type: 'ping' }));
+      await device.next('joined');
+      // both handled after the join (before the fix: the ping closed the kiosk, rate_limited):
+      // the large one, not a submission, is over a non-submission frame's limit, and the ping
+      // is answered
+      await device.error('payload_too_large');
+      await device.next('pong');
+      expect(device.frames.filter((f) => f.code === 'rate_limited')).toEqual([]);
+      expect(device.closeCode).toBeUndefined();
+    } finally {
+      attachSpy.mockRestore();
+      authSpy.mockRestore();
+    }
   });
 });
 

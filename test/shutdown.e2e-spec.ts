@@ -3,7 +3,7 @@ import { connect, Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { ApiProcess, PrivateRedis, startApiProcess } from './support/processes';
+import { ApiProcess, PrivateRedis, spawnApiProcess, startApiProcess } from './support/processes';
 import { http, itOnSqliteFile, pollUntil, startTestApp, TestApp } from './support/test-app';
 import { enrollPhone, signPacket, syncBatch } from './support/worker-client';
 import { TestSocket } from './support/ws-client';
@@ -491,5 +491,52 @@ describe('graceful shutdown with a close step that hangs (real API process)', ()
     // before the fix: never (jest's timeout fails the test)
     expect(await exited).toBe(1);
     expect(api.alive()).toBe(false);
+  }, 60_000);
+});
+
+/**
+ * SIGTERM during the start-up (a step of the init held SHUTDOWN_GRACE_MS + 5 s and more, as a
+ * long migration or legacy tagging after an upgrade): the start-up finishes, then the close, and
+ * the process ends of the signal (Nest re-sends it once the close is done). Before, Nest's
+ * handler closed the modules under the init and ended the process mid-step, and the exit timer,
+ * armed at the signal, would have ended it (code 1) SHUTDOWN_GRACE_MS + 5 s after it.
+ */
+describe('graceful shutdown of a signal during the start-up (real API process)', () => {
+  let dataDir: string;
+  let child: ReturnType<typeof spawnApiProcess> | undefined;
+
+  beforeAll(() => {
+    dataDir = mkdtempSync(join(tmpdir(), 'mdai-shutdown-init-'));
+  });
+  afterAll(() => {
+    if (child && child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  it('should let the start-up finish, then close and end of the signal', async () => {
+    child = spawnApiProcess({
+      DATA_DIR: dataDir,
+      SHUTDOWN_GRACE_MS: '500',
+      // past the grace and the exit margin (5 s): the timer, armed at the signal, would fire
+      CRASH_SERVER_HOLD_INIT_MS: '7000',
+    });
+    let out = '';
+    child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (out += chunk.toString()));
+    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+      child!.once('exit', (code, signal) => resolve({ code, signal })),
+    );
+    await pollUntil(
+      async () => out,
+      (o) => o.includes('init held'),
+    );
+    child.kill('SIGTERM');
+    const exit = await exited;
+    // the held step ended and the init went on (the close waited for it), and no exit timer
+    // or failed start ended the process: it ended of the signal, as a close of a running server
+    expect(out).toContain('init released');
+    expect(out).toContain('started');
+    expect(out).not.toContain('crash-server failed');
+    expect(exit).toEqual({ code: null, signal: 'SIGTERM' });
   }, 60_000);
 });

@@ -1,7 +1,10 @@
 /**
  * A real API process for crash tests: boots the whole app exactly as main.ts does (from the
- * environment, DATA_DIR included) on a free port and prints `listening <port>` once ready.
+ * environment, DATA_DIR included) on a free port and prints `started` once its init is done and
+ * `listening <port>` once ready.
  * CRASH_SERVER_HANG_ON_DESTROY=1: a step of the close (a module's `onModuleDestroy`) never ends.
+ * CRASH_SERVER_HOLD_INIT_MS=<ms>: a step of the start-up (a module's `onModuleInit`, as a long
+ * migration or legacy tagging) prints `init held` and takes that long.
  */
 import 'reflect-metadata';
 import { createApp } from '@app/api/bootstrap';
@@ -14,9 +17,24 @@ async function main(): Promise<void> {
   if (process.env.CRASH_SERVER_HANG_ON_DESTROY === '1')
     app.get(RelayHub).onModuleDestroy = () =>
       new Promise<void>(() => setInterval(() => undefined, 1000)) as never;
+  const holdInitMs = Number(process.env.CRASH_SERVER_HOLD_INIT_MS ?? 0);
+  if (holdInitMs > 0) {
+    const relay = app.get(RelayHub);
+    const onModuleInit = relay.onModuleInit.bind(relay);
+    const held = async (): Promise<void> => {
+      process.stdout.write('init held\n');
+      await new Promise((resolve) => setTimeout(resolve, holdInitMs));
+      process.stdout.write('init released\n');
+      onModuleInit();
+    };
+    // eslint-disable-next-line @typescript-eslint/no-misused-promises -- awaited by Nest
+    relay.onModuleInit = held;
+  }
   await app.listen(0, '127.0.0.1');
-  const { port } = app.getHttpServer().address() as { port: number };
-  process.stdout.write(`listening ${port}\n`);
+  process.stdout.write('started\n');
+  // none when a signal during the start-up closed it as soon as it listened
+  const address = app.getHttpServer().address() as { port: number } | null;
+  if (address) process.stdout.write(`listening ${address.port}\n`);
 }
 
 main().catch((error: unknown) => {

@@ -1,6 +1,7 @@
-import { ChildProcess, execFile, spawn } from 'node:child_process';
+import { ChildProcess, ChildProcessByStdio, execFile, spawn } from 'node:child_process';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
+import type { Readable } from 'node:stream';
 import { promisify } from 'node:util';
 import type { Env } from '@app/common';
 import { storeEnv } from './test-app';
@@ -96,25 +97,31 @@ export interface ApiProcess {
 const LOG_TAIL = 200_000;
 
 /**
+ * test/support/crash-server.ts in a process of its own, as `startApiProcess` starts it (its
+ * output piped), for a test that watches it from before it listens.
+ */
+export function spawnApiProcess(
+  env: Record<string, string>,
+): ChildProcessByStdio<null, Readable, Readable> {
+  return spawn(process.execPath, ['-r', '@swc-node/register', 'test/support/crash-server.ts'], {
+    cwd: join(__dirname, '..', '..'),
+    env: {
+      ...process.env,
+      NODE_ENV: 'test',
+      LOG_LEVEL: 'silent',
+      ...(env.DATA_DIR ? storeEnv(env.DATA_DIR) : {}),
+      ...env,
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+}
+
+/**
  * The whole API in a process of its own (test/support/crash-server.ts), on a free port; on
  * the store of a test app with the same DATA_DIR (its MongoDB database under test:mongo).
  */
 export function startApiProcess(env: Record<string, string>): Promise<ApiProcess> {
-  const child = spawn(
-    process.execPath,
-    ['-r', '@swc-node/register', 'test/support/crash-server.ts'],
-    {
-      cwd: join(__dirname, '..', '..'),
-      env: {
-        ...process.env,
-        NODE_ENV: 'test',
-        LOG_LEVEL: 'silent',
-        ...(env.DATA_DIR ? storeEnv(env.DATA_DIR) : {}),
-        ...env,
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    },
-  );
+  const child = spawnApiProcess(env);
   return new Promise((resolve, reject) => {
     let out = '';
     let err = '';

@@ -106,9 +106,10 @@ export async function createApp(
     new RelayWsAdapter(app, (request) => upgrades.retryAfter(clientIp(request))),
   );
   app.enableShutdownHooks();
-  // a server's exit timer (grace + margin) is armed the moment SIGTERM/SIGINT arrives, before
-  // any step of the close that could hang (Nest first waits for the app's init); a job's
-  // signalled close has none, as before (it has no listener, hence no drain)
+  // a server's exit timer (grace + margin) is armed the moment SIGTERM/SIGINT arrives once the
+  // app has bootstrapped, before any step of the close that could hang; one during the start-up
+  // lets the start-up finish first (ShutdownGrace); a job's signalled close has none, as before
+  // (it has no listener, hence no drain)
   if (role === 'server') app.get(ShutdownGrace).armOnSignals();
   const bootLog = new NestLogger('Bootstrap');
   for (const notice of config.notices) bootLog.log(notice);

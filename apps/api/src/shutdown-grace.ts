@@ -32,9 +32,18 @@ export const SHUTDOWN_EXIT_MARGIN_MS = 5_000;
  * A close started by a signal that is still running SHUTDOWN_EXIT_MARGIN_MS past the grace
  * ends the process (exit code 1, logged): nothing keeps it past grace + margin. For SIGTERM and
  * SIGINT (`armOnSignals`, called where the shutdown hooks are enabled) that timer is armed the
- * moment the signal arrives, so a step that hangs before the drain (Nest first waits for the
- * app's init, then runs every module's `onModuleDestroy`, this drain's included) cannot keep the
- * process alive; another signal arms it when the close reaches `beforeApplicationShutdown`.
+ * moment the signal arrives once the app has bootstrapped, so a step that hangs before the drain
+ * (in any module's `onModuleDestroy`, this drain's included) cannot keep the process alive;
+ * another signal arms it when the close reaches `beforeApplicationShutdown`.
+ *
+ * A SIGTERM or SIGINT during the start-up (the app's init: migrations, legacy tagging, the
+ * start-up recompute, in the modules' `onModuleInit` and `onApplicationBootstrap`) lets the
+ * start-up finish: Nest's signal handler does not wait for a NestApplication's init (only an
+ * application context's), and would close the stores under it and end the process mid-step (a
+ * legacy tagging cut between its rows and its marker makes the next start refuse). So the drain,
+ * the close's first hook, first waits for the app to bootstrap and listen; the exit timer is
+ * armed when the drain starts (the start-up's length is not bounded by it), and another signal
+ * meanwhile does nothing more (SIGKILL still ends the process).
  *
  * Once the drain starts, a kept-alive connection is not served on: idle ones are closed at once,
  * and every response still to come (of a request in flight, or one arriving meanwhile on an open
@@ -65,8 +74,22 @@ export class ShutdownGrace
   private idle?: () => void;
   /** The signals `armOnSignals` listens to (removed once the close is done). */
   private watched: NodeJS.Signals[] = [];
-  private readonly onSignal = (signal: NodeJS.Signals): void =>
-    this.armExit(signal, this.app.shutdownGraceMs + SHUTDOWN_EXIT_MARGIN_MS, 'the signal');
+  /** Whether `onApplicationBootstrap` ran (the start-up is over). */
+  private bootstrapped = false;
+  private resolveBootstrapped!: () => void;
+  private readonly bootstrap = new Promise<void>((resolve) => (this.resolveBootstrapped = resolve));
+  /** A watched signal that arrived before the app bootstrapped (the close waits for it). */
+  private signalledInStartUp?: NodeJS.Signals;
+  private readonly onSignal = (signal: NodeJS.Signals): void => {
+    if (this.bootstrapped) {
+      this.armExit(signal, this.app.shutdownGraceMs + SHUTDOWN_EXIT_MARGIN_MS, 'the signal');
+    } else if (this.signalledInStartUp === undefined) {
+      this.signalledInStartUp = signal;
+      this.log.log(
+        `shutdown (${signal}) during the start-up: the start-up finishes first, then the close`,
+      );
+    }
+  };
 
   constructor(
     private readonly adapterHost: HttpAdapterHost,
@@ -85,10 +108,13 @@ export class ShutdownGrace
         if (this.inFlight.size === 0) this.idle?.();
       });
     });
+    this.bootstrapped = true;
+    this.resolveBootstrapped();
   }
 
   /** The drain (see the class): the first hook of a close. */
   async onModuleDestroy(): Promise<void> {
+    if (this.signalledInStartUp !== undefined) await this.startUpDone();
     const server = this.server();
     if (!server?.listening) return;
     this.startedAt = process.hrtime.bigint();
@@ -118,9 +144,28 @@ export class ShutdownGrace
   }
 
   /**
-   * From now on a SIGTERM or SIGINT arms the exit timer the moment it arrives (next to Nest's
-   * own listener, which starts the close): the process ends SHUTDOWN_EXIT_MARGIN_MS past the
-   * grace from then, whatever step of the close hangs.
+   * A signal's close started during the start-up: waits for the app to bootstrap, then for its
+   * listener (`listen` binds it right after the init; a bind that fails ends the process), so
+   * the drain closes a listening server.
+   */
+  private async startUpDone(): Promise<void> {
+    await this.bootstrap;
+    const server = this.server();
+    if (!server || server.listening) return;
+    await new Promise<void>((resolve) => {
+      const done = (): void => {
+        server.off('listening', done).off('error', done);
+        resolve();
+      };
+      server.once('listening', done).once('error', done);
+    });
+  }
+
+  /**
+   * From now on a SIGTERM or SIGINT arms the exit timer the moment it arrives, once the app has
+   * bootstrapped (next to Nest's own listener, which starts the close): the process ends
+   * SHUTDOWN_EXIT_MARGIN_MS past the grace from then, whatever step of the close hangs. One
+   * during the start-up lets it finish (see the class).
    */
   armOnSignals(signals: NodeJS.Signals[] = ['SIGTERM', 'SIGINT']): void {
     for (const signal of signals) process.on(signal, this.onSignal);
@@ -129,7 +174,8 @@ export class ShutdownGrace
 
   /**
    * A signal's close: the process ends SHUTDOWN_EXIT_MARGIN_MS past the grace, whatever holds it
-   * (armed at the signal already for those `armOnSignals` watches; from the drain's start else).
+   * (armed at the signal already for those `armOnSignals` watches once bootstrapped; from the
+   * drain's start else).
    */
   beforeApplicationShutdown(signal?: string): void {
     if (this.startedAt === undefined || signal === undefined) return;

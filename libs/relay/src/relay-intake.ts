@@ -9,7 +9,7 @@ import { parseInboundFrame, RelayedData, relayedData } from './protocol/parse-fr
 import { PEER_ROLE, RelayConnection } from './relay-connection';
 import { RelayDelivery } from './relay-delivery';
 import { RelayMetrics } from './relay.metrics';
-import { kioskFrameLimit, relayConfig, RelaySettings } from './relay.config';
+import { kioskFrameLimit, queuedBytesCap, relayConfig, RelaySettings } from './relay.config';
 
 /** Takes a kiosk into its session once its auth frame passed (RelayHub.join). */
 type Join = (conn: RelayConnection) => Promise<void>;
@@ -31,7 +31,11 @@ export class RelayIntake {
     @Inject(relayConfig.KEY) private readonly settings: RelaySettings,
   ) {
     this.kioskLimit = kioskFrameLimit(settings);
+    this.kioskQueuedBytes = queuedBytesCap(settings, true);
   }
+
+  /** The bytes a kiosk socket may have queued (never below two submissions and a frame). */
+  private readonly kioskQueuedBytes: number;
 
   /** The largest frame a kiosk socket may send (a submission: the base64 of the largest image). */
   private readonly kioskLimit: number;
@@ -72,7 +76,8 @@ export class RelayIntake {
 
   /**
    * One more frame to hold behind the one being handled: within RELAY_MAX_QUEUED_FRAMES and
-   * RELAY_MAX_QUEUED_BYTES (a frame alone is always held: the frame limit bounds it). Over
+   * RELAY_MAX_QUEUED_BYTES (a frame alone is always held: the frame limit bounds it; a kiosk's
+   * bound is never below two of its largest frames and one more, `queuedBytesCap`). Over
    * them the socket is closed (1008, `rate_limited`); the frames held are dropped when their
    * turn comes (the socket is closing).
    */
@@ -81,7 +86,7 @@ export class RelayIntake {
     const bytes = conn.queuedBytes + size;
     if (
       frames <= this.settings.maxQueuedFrames &&
-      (frames === 1 || bytes <= this.settings.maxQueuedBytes)
+      (frames === 1 || bytes <= (conn.kiosk ? this.kioskQueuedBytes : this.settings.maxQueuedBytes))
     ) {
       conn.queuedFrames = frames;
       conn.queuedBytes = bytes;

@@ -84,3 +84,17 @@ const SUBMISSION_FRAME_OVERHEAD = 4096;
 export function kioskFrameLimit(settings: Pick<RelaySettings, 'maxImageBytes'>): number {
   return Math.ceil(((settings.maxImageBytes * 4) / 3) * (80 / 76)) + SUBMISSION_FRAME_OVERHEAD;
 }
+
+/**
+ * The bytes a socket may have queued behind the frame being handled (RELAY_MAX_QUEUED_BYTES),
+ * never less than honest traffic needs: for a kiosk, two of its largest frames (a submission, and
+ * a resend of it, as a legacy kiosk sends one) and another frame (a ping) after them. A kiosk
+ * whose RELAY_MAX_IMAGE_BYTES was raised is not closed for a ping behind a submission.
+ */
+export function queuedBytesCap(
+  settings: Pick<RelaySettings, 'maxImageBytes' | 'maxFrameBytes' | 'maxQueuedBytes'>,
+  kiosk: boolean,
+): number {
+  if (!kiosk) return settings.maxQueuedBytes;
+  return Math.max(settings.maxQueuedBytes, 2 * kioskFrameLimit(settings) + settings.maxFrameBytes);
+}
