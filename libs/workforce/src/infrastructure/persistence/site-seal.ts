@@ -1,11 +1,10 @@
-import { Injectable, Logger } from '@nestjs/common';
-import { FieldsTaggedSeal, RecordRetagOutcome, RowRetag } from '@app/fraud';
+import { Inject, Injectable, Logger, Optional } from '@nestjs/common';
+import { fraudConfig, FraudSettings } from '@app/fraud';
 import { LegacyTaggingRefusal } from '@app/persistence';
+import { StoreMac } from '@app/tlog';
 import { Site, Thekedar } from '../../domain/workforce';
 import { WorkforceError } from '../../workforce.errors';
-import type { SealedRecordKind } from './workforce.repository';
-
-export type { RecordRetagOutcome } from '@app/fraud';
+import { RecordSeal, tagIso } from './record-seal';
 
 /**
  * The store-MAC tags of sites (purpose 'site-state') and thekedars ('thekedar-state'), written
@@ -31,75 +30,35 @@ export type { RecordRetagOutcome } from '@app/fraud';
  *   is restored from a backup.
  */
 @Injectable()
-export class SiteSeal extends FieldsTaggedSeal<Site> {
-  protected readonly purpose = 'site-state';
+export class SiteSeal extends RecordSeal<Site> {
+  constructor(
+    mac: StoreMac,
+    @Optional()
+    @Inject(fraudConfig.KEY)
+    settings?: Pick<FraudSettings, 'legacyTagging' | 'legacyTaggingExplicit'>,
+  ) {
+    super(mac, 'site-state', settings);
+  }
 
-  protected fields(s: Site): unknown[] {
+  protected data(s: Site): unknown[] {
     return [s.id, s.name, s.geo.lat, s.geo.lng, s.radiusM, s.timeZone ?? null, tagIso(s.createdAt)];
   }
 }
 
 @Injectable()
-export class ThekedarSeal extends FieldsTaggedSeal<Thekedar> {
-  protected readonly purpose = 'thekedar-state';
+export class ThekedarSeal extends RecordSeal<Thekedar> {
+  constructor(
+    mac: StoreMac,
+    @Optional()
+    @Inject(fraudConfig.KEY)
+    settings?: Pick<FraudSettings, 'legacyTagging' | 'legacyTaggingExplicit'>,
+  ) {
+    super(mac, 'thekedar-state', settings);
+  }
 
-  protected fields(t: Thekedar): unknown[] {
+  protected data(t: Thekedar): unknown[] {
     return [t.id, t.name, t.phone, t.trustScore, t.siteIds, tagIso(t.createdAt)];
   }
-}
-
-/**
- * A store's stored sites and thekedars as the domain reads them (its row mappers; the seals
- * absent: a store that does not tag), and their tags as the legacy tagging and `keys:retag`
- * write them: the same for both stores, which only read the rows and write what it returns.
- */
-export class SealedRecordRows<S extends { tag?: unknown }, K extends { tag?: unknown }> {
-  constructor(
-    private readonly map: { site: (row: S) => Site; thekedar: (row: K) => Thekedar },
-    private readonly siteSeal?: SiteSeal,
-    private readonly thekedarSeal?: ThekedarSeal,
-  ) {}
-
-  /** Whether the store tags `kind`. */
-  sealed(kind: SealedRecordKind): boolean {
-    return (kind === 'site' ? this.siteSeal : this.thekedarSeal) !== undefined;
-  }
-
-  /** A stored site as the domain reads it: its tag checked when the store tags. */
-  site(row: S): Site {
-    const site = this.map.site(row);
-    return this.siteSeal ? this.siteSeal.checked(site, row.tag) : site;
-  }
-
-  /** A stored thekedar as the domain reads it: its tag checked when the store tags. */
-  thekedar(row: K): Thekedar {
-    const thekedar = this.map.thekedar(row);
-    return this.thekedarSeal ? this.thekedarSeal.checked(thekedar, row.tag) : thekedar;
-  }
-
-  /** The tag of a stored site or thekedar row, as it reads (`legacy`: the legacy form). */
-  tag(kind: SealedRecordKind, row: S & K, legacy = false): string {
-    return kind === 'site'
-      ? this.siteSeal!.tag(this.map.site(row), legacy)
-      : this.thekedarSeal!.tag(this.map.thekedar(row), legacy);
-  }
-
-  /** `keys:retag` of a stored site or thekedar row (FieldsTaggedSeal.retag). */
-  retag(
-    kind: SealedRecordKind,
-    row: S & K,
-    except: readonly string[],
-  ): { plan: RowRetag; outcome: RecordRetagOutcome } {
-    return kind === 'site'
-      ? this.siteSeal!.retag(this.map.site(row), row.tag, except)
-      : this.thekedarSeal!.retag(this.map.thekedar(row), row.tag, except);
-  }
-}
-
-/** An instant as tagged (absent: null; an invalid date: 'invalid'). */
-export function tagIso(at: Date | undefined): string | null {
-  if (at === undefined) return null;
-  return Number.isNaN(at.getTime()) ? 'invalid' : at.toISOString();
 }
 
 /** 403 `site_tampered`: a change of, or a person given, a site whose record is not the server's. */

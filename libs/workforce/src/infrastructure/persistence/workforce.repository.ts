@@ -11,7 +11,7 @@ import {
   WorkerEventAction,
   WorkerStatus,
 } from '../../domain/workforce';
-import { RecordRetagOutcome } from './site-seal';
+import { RecordRetagOutcome } from './record-seal';
 import { WorkerRetagOutcome } from './worker-seal';
 
 export interface WorkforcePage {

@@ -37,10 +37,9 @@ import { PhoneNumbers } from '../../../../domain/phone-number';
 import { workforceConfig, WorkforceSettings } from '../../../../workforce.config';
 import { WorkforceMongoMapper as Mapper } from '../mappers/workforce.mapper';
 import { reportThekedarSiteGrants, ThekedarSiteGrant } from '../../thekedar-site-grants';
+import { RecordRetagOutcome, recordRetagOutcome } from '../../record-seal';
 import {
   alarmRecordLegacyRefused,
-  RecordRetagOutcome,
-  SealedRecordRows,
   SiteSeal,
   siteTampered,
   ThekedarSeal,
@@ -128,8 +127,6 @@ export class MongoWorkforceRepository extends WorkforceRepository implements OnM
   private readonly workers: Model<WorkerDocument>;
   private readonly logger = new Logger(MongoWorkforceRepository.name);
   private readonly phones: PhoneNumbers;
-  /** Sites and thekedars as read and tagged (SiteSeal, ThekedarSeal). */
-  private readonly records: SealedRecordRows<SiteDocument, ThekedarDocument>;
 
   constructor(
     private readonly store: MongoStoreHandle,
@@ -144,11 +141,6 @@ export class MongoWorkforceRepository extends WorkforceRepository implements OnM
     this.sites = c.model(SiteDocument.name, SiteSchema);
     this.thekedars = c.model(ThekedarDocument.name, ThekedarSchema);
     this.workers = c.model(WorkerDocument.name, WorkerSchema);
-    this.records = new SealedRecordRows<SiteDocument, ThekedarDocument>(
-      { site: Mapper.siteToDomain, thekedar: Mapper.thekedarToDomain },
-      siteSeal,
-      thekedarSeal,
-    );
   }
 
   async onModuleInit(): Promise<void> {
@@ -173,6 +165,25 @@ export class MongoWorkforceRepository extends WorkforceRepository implements OnM
     return { model, marks };
   }
 
+  /** The tag of a stored site or thekedar document (`legacy`: the legacy form). */
+  private recordTag(kind: SealedRecordKind, doc: SiteDocument & ThekedarDocument, legacy = false) {
+    return kind === 'site'
+      ? this.siteSeal!.tag(Mapper.siteToDomain(doc), legacy)
+      : this.thekedarSeal!.tag(Mapper.thekedarToDomain(doc), legacy);
+  }
+
+  /** A stored site as the domain reads it: its tag checked when the store tags. */
+  private toSite(doc: SiteDocument): Site {
+    const site = Mapper.siteToDomain(doc);
+    return this.siteSeal ? this.siteSeal.checked(site, doc.tag) : site;
+  }
+
+  /** A stored thekedar as the domain reads it: its tag checked when the store tags. */
+  private toThekedar(doc: ThekedarDocument): Thekedar {
+    const thekedar = Mapper.thekedarToDomain(doc);
+    return this.thekedarSeal ? this.thekedarSeal.checked(thekedar, doc.tag) : thekedar;
+  }
+
   /**
    * Sites and thekedars stored before their tags are tagged once, as legacy, before this server
    * takes requests (the workers' rule and switch; markers `site_seal`, `thekedar_seal`).
@@ -194,7 +205,7 @@ export class MongoWorkforceRepository extends WorkforceRepository implements OnM
           // the document as read: a change meanwhile makes the update miss (the next pass)
           const result = await model.updateOne(
             { ...recordAsRead(doc), tag: { $exists: false } },
-            { $set: { tag: this.records.tag(kind, doc, true) } },
+            { $set: { tag: this.recordTag(kind, doc, true) } },
           );
           tagged += result.modifiedCount;
           missed += 1 - result.matchedCount;
@@ -222,7 +233,7 @@ export class MongoWorkforceRepository extends WorkforceRepository implements OnM
     limit: number,
     except: readonly string[],
   ): Promise<RecordRetagOutcome[]> {
-    if (!this.records.sealed(kind)) return [];
+    if (!(kind === 'site' ? this.siteSeal : this.thekedarSeal)) return [];
     const { model } = this.recordStore(kind);
     const ids = await model
       .find({ _id: { $gt: afterId } }, { _id: 1 })
@@ -239,7 +250,11 @@ export class MongoWorkforceRepository extends WorkforceRepository implements OnM
           outcome = undefined;
           break;
         }
-        const { plan, outcome: planned } = this.records.retag(kind, doc, except);
+        const plan =
+          kind === 'site'
+            ? this.siteSeal!.retagPlan(Mapper.siteToDomain(doc), doc.tag)
+            : this.thekedarSeal!.retagPlan(Mapper.thekedarToDomain(doc), doc.tag);
+        const planned = recordRetagOutcome(id, plan, except);
         if (planned.result !== 'retagged') {
           outcome = planned;
           break;
@@ -564,7 +579,7 @@ export class MongoWorkforceRepository extends WorkforceRepository implements OnM
   async findSitesByIds(ids: string[]): Promise<Site[]> {
     if (ids.length === 0) return [];
     const docs = await this.sites.find({ _id: { $in: ids } }).lean<SiteDocument[]>();
-    return docs.map((d) => this.records.site(d));
+    return docs.map((d) => this.toSite(d));
   }
 
   async listSites(page: WorkforcePage): Promise<Site[]> {
@@ -573,7 +588,7 @@ export class MongoWorkforceRepository extends WorkforceRepository implements OnM
       .sort({ _id: 1 })
       .limit(page.limit)
       .lean<SiteDocument[]>();
-    return docs.map((d) => this.records.site(d));
+    return docs.map((d) => this.toSite(d));
   }
 
   async listThekedars(page: WorkforcePage): Promise<Thekedar[]> {
@@ -582,7 +597,7 @@ export class MongoWorkforceRepository extends WorkforceRepository implements OnM
       .sort({ _id: 1 })
       .limit(page.limit)
       .lean<ThekedarDocument[]>();
-    return docs.map((d) => this.records.thekedar(d));
+    return docs.map((d) => this.toThekedar(d));
   }
 
   async listWorkers(page: WorkerListing): Promise<Worker[]> {
@@ -794,7 +809,7 @@ export class MongoWorkforceRepository extends WorkforceRepository implements OnM
     for (let attempt = 0; attempt < REPLACE_ATTEMPTS; attempt++) {
       const doc = await this.sites.findById(id).lean<SiteDocument>();
       if (!doc) return undefined;
-      if (this.records.site(doc).integrity === 'tampered') throw siteTampered([id]);
+      if (this.toSite(doc).integrity === 'tampered') throw siteTampered([id]);
       const after = Mapper.siteToDomain({ ...doc, ...set });
       const tag = this.siteSeal ? { tag: this.siteSeal.tag(after) } : {};
       const filter = { ...recordAsRead(doc), tag: doc.tag ?? { $exists: false } };
@@ -840,7 +855,7 @@ export class MongoWorkforceRepository extends WorkforceRepository implements OnM
 
   async findThekedarById(id: string): Promise<Thekedar | undefined> {
     const doc = await this.thekedars.findById(id, PERSON_FIELDS).lean<ThekedarDocument>();
-    return doc ? this.records.thekedar(doc) : undefined;
+    return doc ? this.toThekedar(doc) : undefined;
   }
 
   async updateThekedarSites(id: string, siteIds: string[]): Promise<Thekedar | undefined> {
@@ -848,7 +863,7 @@ export class MongoWorkforceRepository extends WorkforceRepository implements OnM
     for (let attempt = 0; attempt < REPLACE_ATTEMPTS; attempt++) {
       const doc = await this.thekedars.findById(id, PERSON_FIELDS).lean<ThekedarDocument>();
       if (!doc) return undefined;
-      if (this.records.thekedar(doc).integrity === 'tampered') throw thekedarTampered();
+      if (this.toThekedar(doc).integrity === 'tampered') throw thekedarTampered();
       const after = { ...Mapper.thekedarToDomain(doc), siteIds: [...siteIds] };
       const tag = this.thekedarSeal ? { tag: this.thekedarSeal.tag(after) } : {};
       const filter = { ...recordAsRead(doc), tag: doc.tag ?? { $exists: false } };

@@ -25,10 +25,9 @@ import {
 } from '../../../../domain/workforce';
 import { PhoneNumbers } from '../../../../domain/phone-number';
 import { reportThekedarSiteGrants } from '../../thekedar-site-grants';
+import { RecordRetagOutcome, recordRetagOutcome, RecordSeal } from '../../record-seal';
 import {
   alarmRecordLegacyRefused,
-  RecordRetagOutcome,
-  SealedRecordRows,
   SiteSeal,
   siteTampered,
   ThekedarSeal,
@@ -92,8 +91,6 @@ export class SqliteWorkforceRepository extends WorkforceRepository {
   private readonly claimHolder: Statement<[string], { worker_id: string }>;
   private readonly insertClaim: Statement<[string, string]>;
   private readonly phones: PhoneNumbers;
-  /** Sites and thekedars as read and tagged (SiteSeal, ThekedarSeal). */
-  private readonly records: SealedRecordRows<SiteRow, ThekedarRow>;
   /** A worker's newest event's id (WorkerSeal binds its tag to it): prepared on first use. */
   private newestEventOf?: Statement<[string], { id: string }>;
 
@@ -123,11 +120,6 @@ export class SqliteWorkforceRepository extends WorkforceRepository {
     this.thekedarPage = new LimitedStatement(this.db, THEKEDAR_LIST_SQL);
     this.workerPages = new LimitedStatements(this.db);
     if (seal) this.sealLegacy(seal);
-    this.records = new SealedRecordRows<SiteRow, ThekedarRow>(
-      { site: Mapper.siteToDomain, thekedar: Mapper.thekedarToDomain },
-      siteSeal,
-      thekedarSeal,
-    );
     if (siteSeal) this.sealRecordsLegacy('site', siteSeal);
     if (thekedarSeal) this.sealRecordsLegacy('thekedar', thekedarSeal);
   }
@@ -141,7 +133,7 @@ export class SqliteWorkforceRepository extends WorkforceRepository {
    * the first server with the tags (the workers' rule and switch); a refusal leaves the untagged
    * ones `tampered` (refused).
    */
-  private sealRecordsLegacy(kind: SealedRecordKind, seal: SiteSeal | ThekedarSeal) {
+  private sealRecordsLegacy(kind: SealedRecordKind, seal: RecordSeal<Site> | RecordSeal<Thekedar>) {
     const table = RECORD_TABLES[kind];
     const result = tagLegacyRowsOnceSqlite(this.db, seal, {
       markerTable: `${kind}_seal`,
@@ -151,7 +143,7 @@ export class SqliteWorkforceRepository extends WorkforceRepository {
         const tag = this.db.prepare(`UPDATE ${table} SET tag = ? WHERE id = ?`);
         const rows = this.db.prepare(`SELECT * FROM ${table} WHERE tag IS NULL`).all();
         for (const row of rows as (SiteRow & ThekedarRow)[]) {
-          tag.run(this.records.tag(kind, row, true), row.id);
+          tag.run(this.recordTag(kind, row, true), row.id);
         }
         return rows.length;
       },
@@ -163,13 +155,33 @@ export class SqliteWorkforceRepository extends WorkforceRepository {
     });
   }
 
+  /** The tag of a stored site or thekedar row, as it reads (`legacy`: the legacy form). */
+  private recordTag(kind: SealedRecordKind, row: SiteRow & ThekedarRow, legacy = false): string {
+    return kind === 'site'
+      ? this.siteSeal!.tag(Mapper.siteToDomain(row), legacy)
+      : this.thekedarSeal!.tag(Mapper.thekedarToDomain(row), legacy);
+  }
+
+  /** A stored site as the domain reads it: its tag checked when the store tags. */
+  private toSite(row: SiteRow): Site {
+    const site = Mapper.siteToDomain(row);
+    return this.siteSeal ? this.siteSeal.checked(site, row.tag) : site;
+  }
+
+  /** A stored thekedar as the domain reads it: its tag checked when the store tags. */
+  private toThekedar(row: ThekedarRow): Thekedar {
+    const thekedar = Mapper.thekedarToDomain(row);
+    return this.thekedarSeal ? this.thekedarSeal.checked(thekedar, row.tag) : thekedar;
+  }
+
   async retagRecordsPage(
     kind: SealedRecordKind,
     afterId: string,
     limit: number,
     except: readonly string[],
   ): Promise<RecordRetagOutcome[]> {
-    if (!this.records.sealed(kind)) return [];
+    const seal = kind === 'site' ? this.siteSeal : this.thekedarSeal;
+    if (!seal) return [];
     const table = RECORD_TABLES[kind];
     const ids = this.db
       .prepare<[string, number], { id: string }>(
@@ -188,7 +200,11 @@ export class SqliteWorkforceRepository extends WorkforceRepository {
         this.immediate((): RecordRetagOutcome | undefined => {
           const row = read.get(id);
           if (!row) return undefined;
-          const { plan, outcome } = this.records.retag(kind, row, except);
+          const plan =
+            kind === 'site'
+              ? this.siteSeal!.retagPlan(Mapper.siteToDomain(row), row.tag)
+              : this.thekedarSeal!.retagPlan(Mapper.thekedarToDomain(row), row.tag);
+          const outcome = recordRetagOutcome(id, plan, except);
           if (outcome.result === 'retagged') write.run(plan.tag, id);
           return outcome;
         }),
@@ -285,17 +301,15 @@ export class SqliteWorkforceRepository extends WorkforceRepository {
       // count is prepared once; a longer list is prepared for its call only
       if (ids.length <= SITES_BY_IDS_CACHED) this.sitesByIds.set(ids.length, statement);
     }
-    return statement.all(...ids).map((r) => this.records.site(r));
+    return statement.all(...ids).map((r) => this.toSite(r));
   }
 
   async listSites(page: WorkforcePage): Promise<Site[]> {
-    return this.sitePage.all([page.afterId ?? ''], page.limit).map((r) => this.records.site(r));
+    return this.sitePage.all([page.afterId ?? ''], page.limit).map((r) => this.toSite(r));
   }
 
   async listThekedars(page: WorkforcePage): Promise<Thekedar[]> {
-    return this.thekedarPage
-      .all([page.afterId ?? ''], page.limit)
-      .map((r) => this.records.thekedar(r));
+    return this.thekedarPage.all([page.afterId ?? ''], page.limit).map((r) => this.toThekedar(r));
   }
 
   async listWorkers(page: WorkerListing): Promise<Worker[]> {
@@ -646,7 +660,7 @@ export class SqliteWorkforceRepository extends WorkforceRepository {
         const before = read.get(id);
         if (!before) return undefined;
         // a change would vouch for the fields nobody checked (its time zone): refused
-        if (this.records.site(before).integrity === 'tampered') throw siteTampered([id]);
+        if (this.toSite(before).integrity === 'tampered') throw siteTampered([id]);
         update.run(name ?? null, geo?.lat ?? null, geo?.lng ?? null, radiusM ?? null, id);
         const site = Mapper.siteToDomain(read.get(id)!);
         if (!this.siteSeal) return site;
@@ -677,7 +691,7 @@ export class SqliteWorkforceRepository extends WorkforceRepository {
     const row = this.db
       .prepare<[string], ThekedarRow>('SELECT * FROM thekedars WHERE id = ?')
       .get(id);
-    return row ? this.records.thekedar(row) : undefined;
+    return row ? this.toThekedar(row) : undefined;
   }
 
   async updateThekedarSites(id: string, siteIds: string[]): Promise<Thekedar | undefined> {
@@ -689,7 +703,7 @@ export class SqliteWorkforceRepository extends WorkforceRepository {
         const before = read.get(id);
         if (!before) return undefined;
         // a change would vouch for the fields nobody checked (its phone, its trust): refused
-        if (this.records.thekedar(before).integrity === 'tampered') throw thekedarTampered();
+        if (this.toThekedar(before).integrity === 'tampered') throw thekedarTampered();
         update.run(JSON.stringify(siteIds), id);
         const thekedar = Mapper.thekedarToDomain(read.get(id)!);
         if (!this.thekedarSeal) return thekedar;
