@@ -153,6 +153,26 @@ describeStoreContract(
       expect((await repo.findSitesByIds([ids[1]]))[0].name).toBe('Tower A');
     });
 
+    /**
+     * Review MED-1: the tag covered the mapped site, whose zone storedTimeZone spells as the
+     * runtime's ICU does (`Asia/Calcutta` read as `Asia/Kolkata`): a site stored under another
+     * spelling (an older write, a rename in a later ICU) read tampered though nobody changed it.
+     */
+    it('should read a site stored under an alias of its zone as verified, its tag over the stored spelling', async () => {
+      const repo = await withTags();
+      const s = { ...site(), timeZone: 'Asia/Calcutta' };
+      await repo.createSite(s);
+      const [read] = await repo.findSitesByIds([s.id]);
+      expect(read).toMatchObject({ timeZone: 'Asia/Kolkata', integrity: 'verified' });
+      expect(await repo.updateSite(s.id, { radiusM: 300 })).toMatchObject({
+        integrity: 'verified',
+      });
+      expect((await repo.findSitesByIds([s.id]))[0].integrity).toBe('verified');
+      // the spelling changed in the store is still a change
+      await setStored('site', s.id, { time_zone: 'Asia/Kolkata' });
+      expect((await repo.findSitesByIds([s.id]))[0].integrity).toBe('tampered');
+    });
+
     it("should read a thekedar's sites or trust changed in the store as tampered, and refuse an admin's change of its sites", async () => {
       const repo = await withTags();
       const a = thekedar(['s1']);

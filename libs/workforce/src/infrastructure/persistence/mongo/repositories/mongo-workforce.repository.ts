@@ -168,14 +168,15 @@ export class MongoWorkforceRepository extends WorkforceRepository implements OnM
   /** The tag of a stored site or thekedar document (`legacy`: the legacy form). */
   private recordTag(kind: SealedRecordKind, doc: SiteDocument & ThekedarDocument, legacy = false) {
     return kind === 'site'
-      ? this.siteSeal!.tag(Mapper.siteToDomain(doc), legacy)
+      ? this.siteSeal!.tag(Mapper.siteAsStored(doc), legacy)
       : this.thekedarSeal!.tag(Mapper.thekedarToDomain(doc), legacy);
   }
 
   /** A stored site as the domain reads it: its tag checked when the store tags. */
   private toSite(doc: SiteDocument): Site {
     const site = Mapper.siteToDomain(doc);
-    return this.siteSeal ? this.siteSeal.checked(site, doc.tag) : site;
+    if (!this.siteSeal) return site;
+    return { ...site, integrity: this.siteSeal.integrity(Mapper.siteAsStored(doc), doc.tag) };
   }
 
   /** A stored thekedar as the domain reads it: its tag checked when the store tags. */
@@ -252,7 +253,7 @@ export class MongoWorkforceRepository extends WorkforceRepository implements OnM
         }
         const plan =
           kind === 'site'
-            ? this.siteSeal!.retagPlan(Mapper.siteToDomain(doc), doc.tag)
+            ? this.siteSeal!.retagPlan(Mapper.siteAsStored(doc), doc.tag)
             : this.thekedarSeal!.retagPlan(Mapper.thekedarToDomain(doc), doc.tag);
         const planned = recordRetagOutcome(id, plan, except);
         if (planned.result !== 'retagged') {
@@ -549,8 +550,9 @@ export class MongoWorkforceRepository extends WorkforceRepository implements OnM
   }
 
   async createSite(site: Site): Promise<void> {
-    const tag = this.siteSeal ? { tag: this.siteSeal.tag(site) } : {};
-    await this.sites.create({ ...Mapper.siteToPersistence(site), ...tag });
+    const doc = Mapper.siteToPersistence(site);
+    const tag = this.siteSeal ? { tag: this.siteSeal.tag(Mapper.siteAsStored(doc)) } : {};
+    await this.sites.create({ ...doc, ...tag });
   }
 
   async listSiteIds(afterId: string, limit: number): Promise<string[]> {
@@ -811,7 +813,9 @@ export class MongoWorkforceRepository extends WorkforceRepository implements OnM
       if (!doc) return undefined;
       if (this.toSite(doc).integrity === 'tampered') throw siteTampered([id]);
       const after = Mapper.siteToDomain({ ...doc, ...set });
-      const tag = this.siteSeal ? { tag: this.siteSeal.tag(after) } : {};
+      const tag = this.siteSeal
+        ? { tag: this.siteSeal.tag(Mapper.siteAsStored({ ...doc, ...set })) }
+        : {};
       const filter = { ...recordAsRead(doc), tag: doc.tag ?? { $exists: false } };
       const { matchedCount } = await this.sites.updateOne(filter, { $set: { ...set, ...tag } });
       if (matchedCount === 1) return this.siteSeal ? { ...after, integrity: 'verified' } : after;

@@ -30,6 +30,7 @@ import {
   alarmRecordLegacyRefused,
   SiteSeal,
   siteTampered,
+  StoredSite,
   ThekedarSeal,
   thekedarTampered,
 } from '../../site-seal';
@@ -133,7 +134,10 @@ export class SqliteWorkforceRepository extends WorkforceRepository {
    * the first server with the tags (the workers' rule and switch); a refusal leaves the untagged
    * ones `tampered` (refused).
    */
-  private sealRecordsLegacy(kind: SealedRecordKind, seal: RecordSeal<Site> | RecordSeal<Thekedar>) {
+  private sealRecordsLegacy(
+    kind: SealedRecordKind,
+    seal: RecordSeal<StoredSite> | RecordSeal<Thekedar>,
+  ) {
     const table = RECORD_TABLES[kind];
     const result = tagLegacyRowsOnceSqlite(this.db, seal, {
       markerTable: `${kind}_seal`,
@@ -158,14 +162,15 @@ export class SqliteWorkforceRepository extends WorkforceRepository {
   /** The tag of a stored site or thekedar row, as it reads (`legacy`: the legacy form). */
   private recordTag(kind: SealedRecordKind, row: SiteRow & ThekedarRow, legacy = false): string {
     return kind === 'site'
-      ? this.siteSeal!.tag(Mapper.siteToDomain(row), legacy)
+      ? this.siteSeal!.tag(Mapper.siteAsStored(row), legacy)
       : this.thekedarSeal!.tag(Mapper.thekedarToDomain(row), legacy);
   }
 
   /** A stored site as the domain reads it: its tag checked when the store tags. */
   private toSite(row: SiteRow): Site {
     const site = Mapper.siteToDomain(row);
-    return this.siteSeal ? this.siteSeal.checked(site, row.tag) : site;
+    if (!this.siteSeal) return site;
+    return { ...site, integrity: this.siteSeal.integrity(Mapper.siteAsStored(row), row.tag) };
   }
 
   /** A stored thekedar as the domain reads it: its tag checked when the store tags. */
@@ -202,7 +207,7 @@ export class SqliteWorkforceRepository extends WorkforceRepository {
           if (!row) return undefined;
           const plan =
             kind === 'site'
-              ? this.siteSeal!.retagPlan(Mapper.siteToDomain(row), row.tag)
+              ? this.siteSeal!.retagPlan(Mapper.siteAsStored(row), row.tag)
               : this.thekedarSeal!.retagPlan(Mapper.thekedarToDomain(row), row.tag);
           const outcome = recordRetagOutcome(id, plan, except);
           if (outcome.result === 'retagged') write.run(plan.tag, id);
@@ -286,8 +291,9 @@ export class SqliteWorkforceRepository extends WorkforceRepository {
       `INSERT INTO sites (id, name, lat, lng, radius_m, time_zone, created_at, tag)
        VALUES (@id, @name, @lat, @lng, @radius_m, @time_zone, @created_at, @tag)`,
     );
-    const tag = this.siteSeal ? this.siteSeal.tag(site) : null;
-    await this.turns.write(() => insert.run({ ...Mapper.siteToPersistence(site), tag }));
+    const row = Mapper.siteToPersistence(site);
+    const tag = this.siteSeal ? this.siteSeal.tag(Mapper.siteAsStored(row)) : null;
+    await this.turns.write(() => insert.run({ ...row, tag }));
   }
 
   async findSitesByIds(ids: string[]): Promise<Site[]> {
@@ -662,9 +668,10 @@ export class SqliteWorkforceRepository extends WorkforceRepository {
         // a change would vouch for the fields nobody checked (its time zone): refused
         if (this.toSite(before).integrity === 'tampered') throw siteTampered([id]);
         update.run(name ?? null, geo?.lat ?? null, geo?.lng ?? null, radiusM ?? null, id);
-        const site = Mapper.siteToDomain(read.get(id)!);
+        const row = read.get(id)!;
+        const site = Mapper.siteToDomain(row);
         if (!this.siteSeal) return site;
-        retag.run(this.siteSeal.tag(site), id);
+        retag.run(this.siteSeal.tag(Mapper.siteAsStored(row)), id);
         return { ...site, integrity: 'verified' };
       }),
     );
