@@ -4,7 +4,7 @@ import { LedgerService } from '@app/offline-sync';
 import { MongoStore, SqliteStore, Store } from '@app/persistence';
 import { TimesheetProjector } from '@app/timesheets';
 import { StoreMac } from '@app/tlog';
-import { dataDirApp, dropRetiredStoreMacKey } from './support/tamper';
+import { dataDirApp, dropRetiredStoreMacKey, withStoreFile } from './support/tamper';
 import { http, TestApp } from './support/test-app';
 import { createSite } from './support/timesheet-client';
 
@@ -216,6 +216,43 @@ describe('timesheets: a worker on two sites, after the read model is cleared (e2
     expect(days.body.days[0].flags).toEqual([
       { type: 'corrected', seq: atA },
       ...[b, c].sort().map((other) => ({ type: 'overlaps_other_site', seq: atA, detail: other })),
+    ]);
+  });
+
+  /**
+   * Review MED-3: the catch-up of the other sites rethrew anything but a rebuild, so a worker at
+   * A and B, B's record changed in the database (503 site_tampered for B), made every read of A
+   * answer 503 naming B. A answers and says so; B stays refused.
+   */
+  it('should answer a site whose worker has another site that reads tampered, and warn', async () => {
+    let t = await server.start();
+    const first = t.app.get(StoreMac).kid;
+    const { a, b, workerId, atA } = await twoSiteOverlap(t);
+    t = await restartDroppingMacKey(first);
+    // B's time zone changed in the database after the start that cleared the read model
+    const store = t.app.get(Store);
+    if (store instanceof MongoStore) {
+      await store.connection
+        .collection('sites')
+        .updateOne({ _id: b as never }, { $set: { timeZone: 'Pacific/Kiritimati' } });
+    } else {
+      withStoreFile(t, (db) =>
+        db.prepare("UPDATE sites SET time_zone = 'Pacific/Kiritimati' WHERE id = ?").run(b),
+      );
+    }
+    // answered (200), its own shift; B's shift is flagged only as far as the read model had it
+    expect((await read(t, a, workerId)).flags).toContainEqual({ type: 'corrected', seq: atA });
+    expect(t.logs()).toContain('another site of its workers reads tampered');
+    const atB = await http(
+      t.baseUrl,
+      'GET',
+      `/api/v5/sites/${b}/timesheets?${period}&workerId=${workerId}`,
+      { key: t.keys.admin },
+    );
+    expect([atB.status, atB.body.code, atB.body.errors]).toEqual([
+      503,
+      'site_tampered',
+      [{ field: 'siteId', message: b }],
     ]);
   });
 
