@@ -39,6 +39,13 @@ import { WorkforceMongoMapper as Mapper } from '../mappers/workforce.mapper';
 import { reportThekedarSiteGrants, ThekedarSiteGrant } from '../../thekedar-site-grants';
 import { RecordRetagOutcome, recordRetagOutcome } from '../../record-seal';
 import {
+  mappedOrTampered,
+  unlessUnreadable,
+  unreadableSite,
+  unreadableThekedar,
+} from '../../unreadable-record';
+import type { WorkerRetagPlan } from '../../worker-seal';
+import {
   alarmRecordLegacyRefused,
   SiteSeal,
   siteTampered,
@@ -174,15 +181,22 @@ export class MongoWorkforceRepository extends WorkforceRepository implements OnM
 
   /** A stored site as the domain reads it: its tag checked when the store tags. */
   private toSite(doc: SiteDocument): Site {
-    const site = Mapper.siteToDomain(doc);
-    if (!this.siteSeal) return site;
+    const site = mappedOrTampered(
+      () => Mapper.siteToDomain(doc),
+      () => unreadableSite(doc._id, doc.name, doc.createdAt),
+    );
+    if (!this.siteSeal || site.integrity === 'tampered') return site;
     return { ...site, integrity: this.siteSeal.integrity(Mapper.siteAsStored(doc), doc.tag) };
   }
 
   /** A stored thekedar as the domain reads it: its tag checked when the store tags. */
   private toThekedar(doc: ThekedarDocument): Thekedar {
-    const thekedar = Mapper.thekedarToDomain(doc);
-    return this.thekedarSeal ? this.thekedarSeal.checked(thekedar, doc.tag) : thekedar;
+    const thekedar = mappedOrTampered(
+      () => Mapper.thekedarToDomain(doc),
+      () => unreadableThekedar(doc._id, doc.name, doc.phone, doc.createdAt),
+    );
+    if (!this.thekedarSeal || thekedar.integrity === 'tampered') return thekedar;
+    return this.thekedarSeal.checked(thekedar, doc.tag);
   }
 
   /**
@@ -203,10 +217,19 @@ export class MongoWorkforceRepository extends WorkforceRepository implements OnM
           .find(UNTAGGED, PERSON_FIELDS)
           .lean<(SiteDocument & ThekedarDocument)[]>();
         for (const doc of docs) {
+          // a document the mapper cannot read stays untagged (it reads tampered)
+          const legacyTag = unlessUnreadable(() => this.recordTag(kind, doc, true));
+          if (legacyTag === undefined) {
+            this.logger.warn(
+              { id: doc._id },
+              `An untagged ${kind} that cannot be read left untagged (it reads tampered: ${kind}_tampered)`,
+            );
+            continue;
+          }
           // the document as read: a change meanwhile makes the update miss (the next pass)
           const result = await model.updateOne(
             { ...recordAsRead(doc), tag: { $exists: false } },
-            { $set: { tag: this.recordTag(kind, doc, true) } },
+            { $set: { tag: legacyTag } },
           );
           tagged += result.modifiedCount;
           missed += 1 - result.matchedCount;
@@ -251,10 +274,11 @@ export class MongoWorkforceRepository extends WorkforceRepository implements OnM
           outcome = undefined;
           break;
         }
-        const plan =
+        const plan: WorkerRetagPlan = unlessUnreadable(() =>
           kind === 'site'
             ? this.siteSeal!.retagPlan(Mapper.siteAsStored(doc), doc.tag)
-            : this.thekedarSeal!.retagPlan(Mapper.thekedarToDomain(doc), doc.tag);
+            : this.thekedarSeal!.retagPlan(Mapper.thekedarToDomain(doc), doc.tag),
+        ) ?? { result: 'tampered' };
         const planned = recordRetagOutcome(id, plan, except);
         if (planned.result !== 'retagged') {
           outcome = planned;

@@ -27,6 +27,13 @@ import { PhoneNumbers } from '../../../../domain/phone-number';
 import { reportThekedarSiteGrants } from '../../thekedar-site-grants';
 import { RecordRetagOutcome, recordRetagOutcome, RecordSeal } from '../../record-seal';
 import {
+  mappedOrTampered,
+  unlessUnreadable,
+  unreadableSite,
+  unreadableThekedar,
+} from '../../unreadable-record';
+import type { WorkerRetagPlan } from '../../worker-seal';
+import {
   alarmRecordLegacyRefused,
   SiteSeal,
   siteTampered,
@@ -146,10 +153,21 @@ export class SqliteWorkforceRepository extends WorkforceRepository {
       tagUntagged: () => {
         const tag = this.db.prepare(`UPDATE ${table} SET tag = ? WHERE id = ?`);
         const rows = this.db.prepare(`SELECT * FROM ${table} WHERE tag IS NULL`).all();
+        let tagged = 0;
         for (const row of rows as (SiteRow & ThekedarRow)[]) {
-          tag.run(this.recordTag(kind, row, true), row.id);
+          // a row the mapper cannot read stays untagged (it reads tampered)
+          const legacyTag = unlessUnreadable(() => this.recordTag(kind, row, true));
+          if (legacyTag === undefined) {
+            this.logger.warn(
+              { id: row.id },
+              `An untagged ${kind} that cannot be read left untagged (it reads tampered: ${kind}_tampered)`,
+            );
+            continue;
+          }
+          tag.run(legacyTag, row.id);
+          tagged++;
         }
-        return rows.length;
+        return tagged;
       },
     });
     this.recordsLegacyRefused[kind] = logLegacyTagging(result, this.logger, {
@@ -168,15 +186,22 @@ export class SqliteWorkforceRepository extends WorkforceRepository {
 
   /** A stored site as the domain reads it: its tag checked when the store tags. */
   private toSite(row: SiteRow): Site {
-    const site = Mapper.siteToDomain(row);
-    if (!this.siteSeal) return site;
+    const site = mappedOrTampered(
+      () => Mapper.siteToDomain(row),
+      () => unreadableSite(row.id, row.name, row.created_at),
+    );
+    if (!this.siteSeal || site.integrity === 'tampered') return site;
     return { ...site, integrity: this.siteSeal.integrity(Mapper.siteAsStored(row), row.tag) };
   }
 
   /** A stored thekedar as the domain reads it: its tag checked when the store tags. */
   private toThekedar(row: ThekedarRow): Thekedar {
-    const thekedar = Mapper.thekedarToDomain(row);
-    return this.thekedarSeal ? this.thekedarSeal.checked(thekedar, row.tag) : thekedar;
+    const thekedar = mappedOrTampered(
+      () => Mapper.thekedarToDomain(row),
+      () => unreadableThekedar(row.id, row.name, row.phone, row.created_at),
+    );
+    if (!this.thekedarSeal || thekedar.integrity === 'tampered') return thekedar;
+    return this.thekedarSeal.checked(thekedar, row.tag);
   }
 
   async retagRecordsPage(
@@ -205,10 +230,11 @@ export class SqliteWorkforceRepository extends WorkforceRepository {
         this.immediate((): RecordRetagOutcome | undefined => {
           const row = read.get(id);
           if (!row) return undefined;
-          const plan =
+          const plan: WorkerRetagPlan = unlessUnreadable(() =>
             kind === 'site'
               ? this.siteSeal!.retagPlan(Mapper.siteAsStored(row), row.tag)
-              : this.thekedarSeal!.retagPlan(Mapper.thekedarToDomain(row), row.tag);
+              : this.thekedarSeal!.retagPlan(Mapper.thekedarToDomain(row), row.tag),
+          ) ?? { result: 'tampered' };
           const outcome = recordRetagOutcome(id, plan, except);
           if (outcome.result === 'retagged') write.run(plan.tag, id);
           return outcome;
