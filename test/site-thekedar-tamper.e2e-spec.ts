@@ -137,6 +137,8 @@ describe('site and thekedar records changed outside the server (e2e)', () => {
     const res = await syncBatch(t.baseUrl, phone.token, [far]);
     expect([res.status, res.body.code]).toEqual([503, 'site_tampered']);
     expect(res.body.errors).toEqual([{ field: 'siteId', message: siteId }]);
+    // the phone is told when to retry (review L1)
+    expect(Number(res.headers.get('retry-after'))).toBeGreaterThan(0);
     // nothing was stored: the ledger still holds the first shift only
     const checkpoint = await http(t.baseUrl, 'GET', `/api/v5/ledger/${siteId}/checkpoint`, {
       key: t.keys.auditor,
