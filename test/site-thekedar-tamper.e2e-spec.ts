@@ -137,6 +137,8 @@ describe('site and thekedar records changed outside the server (e2e)', () => {
     const res = await syncBatch(t.baseUrl, phone.token, [far]);
     expect([res.status, res.body.code]).toEqual([503, 'site_tampered']);
     expect(res.body.errors).toEqual([{ field: 'siteId', message: siteId }]);
+    // the phone is told when to retry (review L1)
+    expect(Number(res.headers.get('retry-after'))).toBeGreaterThan(0);
     // nothing was stored: the ledger still holds the first shift only
     const checkpoint = await http(t.baseUrl, 'GET', `/api/v5/ledger/${siteId}/checkpoint`, {
       key: t.keys.auditor,
@@ -201,6 +203,41 @@ describe('site and thekedar records changed outside the server (e2e)', () => {
     });
     expect(widen).toMatchObject({ status: 200, body: { integrity: 'verified' } });
     expect((await signedGet(honest, otherPayroll)).status).toBe(200);
+  });
+
+  /**
+   * Review MED-2: the mappers ran before the tag check: a thekedar whose site_ids is not JSON
+   * (SQLite) or a site without geo (MongoDB) answered 500. They answer their tamper codes.
+   */
+  it('should answer the tamper codes, not 500, for a thekedar or site record the server cannot read', async () => {
+    const site = await createSite(t.baseUrl, t.keys.admin);
+    const k = await thekedarWithDevice(t.baseUrl, t.keys.admin, [site.siteId]);
+    await edit(
+      (db) => {
+        db.prepare("UPDATE thekedars SET site_ids = 'not json' WHERE id = ?").run(k.thekedarId);
+        db.prepare("UPDATE sites SET lat = 'north' WHERE id = ?").run(site.siteId);
+      },
+      async (c) => {
+        await c
+          .collection('thekedars')
+          .updateOne({ _id: k.thekedarId as never }, { $set: { siteIds: 'not json' } });
+        await c
+          .collection('sites')
+          .updateOne({ _id: site.siteId as never }, { $unset: { geo: 1 } });
+      },
+    );
+    const path = `/api/v5/sites/${site.siteId}/payroll?${period()}`;
+    clock.advance(1000);
+    const signed = await http(t.baseUrl, 'GET', path, {
+      headers: signedBy(k, { method: 'GET', path }, clock.now().toISOString()),
+    });
+    expect([signed.status, signed.body.code]).toEqual([403, 'thekedar_tampered']);
+    const thekedar = await admin('GET', `/api/v5/thekedars/${k.thekedarId}`);
+    expect([thekedar.status, thekedar.body.integrity]).toEqual([200, 'tampered']);
+    const payroll = await read(site.siteId, 'payroll');
+    expect([payroll.status, payroll.body.code]).toEqual([503, 'site_tampered']);
+    const rename = await admin('PATCH', `/api/v5/sites/${site.siteId}`, { name: 'Renamed' });
+    expect([rename.status, rename.body.code]).toEqual([403, 'site_tampered']);
   });
 
   it('should refuse the payroll and CSV of a site whose worker row was deleted in the database while its entries remain', async () => {

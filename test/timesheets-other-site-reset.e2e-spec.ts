@@ -4,7 +4,7 @@ import { LedgerService } from '@app/offline-sync';
 import { MongoStore, SqliteStore, Store } from '@app/persistence';
 import { TimesheetProjector } from '@app/timesheets';
 import { StoreMac } from '@app/tlog';
-import { dataDirApp, dropRetiredStoreMacKey } from './support/tamper';
+import { dataDirApp, dropRetiredStoreMacKey, withStoreFile } from './support/tamper';
 import { http, TestApp } from './support/test-app';
 import { createSite } from './support/timesheet-client';
 
@@ -133,12 +133,13 @@ describe('timesheets: a worker on two sites, after the read model is cleared (e2
    * (`keys:retag`: the workers' records too, which read tampered under a key dropped before),
    * the retired key dropped, restarted.
    */
-  const restartDroppingMacKey = async (first: string) => {
-    const rotated = await server.restart((dataDir) =>
-      rotateLocalKeys(dataDir, ['mac'], new Date()),
+  const restartDroppingMacKey = async (first: string, env?: Record<string, string>) => {
+    const rotated = await server.restart(
+      (dataDir) => rotateLocalKeys(dataDir, ['mac'], new Date()),
+      env,
     );
     expect(await retagStoreMac(rotated.app, { except: [], force: false }, () => undefined)).toBe(0);
-    return server.restart((dataDir) => dropRetiredStoreMacKey(dataDir, first));
+    return server.restart((dataDir) => dropRetiredStoreMacKey(dataDir, first), env);
   };
 
   it('should flag the overlap on the site read first after the start that cleared the read model', async () => {
@@ -179,13 +180,9 @@ describe('timesheets: a worker on two sites, after the read model is cleared (e2
     await addShift(t, b, workerId, '04:30:00.000', '06:30:00.000');
     await addShift(t, c, workerId, '07:30:00.000', '09:30:00.000');
 
-    t = await server.restart(
-      (dataDir) => {
-        rotateLocalKeys(dataDir, ['mac'], new Date());
-        dropRetiredStoreMacKey(dataDir, first);
-      },
-      { TIMESHEET_LEDGER_CHECK_MS: '3600000' },
-    );
+    // the sites' records are tagged too (SiteSeal): re-tagged before the key is dropped, as the
+    // README says, or they read tampered (site_tampered), not as sites to catch up
+    t = await restartDroppingMacKey(first, { TIMESHEET_LEDGER_CHECK_MS: '3600000' });
     const projector = t.app.get(TimesheetProjector);
     const ledger = t.app.get(LedgerService);
     // D read once: its next read queues at once (no other sites of its own to wait for)
@@ -219,6 +216,43 @@ describe('timesheets: a worker on two sites, after the read model is cleared (e2
     expect(days.body.days[0].flags).toEqual([
       { type: 'corrected', seq: atA },
       ...[b, c].sort().map((other) => ({ type: 'overlaps_other_site', seq: atA, detail: other })),
+    ]);
+  });
+
+  /**
+   * Review MED-3: the catch-up of the other sites rethrew anything but a rebuild, so a worker at
+   * A and B, B's record changed in the database (503 site_tampered for B), made every read of A
+   * answer 503 naming B. A answers and says so; B stays refused.
+   */
+  it('should answer a site whose worker has another site that reads tampered, and warn', async () => {
+    let t = await server.start();
+    const first = t.app.get(StoreMac).kid;
+    const { a, b, workerId, atA } = await twoSiteOverlap(t);
+    t = await restartDroppingMacKey(first);
+    // B's time zone changed in the database after the start that cleared the read model
+    const store = t.app.get(Store);
+    if (store instanceof MongoStore) {
+      await store.connection
+        .collection('sites')
+        .updateOne({ _id: b as never }, { $set: { timeZone: 'Pacific/Kiritimati' } });
+    } else {
+      withStoreFile(t, (db) =>
+        db.prepare("UPDATE sites SET time_zone = 'Pacific/Kiritimati' WHERE id = ?").run(b),
+      );
+    }
+    // answered (200), its own shift; B's shift is flagged only as far as the read model had it
+    expect((await read(t, a, workerId)).flags).toContainEqual({ type: 'corrected', seq: atA });
+    expect(t.logs()).toContain('another site of its workers reads tampered');
+    const atB = await http(
+      t.baseUrl,
+      'GET',
+      `/api/v5/sites/${b}/timesheets?${period}&workerId=${workerId}`,
+      { key: t.keys.admin },
+    );
+    expect([atB.status, atB.body.code, atB.body.errors]).toEqual([
+      503,
+      'site_tampered',
+      [{ field: 'siteId', message: b }],
     ]);
   });
 

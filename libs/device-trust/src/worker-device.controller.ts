@@ -53,7 +53,7 @@ export class WorkerDeviceController {
     status: 403,
     type: ErrorBody,
     description:
-      "invalid_enrollment_code, worker_inactive (the worker was deactivated), worker_tampered (the worker's record was changed outside the server)",
+      "invalid_enrollment_code, worker_inactive (the worker was deactivated), worker_tampered (the worker's record was changed outside the server), thekedar_tampered (the thekedar's record was)",
   })
   async register(@Body() body: RegisterWorkerDeviceDto): Promise<RegisterWorkerDeviceResponse> {
     const result = await this.devices.register(body.enrollmentCode, body.fingerprint);

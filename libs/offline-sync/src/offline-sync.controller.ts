@@ -41,6 +41,12 @@ export class OfflineSyncController {
   @ApiOkResponse({ type: SyncResponse })
   @ApiResponse({ status: 403, type: ErrorBody, description: 'invalid_signatures' })
   @ApiResponse({ status: 413, type: ErrorBody, description: 'too_many_packets, payload_too_large' })
+  @ApiResponse({
+    status: 503,
+    type: ErrorBody,
+    description:
+      'site_tampered: a site of the batch has a stored record changed outside the server (its geofence cannot be screened): nothing of the batch is stored; keep the packets and retry after the `Retry-After` header (seconds)',
+  })
   async syncBatch(
     @Headers('authorization') authorization: string | undefined,
     // not typed as the DTO: the global ValidationPipe leaves it to checkSyncRequest, which

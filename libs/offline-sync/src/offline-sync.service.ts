@@ -98,6 +98,9 @@ export const OFFLINE_TOKEN_ACCESS: AccessDoc = {
  * the request's own headers only when a packet of the batch verified its HMAC and is not in the
  * ledger already: `provesSecret`).
  */
+/** The `Retry-After` of a sync refused for a tampered site (503 site_tampered). */
+export const SITE_TAMPERED_RETRY_SECONDS = 300;
+
 @Injectable()
 export class OfflineSyncService {
   private readonly logger = new Logger(OfflineSyncService.name);
@@ -696,11 +699,14 @@ export class OfflineSyncService {
         { siteIds: tampered },
         'ALARM: sync refused: site record changed outside the server (geofence or time zone tag does not verify)',
       );
-      throw new OfflineSyncError(
+      const error = new OfflineSyncError(
         'site_tampered',
         'A site of this batch has a stored record changed outside the server (its geofence cannot be trusted): nothing is stored until an operator restores it; keep the packets and retry',
         tampered.sort().map((id) => ({ field: 'siteId', message: id })),
       );
+      // an operator's restore from a backup: not soon (review L1: the 503 said no when)
+      error.retryAfterSeconds = SITE_TAMPERED_RETRY_SECONDS;
+      throw error;
     }
     return new Map(sites.map((s) => [s.id, { siteId: s.id, geo: s.geo, radiusM: s.radiusM }]));
   }

@@ -142,6 +142,11 @@ function isRebuilding(error: unknown): boolean {
   return error instanceof TimesheetsError && error.code === 'timesheets_rebuilding';
 }
 
+/** A site whose stored record does not verify (refuseTamperedSite): its days are not computed. */
+function isSiteTampered(error: unknown): boolean {
+  return error instanceof TimesheetsError && error.code === 'site_tampered';
+}
+
 /** What a read of the read model checks again after reading (`assertUnchanged`). */
 export interface ReadBasis {
   /** The chain's head the read model was brought up to. */
@@ -227,6 +232,8 @@ export class TimesheetProjector
   private readonly othersCatchingUp = new Map<string, Promise<void>>();
   /** Per site, when its read last warned of another site of its workers that stops. */
   private readonly othersStopWarnedAt = new Map<string, number>();
+  /** Per site, when its read last warned of another site of its workers that reads tampered. */
+  private readonly othersTamperedWarnedAt = new Map<string, number>();
   /** Per site, when a catch-up last counted its stored entries (`RECHECK_MS`). */
   private readonly countedAt = new Map<string, number>();
   /**
@@ -1167,7 +1174,10 @@ export class TimesheetProjector
         try {
           await this.catchUp(other);
         } catch (error) {
-          if (!isRebuilding(error)) throw error;
+          // a tampered other site (review MED-3) is its own reads' 503, not this site's: left
+          // (tried again at the next read), as a site another process rebuilds
+          if (isSiteTampered(error)) this.warnOtherTampered(siteId, other);
+          else if (!isRebuilding(error)) throw error;
           left.add(other);
           return;
         }
@@ -1196,6 +1206,16 @@ export class TimesheetProjector
       afterId = page[page.length - 1].id;
       await this.letLoopTurn();
     }
+  }
+
+  private warnOtherTampered(siteId: string, other: string): void {
+    const now = this.now();
+    if (now - (this.othersTamperedWarnedAt.get(siteId) ?? -Infinity) < RECHECK_MS) return;
+    this.othersTamperedWarnedAt.set(siteId, now);
+    this.logger.warn(
+      { siteId, otherSiteId: other },
+      "Timesheet days of a site read while another site of its workers reads tampered (site_tampered): overlaps_other_site with that site's shifts are not flagged until its record is restored",
+    );
   }
 
   private warnOtherStops(siteId: string, other: string, seq: number): void {
@@ -1324,6 +1344,14 @@ export class TimesheetProjector
         } catch (error) {
           // the marks stay: the site's catch-up after the rebuild takes them
           if (isRebuilding(error)) continue;
+          if (isSiteTampered(error)) {
+            // its marks stay (its reads answer 503 until it is restored); the others' go on
+            this.logger.warn(
+              { siteId, workers: touched.size },
+              'Timesheet days pending recompute of a site that reads tampered (site_tampered) left: their marks stay until its record is restored',
+            );
+            continue;
+          }
           throw error;
         }
         this.logger.log(

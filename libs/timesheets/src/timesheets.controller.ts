@@ -57,7 +57,9 @@ const SIGNED_READ =
 @ApiResponse({
   status: 403,
   type: ErrorBody,
-  description: 'worker_not_in_crew: a thekedar asked about a worker it did not onboard',
+  description:
+    'worker_not_in_crew: a thekedar asked about a worker it did not onboard; thekedar_tampered: ' +
+    "the signing thekedar's stored record was changed outside the server",
 })
 @ApiResponse({ status: 404, type: ErrorBody, description: 'site_not_found' })
 @ApiResponse({
@@ -75,7 +77,8 @@ const SIGNED_READ =
     "cut off like a rebuild.\n\ntimesheets_ledger_unverified: a sealed link of the site's ledger " +
     'fails its check (changed in the database after its seal): the read model stops before it and ' +
     'no numbers are answered until the link is put back as sealed (`/health` names the site and ' +
-    'seq); retry after the `Retry-After` header.',
+    'seq); retry after the `Retry-After` header.\n\n' +
+    "site_tampered: the site's stored record (its time zone or geofence) was changed outside the server (SiteSeal): nothing is read, paid or corrected until an operator restores it",
 })
 @Controller('api/v5/sites/:siteId')
 export class TimesheetsController {
@@ -285,7 +288,8 @@ export class TimesheetsController {
       'request appended nothing, retry after `Retry-After` seconds (for 10 minutes per target, ' +
       'then timesheets_tampered); timesheets_ledger_unverified ' +
       "(a sealed link of the site's ledger fails its check: nothing was appended, until the link " +
-      'is put back as sealed)',
+      'is put back as sealed); ' +
+      "site_tampered: the site's stored record (its time zone or geofence) was changed outside the server (SiteSeal): nothing is read, paid or corrected until an operator restores it",
   })
   async correct(
     @Param() params: SiteParam,

@@ -262,7 +262,7 @@ export class WorkforceController {
     status: 403,
     type: ErrorBody,
     description:
-      "worker_tampered: the worker's stored record was changed outside the server (nothing changed)",
+      "worker_tampered: the worker's stored record was changed outside the server; site_tampered: a site named was (nothing changed)",
   })
   @ApiResponse({ status: 404, type: ErrorBody, description: 'worker_not_found, site_not_found' })
   @ApiResponse({
@@ -456,6 +456,12 @@ export class WorkforceController {
   })
   @ApiResponse({ status: 409, type: ErrorBody, description: 'worker_exists' })
   @ApiResponse({ status: 404, type: ErrorBody, description: 'site_not_found' })
+  @ApiResponse({
+    status: 403,
+    type: ErrorBody,
+    description:
+      "site_tampered: a site named has a stored record changed outside the server; thekedar_tampered: the signing thekedar's (nothing stored)",
+  })
   @ApiResponse({
     status: 400,
     type: ErrorBody,

@@ -2,7 +2,7 @@ import { Inject, Injectable, Logger, Optional } from '@nestjs/common';
 import { fraudConfig, FraudSettings } from '@app/fraud';
 import { LegacyTaggingRefusal } from '@app/persistence';
 import { StoreMac } from '@app/tlog';
-import { Site, Thekedar } from '../../domain/workforce';
+import { Thekedar } from '../../domain/workforce';
 import { WorkforceError } from '../../workforce.errors';
 import { RecordSeal, tagIso } from './record-seal';
 
@@ -29,8 +29,25 @@ import { RecordSeal, tagIso } from './record-seal';
  * - No API write repairs a tampered record (it would vouch for fields nobody checked): the row
  *   is restored from a backup.
  */
+/**
+ * A site's fields exactly as stored (SQLite columns, MongoDB fields): what SiteSeal tags, not
+ * the mapped Site. The mapping is not stable across runtimes (storedTimeZone's spelling follows
+ * ICU: `Asia/Calcutta` → `Asia/Kolkata`, `Europe/Kiev` → `Europe/Kyiv`): an honest row tagged over
+ * it would read tampered after an ICU upgrade, or at once when the write tagged another spelling.
+ */
+export interface StoredSite {
+  id: string;
+  name: unknown;
+  lat: unknown;
+  lng: unknown;
+  radiusM: unknown;
+  timeZone: unknown;
+  /** As stored: an ISO string (SQLite), a Date (MongoDB). */
+  createdAt: unknown;
+}
+
 @Injectable()
-export class SiteSeal extends RecordSeal<Site> {
+export class SiteSeal extends RecordSeal<StoredSite> {
   constructor(
     mac: StoreMac,
     @Optional()
@@ -40,8 +57,10 @@ export class SiteSeal extends RecordSeal<Site> {
     super(mac, 'site-state', settings);
   }
 
-  protected data(s: Site): unknown[] {
-    return [s.id, s.name, s.geo.lat, s.geo.lng, s.radiusM, s.timeZone ?? null, tagIso(s.createdAt)];
+  protected data(s: StoredSite): unknown[] {
+    // an API-written row encodes as its mapped site did (the tags written before stay valid)
+    const at = s.createdAt instanceof Date ? tagIso(s.createdAt) : (s.createdAt ?? null);
+    return [s.id, s.name, s.lat ?? null, s.lng ?? null, s.radiusM ?? null, s.timeZone ?? null, at];
   }
 }
 

@@ -153,6 +153,26 @@ describeStoreContract(
       expect((await repo.findSitesByIds([ids[1]]))[0].name).toBe('Tower A');
     });
 
+    /**
+     * Review MED-1: the tag covered the mapped site, whose zone storedTimeZone spells as the
+     * runtime's ICU does (`Asia/Calcutta` read as `Asia/Kolkata`): a site stored under another
+     * spelling (an older write, a rename in a later ICU) read tampered though nobody changed it.
+     */
+    it('should read a site stored under an alias of its zone as verified, its tag over the stored spelling', async () => {
+      const repo = await withTags();
+      const s = { ...site(), timeZone: 'Asia/Calcutta' };
+      await repo.createSite(s);
+      const [read] = await repo.findSitesByIds([s.id]);
+      expect(read).toMatchObject({ timeZone: 'Asia/Kolkata', integrity: 'verified' });
+      expect(await repo.updateSite(s.id, { radiusM: 300 })).toMatchObject({
+        integrity: 'verified',
+      });
+      expect((await repo.findSitesByIds([s.id]))[0].integrity).toBe('verified');
+      // the spelling changed in the store is still a change
+      await setStored('site', s.id, { time_zone: 'Asia/Kolkata' });
+      expect((await repo.findSitesByIds([s.id]))[0].integrity).toBe('tampered');
+    });
+
     it("should read a thekedar's sites or trust changed in the store as tampered, and refuse an admin's change of its sites", async () => {
       const repo = await withTags();
       const a = thekedar(['s1']);
@@ -223,6 +243,70 @@ describeStoreContract(
 
       await setStored('site', s.id, { time_zone: 'UTC' });
       expect(await dropped.retagRecordsPage('site', '', 100, [])).toContainEqual({
+        id: s.id,
+        result: 'tampered',
+      });
+    });
+
+    /**
+     * Review MED-2: the mappers ran before the tag check, so a thekedar whose `site_ids` is not
+     * JSON (SQLite) or a site without `geo` (MongoDB) threw (a 500), in the legacy tagging at
+     * the start and in keys:retag too. They read tampered, and the start goes on.
+     */
+    it('should read a site or thekedar the mapper cannot read as tampered, at reads, the start and keys:retag', async () => {
+      const repo = await withTags();
+      const s = site();
+      const t = thekedar([s.id]);
+      await repo.createSite(s);
+      await repo.createThekedar(t, code(t.id));
+      const untagged = thekedar([s.id]);
+      await repo.createThekedar(untagged, code(untagged.id));
+      if (driver() === 'sqlite') {
+        const db = (store() as SqliteStore).db;
+        db.prepare("UPDATE thekedars SET site_ids = 'not json' WHERE id IN (?, ?)").run(
+          t.id,
+          untagged.id,
+        );
+        db.prepare("UPDATE sites SET lat = 'north' WHERE id = ?").run(s.id);
+        // a row from before the tags, unreadable: the next start's legacy tagging meets it
+        db.prepare('UPDATE thekedars SET tag = NULL WHERE id = ?').run(untagged.id);
+        db.prepare('UPDATE thekedar_seal SET legacy_sealed_at = NULL').run();
+      } else {
+        const c = (store() as MongoStore).connection;
+        await c.collection('sites').updateOne({ _id: s.id as never }, { $unset: { geo: 1 } });
+        await c
+          .collection('thekedars')
+          .updateMany(
+            { _id: { $in: [t.id, untagged.id] as never[] } },
+            { $set: { siteIds: 'not json' } },
+          );
+        await c
+          .collection('thekedars')
+          .updateOne({ _id: untagged.id as never }, { $unset: { tag: 1 } });
+        await c.collection('thekedar_seal').deleteMany({});
+      }
+      const started = await withTags();
+      expect((await started.findSitesByIds([s.id]))[0]).toMatchObject({
+        id: s.id,
+        integrity: 'tampered',
+      });
+      await expect(started.updateSite(s.id, { name: 'B' })).rejects.toMatchObject({
+        code: 'site_tampered',
+      });
+      for (const id of [t.id, untagged.id]) {
+        expect(await started.findThekedarById(id)).toMatchObject({ id, integrity: 'tampered' });
+      }
+      expect(
+        (await started.listThekedars({ limit: 10 })).filter((k) => k.integrity === 'tampered'),
+      ).toHaveLength(2);
+      await expect(started.updateThekedarSites(t.id, [s.id])).rejects.toMatchObject({
+        code: 'thekedar_tampered',
+      });
+      expect(await started.retagRecordsPage('thekedar', '', 100, [])).toContainEqual({
+        id: t.id,
+        result: 'tampered',
+      });
+      expect(await started.retagRecordsPage('site', '', 100, [])).toContainEqual({
         id: s.id,
         result: 'tampered',
       });

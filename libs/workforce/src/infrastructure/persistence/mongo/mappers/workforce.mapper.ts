@@ -19,6 +19,7 @@ import {
   WorkerDocument,
   WorkerEventDocument,
 } from '../schemas/workforce.schema';
+import type { StoredSite } from '../../site-seal';
 
 export class WorkforceMongoMapper {
   static siteToDomain(doc: SiteDocument): Site {
@@ -29,6 +30,20 @@ export class WorkforceMongoMapper {
       radiusM: doc.radiusM,
       ...(doc.timeZone ? { timeZone: storedTimeZone(doc.timeZone) } : {}),
       createdAt: new Date(doc.createdAt),
+    };
+  }
+
+  /** The document's fields as stored, unparsed (what SiteSeal tags; `geo` may be missing). */
+  static siteAsStored(doc: SiteDocument): StoredSite {
+    const geo = doc.geo as Partial<SiteDocument['geo']> | undefined;
+    return {
+      id: doc._id,
+      name: doc.name,
+      lat: geo?.lat,
+      lng: geo?.lng,
+      radiusM: doc.radiusM,
+      timeZone: doc.timeZone,
+      createdAt: doc.createdAt,
     };
   }
 

@@ -39,6 +39,13 @@ import { WorkforceMongoMapper as Mapper } from '../mappers/workforce.mapper';
 import { reportThekedarSiteGrants, ThekedarSiteGrant } from '../../thekedar-site-grants';
 import { RecordRetagOutcome, recordRetagOutcome } from '../../record-seal';
 import {
+  mappedOrTampered,
+  unlessUnreadable,
+  unreadableSite,
+  unreadableThekedar,
+} from '../../unreadable-record';
+import type { WorkerRetagPlan } from '../../worker-seal';
+import {
   alarmRecordLegacyRefused,
   SiteSeal,
   siteTampered,
@@ -168,20 +175,28 @@ export class MongoWorkforceRepository extends WorkforceRepository implements OnM
   /** The tag of a stored site or thekedar document (`legacy`: the legacy form). */
   private recordTag(kind: SealedRecordKind, doc: SiteDocument & ThekedarDocument, legacy = false) {
     return kind === 'site'
-      ? this.siteSeal!.tag(Mapper.siteToDomain(doc), legacy)
+      ? this.siteSeal!.tag(Mapper.siteAsStored(doc), legacy)
       : this.thekedarSeal!.tag(Mapper.thekedarToDomain(doc), legacy);
   }
 
   /** A stored site as the domain reads it: its tag checked when the store tags. */
   private toSite(doc: SiteDocument): Site {
-    const site = Mapper.siteToDomain(doc);
-    return this.siteSeal ? this.siteSeal.checked(site, doc.tag) : site;
+    const site = mappedOrTampered(
+      () => Mapper.siteToDomain(doc),
+      () => unreadableSite(doc._id, doc.name, doc.createdAt),
+    );
+    if (!this.siteSeal || site.integrity === 'tampered') return site;
+    return { ...site, integrity: this.siteSeal.integrity(Mapper.siteAsStored(doc), doc.tag) };
   }
 
   /** A stored thekedar as the domain reads it: its tag checked when the store tags. */
   private toThekedar(doc: ThekedarDocument): Thekedar {
-    const thekedar = Mapper.thekedarToDomain(doc);
-    return this.thekedarSeal ? this.thekedarSeal.checked(thekedar, doc.tag) : thekedar;
+    const thekedar = mappedOrTampered(
+      () => Mapper.thekedarToDomain(doc),
+      () => unreadableThekedar(doc._id, doc.name, doc.phone, doc.createdAt),
+    );
+    if (!this.thekedarSeal || thekedar.integrity === 'tampered') return thekedar;
+    return this.thekedarSeal.checked(thekedar, doc.tag);
   }
 
   /**
@@ -202,10 +217,19 @@ export class MongoWorkforceRepository extends WorkforceRepository implements OnM
           .find(UNTAGGED, PERSON_FIELDS)
           .lean<(SiteDocument & ThekedarDocument)[]>();
         for (const doc of docs) {
+          // a document the mapper cannot read stays untagged (it reads tampered)
+          const legacyTag = unlessUnreadable(() => this.recordTag(kind, doc, true));
+          if (legacyTag === undefined) {
+            this.logger.warn(
+              { id: doc._id },
+              `An untagged ${kind} that cannot be read left untagged (it reads tampered: ${kind}_tampered)`,
+            );
+            continue;
+          }
           // the document as read: a change meanwhile makes the update miss (the next pass)
           const result = await model.updateOne(
             { ...recordAsRead(doc), tag: { $exists: false } },
-            { $set: { tag: this.recordTag(kind, doc, true) } },
+            { $set: { tag: legacyTag } },
           );
           tagged += result.modifiedCount;
           missed += 1 - result.matchedCount;
@@ -250,10 +274,11 @@ export class MongoWorkforceRepository extends WorkforceRepository implements OnM
           outcome = undefined;
           break;
         }
-        const plan =
+        const plan: WorkerRetagPlan = unlessUnreadable(() =>
           kind === 'site'
-            ? this.siteSeal!.retagPlan(Mapper.siteToDomain(doc), doc.tag)
-            : this.thekedarSeal!.retagPlan(Mapper.thekedarToDomain(doc), doc.tag);
+            ? this.siteSeal!.retagPlan(Mapper.siteAsStored(doc), doc.tag)
+            : this.thekedarSeal!.retagPlan(Mapper.thekedarToDomain(doc), doc.tag),
+        ) ?? { result: 'tampered' };
         const planned = recordRetagOutcome(id, plan, except);
         if (planned.result !== 'retagged') {
           outcome = planned;
@@ -549,8 +574,9 @@ export class MongoWorkforceRepository extends WorkforceRepository implements OnM
   }
 
   async createSite(site: Site): Promise<void> {
-    const tag = this.siteSeal ? { tag: this.siteSeal.tag(site) } : {};
-    await this.sites.create({ ...Mapper.siteToPersistence(site), ...tag });
+    const doc = Mapper.siteToPersistence(site);
+    const tag = this.siteSeal ? { tag: this.siteSeal.tag(Mapper.siteAsStored(doc)) } : {};
+    await this.sites.create({ ...doc, ...tag });
   }
 
   async listSiteIds(afterId: string, limit: number): Promise<string[]> {
@@ -811,7 +837,9 @@ export class MongoWorkforceRepository extends WorkforceRepository implements OnM
       if (!doc) return undefined;
       if (this.toSite(doc).integrity === 'tampered') throw siteTampered([id]);
       const after = Mapper.siteToDomain({ ...doc, ...set });
-      const tag = this.siteSeal ? { tag: this.siteSeal.tag(after) } : {};
+      const tag = this.siteSeal
+        ? { tag: this.siteSeal.tag(Mapper.siteAsStored({ ...doc, ...set })) }
+        : {};
       const filter = { ...recordAsRead(doc), tag: doc.tag ?? { $exists: false } };
       const { matchedCount } = await this.sites.updateOne(filter, { $set: { ...set, ...tag } });
       if (matchedCount === 1) return this.siteSeal ? { ...after, integrity: 'verified' } : after;

@@ -10,6 +10,7 @@ import {
   WorkerSponsor,
   WorkerStatus,
 } from '../../../../domain/workforce';
+import type { StoredSite } from '../../site-seal';
 
 export interface SiteRow {
   id: string;
@@ -86,6 +87,19 @@ export class WorkforceSqliteMapper {
       radiusM: row.radius_m,
       ...(row.time_zone ? { timeZone: storedTimeZone(row.time_zone) } : {}),
       createdAt: new Date(row.created_at),
+    };
+  }
+
+  /** The row's fields as stored, unparsed (what SiteSeal tags). */
+  static siteAsStored(row: SiteRow): StoredSite {
+    return {
+      id: row.id,
+      name: row.name,
+      lat: row.lat,
+      lng: row.lng,
+      radiusM: row.radius_m,
+      timeZone: row.time_zone,
+      createdAt: row.created_at,
     };
   }
 

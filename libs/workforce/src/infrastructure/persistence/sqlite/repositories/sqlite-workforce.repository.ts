@@ -27,9 +27,17 @@ import { PhoneNumbers } from '../../../../domain/phone-number';
 import { reportThekedarSiteGrants } from '../../thekedar-site-grants';
 import { RecordRetagOutcome, recordRetagOutcome, RecordSeal } from '../../record-seal';
 import {
+  mappedOrTampered,
+  unlessUnreadable,
+  unreadableSite,
+  unreadableThekedar,
+} from '../../unreadable-record';
+import type { WorkerRetagPlan } from '../../worker-seal';
+import {
   alarmRecordLegacyRefused,
   SiteSeal,
   siteTampered,
+  StoredSite,
   ThekedarSeal,
   thekedarTampered,
 } from '../../site-seal';
@@ -133,7 +141,10 @@ export class SqliteWorkforceRepository extends WorkforceRepository {
    * the first server with the tags (the workers' rule and switch); a refusal leaves the untagged
    * ones `tampered` (refused).
    */
-  private sealRecordsLegacy(kind: SealedRecordKind, seal: RecordSeal<Site> | RecordSeal<Thekedar>) {
+  private sealRecordsLegacy(
+    kind: SealedRecordKind,
+    seal: RecordSeal<StoredSite> | RecordSeal<Thekedar>,
+  ) {
     const table = RECORD_TABLES[kind];
     const result = tagLegacyRowsOnceSqlite(this.db, seal, {
       markerTable: `${kind}_seal`,
@@ -142,10 +153,21 @@ export class SqliteWorkforceRepository extends WorkforceRepository {
       tagUntagged: () => {
         const tag = this.db.prepare(`UPDATE ${table} SET tag = ? WHERE id = ?`);
         const rows = this.db.prepare(`SELECT * FROM ${table} WHERE tag IS NULL`).all();
+        let tagged = 0;
         for (const row of rows as (SiteRow & ThekedarRow)[]) {
-          tag.run(this.recordTag(kind, row, true), row.id);
+          // a row the mapper cannot read stays untagged (it reads tampered)
+          const legacyTag = unlessUnreadable(() => this.recordTag(kind, row, true));
+          if (legacyTag === undefined) {
+            this.logger.warn(
+              { id: row.id },
+              `An untagged ${kind} that cannot be read left untagged (it reads tampered: ${kind}_tampered)`,
+            );
+            continue;
+          }
+          tag.run(legacyTag, row.id);
+          tagged++;
         }
-        return rows.length;
+        return tagged;
       },
     });
     this.recordsLegacyRefused[kind] = logLegacyTagging(result, this.logger, {
@@ -158,20 +180,28 @@ export class SqliteWorkforceRepository extends WorkforceRepository {
   /** The tag of a stored site or thekedar row, as it reads (`legacy`: the legacy form). */
   private recordTag(kind: SealedRecordKind, row: SiteRow & ThekedarRow, legacy = false): string {
     return kind === 'site'
-      ? this.siteSeal!.tag(Mapper.siteToDomain(row), legacy)
+      ? this.siteSeal!.tag(Mapper.siteAsStored(row), legacy)
       : this.thekedarSeal!.tag(Mapper.thekedarToDomain(row), legacy);
   }
 
   /** A stored site as the domain reads it: its tag checked when the store tags. */
   private toSite(row: SiteRow): Site {
-    const site = Mapper.siteToDomain(row);
-    return this.siteSeal ? this.siteSeal.checked(site, row.tag) : site;
+    const site = mappedOrTampered(
+      () => Mapper.siteToDomain(row),
+      () => unreadableSite(row.id, row.name, row.created_at),
+    );
+    if (!this.siteSeal || site.integrity === 'tampered') return site;
+    return { ...site, integrity: this.siteSeal.integrity(Mapper.siteAsStored(row), row.tag) };
   }
 
   /** A stored thekedar as the domain reads it: its tag checked when the store tags. */
   private toThekedar(row: ThekedarRow): Thekedar {
-    const thekedar = Mapper.thekedarToDomain(row);
-    return this.thekedarSeal ? this.thekedarSeal.checked(thekedar, row.tag) : thekedar;
+    const thekedar = mappedOrTampered(
+      () => Mapper.thekedarToDomain(row),
+      () => unreadableThekedar(row.id, row.name, row.phone, row.created_at),
+    );
+    if (!this.thekedarSeal || thekedar.integrity === 'tampered') return thekedar;
+    return this.thekedarSeal.checked(thekedar, row.tag);
   }
 
   async retagRecordsPage(
@@ -200,10 +230,11 @@ export class SqliteWorkforceRepository extends WorkforceRepository {
         this.immediate((): RecordRetagOutcome | undefined => {
           const row = read.get(id);
           if (!row) return undefined;
-          const plan =
+          const plan: WorkerRetagPlan = unlessUnreadable(() =>
             kind === 'site'
-              ? this.siteSeal!.retagPlan(Mapper.siteToDomain(row), row.tag)
-              : this.thekedarSeal!.retagPlan(Mapper.thekedarToDomain(row), row.tag);
+              ? this.siteSeal!.retagPlan(Mapper.siteAsStored(row), row.tag)
+              : this.thekedarSeal!.retagPlan(Mapper.thekedarToDomain(row), row.tag),
+          ) ?? { result: 'tampered' };
           const outcome = recordRetagOutcome(id, plan, except);
           if (outcome.result === 'retagged') write.run(plan.tag, id);
           return outcome;
@@ -286,8 +317,9 @@ export class SqliteWorkforceRepository extends WorkforceRepository {
       `INSERT INTO sites (id, name, lat, lng, radius_m, time_zone, created_at, tag)
        VALUES (@id, @name, @lat, @lng, @radius_m, @time_zone, @created_at, @tag)`,
     );
-    const tag = this.siteSeal ? this.siteSeal.tag(site) : null;
-    await this.turns.write(() => insert.run({ ...Mapper.siteToPersistence(site), tag }));
+    const row = Mapper.siteToPersistence(site);
+    const tag = this.siteSeal ? this.siteSeal.tag(Mapper.siteAsStored(row)) : null;
+    await this.turns.write(() => insert.run({ ...row, tag }));
   }
 
   async findSitesByIds(ids: string[]): Promise<Site[]> {
@@ -662,9 +694,10 @@ export class SqliteWorkforceRepository extends WorkforceRepository {
         // a change would vouch for the fields nobody checked (its time zone): refused
         if (this.toSite(before).integrity === 'tampered') throw siteTampered([id]);
         update.run(name ?? null, geo?.lat ?? null, geo?.lng ?? null, radiusM ?? null, id);
-        const site = Mapper.siteToDomain(read.get(id)!);
+        const row = read.get(id)!;
+        const site = Mapper.siteToDomain(row);
         if (!this.siteSeal) return site;
-        retag.run(this.siteSeal.tag(site), id);
+        retag.run(this.siteSeal.tag(Mapper.siteAsStored(row)), id);
         return { ...site, integrity: 'verified' };
       }),
     );
