@@ -37,12 +37,7 @@ import { PhoneNumbers } from '../../../../domain/phone-number';
 import { workforceConfig, WorkforceSettings } from '../../../../workforce.config';
 import { WorkforceMongoMapper as Mapper } from '../mappers/workforce.mapper';
 import { reportThekedarSiteGrants, ThekedarSiteGrant } from '../../thekedar-site-grants';
-import {
-  SiteSeal,
-  siteTampered,
-  ThekedarSeal,
-  thekedarTampered,
-} from '../../site-seal';
+import { SiteSeal, siteTampered, ThekedarSeal, thekedarTampered } from '../../site-seal';
 import { SealedRecordRows } from '../../sealed-record-rows';
 import {
   alarmWorkerLegacyRefused,
