@@ -655,54 +655,6 @@ describeStoreContract(
       expect(await restarted.listEvents(d.deviceId)).toHaveLength(1);
     });
 
-    it('should refuse the retirement of the form v1 with its marker cleared on a store that holds v2 states (a v1 row put back from a backup, its owner changed, reads tampered) unless FRAUD_LEGACY_TAGGING=1 is set explicitly', async () => {
-      const mac = new StoreMac({ signingKey });
-      const repo = await withTags();
-      const [d, other] = [device(), device()];
-      const registered = event(d.deviceId, 'registered');
-      await repo.register(d, registered);
-      await repo.register(other, event(other.deviceId, 'registered'));
-      // a database writer puts back d's v1 tag (kept from a backup of the release before),
-      // moves its owner and clears the marker
-      const v1Tag = mac.mac(
-        'worker-device-state',
-        JSON.stringify([d.deviceId, false, registered.id]),
-      );
-      await putStoredState(d.deviceId, { tag: v1Tag, eventId: registered.id, blocked: false });
-      const owner = newId();
-      await moveOwner(d.deviceId, owner);
-      await clearV1Retired();
-
-      // refused (the default switch is not the operator's word): d reads tampered, left as is
-      for (const restarted of [await withTags(), await withTags(true)]) {
-        expect(restarted.v1RetirementRefused).toBe(true);
-        expect(await restarted.legacySeal()).toMatchObject({ v1RetirementRefused: true });
-        expect(await restarted.findByDeviceId(d.deviceId)).toMatchObject({
-          isBlocked: true,
-          blockIntegrity: 'tampered',
-          user: { id: owner },
-        });
-        expect(await restarted.findByDeviceId(other.deviceId)).toMatchObject({
-          isBlocked: false,
-          blockIntegrity: 'verified',
-        });
-        expect((await storedState(d.deviceId)).tag).toEqual(v1Tag);
-      }
-
-      // the operator's word (an upgrade's start stopped before its marker): re-tagged as legacy
-      const forced = await withTags(true, undefined, true);
-      expect(forced.v1RetirementRefused).toBe(false);
-      expect((await forced.legacySeal()).v1RetirementRefused).toBeUndefined();
-      expect(await forced.findByDeviceId(d.deviceId)).toMatchObject({
-        isBlocked: false,
-        blockIntegrity: 'legacy',
-      });
-      // marked: the next start without the switch neither refuses nor re-tags
-      const next = await withTags(false);
-      expect(next.v1RetirementRefused).toBe(false);
-      expect((await next.findByDeviceId(d.deviceId))?.blockIntegrity).toBe('legacy');
-    });
-
     it('should hold a re-tagged v1 state to the event it names: put back over a later block it reads tampered', async () => {
       const mac = new StoreMac({ signingKey });
       const repo = await withTags();
