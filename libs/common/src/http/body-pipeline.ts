@@ -1,11 +1,18 @@
 import { HttpException } from '@nestjs/common';
 import { raw } from 'body-parser';
 import { ErrorRequestHandler, NextFunction, Request, RequestHandler, Response } from 'express';
+import { isAscii } from 'node:buffer';
 import { IncomingMessage } from 'node:http';
 import { DomainError } from '../errors/domain-error';
 import { fromBodyParserError } from '../errors/http-exception.filter';
 import { BodyPipelineError } from './body-errors';
-import { JsonLimits, notAnObject, parseJsonBody } from './json-limits';
+import {
+  ASCII_BODY_MIN_BYTES,
+  JsonLimits,
+  notAnObject,
+  parseAsciiJsonBody,
+  parseJsonBody,
+} from './json-limits';
 
 /** Encodings the JSON parser decodes (body-parser inflates them within the size limit). */
 const JSON_ENCODINGS = new Set(['identity', 'gzip', 'deflate', 'br']);
@@ -70,15 +77,20 @@ export function bodyPipeline(
       next();
       return;
     }
-    let text: string;
-    try {
-      text = decoder.decode(bytes);
-    } catch {
-      next(new BodyPipelineError('invalid_json', 'The request body is not valid UTF-8 JSON'));
-      return;
+    // a large ASCII body (a sync batch's) is valid UTF-8 as it is, and read without making its
+    // text one string (parseAsciiJsonBody); any other is decoded strictly, then parsed
+    const ascii = bytes.length >= ASCII_BODY_MIN_BYTES && isAscii(bytes);
+    let text = '';
+    if (!ascii) {
+      try {
+        text = decoder.decode(bytes);
+      } catch {
+        next(new BodyPipelineError('invalid_json', 'The request body is not valid UTF-8 JSON'));
+        return;
+      }
     }
     try {
-      const body = parseJsonBody(text, options);
+      const body = ascii ? parseAsciiJsonBody(bytes, options) : parseJsonBody(text, options);
       // every JSON body this API reads is an object: an array is refused as such
       if (Array.isArray(body)) throw notAnObject();
       req.body = body;

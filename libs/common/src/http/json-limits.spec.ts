@@ -1,21 +1,60 @@
 import { DomainError } from '../errors/domain-error';
 import { seededRandom } from '../testing/seeded-random';
-import { bodyItemsText, DEFAULT_JSON_LIMITS, parseJsonBody } from './json-limits';
+import {
+  bodyItemsText,
+  DEFAULT_JSON_LIMITS,
+  JsonLimits,
+  parseAsciiJsonBody,
+  parseJsonBody,
+} from './json-limits';
 
-const codeOf = (text: string, limits = DEFAULT_JSON_LIMITS): string => {
+// eslint-disable-next-line no-control-regex -- ASCII is what it matches
+const isAsciiText = (text: string) => /^[\u0000-\u007f]*$/.test(text);
+
+const outcomeOf = (parse: () => unknown): { code: string; value?: unknown } => {
   try {
-    parseJsonBody(text, limits);
-    return 'ok';
+    return { code: 'ok', value: parse() };
   } catch (error) {
-    return (error as DomainError).code;
+    return { code: (error as DomainError).code };
   }
+};
+
+/**
+ * The code `parseJsonBody` answers for `text` ('ok' or its refusal); for an ASCII text, after
+ * checking that `parseAsciiJsonBody` of its bytes answers the same code and an equal value (in
+ * pieces of 8 bytes too, so that arrays of more than one item are parsed in several pieces).
+ */
+const codeOf = (text: string, limits = DEFAULT_JSON_LIMITS): string => {
+  const outcome = outcomeOf(() => parseJsonBody(text, limits));
+  if (isAsciiText(text)) {
+    const bytes = Buffer.from(text, 'latin1');
+    for (const pieceBytes of [undefined, 8]) {
+      const ascii = outcomeOf(() => parseAsciiJsonBody(bytes, limits, pieceBytes));
+      // expect's deep comparison only where they differ (20,000 texts below)
+      if (
+        ascii.code !== outcome.code ||
+        JSON.stringify(ascii.value) !== JSON.stringify(outcome.value)
+      )
+        expect([text, ascii]).toEqual([text, outcome]);
+    }
+  }
+  return outcome.code;
+};
+
+/** `parseJsonBody(text)`, checked against `parseAsciiJsonBody` as `codeOf` does. */
+const parsed = (text: string, limits: JsonLimits = DEFAULT_JSON_LIMITS): unknown => {
+  codeOf(text, limits);
+  return parseJsonBody(text, limits);
 };
 
 describe('parseJsonBody', () => {
   it('should parse what JSON.parse parses, for I-JSON objects and arrays', () => {
     const text = '{"a":[1,-2.5e3,true,false,null,"\\u00e9\\ud83d\\ude00\\n"],"b":{"c":{}},"d":[]}';
     expect(parseJsonBody(text, DEFAULT_JSON_LIMITS)).toEqual(JSON.parse(text));
-    expect(parseJsonBody(' [ ] ', DEFAULT_JSON_LIMITS)).toEqual([]);
+    expect(parsed(' [ ] ')).toEqual([]);
+    const ascii =
+      '{ "n" : -0.5E-2 , "s":"a\\"\\u00e9" ,"a":[ 1 , {"b":[]} ,"\\n"] , "o":{"p":[true]},"e":[ ]}';
+    expect(parsed(ascii)).toEqual(JSON.parse(ascii));
   });
 
   it('should refuse each hostile shape with its own code', () => {
@@ -239,7 +278,7 @@ describe('parseJsonBody string tokens against the one-character-at-a-time oracle
         typeof ref === 'string' ? ref : asValue.slice(ref.end) === ']' ? 'ok' : 'invalid_json';
       expect([asValue, max, codeOf(asValue, limits)]).toEqual([asValue, max, expected]);
       if (typeof ref !== 'string' && expected === 'ok')
-        expect(parseJsonBody(asValue, limits)).toEqual([ref.value]);
+        expect(parsed(asValue, limits)).toEqual([ref.value]);
       // as two member names: the values decide the duplicate check
       const other = random() < 0.3 ? content : contentOf(Math.floor(random() * 4), true);
       const name = content.replace(/(^|[^\\])"/g, '$1q');
@@ -292,11 +331,35 @@ describe('bodyItemsText', () => {
     expect(bodyItemsText(packets, 0, 1)).toBeUndefined();
   });
 
+  it('should give the same texts for a body read as ASCII bytes, whatever its pieces', () => {
+    const text =
+      '{ "n": 1, "packets" : [ {"a":[1,"x,]"]} ,\n 2.5e1,"\\u005d]" ,[[]], null\t], "o": {"p": [1, 2]}, "e": [] }';
+    const body = parseJsonBody(text, DEFAULT_JSON_LIMITS) as Record<string, unknown[]>;
+    for (const pieceBytes of [undefined, 1, 8, 20, 1000]) {
+      const read = parseAsciiJsonBody(Buffer.from(text), DEFAULT_JSON_LIMITS, pieceBytes) as Record<
+        string,
+        unknown[]
+      >;
+      expect(read).toEqual(body);
+      expect(Object.keys(read)).toEqual(Object.keys(body));
+      for (let from = 0; from < 5; from++) {
+        for (let to = from + 1; to <= 6; to++) {
+          expect(bodyItemsText(read.packets, from, to)).toBe(bodyItemsText(body.packets, from, to));
+        }
+      }
+      expect(bodyItemsText(read.e, 0, 1)).toBeUndefined();
+      expect(
+        bodyItemsText((read.o as unknown as Record<string, unknown[]>).p, 0, 2),
+      ).toBeUndefined();
+    }
+  });
+
   it('should keep the depth limit on a top-level array member', () => {
     const limits = { ...DEFAULT_JSON_LIMITS, maxDepth: 1 };
     expect(() => parseJsonBody('{"a":[1]}', limits)).toThrow(
       expect.objectContaining({ code: 'json_too_deep' }),
     );
+    expect(codeOf('{"a":[1]}', limits)).toBe('json_too_deep');
     expect(parseJsonBody('{"a":[1]}', { ...limits, maxDepth: 2 })).toEqual({ a: [1] });
   });
 });

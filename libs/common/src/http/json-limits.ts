@@ -46,11 +46,68 @@ export function parseJsonBody(text: string, limits: JsonLimits): unknown {
 }
 
 /**
- * The arrays `parseJsonBody` returned as members of a top-level object, each with the places
- * of its items in the body's text: [start, end) of item i at 2i, 2i + 1. The body's text lives
- * as long as the array does (a request's body: the request), not only through the parse.
+ * Bodies of at least this many bytes go through `parseAsciiJsonBody` when they are ASCII: a
+ * string of more than ~128 KiB is one of V8's large objects, each a fresh mapping of its own,
+ * whose pages this machine faults in at ~20 µs each (a 500-packet sync body's text: ~45 faults,
+ * ~1 ms of the event loop), where one of 64 KiB costs ~5 µs.
  */
-const ITEM_TEXTS = new WeakMap<unknown[], { text: string; places: number[] }>();
+export const ASCII_BODY_MIN_BYTES = 64 << 10;
+
+/** The most bytes of items `parseAsciiJsonBody` parses in one JSON.parse (see there). */
+const ASCII_PIECE_BYTES = 60 << 10;
+
+/**
+ * `parseJsonBody` of a body whose bytes are all ASCII (`buffer.isAscii`: valid UTF-8, no BOM,
+ * each byte one UTF-16 unit of the text), without making the body's text as one string: the
+ * same linear pass (`AsciiJsonScanner`, the same checks in the same order, over the bytes), then
+ * JSON.parse of each member of the top-level object on its own, a top-level array member's items
+ * `pieceBytes` of text at a time (`JSON.parse('[' + items + ']')` gives those items, equal to
+ * the whole parse's: the same text, parsed the same way; I-JSON has no repeated names, so the
+ * members are the ones JSON.parse would set). The answer, its refusals and `bodyItemsText` of
+ * its arrays are `parseJsonBody`'s for the same text. A top level that is an array (which the
+ * body pipeline refuses) is parsed whole.
+ */
+export function parseAsciiJsonBody(
+  bytes: Buffer,
+  limits: JsonLimits,
+  pieceBytes = ASCII_PIECE_BYTES,
+): unknown {
+  const scanner = new AsciiJsonScanner(bytes, limits);
+  scanner.scan();
+  const members = scanner.members;
+  if (members === undefined) return JSON.parse(bytes.toString('latin1')) as unknown;
+  const value: Record<string, unknown> = {};
+  for (const member of members) {
+    const places = member.places;
+    if (places === undefined) {
+      value[member.name] = JSON.parse(bytes.toString('latin1', member.start, member.end));
+      continue;
+    }
+    const items: unknown[] = [];
+    const count = places.length >> 1;
+    for (let from = 0; from < count;) {
+      let to = from + 1;
+      while (to < count && places[to * 2 + 1] - places[from * 2] <= pieceBytes) to++;
+      const text = bytes.toString('latin1', places[from * 2], places[(to - 1) * 2 + 1]);
+      for (const item of JSON.parse(`[${text}]`) as unknown[]) items.push(item);
+      from = to;
+    }
+    value[member.name] = items;
+    ITEM_TEXTS.set(items, { bytes, places });
+  }
+  return value;
+}
+
+/**
+ * The arrays `parseJsonBody` (or `parseAsciiJsonBody`) returned as members of a top-level
+ * object, each with the places of its items in the body's text (or its ASCII bytes): [start,
+ * end) of item i at 2i, 2i + 1. The body lives as long as the array does (a request's body: the
+ * request), not only through the parse.
+ */
+const ITEM_TEXTS = new WeakMap<
+  unknown[],
+  { text: string; bytes?: undefined; places: number[] } | { bytes: Buffer; places: number[] }
+>();
 
 /**
  * The text of `array[from]` … `array[to - 1]` as the request body held it, separated by their
@@ -65,7 +122,8 @@ export function bodyItemsText(array: unknown[], from: number, to: number): strin
   const known = ITEM_TEXTS.get(array);
   if (!known || known.places.length !== array.length * 2) return undefined;
   if (!(from >= 0 && from < to && to <= array.length)) return undefined;
-  return known.text.slice(known.places[from * 2], known.places[(to - 1) * 2 + 1]);
+  const [start, end] = [known.places[from * 2], known.places[(to - 1) * 2 + 1]];
+  return known.bytes ? known.bytes.toString('latin1', start, end) : known.text.slice(start, end);
 }
 
 class JsonScanner {
@@ -283,6 +341,286 @@ class JsonScanner {
     }
     this.i = i;
   }
+}
+
+/**
+ * `JsonScanner` over the bytes of an ASCII body (each byte the UTF-16 unit of the text at the
+ * same index): the same checks in the same order, with the same refusals. It also keeps the
+ * top-level object's members (`members`: name, the value's [start, end), an array member's items'
+ * places) for `parseAsciiJsonBody`; undefined when the top level is an array.
+ */
+class AsciiJsonScanner {
+  private i = 0;
+  private keys = 0;
+  members?: { name: string; start: number; end: number; places?: number[] }[];
+
+  constructor(
+    private readonly bytes: Buffer,
+    private readonly limits: JsonLimits,
+  ) {}
+
+  scan(): void {
+    this.skipWs();
+    const first = this.bytes[this.i];
+    if (first === 0x7b) this.members = [];
+    this.value(1);
+    this.skipWs();
+    if (this.i !== this.bytes.length) throw invalidJson();
+    if (first !== 0x7b && first !== 0x5b) throw notAnObject();
+  }
+
+  private value(depth: number): void {
+    this.skipWs();
+    const c = this.bytes[this.i];
+    if (c === 0x7b || c === 0x5b) {
+      if (depth > this.limits.maxDepth) {
+        throw new BodyPipelineError(
+          'json_too_deep',
+          `The JSON body nests deeper than ${this.limits.maxDepth} levels`,
+        );
+      }
+      if (c === 0x7b) this.object(depth);
+      else this.array(depth);
+    } else if (c === 0x22) this.string();
+    else if (c === 0x2d || (c >= 0x30 && c <= 0x39)) this.number();
+    else if (this.word('true')) this.i += 4;
+    else if (this.word('false')) this.i += 5;
+    else if (this.word('null')) this.i += 4;
+    else throw invalidJson();
+  }
+
+  private word(word: string): boolean {
+    const bytes = this.bytes;
+    const at = this.i;
+    for (let k = 0; k < word.length; k++) if (bytes[at + k] !== word.charCodeAt(k)) return false;
+    return true;
+  }
+
+  private object(depth: number): void {
+    const bytes = this.bytes;
+    this.i++;
+    const names: string[] = [];
+    let many: Set<string> | undefined;
+    this.skipWs();
+    if (bytes[this.i] === 0x7d) {
+      this.i++;
+      return;
+    }
+    for (;;) {
+      this.skipWs();
+      if (bytes[this.i] !== 0x22) throw invalidJson();
+      const name = this.string(true);
+      if (many ? many.has(name) : names.includes(name)) {
+        throw new BodyPipelineError(
+          'json_duplicate_key',
+          'The JSON body repeats a member name in one object (I-JSON forbids it)',
+        );
+      }
+      if (name === '__proto__' || name === 'constructor' || name === 'prototype') {
+        throw new BodyPipelineError(
+          'json_reserved_key',
+          `The JSON body has a member named "${name}", which no request of this API has`,
+        );
+      }
+      if (many) many.add(name);
+      else if (names.push(name) > SMALL) many = new Set(names);
+      if (++this.keys > this.limits.maxKeys) {
+        throw new BodyPipelineError(
+          'json_too_many_keys',
+          `The JSON body holds more than ${this.limits.maxKeys} object members`,
+        );
+      }
+      this.skipWs();
+      if (bytes[this.i++] !== 0x3a) throw invalidJson();
+      this.skipWs();
+      if (depth === 1) {
+        const member: { name: string; start: number; end: number; places?: number[] } = {
+          name,
+          start: this.i,
+          end: this.i,
+        };
+        if (bytes[this.i] === 0x5b && depth + 1 <= this.limits.maxDepth) {
+          member.places = [];
+          this.array(depth + 1, member.places);
+        } else this.value(depth + 1);
+        member.end = this.i;
+        this.members!.push(member);
+      } else this.value(depth + 1);
+      this.skipWs();
+      const next = bytes[this.i++];
+      if (next === 0x7d) return;
+      if (next !== 0x2c) throw invalidJson();
+    }
+  }
+
+  private array(depth: number, places?: number[]): void {
+    const bytes = this.bytes;
+    this.i++;
+    this.skipWs();
+    if (bytes[this.i] === 0x5d) {
+      this.i++;
+      return;
+    }
+    for (;;) {
+      if (places) {
+        this.skipWs();
+        places.push(this.i);
+        this.value(depth + 1);
+        places.push(this.i);
+      } else this.value(depth + 1);
+      this.skipWs();
+      const next = bytes[this.i++];
+      if (next === 0x5d) return;
+      if (next !== 0x2c) throw invalidJson();
+    }
+  }
+
+  /** `JsonScanner.string` over the bytes. */
+  private string(wanted = false): string {
+    const bytes = this.bytes;
+    const n = bytes.length;
+    const max = this.limits.maxStringLength;
+    const start = this.i + 1;
+    let i = start;
+    let out = '';
+    let runStart = i;
+    let escaped = false;
+    let length = 0;
+    let pendingHigh = false;
+    for (;;) {
+      // a run of bytes that need no look of their own (ASCII: not a quote, a backslash or a
+      // control character)
+      let end = i;
+      while (end < n) {
+        const c = bytes[end];
+        if (c === 0x22 || c === 0x5c || c < 0x20) break;
+        end++;
+      }
+      if (end > i) {
+        if (pendingHigh) throw loneSurrogate();
+        length += end - i;
+        if (length > max) throw tooLong(max);
+        i = end;
+      }
+      if (i >= n) throw invalidJson();
+      const code = bytes[i];
+      if (code === 0x22) break;
+      if (code < 0x20) throw invalidJson();
+      escaped = true;
+      if (wanted) out += bytes.toString('latin1', runStart, i);
+      const esc = bytes[i + 1];
+      let unit: number;
+      if (esc === 0x75) {
+        unit = hex4Bytes(bytes, i + 2);
+        if (unit < 0) throw invalidJson();
+        i += 6;
+      } else {
+        const simple = esc === undefined ? undefined : SIMPLE_ESCAPES[String.fromCharCode(esc)];
+        if (simple === undefined) throw invalidJson();
+        unit = simple;
+        i += 2;
+      }
+      pendingHigh = surrogate(unit, pendingHigh);
+      if (wanted) out += String.fromCharCode(unit);
+      runStart = i;
+      if (++length > max) throw tooLong(max);
+    }
+    if (pendingHigh) throw loneSurrogate();
+    this.i = i + 1;
+    if (!wanted) return '';
+    return escaped
+      ? out + bytes.toString('latin1', runStart, i)
+      : bytes.toString('latin1', start, i);
+  }
+
+  /** `NUMBER` (the longest match at the place) and `JsonScanner.number`'s range check. */
+  private number(): void {
+    const bytes = this.bytes;
+    const at = this.i;
+    let j = at;
+    if (bytes[j] === 0x2d) j++;
+    if (bytes[j] === 0x30) j++;
+    else if (bytes[j] >= 0x31 && bytes[j] <= 0x39) {
+      j++;
+      while (isDigit(bytes[j])) j++;
+    } else throw invalidJson();
+    if (bytes[j] === 0x2e && isDigit(bytes[j + 1])) {
+      j += 2;
+      while (isDigit(bytes[j])) j++;
+    }
+    let exponent = false;
+    if (bytes[j] === 0x65 || bytes[j] === 0x45) {
+      let k = j + 1;
+      if (bytes[k] === 0x2b || bytes[k] === 0x2d) k++;
+      if (isDigit(bytes[k])) {
+        while (isDigit(bytes[k])) k++;
+        j = k;
+        exponent = true;
+      }
+    }
+    const length = j - at;
+    const mayOverflow = length > 300 || exponent;
+    if (
+      length >= 400 ||
+      (mayOverflow && !Number.isFinite(Number(bytes.toString('latin1', at, j))))
+    ) {
+      throw new BodyPipelineError(
+        'json_number_out_of_range',
+        'A number in the JSON body does not fit a 64-bit float (I-JSON)',
+      );
+    }
+    this.i = j;
+  }
+
+  private skipWs(): void {
+    const bytes = this.bytes;
+    let i = this.i;
+    for (;;) {
+      const c = bytes[i];
+      if (c !== 0x20 && c !== 0x0a && c !== 0x0d && c !== 0x09) break;
+      i++;
+    }
+    this.i = i;
+  }
+}
+
+function isDigit(c: number | undefined): boolean {
+  return c !== undefined && c >= 0x30 && c <= 0x39;
+}
+
+/** `hex4` over bytes. */
+function hex4Bytes(bytes: Buffer, at: number): number {
+  let unit = 0;
+  for (let k = at; k < at + 4; k++) {
+    const c = bytes[k];
+    const digit =
+      c >= 0x30 && c <= 0x39
+        ? c - 0x30
+        : c >= 0x61 && c <= 0x66
+          ? c - 0x57
+          : c >= 0x41 && c <= 0x46
+            ? c - 0x37
+            : -1;
+    if (digit < 0) return -1;
+    unit = unit * 16 + digit;
+  }
+  return unit;
+}
+
+/** Tracks an escaped UTF-16 unit: a high surrogate must be followed by a low one. */
+function surrogate(unit: number, pendingHigh: boolean): boolean {
+  const high = unit >= 0xd800 && unit <= 0xdbff;
+  const low = unit >= 0xdc00 && unit <= 0xdfff;
+  if (pendingHigh && !low) throw loneSurrogate();
+  if (!pendingHigh && low) throw loneSurrogate();
+  return high;
+}
+
+function tooLong(max: number): BodyPipelineError {
+  return new BodyPipelineError(
+    'json_string_too_long',
+    `A string in the JSON body is longer than ${max} characters`,
+  );
 }
 
 /** Characters a string token holds as they are: not a quote, a backslash or a control character. */
