@@ -148,7 +148,7 @@ describe('input limits (e2e)', () => {
   });
 
   it('should read a sync body past 64 KiB as a small one: the same refusals, and its packets accepted', async () => {
-    // an ASCII body this large is read from its bytes, not as one string (parseAsciiJsonBody)
+    // a body this large is read from its bytes, never made one string (parseJsonBody)
     const phone = await enrollPhone(t.baseUrl, t.keys.admin);
     const packets = Array.from({ length: 200 }, () => signPacket(phone));
     const json = JSON.stringify({ packets });

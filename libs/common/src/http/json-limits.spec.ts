@@ -4,12 +4,9 @@ import {
   bodyItemsText,
   DEFAULT_JSON_LIMITS,
   JsonLimits,
-  parseAsciiJsonBody,
   parseJsonBody,
+  parseJsonText,
 } from './json-limits';
-
-// eslint-disable-next-line no-control-regex -- ASCII is what it matches
-const isAsciiText = (text: string) => /^[\u0000-\u007f]*$/.test(text);
 
 const outcomeOf = (parse: () => unknown): { code: string; value?: unknown } => {
   try {
@@ -20,37 +17,39 @@ const outcomeOf = (parse: () => unknown): { code: string; value?: unknown } => {
 };
 
 /**
- * The code `parseJsonBody` answers for `text` ('ok' or its refusal); for an ASCII text, after
- * checking that `parseAsciiJsonBody` of its bytes answers the same code and an equal value (in
- * pieces of 8 bytes too, so that arrays of more than one item are parsed in several pieces).
+ * The code `parseJsonBody` answers for the UTF-8 bytes of `text` ('ok' or its refusal), after
+ * checking that it answers the same in pieces of 8 bytes (arrays of more than one item parsed
+ * in several pieces) and as `parseJsonText`, and that a value it gives is JSON.parse's.
  */
 const codeOf = (text: string, limits = DEFAULT_JSON_LIMITS): string => {
-  const outcome = outcomeOf(() => parseJsonBody(text, limits));
-  if (isAsciiText(text)) {
-    const bytes = Buffer.from(text, 'latin1');
-    for (const pieceBytes of [undefined, 8]) {
-      const ascii = outcomeOf(() => parseAsciiJsonBody(bytes, limits, pieceBytes));
-      // expect's deep comparison only where they differ (20,000 texts below)
-      if (
-        ascii.code !== outcome.code ||
-        JSON.stringify(ascii.value) !== JSON.stringify(outcome.value)
-      )
-        expect([text, ascii]).toEqual([text, outcome]);
-    }
+  const outcome = outcomeOf(() => parseJsonBody(Buffer.from(text), limits));
+  const others = [
+    outcomeOf(() => parseJsonBody(Buffer.from(text), limits, 8)),
+    outcomeOf(() => parseJsonText(text, limits)),
+  ];
+  const oracle = outcome.code === 'ok' ? JSON.stringify(JSON.parse(text)) : undefined;
+  // expect's deep comparison only where they differ (20,000 texts below)
+  for (const other of others) {
+    if (
+      other.code !== outcome.code ||
+      JSON.stringify(other.value) !== JSON.stringify(outcome.value) ||
+      (oracle !== undefined && JSON.stringify(outcome.value) !== oracle)
+    )
+      expect([text, other, JSON.stringify(outcome.value)]).toEqual([text, outcome, oracle]);
   }
   return outcome.code;
 };
 
-/** `parseJsonBody(text)`, checked against `parseAsciiJsonBody` as `codeOf` does. */
+/** `parseJsonBody` of the bytes of `text`, checked as `codeOf` does. */
 const parsed = (text: string, limits: JsonLimits = DEFAULT_JSON_LIMITS): unknown => {
   codeOf(text, limits);
-  return parseJsonBody(text, limits);
+  return parseJsonBody(Buffer.from(text), limits);
 };
 
 describe('parseJsonBody', () => {
   it('should parse what JSON.parse parses, for I-JSON objects and arrays', () => {
     const text = '{"a":[1,-2.5e3,true,false,null,"\\u00e9\\ud83d\\ude00\\n"],"b":{"c":{}},"d":[]}';
-    expect(parseJsonBody(text, DEFAULT_JSON_LIMITS)).toEqual(JSON.parse(text));
+    expect(parsed(text)).toEqual(JSON.parse(text));
     expect(parsed(' [ ] ')).toEqual([]);
     const ascii =
       '{ "n" : -0.5E-2 , "s":"a\\"\\u00e9" ,"a":[ 1 , {"b":[]} ,"\\n"] , "o":{"p":[true]},"e":[ ]}';
@@ -168,6 +167,58 @@ describe('parseJsonBody on the paths it takes for speed', () => {
       if (parses) expect([text, code === 'invalid_json']).toEqual([text, false]);
       else expect([text, code === 'ok']).toEqual([text, false]);
     }
+  });
+});
+
+describe('parseJsonBody of bodies that are not ASCII', () => {
+  it('should parse names and values with é, 中 and emoji, raw and escaped, as JSON.parse does', () => {
+    for (const text of [
+      '{"é":"é","中文":"中文","😀":"😀"}',
+      '{"\\u00e9":"\\u00e9","\\u4e2d":"\\u4e2d","\\ud83d\\ude00":"\\uD83D\\uDE00"}',
+      '{"a é":[" 中 ","😀\\n😀",{"ü":{"ß":["\\u00fc"]}}],"n":-1.5e3,"t":true}',
+      '{"packets":["é","中",{"😀":1}],"e":[],"s":"€\\"€"}',
+      '["é",{"中":"😀"}]',
+      `{"k":"${'é中😀'.repeat(2000)}"}`,
+      `{${Array.from({ length: 40 }, (_, i) => `"é${i}中":"😀${i}"`).join(',')}}`,
+    ]) {
+      expect([text.slice(0, 60), parsed(text)]).toEqual([text.slice(0, 60), JSON.parse(text)]);
+    }
+  });
+
+  it('should find a name repeated raw and escaped, and count a string in UTF-16 units', () => {
+    expect(codeOf('{"é":1,"\\u00e9":2}')).toBe('json_duplicate_key');
+    expect(codeOf('{"\\u00e9":1,"é":2}')).toBe('json_duplicate_key');
+    expect(codeOf('{"😀":1,"\\ud83d\\ude00":2}')).toBe('json_duplicate_key');
+    expect(codeOf('{"中":1,"中":2}')).toBe('json_duplicate_key');
+    expect(codeOf('{"é":1,"e":2,"é ":3,"ée":4}')).toBe('ok');
+    const many = Array.from({ length: 40 }, (_, i) => `"中${i}":${i}`).join(',');
+    expect(codeOf(`{${many},"\\u4e2d39":1}`)).toBe('json_duplicate_key');
+    expect(codeOf(`{${many},"中39 ":1}`)).toBe('ok');
+    const max = (maxStringLength: number) => ({ ...DEFAULT_JSON_LIMITS, maxStringLength });
+    // é and 中 are one UTF-16 unit each (2 and 3 bytes), 😀 two (4 bytes)
+    expect(codeOf('["é中"]', max(2))).toBe('ok');
+    expect(codeOf('["é中é"]', max(2))).toBe('json_string_too_long');
+    expect(codeOf('["😀"]', max(2))).toBe('ok');
+    expect(codeOf('["😀"]', max(1))).toBe('json_string_too_long');
+    expect(codeOf('["😀é"]', max(2))).toBe('json_string_too_long');
+    expect(codeOf('{"é中😀":1}', max(4))).toBe('ok');
+    expect(codeOf('{"é中😀":1}', max(3))).toBe('json_string_too_long');
+    // a raw character after an escaped high surrogate
+    expect(codeOf('["\\ud83dé"]')).toBe('json_lone_surrogate');
+    expect(codeOf('["\\ud83d😀"]')).toBe('json_lone_surrogate');
+    // outside strings, a non-ASCII character is not JSON
+    expect(codeOf('{"a":1}\u00a0')).toBe('invalid_json');
+    expect(codeOf('{"a":é}')).toBe('invalid_json');
+    expect(codeOf('\ufeff{"a":1}')).toBe('invalid_json');
+  });
+
+  it('should refuse a string with a lone surrogate of its own, not read it as U+FFFD', () => {
+    expect(outcomeOf(() => parseJsonText('{"a":"\ud800"}', DEFAULT_JSON_LIMITS)).code).toBe(
+      'json_lone_surrogate',
+    );
+    expect(outcomeOf(() => parseJsonText('{"a":"x\udc00"}', DEFAULT_JSON_LIMITS)).code).toBe(
+      'json_lone_surrogate',
+    );
   });
 });
 
@@ -309,7 +360,7 @@ describe('bodyItemsText', () => {
   it("should give a top-level object's array items as the body held them, parsing to equal items", () => {
     const text =
       '{ "n": 1, "packets" : [ {"a":[1,"x,]"]} ,\n 2.5e1,"\\u005d]" ,[[]], null\t], "o": {"p": [1, 2]}, "e": [] }';
-    const body = parseJsonBody(text, DEFAULT_JSON_LIMITS) as Record<string, unknown[]>;
+    const body = parseJsonBody(Buffer.from(text), DEFAULT_JSON_LIMITS) as Record<string, unknown[]>;
     const packets = body.packets;
     expect(bodyItemsText(packets, 0, 5)).toBe('{"a":[1,"x,]"]} ,\n 2.5e1,"\\u005d]" ,[[]], null');
     for (let from = 0; from < 5; from++) {
@@ -331,22 +382,27 @@ describe('bodyItemsText', () => {
     expect(bodyItemsText(packets, 0, 1)).toBeUndefined();
   });
 
-  it('should give the same texts for a body read as ASCII bytes, whatever its pieces', () => {
-    const text =
-      '{ "n": 1, "packets" : [ {"a":[1,"x,]"]} ,\n 2.5e1,"\\u005d]" ,[[]], null\t], "o": {"p": [1, 2]}, "e": [] }';
-    const body = parseJsonBody(text, DEFAULT_JSON_LIMITS) as Record<string, unknown[]>;
+  it('should give the texts the body held, non-ASCII strings as they were, whatever its pieces', () => {
+    const items = [
+      '{"nom":"Zoë","名":"中文","e":"😀","x":"\\u00e9\\ud83d\\ude00 é"}',
+      '"a, ] é"',
+      '{"é":[1,"中]"]}',
+      '"\\u4e2d😀"',
+    ];
+    const text = `{"é": "Zoë", "packets": [${items.join(' ,\n ')}], "o": {"p": ["中", 2]}, "e": [] }`;
     for (const pieceBytes of [undefined, 1, 8, 20, 1000]) {
-      const read = parseAsciiJsonBody(Buffer.from(text), DEFAULT_JSON_LIMITS, pieceBytes) as Record<
+      const read = parseJsonBody(Buffer.from(text), DEFAULT_JSON_LIMITS, pieceBytes) as Record<
         string,
         unknown[]
       >;
-      expect(read).toEqual(body);
-      expect(Object.keys(read)).toEqual(Object.keys(body));
-      for (let from = 0; from < 5; from++) {
-        for (let to = from + 1; to <= 6; to++) {
-          expect(bodyItemsText(read.packets, from, to)).toBe(bodyItemsText(body.packets, from, to));
+      expect(read).toEqual(JSON.parse(text));
+      expect(Object.keys(read)).toEqual(Object.keys(JSON.parse(text) as object));
+      for (let from = 0; from < 4; from++) {
+        for (let to = from + 1; to <= 4; to++) {
+          expect(bodyItemsText(read.packets, from, to)).toBe(items.slice(from, to).join(' ,\n '));
         }
       }
+      expect(bodyItemsText(read.packets, 0, 5)).toBeUndefined();
       expect(bodyItemsText(read.e, 0, 1)).toBeUndefined();
       expect(
         bodyItemsText((read.o as unknown as Record<string, unknown[]>).p, 0, 2),
@@ -356,10 +412,10 @@ describe('bodyItemsText', () => {
 
   it('should keep the depth limit on a top-level array member', () => {
     const limits = { ...DEFAULT_JSON_LIMITS, maxDepth: 1 };
-    expect(() => parseJsonBody('{"a":[1]}', limits)).toThrow(
+    expect(() => parseJsonBody(Buffer.from('{"a":[1]}'), limits)).toThrow(
       expect.objectContaining({ code: 'json_too_deep' }),
     );
     expect(codeOf('{"a":[1]}', limits)).toBe('json_too_deep');
-    expect(parseJsonBody('{"a":[1]}', { ...limits, maxDepth: 2 })).toEqual({ a: [1] });
+    expect(parsed('{"a":[1]}', { ...limits, maxDepth: 2 })).toEqual({ a: [1] });
   });
 });
