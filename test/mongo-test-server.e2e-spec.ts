@@ -5,6 +5,11 @@ import { join } from 'node:path';
 import { deserialize, serialize } from 'bson';
 import mongoose, { Connection, Schema } from 'mongoose';
 import {
+  MONGODB_PIPELINE_STAGES,
+  PREVIOUS_KEYS_PER_READ,
+  previousOfWorkersPipeline,
+} from '../libs/offline-sync/src/infrastructure/persistence/mongo/repositories/mongo-attendance-log.repository';
+import {
   mongoTestServerAvailable,
   MongoTestServer,
   startMongoTestServer,
@@ -170,6 +175,73 @@ describeIfAvailable(
       } finally {
         await Promise.all(racers.map((c) => c.close()));
       }
+    });
+
+    it('should refuse the pipelines a mongod refuses: more than 1000 stages, an unknown $unionWith field, a write in a $unionWith', async () => {
+      const rows = connection.db!.collection('union_rows');
+      await rows.insertMany([{ x: 1 }, { x: 2 }, { x: 3 }]);
+      const run = (pipeline: object[]) =>
+        rows
+          .aggregate(pipeline)
+          .toArray()
+          .catch((e: unknown) => e);
+      const project = { $project: { _id: 1 } };
+      const union = (pipeline: object[]) => ({ $unionWith: { coll: 'union_rows', pipeline } });
+      const tooLong = {
+        code: 7749501,
+        message: `Pipeline length must be no longer than ${MONGODB_PIPELINE_STAGES} stages.`,
+      };
+      // each pipeline has its own 1000: the top one, and each $unionWith's
+      await expect(run(Array.from({ length: 1000 }, () => project))).resolves.toHaveLength(3);
+      await expect(run(Array.from({ length: 1001 }, () => project))).resolves.toMatchObject(
+        tooLong,
+      );
+      await expect(
+        run([union(Array.from({ length: 1001 }, () => project))]),
+      ).resolves.toMatchObject(tooLong);
+      await expect(
+        run(Array.from({ length: 1000 }, () => union([{ $limit: 1 }, project]))),
+      ).resolves.toHaveLength(1003);
+      await expect(
+        run(Array.from({ length: 1001 }, () => union([{ $limit: 1 }]))),
+      ).resolves.toMatchObject(tooLong);
+      await expect(
+        run([{ $unionWith: { coll: 'union_rows', pipeline: [], bogus: 1 } }]),
+      ).resolves.toMatchObject({
+        code: 40415,
+        codeName: 'IDLUnknownField',
+        message: "BSON field '$unionWith.bogus' is an unknown field.",
+      });
+      for (const write of [
+        { $out: 'union_out' },
+        { $merge: { into: 'union_out', whenMatched: 'replace', whenNotMatched: 'insert' } },
+      ]) {
+        await expect(run([union([write])])).resolves.toMatchObject({
+          code: 31441,
+          message: `${Object.keys(write)[0]} is not allowed within a $unionWith's sub-pipeline`,
+        });
+      }
+      // refused before any of it ran: nothing written
+      expect(await connection.db!.listCollections({ name: 'union_out' }).toArray()).toEqual([]);
+    });
+
+    it("should take findPreviousOfWorkers' aggregation of PREVIOUS_KEYS_PER_READ keys, under the stage limit", async () => {
+      const logs = connection.db!.collection('previous_logs');
+      await logs.insertMany([
+        { workerId: 'w', at: new Date('2026-01-01T08:00:00Z'), packetId: 'a' },
+        { workerId: 'w', at: new Date('2026-01-01T09:00:00Z'), packetId: 'b' },
+      ]);
+      const keys = Array.from({ length: PREVIOUS_KEYS_PER_READ }, (_, i) => ({
+        workerId: 'w',
+        at: new Date(i % 2 ? '2026-01-01T08:30:00Z' : '2026-01-02T00:00:00Z'),
+        packetId: 'z',
+      }));
+      const pipeline = previousOfWorkersPipeline('previous_logs', keys, 0);
+      expect(pipeline.length).toBeLessThanOrEqual(MONGODB_PIPELINE_STAGES);
+      const answers = await logs.aggregate<{ _k: number; packetId: string }>(pipeline).toArray();
+      expect(answers.map((doc) => [doc._k, doc.packetId])).toEqual(
+        keys.map((_, i) => [i, i % 2 ? 'a' : 'b']),
+      );
     });
 
     it('should answer hello, isMaster, ping and buildInfo while another command holds its lock', () => {

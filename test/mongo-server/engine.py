@@ -183,6 +183,7 @@ def pipeline_update(coll, query, pipeline, upsert, multi, sort=None):
     """An update with an aggregation pipeline (mongomock has none): each target document is run
     through the pipeline by mongomock's aggregation engine, then replaced. Returns
     (matched, modified, upserted_id, target_id)."""
+    check_pipeline(pipeline)
     for stage in pipeline:
         if next(iter(stage)) not in PIPELINE_STAGES:
             raise CommandError('unsupported update pipeline stage %s' % next(iter(stage)), 9, 'FailedToParse')
@@ -316,11 +317,80 @@ def matches_simple(doc, query):
     return hit
 
 
+# MongoDB's internalPipelineLengthLimit: a pipeline of more stages is refused before it is
+# parsed (7749501, MongoDB 7.1+; FailedToParse before), each pipeline on its own (a
+# `$unionWith`, `$lookup` or `$facet` sub-pipeline has its own 1000)
+PIPELINE_LENGTH_LIMIT = 1000
+UNION_WITH_FIELDS = ('coll', 'pipeline')
+# stages that write: refused in a `$unionWith` sub-pipeline (31441), as a mongod does
+WRITE_STAGES = ('$out', '$merge')
+BSON_TYPE_NAMES = {str: 'string', bool: 'bool', int: 'int', float: 'double', list: 'array',
+                   dict: 'object', type(None): 'null'}
+
+
+def check_pipeline(pipeline):
+    """A pipeline as a mongod parses it before running any of it: its length, each stage one
+    field, a `$unionWith` spec and the pipelines inside it (`$unionWith`, `$lookup`, `$facet`)."""
+    if len(pipeline) > PIPELINE_LENGTH_LIMIT:
+        raise CommandError('Pipeline length must be no longer than %d stages.'
+                           % PIPELINE_LENGTH_LIMIT, 7749501, 'Location7749501')
+    for stage in pipeline:
+        if not isinstance(stage, dict) or len(stage) != 1:
+            raise CommandError('A pipeline stage specification object must contain exactly one '
+                               'field.', 40323, 'Location40323')
+        name, spec = next(iter(stage.items()))
+        if name == '$unionWith':
+            check_pipeline(union_with_spec(spec)['pipeline'])
+        if name == '$lookup' and isinstance(spec, dict) and isinstance(spec.get('pipeline'), list):
+            check_pipeline(spec['pipeline'])
+        if name == '$facet' and isinstance(spec, dict):
+            for sub in spec.values():
+                if isinstance(sub, list):
+                    check_pipeline(sub)
+
+
+def union_with_spec(spec):
+    """A `$unionWith` spec as a mongod's IDL parser reads it: a collection name, or an object of
+    `coll` (string) and `pipeline` (array of stages, none of them writing) and nothing else."""
+    if isinstance(spec, str):
+        return {'coll': spec, 'pipeline': []}
+    if not isinstance(spec, dict):
+        raise CommandError('the $unionWith stage specification must be an object or string, but '
+                           'found %s' % BSON_TYPE_NAMES.get(type(spec), 'object'), 9,
+                           'FailedToParse')
+    for field in spec:
+        if field not in UNION_WITH_FIELDS:
+            raise CommandError("BSON field '$unionWith.%s' is an unknown field." % field, 40415,
+                               'IDLUnknownField')
+    for field, wanted in (('coll', str), ('pipeline', list)):
+        if field in spec and not isinstance(spec[field], wanted):
+            raise CommandError("BSON field '$unionWith.%s' is the wrong type '%s', expected type "
+                               "'%s'" % (field, BSON_TYPE_NAMES.get(type(spec[field]), 'object'),
+                                         BSON_TYPE_NAMES[wanted]), 14, 'TypeMismatch')
+    if 'coll' not in spec:
+        # a mongod takes a collection-less `$unionWith` whose pipeline starts with $documents;
+        # mongomock has no $documents
+        raise CommandError('$unionWith needs a collection name', 9, 'FailedToParse')
+    pipeline = spec.get('pipeline', [])
+    for stage in pipeline:
+        name = next(iter(stage)) if isinstance(stage, dict) and stage else None
+        if name in WRITE_STAGES:
+            raise CommandError("%s is not allowed within a $unionWith's sub-pipeline" % name,
+                               31441, 'Location31441')
+    return {'coll': spec['coll'], 'pipeline': pipeline}
+
+
 def aggregate(db, coll, pipeline):
     """An aggregation, with `$unionWith` (mongomock has none; MongoDB 4.4+): the documents of
     the stages before it, then those of its pipeline run on its collection, and the stages after
     it run on both (through a scratch collection, each document wrapped so that equal _ids from
-    the two sides stay two documents)."""
+    the two sides stay two documents). Every pipeline is checked first as a mongod parses it
+    (length, `$unionWith` specs, nested ones included) so that nothing runs of a refused one."""
+    check_pipeline(pipeline)
+    return run_aggregate(db, coll, pipeline)
+
+
+def run_aggregate(db, coll, pipeline):
     docs = None
     stages = []
 
@@ -344,12 +414,8 @@ def aggregate(db, coll, pipeline):
         if name != '$unionWith':
             stages.append(stage)
             continue
-        spec = stage[name]
-        if isinstance(spec, str):
-            spec = {'coll': spec}
-        if not isinstance(spec, dict) or not isinstance(spec.get('coll'), str):
-            raise CommandError('$unionWith needs a collection name', 9, 'FailedToParse')
+        spec = union_with_spec(stage[name])
         docs = run(docs, stages)
         stages = []
-        docs = docs + aggregate(db, CLIENT[db][spec['coll']], spec.get('pipeline', []))
+        docs = docs + run_aggregate(db, CLIENT[db][spec['coll']], spec['pipeline'])
     return run(docs, stages)

@@ -214,14 +214,10 @@ export class MongoAttendanceLogRepository extends AttendanceLogRepository implem
     const reads: Promise<void>[] = [];
     for (let from = 0; from < keys.length; from += PREVIOUS_KEYS_PER_READ) {
       const chunk = keys.slice(from, from + PREVIOUS_KEYS_PER_READ);
-      const [first, ...others] = chunk.map((key, i) => previousPipeline(key, from + i));
-      const pipeline = [
-        ...first,
-        ...others.map((p) => ({ $unionWith: { coll: this.logs.collection.name, pipeline: p } })),
-      ];
+      const pipeline = previousOfWorkersPipeline(this.logs.collection.name, chunk, from);
       reads.push(
         this.logs
-          .aggregate<AttendanceLogDocument & { _k: number }>(pipeline as PipelineStage[])
+          .aggregate<AttendanceLogDocument & { _k: number }>(pipeline)
           // every answer in the first batch (101 by default: a getMore more)
           .option({ batchSize: chunk.length })
           .then((docs) => {
@@ -261,9 +257,49 @@ export function siteHeadsPipeline(afterSiteId: string) {
 
 /**
  * Keys per aggregation of `findPreviousOfWorkers`: a stage per key (MongoDB refuses a pipeline
- * of more than 1000 stages), the default SYNC_MAX_PACKETS in one.
+ * of more than MONGODB_PIPELINE_STAGES stages), the default SYNC_MAX_PACKETS in one.
  */
 export const PREVIOUS_KEYS_PER_READ = 500;
+
+/**
+ * MongoDB's most stages in one pipeline (internalPipelineLengthLimit), each sub-pipeline
+ * counted on its own: more is refused (code 7749501) before any of it runs.
+ */
+export const MONGODB_PIPELINE_STAGES = 1000;
+
+/**
+ * The aggregation of `findPreviousOfWorkers` for `keys` (at most PREVIOUS_KEYS_PER_READ), the
+ * first of them at place `from`: the first key's pipeline at the top, each other key's in a
+ * `$unionWith` of `collection`.
+ */
+export function previousOfWorkersPipeline(
+  collection: string,
+  keys: PreviousKey[],
+  from: number,
+): PipelineStage[] {
+  const [first, ...others] = keys.map((key, i) => previousPipeline(key, from + i));
+  return [
+    ...first,
+    ...others.map((pipeline) => ({ $unionWith: { coll: collection, pipeline } })),
+  ] as PipelineStage[];
+}
+
+// a PREVIOUS_KEYS_PER_READ whose aggregation is longer than a pipeline MongoDB takes would pass
+// no MongoDB: refused when this module loads, not on the first large sync
+const PREVIOUS_STAGES_PER_READ = previousOfWorkersPipeline(
+  'attendance_logs',
+  Array.from({ length: PREVIOUS_KEYS_PER_READ }, () => ({
+    workerId: '',
+    at: new Date(0),
+    packetId: '',
+  })),
+  0,
+).length;
+if (PREVIOUS_STAGES_PER_READ > MONGODB_PIPELINE_STAGES) {
+  throw new Error(
+    `PREVIOUS_KEYS_PER_READ ${PREVIOUS_KEYS_PER_READ} makes a pipeline of ${PREVIOUS_STAGES_PER_READ} stages (MongoDB takes ${MONGODB_PIPELINE_STAGES})`,
+  );
+}
 
 /**
  * The worker's link just before `key` (the greatest (at, packetId) below it), tagged with the
