@@ -7,6 +7,8 @@ import {
   mongoLegacyTaggingState,
   MongoStoreHandle,
   onlyDuplicateKeysOn,
+  StoredForms,
+  storedFormsCanonical,
   tagLegacyRowsOnceMongo,
 } from '@app/persistence';
 import {
@@ -196,6 +198,8 @@ export class MongoWorkforceRepository extends WorkforceRepository implements OnM
       () => unreadableThekedar(doc._id, doc.name, doc.phone, doc.createdAt),
     );
     if (!this.thekedarSeal || thekedar.integrity === 'tampered') return thekedar;
+    if (!storedFormsCanonical(doc, MONGO_THEKEDAR_FORMS))
+      return { ...thekedar, integrity: 'tampered' };
     return this.thekedarSeal.checked(thekedar, doc.tag);
   }
 
@@ -358,7 +362,12 @@ export class MongoWorkforceRepository extends WorkforceRepository implements OnM
     const worker = Mapper.workerToDomain(doc);
     if (!this.seal) return worker;
     const stored = { tag: doc.tag, eventId: doc.eventId };
-    return this.seal.checked(worker, stored, doc.events?.at(-1)?.id);
+    const checked = this.seal.checked(worker, stored, doc.events?.at(-1)?.id);
+    // stored text is canonical: a time that is not a BSON date verifies (the tag covers the
+    // instant) but escapes the date filters
+    return storedFormsCanonical(doc, MONGO_WORKER_FORMS)
+      ? checked
+      : { ...checked, integrity: 'tampered' };
   }
 
   async retagPage(
@@ -1004,3 +1013,11 @@ function recordAsRead(doc: Partial<SiteDocument & ThekedarDocument> & { _id: str
         }),
   };
 }
+
+/** The stored forms a worker's and a thekedar's read hold to (stored text is canonical). */
+const MONGO_WORKER_FORMS: StoredForms<WorkerDocument> = {
+  createdAt: 'mongoTime',
+  statusChangedAt: 'mongoTime?',
+  trustInheritedUntil: 'mongoTime?',
+};
+const MONGO_THEKEDAR_FORMS: StoredForms<ThekedarDocument> = { createdAt: 'mongoTime' };

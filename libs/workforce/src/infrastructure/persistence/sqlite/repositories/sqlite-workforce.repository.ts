@@ -9,6 +9,8 @@ import {
   SqliteStoreHandle,
   sqliteLegacyTaggingState,
   SqliteWriteTurns,
+  StoredForms,
+  storedFormsCanonical,
   tagLegacyRowsOnceSqlite,
 } from '@app/persistence';
 import {
@@ -200,6 +202,7 @@ export class SqliteWorkforceRepository extends WorkforceRepository {
       () => Mapper.thekedarToDomain(row),
       () => unreadableThekedar(row.id, row.name, row.phone, row.created_at),
     );
+    if (!storedFormsCanonical(row, THEKEDAR_FORMS)) return { ...thekedar, integrity: 'tampered' };
     if (!this.thekedarSeal || thekedar.integrity === 'tampered') return thekedar;
     return this.thekedarSeal.checked(thekedar, row.tag);
   }
@@ -289,7 +292,12 @@ export class SqliteWorkforceRepository extends WorkforceRepository {
     const worker = Mapper.workerToDomain(row);
     if (!this.seal) return worker;
     const stored = { tag: row.tag, eventId: row.event_id };
-    return this.seal.checked(worker, stored, this.newestEventId(row.id));
+    const checked = this.seal.checked(worker, stored, this.newestEventId(row.id));
+    // stored text is canonical: a sponsor with a duplicate `thekedarId` (json_extract puts the
+    // worker in another crew, JSON.parse in its own) verifies, yet is no row the server wrote
+    return storedFormsCanonical(row, WORKER_FORMS)
+      ? checked
+      : { ...checked, integrity: 'tampered' };
   }
 
   /**
@@ -812,3 +820,13 @@ export const WORKER_EVENTS_SQL = 'SELECT * FROM worker_events WHERE worker_id = 
 export const ENROLLMENT_REVOKE_SQL = `DELETE FROM enrollment_codes
   WHERE person_kind = ? AND person_id = ? AND used_at IS NULL`;
 export const SITE_WORKER_LIST_SQL = workerListSql({ site: true, status: false });
+
+/** The stored forms a worker row's read holds to (stored text is canonical: `@app/persistence`). */
+const WORKER_FORMS: StoredForms<WorkerRow> = {
+  site_ids: 'json',
+  sponsor: 'json',
+  created_at: 'time',
+  status_changed_at: 'time?',
+  trust_inherited_until: 'time?',
+};
+const THEKEDAR_FORMS: StoredForms<ThekedarRow> = { site_ids: 'json', created_at: 'time' };
