@@ -103,7 +103,16 @@ describeStoreContract(
         });
         const [listed] = (await repo.list({ limit: 500 })).filter((x) => x.deviceId === d.deviceId);
         expect(listed).toMatchObject({ isBlocked: true, blockIntegrity: 'tampered' });
+        // the repair: an admin's unblock vouches for the device as read, in the server's form
+        await repo.setBlocked(d.deviceId, false, event(d.deviceId, 'unblocked', new Date()));
+        expect(await repo.findByDeviceId(d.deviceId)).toMatchObject({
+          isBlocked: false,
+          blockIntegrity: 'verified',
+          fingerprint: d.fingerprint,
+          createdAt: d.createdAt,
+        });
       }
+      expect(await repo.listDeviceIdsBySimHash(sim)).toEqual([hidden.deviceId]);
     });
 
     it("should read an event whose time is spelled otherwise as tampered: the latest unblock is the admin's last one", async () => {

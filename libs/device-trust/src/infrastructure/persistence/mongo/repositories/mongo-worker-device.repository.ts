@@ -362,7 +362,9 @@ export class MongoWorkerDeviceRepository extends WorkerDeviceRepository implemen
       .findOneAndUpdate(
         { deviceId },
         {
-          $set: this.blockState(stored, blocked, event.id),
+          // the admin vouches for the device as the console shows it: its creation time
+          // written again as a date (the server's form), as tagged
+          $set: { ...this.blockState(stored, blocked, event.id), createdAt: stored.createdAt },
           $push: { events: this.eventDoc(event) },
         },
         { new: true, runValidators: true, projection: DEVICE_FIELDS },

@@ -288,14 +288,22 @@ export class SqliteWorkerDeviceRepository extends WorkerDeviceRepository {
           // the new tag covers the row's fields as stored: read in the same transaction
           const row = this.byDeviceId.get(deviceId);
           if (!row) return undefined;
+          // the admin vouches for the device as the console shows it: its texts written again in
+          // the server's form (a fingerprint with a duplicate key, as parsed), as tagged
+          const device = Mapper.toDomain(row);
+          const stored = Mapper.toPersistence(device);
           this.db
             .prepare(
-              'UPDATE worker_devices SET is_blocked = ?, block_tag = ?, block_event_id = ? WHERE device_id = ?',
+              `UPDATE worker_devices SET is_blocked = ?, block_tag = ?, block_event_id = ?,
+                 fingerprint = ?, site_ids = ?, created_at = ? WHERE device_id = ?`,
             )
             .run(
               blocked ? 1 : 0,
-              this.stateTag(Mapper.toDomain(row), blocked, event.id),
+              this.stateTag(device, blocked, event.id),
               event.id,
+              stored.fingerprint,
+              stored.site_ids,
+              stored.created_at,
               deviceId,
             );
           this.insertEvent.run(this.eventRow(event));
