@@ -60,6 +60,23 @@ export function canonicalMongoFlag(stored: unknown): boolean {
 }
 
 /**
+ * Whether a stored MongoDB value holds JSON values only (strings, finite numbers, booleans, null,
+ * arrays and plain objects), as the server writes a hashed text's values: a BSON date in their
+ * place serializes (`toJSON`) to the same JCS text, so it would verify, while a query compares it
+ * as another type.
+ */
+export function canonicalMongoJson(stored: unknown, depth = 0): boolean {
+  if (depth > 64) return false;
+  if (stored === null || typeof stored === 'string' || typeof stored === 'boolean') return true;
+  if (typeof stored === 'number') return Number.isFinite(stored);
+  if (typeof stored !== 'object') return false;
+  if (Array.isArray(stored)) return stored.every((v) => canonicalMongoJson(v, depth + 1));
+  const proto = Object.getPrototypeOf(stored) as unknown;
+  if (proto !== Object.prototype && proto !== null) return false;
+  return Object.values(stored).every((v) => v === undefined || canonicalMongoJson(v, depth + 1));
+}
+
+/**
  * What each checked column of a row holds: `json` (JSON text), `time` (SQLite ISO time),
  * `flag` (SQLite 0/1), `mongoTime` (BSON date), `mongoFlag` (BSON boolean), `string` (a BSON
  * string); a trailing `?` allows null or absent.
