@@ -142,5 +142,33 @@ describeStoreContract(
       }
       expect((await repo.findThekedarById(k.id))?.integrity).toBe('tampered');
     });
+
+    it("should refuse a worker with another's number at its site though the other's claims were deleted in the store", async () => {
+      const repo = await withTags();
+      const first = worker({ kind: 'admin', actor: 'admin:000000000000' });
+      await repo.createWorker(first, code(first.id, 'worker'));
+      const again = {
+        ...worker({ kind: 'admin', actor: 'admin:000000000000' }),
+        phone: first.phone,
+      };
+      expect(await repo.createWorker(again, code(again.id, 'worker'))).toMatchObject({
+        workerId: first.id,
+      });
+      if (driver() === 'sqlite') {
+        sqlite().prepare('DELETE FROM worker_phone_claims WHERE worker_id = ?').run(first.id);
+      } else {
+        await mongo('workers').updateOne(
+          { _id: first.id },
+          { $unset: { phoneClaims: 1, phoneClaimsForm: 1 } },
+        );
+      }
+      expect(await repo.createWorker(again, code(again.id, 'worker'))).toMatchObject({
+        workerId: first.id,
+      });
+      expect(await repo.findWorkerById(again.id)).toBeUndefined();
+      // a worker at another site takes the number there, as before
+      const elsewhere = { ...again, id: newId(), siteIds: ['s9'] };
+      expect(await repo.createWorker(elsewhere, code(elsewhere.id, 'worker'))).toBeUndefined();
+    });
   },
 );

@@ -13,6 +13,7 @@ import {
 } from '@app/persistence';
 import {
   EnrollmentCode,
+  claimHeldByWorker,
   PhoneTaken,
   phoneClaims,
   Site,
@@ -571,15 +572,34 @@ export class MongoWorkforceRepository extends WorkforceRepository implements OnM
     }
   }
 
-  /** The first of `claims` a worker other than `self` holds. */
-  private async takenAmong(claims: string[], self: string): Promise<PhoneTaken | undefined> {
+  /**
+   * The first of `claims` a worker other than `self` holds: by its `phoneClaims`, or by its own
+   * (tagged) fields with the number `phone` (claims unset in the database free nothing).
+   */
+  private async takenAmong(
+    claims: string[],
+    self: string,
+    phone: string,
+  ): Promise<PhoneTaken | undefined> {
     const holder = await this.workers
       .findOne({ phoneClaims: { $in: claims }, _id: { $ne: self } }, { phoneClaims: 1 })
       .sort({ _id: 1 })
       .lean<Pick<WorkerDocument, '_id' | 'phoneClaims'>>();
-    if (!holder) return undefined;
-    const claim = claims.find((c) => holder.phoneClaims?.includes(c))!;
-    return new PhoneTaken(holder._id, claim);
+    if (holder) {
+      const claim = claims.find((c) => holder.phoneClaims?.includes(c))!;
+      return new PhoneTaken(holder._id, claim);
+    }
+    if (claims.length === 0) return undefined;
+    const others = await this.workers
+      .find({ phone, _id: { $ne: self } }, WORKER_FIELDS)
+      .sort({ _id: 1 })
+      .lean<WorkerDocument[]>();
+    for (const doc of others) {
+      const other = this.toDomain(doc);
+      const claim = claimHeldByWorker(other, this.phones.claimKey(other.phone), claims);
+      if (claim !== undefined) return new PhoneTaken(other.id, claim);
+    }
+    return undefined;
   }
 
   async createSite(site: Site): Promise<void> {
@@ -656,7 +676,7 @@ export class MongoWorkforceRepository extends WorkforceRepository implements OnM
     const doc = Mapper.workerToPersistence(worker, enrollment, this.phones.claimKey(worker.phone));
     if (this.seal) doc.tag = this.seal.tag(worker, null);
     const claims = doc.phoneClaims!;
-    return this.claiming(claims, worker.id, async () => {
+    return this.claiming(claims, worker.id, worker.phone, async () => {
       await this.workers.create(doc);
       return undefined;
     });
@@ -672,10 +692,11 @@ export class MongoWorkforceRepository extends WorkforceRepository implements OnM
   private async claiming<T>(
     claims: string[],
     self: string,
+    phone: string,
     write: () => Promise<T>,
   ): Promise<T | PhoneTaken> {
     for (let attempt = 0; attempt < CLAIM_ATTEMPTS; attempt++) {
-      const taken = await this.takenAmong(claims, self);
+      const taken = await this.takenAmong(claims, self, phone);
       if (taken) return taken;
       try {
         return await write();
@@ -828,7 +849,8 @@ export class MongoWorkforceRepository extends WorkforceRepository implements OnM
       };
       const held = new Set(current.phoneClaims ?? []);
       const taking = claims.filter((c) => !held.has(c));
-      const result = taking.length > 0 ? await this.claiming(taking, id, write) : await write();
+      const result =
+        taking.length > 0 ? await this.claiming(taking, id, after.phone, write) : await write();
       if (result !== CHANGED_MEANWHILE) return result;
     }
     throw new Error(`worker ${id} changed ${REPLACE_ATTEMPTS} times while being changed`);
