@@ -57,10 +57,16 @@ export class WorkerDeviceService {
     // the legacy tagging this start refused (every phone from before the tags reads blocked):
     // a state (the fraud store's refusal counts in mdai_fraud_events_tampered_total; a device
     // refused is no tampered event)
+    // and the retirement of the form v1 this start refused (the v1-retired marker gone while v2
+    // states are stored): every v1 phone reads blocked the same way
     legacyTaggingRefusedGauge(
       'mdai_worker_devices_legacy_tagging_refused',
-      'Whether this start refused to tag the worker devices from before the tags (FRAUD_LEGACY_TAGGING off, or the worker_device_seal marker gone): 1 while every such phone reads blocked (403 device_blocked)',
-      devices,
+      'Whether this start refused to tag the worker devices from before the tags (FRAUD_LEGACY_TAGGING off, or the worker_device_seal marker gone), or to retire their state tags of the form v1 (the v1-retired marker gone while v2 tags are stored): 1 while every such phone reads blocked (403 device_blocked)',
+      {
+        get legacyRefused() {
+          return devices.legacyRefused ?? (devices.v1RetirementRefused ? 'tagged_rows' : undefined);
+        },
+      },
       metrics,
     );
   }

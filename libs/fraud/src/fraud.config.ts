@@ -95,5 +95,5 @@ export function fraudLegacyTaggingWarning(
   app: { production: boolean },
 ): string | undefined {
   if (!app.production || !settings.legacyTaggingExplicit) return undefined;
-  return 'FRAUD_LEGACY_TAGGING=1 is set: it is meant for the one start that upgrades a store from a version without the fraud, worker-device and kiosk tags. Once every replica of that start is up, unset it (remove it from the environment or .env) and restart: left set, a start tags as legacy untagged fraud rows, worker devices and kiosks that someone with write access to the database inserted, or left after deleting the tagged ones (README, Configuration)';
+  return 'FRAUD_LEGACY_TAGGING=1 is set: it is meant for the one start that upgrades a store from a version without the fraud, worker-device and kiosk tags. Once every replica of that start is up, unset it (remove it from the environment or .env) and restart: left set, a start tags as legacy untagged fraud rows, worker devices and kiosks that someone with write access to the database inserted, or left after deleting the tagged ones, and re-tags as legacy a worker device state of the form v1 put back there with its v1-retired marker cleared (README, Configuration)';
 }

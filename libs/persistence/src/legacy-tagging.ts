@@ -170,10 +170,18 @@ export interface SqliteLegacyTagging {
    * the tagging ran) and `legacy_sealed_count`, inserted by the store's migration.
    */
   markerTable: string;
-  /** `SELECT EXISTS (…) AS tagged`: any row, or child row, carries a tag. */
-  taggedSql: string;
-  /** `SELECT EXISTS (…) AS untagged`: any row, or child row, carries none. */
-  untaggedSql: string;
+  /**
+   * The marker's columns, when not `legacy_sealed_at` and `legacy_sealed_count` (a second
+   * tagging of the same store behind its own marker: the worker devices' `v1` retirement).
+   */
+  markerColumns?: { at: string; count: string };
+  /**
+   * `SELECT EXISTS (…) AS tagged`: any row, or child row, carries a tag; or a check run in the
+   * transaction (a tag that must be verified to tell).
+   */
+  taggedSql: string | (() => boolean);
+  /** `SELECT EXISTS (…) AS untagged`: any row, or child row, carries none; or such a check. */
+  untaggedSql: string | (() => boolean);
   /** Tags every untagged row as legacy (inside the transaction); the count of rows tagged. */
   tagUntagged(): number;
 }
@@ -184,23 +192,32 @@ export function tagLegacyRowsOnceSqlite(
   rule: LegacyTaggingSwitch,
   spec: SqliteLegacyTagging,
 ): LegacyTaggingResult {
+  const { at, count: counted } = spec.markerColumns ?? {
+    at: 'legacy_sealed_at',
+    count: 'legacy_sealed_count',
+  };
   const pending = () =>
     (
-      db.prepare(`SELECT legacy_sealed_at FROM ${spec.markerTable} WHERE id = 1`).get() as
-        { legacy_sealed_at: string | null } | undefined
-    )?.legacy_sealed_at === null;
+      db.prepare(`SELECT ${at} AS at FROM ${spec.markerTable} WHERE id = 1`).get() as
+        { at: string | null } | undefined
+    )?.at === null;
+  const exists = (check: string | (() => boolean), column: string) =>
+    typeof check === 'string'
+      ? (db.prepare(check).get() as Record<string, number>)[column] === 1
+      : check();
   if (!pending()) return { kind: 'marked' };
   return db
     .transaction((): LegacyTaggingResult => {
       if (!pending()) return { kind: 'marked' };
-      const tagged = (db.prepare(spec.taggedSql).get() as { tagged: number }).tagged === 1;
-      const untagged = (db.prepare(spec.untaggedSql).get() as { untagged: number }).untagged === 1;
+      const tagged = exists(spec.taggedSql, 'tagged');
+      const untagged = exists(spec.untaggedSql, 'untagged');
       const reason = legacyTaggingRefusal(rule, tagged, untagged);
       if (reason) return { kind: 'refused', reason };
       const count = spec.tagUntagged();
-      db.prepare(
-        `UPDATE ${spec.markerTable} SET legacy_sealed_at = ?, legacy_sealed_count = ? WHERE id = 1`,
-      ).run(new Date().toISOString(), count);
+      db.prepare(`UPDATE ${spec.markerTable} SET ${at} = ?, ${counted} = ? WHERE id = 1`).run(
+        new Date().toISOString(),
+        count,
+      );
       return { kind: 'tagged', count };
     })
     .immediate();
@@ -224,6 +241,11 @@ export interface MongoLegacyTagging {
   pass(): Promise<{ tagged: number; missed: number }>;
   /** Milliseconds between the looks at another replica tagging (500; tests set less). */
   pollMs?: number;
+  /**
+   * The marker's `_id`, when not `legacy` (a second tagging of the same store behind its own
+   * marker: the worker devices' `v1-retired`).
+   */
+  markerId?: string;
 }
 
 /**
@@ -236,7 +258,8 @@ export async function tagLegacyRowsOnceMongo(
   rule: LegacyTaggingSwitch,
   spec: MongoLegacyTagging,
 ): Promise<LegacyTaggingResult> {
-  const marked = async () => (await spec.marks.findOne({ _id: 'legacy' })) != null;
+  const markerId = spec.markerId ?? 'legacy';
+  const marked = async () => (await spec.marks.findOne({ _id: markerId })) != null;
   if (await marked()) return { kind: 'marked' };
   let tagged = await spec.anyTagged();
   if (tagged && !rule.legacyTaggingForced) {
@@ -255,7 +278,7 @@ export async function tagLegacyRowsOnceMongo(
     if (missed === 0) break;
   }
   try {
-    await spec.marks.insertOne({ _id: 'legacy', at: new Date(), count });
+    await spec.marks.insertOne({ _id: markerId, at: new Date(), count });
   } catch {
     // another replica's marker: it tagged the same documents with the same tags
   }

@@ -1,6 +1,6 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { LegacyTaggedSeal } from '@app/fraud';
-import { LegacyTaggingRefusal } from '@app/persistence';
+import { LegacyTaggingRefusal, LegacyTaggingSwitch } from '@app/persistence';
 import { WorkerDevice, WorkerDeviceEvent, WorkerDeviceIntegrity } from '../../domain/worker-device';
 
 /**
@@ -43,7 +43,8 @@ type StateForm = 'v1' | 'v2';
  * - Rows stored before the tags are tagged once, at the first start with them, over the same
  *   data prefixed with `"legacy"` (the fraud tags' rule and switch: only on a store with no
  *   tagged row, and with no marker only with FRAUD_LEGACY_TAGGING on). A legacy state holds as
- *   stored until its next change, which tags it as the server's.
+ *   stored until its next change, which tags it as the server's: put back after that change
+ *   (the device's newest event then no longer legacy), it reads as tampered.
  *
  * - A tagged state reads as the server's only when the event it names is the device's newest
  *   event as written (not by its date: replicas' clocks differ), of its action (`blocked` for a blocked state;
@@ -99,6 +100,28 @@ export class WorkerDeviceSeal extends LegacyTaggedSeal {
       if (integrity !== 'tampered') return { form, integrity };
     }
     return undefined;
+  }
+
+  /**
+   * Whether a stored state's tag verifies in the form `v2` (legacy or not), whatever else a
+   * read finds: the retirement of the form `v1` with its marker gone is refused on a store that
+   * holds one (`v1Retirement`).
+   */
+  isV2State(state: Omit<WorkerDeviceStoredState, 'integrity'>): boolean {
+    return this.stateForm(state.device, state.blocked, state.eventId, state.tag)?.form === 'v2';
+  }
+
+  /**
+   * The rule of the retirement of the form `v1` (the legacy tagging's, `legacyTaggingRefusal`):
+   * with its marker gone, a store that holds `v2` states (`tagged`) and `v1` ones to re-tag
+   * (`untagged`) is refused unless FRAUD_LEGACY_TAGGING=1 is set explicitly: the marker is a row
+   * a database writer can clear, and the retirement takes a `v1` state's owner as stored, so a
+   * `v1` row kept from a backup, its owner changed and its tag put back, would be re-tagged as
+   * `v2` legacy with the owner as edited. A store with no `v2` state is one the upgrade to the
+   * form starts on: always allowed (no switch needed at that upgrade).
+   */
+  get v1Retirement(): LegacyTaggingSwitch {
+    return { legacyTaggingAllowed: true, legacyTaggingForced: this.legacyTaggingForced };
   }
 
   /**
@@ -208,12 +231,17 @@ export class WorkerDeviceSeal extends LegacyTaggedSeal {
   ): WorkerDevice {
     let integrity = this.stateIntegrity(device, device.isBlocked, eventId, tag);
     // a state the server tagged must be the one its newest event set: an older tagged state put
-    // back (a saved unblocked state over a later block) is no state of now. A legacy state from
-    // before the tags has no event id: it holds as stored until its next change; one with an
-    // event id (a `v1` state re-tagged at its retirement) is held to its event as well.
+    // back (a saved unblocked state over a later block) is no state of now. A legacy state with
+    // an event id (a `v1` state re-tagged at its retirement) is held to its event as well. A
+    // legacy state from before the tags names none: it holds as stored only while the device's
+    // newest event is legacy too (or it has none). Every change since the upgrade writes a new
+    // state with a server-tagged event, so a newer event (verified, or one no key vouches for,
+    // which could hide a verified one behind it) says this state was put back over a later one.
     const named =
       integrity === 'verified' || (integrity === 'legacy' && typeof eventId === 'string');
     if (named && !setByNewest(device.isBlocked, eventId, newest)) integrity = 'tampered';
+    else if (integrity === 'legacy' && !named && newest && newest.integrity !== 'legacy')
+      integrity = 'tampered';
     device.blockIntegrity = integrity;
     if (integrity === 'tampered') device.isBlocked = true;
     return device;
@@ -299,6 +327,17 @@ export const WORKER_DEVICE_LEGACY_REFUSALS: Record<WorkerDeviceLegacyRefusal, st
   not_allowed:
     'ALARM: untagged worker devices, no worker_device_seal marker and no tagged row, and FRAUD_LEGACY_TAGGING is off: the legacy tagging was not run; untagged devices read as tampered (blocked). If this start upgrades a store from a version without device tags, restart once with FRAUD_LEGACY_TAGGING=1',
 };
+
+/**
+ * The alarm of a refused retirement of the form `v1` (its marker gone while `v2` states are
+ * stored): only `tagged_rows` can refuse it (`WorkerDeviceSeal.v1Retirement`).
+ */
+export const WORKER_DEVICE_V1_RETIREMENT_REFUSED =
+  'ALARM: no v1-retired marker (worker_device_seal) but worker device states already carry tags of the form v2: the retirement of the form v1 was not run (it would take the owner, sites and fingerprint of each v1 state as stored, so a v1 row put back from a backup with its owner changed in the database would be re-tagged with that owner); v1 states read as tampered (blocked). If a start of the upgrade to the form v2 was stopped before it wrote the marker, restart once with FRAUD_LEGACY_TAGGING=1 set explicitly (then unset it); otherwise restore worker_device_seal from a backup, or block/unblock each device as an admin';
+
+export function alarmWorkerDeviceV1RetirementRefused(logger: Logger): void {
+  logger.error(WORKER_DEVICE_V1_RETIREMENT_REFUSED);
+}
 
 export function alarmWorkerDeviceLegacyRefused(
   logger: Logger,

@@ -288,6 +288,50 @@ describeStoreContract(
       });
     });
 
+    it('should read as tampered (blocked) a legacy state that names no event put back over a later change: the device has a server-tagged event since', async () => {
+      // written by a server without the tags (as before the upgrade), tagged as legacy
+      const [d, open] = [device(), device()];
+      for (const x of [d, open]) await sut().register(x, event(x.deviceId, 'registered'));
+      // rows from before the tags name no event (block_event_id came with them)
+      if (driver() === 'sqlite') {
+        sqlite().prepare('UPDATE worker_devices SET block_event_id = NULL').run();
+      } else {
+        await devices().updateMany({}, { $unset: { blockEventId: '' } });
+        await (store() as MongoStore).connection.collection('worker_device_seal').deleteMany({});
+      }
+      const repo = await withTags();
+      for (const x of [d, open]) {
+        expect(await repo.findByDeviceId(x.deviceId)).toMatchObject({
+          isBlocked: false,
+          blockIntegrity: 'legacy',
+        });
+      }
+      const legacyState = await storedState(d.deviceId);
+      expect(legacyState.eventId ?? null).toBeNull();
+      // an admin blocks it; a database writer puts the legacy (unblocked) state back
+      await repo.setBlocked(d.deviceId, true, event(d.deviceId, 'blocked'));
+      const blockedState = await storedState(d.deviceId);
+      await putStoredState(d.deviceId, legacyState);
+      expect(await repo.findByDeviceId(d.deviceId)).toMatchObject({
+        isBlocked: true,
+        blockIntegrity: 'tampered',
+      });
+      const [listed] = (await repo.list({ limit: 10 })).filter((x) => x.deviceId === d.deviceId);
+      expect(listed).toMatchObject({ isBlocked: true, blockIntegrity: 'tampered' });
+      // so is one with an event inserted after it (it could hide a server's event behind it)
+      await insertEvent(event(open.deviceId, 'unblocked'));
+      expect(await repo.findByDeviceId(open.deviceId)).toMatchObject({
+        isBlocked: true,
+        blockIntegrity: 'tampered',
+      });
+      // the state the server wrote still verifies
+      await putStoredState(d.deviceId, blockedState);
+      expect(await repo.findByDeviceId(d.deviceId)).toMatchObject({
+        isBlocked: true,
+        blockIntegrity: 'verified',
+      });
+    });
+
     it('should refuse the legacy tagging with FRAUD_LEGACY_TAGGING off or with tagged rows and the marker cleared: untagged devices read as tampered (blocked)', async () => {
       const old = device();
       await sut().register(old, event(old.deviceId, 'registered'));
@@ -609,6 +653,54 @@ describeStoreContract(
         blockIntegrity: 'tampered',
       });
       expect(await restarted.listEvents(d.deviceId)).toHaveLength(1);
+    });
+
+    it('should refuse the retirement of the form v1 with its marker cleared on a store that holds v2 states (a v1 row put back from a backup, its owner changed, reads tampered) unless FRAUD_LEGACY_TAGGING=1 is set explicitly', async () => {
+      const mac = new StoreMac({ signingKey });
+      const repo = await withTags();
+      const [d, other] = [device(), device()];
+      const registered = event(d.deviceId, 'registered');
+      await repo.register(d, registered);
+      await repo.register(other, event(other.deviceId, 'registered'));
+      // a database writer puts back d's v1 tag (kept from a backup of the release before),
+      // moves its owner and clears the marker
+      const v1Tag = mac.mac(
+        'worker-device-state',
+        JSON.stringify([d.deviceId, false, registered.id]),
+      );
+      await putStoredState(d.deviceId, { tag: v1Tag, eventId: registered.id, blocked: false });
+      const owner = newId();
+      await moveOwner(d.deviceId, owner);
+      await clearV1Retired();
+
+      // refused (the default switch is not the operator's word): d reads tampered, left as is
+      for (const restarted of [await withTags(), await withTags(true)]) {
+        expect(restarted.v1RetirementRefused).toBe(true);
+        expect(await restarted.legacySeal()).toMatchObject({ v1RetirementRefused: true });
+        expect(await restarted.findByDeviceId(d.deviceId)).toMatchObject({
+          isBlocked: true,
+          blockIntegrity: 'tampered',
+          user: { id: owner },
+        });
+        expect(await restarted.findByDeviceId(other.deviceId)).toMatchObject({
+          isBlocked: false,
+          blockIntegrity: 'verified',
+        });
+        expect((await storedState(d.deviceId)).tag).toEqual(v1Tag);
+      }
+
+      // the operator's word (an upgrade's start stopped before its marker): re-tagged as legacy
+      const forced = await withTags(true, undefined, true);
+      expect(forced.v1RetirementRefused).toBe(false);
+      expect((await forced.legacySeal()).v1RetirementRefused).toBeUndefined();
+      expect(await forced.findByDeviceId(d.deviceId)).toMatchObject({
+        isBlocked: false,
+        blockIntegrity: 'legacy',
+      });
+      // marked: the next start without the switch neither refuses nor re-tags
+      const next = await withTags(false);
+      expect(next.v1RetirementRefused).toBe(false);
+      expect((await next.findByDeviceId(d.deviceId))?.blockIntegrity).toBe('legacy');
     });
 
     it('should hold a re-tagged v1 state to the event it names: put back over a later block it reads tampered', async () => {

@@ -21,6 +21,12 @@ export interface WorkerDeviceLegacySeal {
   /** This start refused to tag them: the untagged devices read as tampered (blocked). */
   refused: boolean;
   refusedReason?: WorkerDeviceLegacyRefusal;
+  /**
+   * This start refused the retirement of the form `v1` (its marker gone while `v2` states are
+   * stored, FRAUD_LEGACY_TAGGING=1 not set explicitly): the `v1` states read as tampered
+   * (blocked). Absent otherwise.
+   */
+  v1RetirementRefused?: true;
 }
 
 export interface WorkerDevicePage {
@@ -46,6 +52,8 @@ export class DeviceWriteUncertainError extends Error {
 export abstract class WorkerDeviceRepository extends SealedValueRepository {
   /** Why this start refused the legacy tagging (undefined when it did not). */
   legacyRefused?: WorkerDeviceLegacyRefusal;
+  /** This start refused the retirement of the form `v1` (WorkerDeviceSeal.v1Retirement). */
+  v1RetirementRefused = false;
   /** The legacy tagging's state (`/health`); `refused: false` and nothing else without tags. */
   abstract legacySeal(): Promise<WorkerDeviceLegacySeal>;
   /**

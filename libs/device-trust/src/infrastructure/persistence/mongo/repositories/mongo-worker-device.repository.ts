@@ -24,6 +24,7 @@ import {
 } from '../../worker-device.repository';
 import {
   alarmWorkerDeviceLegacyRefused,
+  alarmWorkerDeviceV1RetirementRefused,
   WorkerDeviceRetagOutcome,
   workerDeviceRetagOutcome,
   WorkerDeviceBound,
@@ -95,60 +96,73 @@ export class MongoWorkerDeviceRepository extends WorkerDeviceRepository implemen
   /**
    * Before this server takes requests, every state whose tag verifies in the form `v1` (which
    * left the owner, sites, fingerprint, score and creation time uncovered) is re-tagged as `v2`
-   * legacy over its fields as stored (WorkerDeviceSeal.v1RetirementTag), in pages, each
-   * document only as read (a change meanwhile: read again), then the marker
-   * `{ _id: 'v1-retired' }` is written; from then on a `v1` tag reads as tampered. Replicas
-   * starting together write the same tags; one stopped half-way leaves no marker (the next start
-   * goes on).
+   * legacy over its fields as stored (WorkerDeviceSeal.v1RetirementTag), each document only as
+   * read (a change meanwhile: read again by the next pass), then the marker
+   * `{ _id: 'v1-retired' }` is written; from then on a `v1` tag reads as tampered. The legacy
+   * tagging's rule and machinery (tagLegacyRowsOnceMongo): with the marker gone on a store that
+   * holds `v2` states, refused unless FRAUD_LEGACY_TAGGING=1 is set explicitly
+   * (WorkerDeviceSeal.v1Retirement), loudly, after waiting on a replica re-tagging now; the `v1`
+   * states then read as tampered all the same. Replicas starting together write the same tags;
+   * one stopped half-way leaves no marker.
    */
   private async retireV1(seal: WorkerDeviceSeal): Promise<void> {
-    const marks = this.marks();
-    if ((await marks.findOne({ _id: 'v1-retired' })) == null) {
-      let count = 0;
-      let after = '';
-      for (;;) {
-        const page = await this.devices
-          .find({ deviceId: { $gt: after } }, DEVICE_FIELDS)
-          .sort({ deviceId: 1 })
-          .limit(V1_RETIREMENT_PAGE)
-          .lean<WorkerDeviceDocument[]>();
-        for (const first of page) {
-          let doc: WorkerDeviceDocument | null = first;
-          for (let attempt = 0; attempt < 3 && doc; attempt++) {
-            const tag = this.v1RetirementTag(seal, doc);
-            if (tag === undefined) break;
-            const { matchedCount } = await this.devices.updateOne(
-              {
-                _id: doc._id,
-                blockTag: doc.blockTag,
-                events: { $size: (doc.events ?? []).length },
-              },
-              { $set: { blockTag: tag } },
-            );
-            if (matchedCount === 1) {
-              count++;
-              break;
-            }
-            doc = await this.devices
-              .findOne({ _id: doc._id }, DEVICE_FIELDS)
-              .lean<WorkerDeviceDocument>();
-          }
+    const tagged = () =>
+      this.devices.find({ blockTag: { $exists: true, $ne: null } }).lean<WorkerDeviceDocument>();
+    const result = await tagLegacyRowsOnceMongo(seal.v1Retirement, {
+      marks: this.marks(),
+      markerId: 'v1-retired',
+      anyTagged: async () => {
+        for await (const doc of tagged().cursor()) {
+          if (typeof doc.isBlocked !== 'boolean') continue;
+          const device = Mapper.toDomain(doc);
+          const state = { device, blocked: doc.isBlocked, eventId: doc.blockEventId };
+          if (seal.isV2State({ ...state, tag: doc.blockTag })) return true;
         }
-        if (page.length < V1_RETIREMENT_PAGE) break;
-        after = page[page.length - 1].deviceId;
-      }
-      try {
-        await marks.insertOne({ _id: 'v1-retired', at: new Date(), count });
-      } catch {
-        // another replica's marker: it re-tagged the same documents with the same tags
-      }
-      if (count > 0)
-        this.logger.log(
-          { devices: count },
-          'Worker device states of the form v1 re-tagged as v2 legacy',
-        );
-    }
+        return false;
+      },
+      countUntagged: async () => {
+        let count = 0;
+        for await (const doc of tagged().cursor())
+          if (this.v1RetirementTag(seal, doc) !== undefined) count++;
+        return count;
+      },
+      pass: () => this.v1RetirementPass(seal),
+    });
+    this.v1RetirementRefused = result.kind === 'refused';
+    if (result.kind === 'refused') alarmWorkerDeviceV1RetirementRefused(this.logger);
+    else if (result.kind === 'tagged' && result.count > 0)
+      this.logger.log(
+        { devices: result.count },
+        'Worker device states of the form v1 re-tagged as v2 legacy',
+      );
     seal.retireV1();
+  }
+
+  /** One pass of the retirement: each `v1` state re-tagged only as read (`missed`: changed). */
+  private async v1RetirementPass(
+    seal: WorkerDeviceSeal,
+  ): Promise<{ tagged: number; missed: number }> {
+    let tagged = 0;
+    let missed = 0;
+    for (let after = ''; ;) {
+      const page = await this.devices
+        .find({ deviceId: { $gt: after } }, DEVICE_FIELDS)
+        .sort({ deviceId: 1 })
+        .limit(V1_RETIREMENT_PAGE)
+        .lean<WorkerDeviceDocument[]>();
+      for (const doc of page) {
+        const tag = this.v1RetirementTag(seal, doc);
+        if (tag === undefined) continue;
+        const { matchedCount } = await this.devices.updateOne(
+          { _id: doc._id, blockTag: doc.blockTag, events: { $size: (doc.events ?? []).length } },
+          { $set: { blockTag: tag } },
+        );
+        if (matchedCount === 1) tagged++;
+        else missed++;
+      }
+      if (page.length < V1_RETIREMENT_PAGE) return { tagged, missed };
+      after = page[page.length - 1].deviceId;
+    }
   }
 
   private v1RetirementTag(seal: WorkerDeviceSeal, doc: WorkerDeviceDocument): string | undefined {
@@ -240,7 +254,11 @@ export class MongoWorkerDeviceRepository extends WorkerDeviceRepository implemen
     const mark = await this.marks().findOne({ _id: 'legacy' });
     const { state, refused } = mongoLegacyTaggingState(mark, this.legacyRefused);
     this.legacyRefused = refused;
-    return state;
+    // a refused retirement of the form v1 ends once a replica started with the switch wrote the
+    // marker (it re-tagged the v1 states, after its tags)
+    if (this.v1RetirementRefused && (await this.marks().findOne({ _id: 'v1-retired' })))
+      this.v1RetirementRefused = false;
+    return this.v1RetirementRefused ? { ...state, v1RetirementRefused: true } : state;
   }
 
   /** A stored device as the domain reads it: its block state checked when the store tags. */

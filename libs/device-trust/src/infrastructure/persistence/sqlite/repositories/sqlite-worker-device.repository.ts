@@ -24,6 +24,7 @@ import {
 } from '../../worker-device.repository';
 import {
   alarmWorkerDeviceLegacyRefused,
+  alarmWorkerDeviceV1RetirementRefused,
   WorkerDeviceRetagOutcome,
   workerDeviceRetagOutcome,
   WorkerDeviceBound,
@@ -38,7 +39,7 @@ import {
 } from '../mappers/worker-device.mapper';
 import { WORKER_DEVICE_SQLITE_MIGRATIONS } from '../sqlite-worker-device.migrations';
 
-/** Devices re-tagged per transaction at the retirement of the form `v1`. */
+/** Devices read per page at the retirement of the form `v1`. */
 const V1_RETIREMENT_PAGE = 500;
 
 @Injectable()
@@ -86,57 +87,62 @@ export class SqliteWorkerDeviceRepository extends WorkerDeviceRepository {
   /**
    * At the first start with the form `v2` fully in force, every state whose tag verifies in the
    * form `v1` (which left the owner, sites, fingerprint, score and creation time uncovered) is
-   * re-tagged as `v2` legacy over its fields as stored (WorkerDeviceSeal.v1RetirementTag), a
-   * page per transaction, then `worker_device_seal.v1_retired_at` is set; from then on a `v1`
-   * tag reads as tampered. A start stopped half-way leaves no marker: the next one goes on (a
-   * re-tagged state is `v2`, left as it is).
+   * re-tagged as `v2` legacy over its fields as stored (WorkerDeviceSeal.v1RetirementTag), in
+   * one IMMEDIATE transaction with the marker `worker_device_seal.v1_retired_at`; from then on a
+   * `v1` tag reads as tampered. The legacy tagging's rule and machinery (tagLegacyRowsOnceSqlite):
+   * with the marker cleared on a store that holds `v2` states, refused unless
+   * FRAUD_LEGACY_TAGGING=1 is set explicitly (WorkerDeviceSeal.v1Retirement), loudly; the `v1`
+   * states then read as tampered all the same.
    */
   private retireV1(seal: WorkerDeviceSeal): void {
-    const retired = () =>
-      (
-        this.db.prepare('SELECT v1_retired_at FROM worker_device_seal WHERE id = 1').get() as
-          { v1_retired_at: string | null } | undefined
-      )?.v1_retired_at != null;
-    if (!retired()) {
-      const tagDevice = this.db.prepare(
-        'UPDATE worker_devices SET block_tag = ? WHERE device_id = ?',
+    const tagDevice = this.db.prepare(
+      'UPDATE worker_devices SET block_tag = ? WHERE device_id = ?',
+    );
+    const tagged = this.db.prepare<[], WorkerDeviceRow>(
+      'SELECT * FROM worker_devices WHERE block_tag IS NOT NULL',
+    );
+    const stored = (row: WorkerDeviceRow) => ({
+      device: Mapper.toDomain(row),
+      blocked: row.is_blocked === 1,
+      eventId: row.block_event_id,
+      tag: row.block_tag,
+    });
+    const retirementTag = (row: WorkerDeviceRow) =>
+      seal.v1RetirementTag({
+        ...stored(row),
+        integrity: this.toDomain(row).blockIntegrity!,
+      });
+    const some = (test: (row: WorkerDeviceRow) => boolean) => {
+      for (const row of tagged.iterate()) if (test(row)) return true;
+      return false;
+    };
+    const result = tagLegacyRowsOnceSqlite(this.db, seal.v1Retirement, {
+      markerTable: 'worker_device_seal',
+      markerColumns: { at: 'v1_retired_at', count: 'v1_retired_count' },
+      taggedSql: () => some((row) => seal.isV2State(stored(row))),
+      untaggedSql: () => some((row) => retirementTag(row) !== undefined),
+      tagUntagged: () => {
+        let count = 0;
+        for (let after = ''; ;) {
+          const rows = this.listPage.all([after], V1_RETIREMENT_PAGE);
+          for (const row of rows) {
+            const tag = retirementTag(row);
+            if (tag === undefined) continue;
+            tagDevice.run(tag, row.device_id);
+            count++;
+          }
+          if (rows.length < V1_RETIREMENT_PAGE) return count;
+          after = rows[rows.length - 1].device_id;
+        }
+      },
+    });
+    this.v1RetirementRefused = result.kind === 'refused';
+    if (result.kind === 'refused') alarmWorkerDeviceV1RetirementRefused(this.logger);
+    else if (result.kind === 'tagged' && result.count > 0)
+      this.logger.log(
+        { devices: result.count },
+        'Worker device states of the form v1 re-tagged as v2 legacy',
       );
-      let count = 0;
-      let after = '';
-      for (;;) {
-        const page = this.db
-          .transaction((): WorkerDeviceRow[] => {
-            const rows = this.listPage.all([after], V1_RETIREMENT_PAGE);
-            for (const row of rows) {
-              const tag = seal.v1RetirementTag({
-                device: Mapper.toDomain(row),
-                blocked: row.is_blocked === 1,
-                eventId: row.block_event_id,
-                tag: row.block_tag,
-                integrity: this.toDomain(row).blockIntegrity!,
-              });
-              if (tag === undefined) continue;
-              tagDevice.run(tag, row.device_id);
-              count++;
-            }
-            return rows;
-          })
-          .immediate();
-        if (page.length < V1_RETIREMENT_PAGE) break;
-        after = page[page.length - 1].device_id;
-      }
-      this.db
-        .prepare(
-          `UPDATE worker_device_seal SET v1_retired_at = ?, v1_retired_count = ?
-           WHERE id = 1 AND v1_retired_at IS NULL`,
-        )
-        .run(new Date().toISOString(), count);
-      if (count > 0)
-        this.logger.log(
-          { devices: count },
-          'Worker device states of the form v1 re-tagged as v2 legacy',
-        );
-    }
     seal.retireV1();
   }
 
@@ -193,7 +199,8 @@ export class SqliteWorkerDeviceRepository extends WorkerDeviceRepository {
   // async: a store that fails (the file gone, an I/O error) rejects, which /health reports,
   // rather than throwing out of its caller
   async legacySeal(): Promise<WorkerDeviceLegacySeal> {
-    return sqliteLegacyTaggingState(this.db, 'worker_device_seal', this.legacyRefused);
+    const state = sqliteLegacyTaggingState(this.db, 'worker_device_seal', this.legacyRefused);
+    return this.v1RetirementRefused ? { ...state, v1RetirementRefused: true } : state;
   }
 
   /** A stored device as the domain reads it: its block state checked when the store tags. */

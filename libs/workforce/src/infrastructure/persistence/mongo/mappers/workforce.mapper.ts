@@ -1,3 +1,4 @@
+import type { StoredForms } from '@app/persistence';
 import { storedTimeZone } from '@app/common';
 import {
   phoneClaims,
@@ -20,6 +21,7 @@ import {
   WorkerEventDocument,
 } from '../schemas/workforce.schema';
 import type { StoredSite } from '../../site-seal';
+import { unreadableThekedar } from '../../unreadable-record';
 
 export class WorkforceMongoMapper {
   static siteToDomain(doc: SiteDocument): Site {
@@ -63,6 +65,14 @@ export class WorkforceMongoMapper {
       siteIds: [...(doc.siteIds ?? [])],
       createdAt: new Date(doc.createdAt),
     };
+  }
+
+  /** What is known of a thekedar document thekedarToDomain cannot read. */
+  /** The stored forms a thekedar's read holds to (stored text is canonical: `@app/persistence`). */
+  static readonly thekedarStoredForms: StoredForms<ThekedarDocument> = { createdAt: 'mongoTime' };
+
+  static thekedarUnreadable(doc: ThekedarDocument): Thekedar {
+    return unreadableThekedar(doc._id, doc.name, doc.phone, doc.createdAt);
   }
 
   static thekedarToPersistence(t: Thekedar, enrollment: EnrollmentCode): ThekedarDocument {

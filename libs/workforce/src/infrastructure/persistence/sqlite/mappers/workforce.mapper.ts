@@ -1,3 +1,4 @@
+import type { StoredForms } from '@app/persistence';
 import { storedTimeZone } from '@app/common';
 import {
   EnrollmentCode,
@@ -11,6 +12,7 @@ import {
   WorkerStatus,
 } from '../../../../domain/workforce';
 import type { StoredSite } from '../../site-seal';
+import { unreadableThekedar } from '../../unreadable-record';
 
 export interface SiteRow {
   id: string;
@@ -124,6 +126,17 @@ export class WorkforceSqliteMapper {
       siteIds: JSON.parse(row.site_ids) as string[],
       createdAt: new Date(row.created_at),
     };
+  }
+
+  /** What is known of a thekedar row thekedarToDomain cannot read (its `site_ids` not JSON). */
+  /** The stored forms a thekedar's read holds to (stored text is canonical: `@app/persistence`). */
+  static readonly thekedarStoredForms: StoredForms<ThekedarRow> = {
+    site_ids: 'json',
+    created_at: 'time',
+  };
+
+  static thekedarUnreadable(row: ThekedarRow): Thekedar {
+    return unreadableThekedar(row.id, row.name, row.phone, row.created_at);
   }
 
   static thekedarToPersistence(t: Thekedar): ThekedarRow {
