@@ -10,3 +10,4 @@ export * from './database.config';
 export * from './sqlite/limited-statement';
 export * from './sqlite/sqlite-transactions';
 export * from './legacy-tagging';
+export * from './stored-text';

@@ -96,6 +96,23 @@ export function phoneClaims(
   return claims;
 }
 
+/**
+ * The first of `claims` that `other` (a stored worker with the same number, read and its tag
+ * checked; `key` its number's claim key) holds by its own fields, whatever the claim rows
+ * say: a claim row deleted in the database frees no number (the rows are untagged, the worker
+ * is). A tampered worker is taken as active (its status as stored vouches for nothing).
+ */
+export function claimHeldByWorker(
+  other: Worker,
+  key: string,
+  claims: readonly string[],
+): string | undefined {
+  const held = new Set(
+    phoneClaims(other.integrity === 'tampered' ? { ...other, status: 'active' } : other, key),
+  );
+  return claims.find((claim) => held.has(claim));
+}
+
 export type WorkerEventAction = 'deactivated' | 'reactivated' | 'sites_changed' | 'phone_changed';
 
 /**

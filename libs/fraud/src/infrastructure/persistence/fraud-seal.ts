@@ -185,26 +185,6 @@ export const LEGACY_REFUSALS: Record<LegacyRefusal, string> = {
     'ALARM: untagged fraud rows, no fraud_seal marker and no tagged row, and FRAUD_LEGACY_TAGGING is off: the legacy tagging was not run; untagged rows read as tampered. If this start upgrades a store from a version without fraud tags, restart once with FRAUD_LEGACY_TAGGING=1; otherwise every tagged fraud row and the marker were deleted outside the server: restore them from a backup',
 };
 
-/**
- * Whether a stored SQLite time is the canonical ISO text the server writes. The tags cover the
- * parsed instant, but the queries compare the stored text: `+002026-01-01T00:00:00.000Z` parses
- * to the same instant yet sorts before any `from`, so a time stored in any other spelling reads
- * as tampered (it would otherwise leave the trust score and the date filters while verifying).
- */
-export function canonicalSqliteTime(stored: unknown): boolean {
-  if (typeof stored !== 'string') return false;
-  const at = new Date(stored);
-  return !Number.isNaN(at.getTime()) && at.toISOString() === stored;
-}
-
-/**
- * Whether a stored MongoDB time is a BSON date: a number or a string with the same instant
- * escapes the `$gte: Date` filters (MongoDB compares by type first), so it reads as tampered.
- */
-export function canonicalMongoTime(stored: unknown): boolean {
-  return stored instanceof Date && !Number.isNaN(stored.getTime());
-}
-
 /** An ISO time, or what a stored value that is not a date reads as (it then fails its tag). */
 function iso(at: Date): string {
   return Number.isNaN(at.getTime()) ? 'invalid' : at.toISOString();

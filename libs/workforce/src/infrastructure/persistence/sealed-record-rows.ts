@@ -5,6 +5,8 @@ import {
   LegacyTaggingResult,
   LegacyTaggingSwitch,
   logLegacyTagging,
+  StoredForms,
+  storedFormsCanonical,
 } from '@app/persistence';
 import type { Site, Thekedar } from '../../domain/workforce';
 import { alarmRecordLegacyRefused, SiteSeal, StoredSite, ThekedarSeal } from './site-seal';
@@ -12,7 +14,7 @@ import { mappedOrTampered, unlessUnreadable, unreadableSite } from './unreadable
 import type { SealedRecordKind } from './workforce.repository';
 
 /** What a store's mapper (WorkforceSqliteMapper, WorkforceMongoMapper) reads of its rows. */
-export interface SealedRecordMapper<S, K> {
+export interface SealedRecordMapper<S, K extends object> {
   /** The stored site as the domain reads it (throws: a row it cannot read). */
   siteToDomain(row: S): Site;
   /** The site's fields as stored, unparsed (what SiteSeal tags; never throws). */
@@ -21,6 +23,8 @@ export interface SealedRecordMapper<S, K> {
   thekedarToDomain(row: K): Thekedar;
   /** What is known of a thekedar row the mapper cannot read (unreadableThekedar; never throws). */
   thekedarUnreadable(row: K): Thekedar;
+  /** The stored forms a thekedar row must hold (stored text is canonical), else it is tampered. */
+  readonly thekedarStoredForms: StoredForms<K>;
 }
 
 /**
@@ -66,6 +70,10 @@ export class SealedRecordRows<S extends { tag?: unknown }, K extends { tag?: unk
       () => this.map.thekedarUnreadable(row),
     );
     if (!this.thekedarSeal || thekedar.integrity === 'tampered') return thekedar;
+    // stored text is canonical: a `site_ids` or a time in another form verifies, yet is no row
+    // the server wrote
+    if (!storedFormsCanonical(row, this.map.thekedarStoredForms))
+      return { ...thekedar, integrity: 'tampered' };
     return this.thekedarSeal.checked(thekedar, row.tag);
   }
 

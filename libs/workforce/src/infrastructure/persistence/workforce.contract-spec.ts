@@ -288,8 +288,9 @@ describeStoreContract('WorkforceRepository', workforceAdapters, ({ sut, store })
         expect(await sut().createWorker(w, code(w.id))).toBeUndefined();
       // the schema of then: no claims (version 5), no statuses nor worker events (version 7),
       // no enrollment tags (version 11), no worker tags (version 12), no site and thekedar
-      // tags (version 13)
+      // tags (version 13), no phone index (version 14)
       s.db.exec(`DELETE FROM worker_phone_claims;
+        DROP INDEX workers_phone;
         DROP TABLE worker_seal;
         DROP TABLE site_seal;
         DROP TABLE thekedar_seal;

@@ -241,4 +241,11 @@ export const WORKFORCE_SQLITE_MIGRATIONS: SqliteMigration[] = [
       INSERT INTO thekedar_seal (id, legacy_sealed_at) VALUES (1, NULL);
     `,
   },
+  {
+    version: 14,
+    name: "workers by phone (a number's claims checked against the tagged worker rows)",
+    // worker_phone_claims is untagged: a claim row deleted in the database would free the
+    // number, so a free claim is checked against the other workers with the number
+    up: `CREATE INDEX workers_phone ON workers (phone);`,
+  },
 ];

@@ -2,9 +2,12 @@ import { mongoSealedField, SealedValueStore } from '@app/vault/keyring/sealed-va
 import { Injectable, Logger, OnModuleInit, Optional } from '@nestjs/common';
 import type { Model } from 'mongoose';
 import {
+  canonicalMongoTime,
   logLegacyTagging,
   mongoLegacyTaggingState,
   MongoStoreHandle,
+  StoredForms,
+  storedFormsCanonical,
   tagLegacyRowsOnceMongo,
 } from '@app/persistence';
 import {
@@ -244,8 +247,9 @@ export class MongoWorkerDeviceRepository extends WorkerDeviceRepository implemen
   private toDomain(doc: WorkerDeviceDocument): WorkerDevice {
     const device = Mapper.toDomain(doc);
     if (!this.seal) return device;
-    // a block state that is not a boolean is no state the server wrote
-    if (typeof doc.isBlocked !== 'boolean') {
+    // a block state that is not a boolean, a creation time that is not a date (stored text is
+    // canonical: `@app/persistence`), is no state the server wrote
+    if (!storedFormsCanonical(doc, MONGO_DEVICE_FORMS)) {
       device.isBlocked = true;
       device.blockIntegrity = 'tampered';
       return device;
@@ -262,8 +266,9 @@ export class MongoWorkerDeviceRepository extends WorkerDeviceRepository implemen
   private eventToDomain(doc: WorkerDeviceEventDocument, deviceId: string): WorkerDeviceEvent {
     const event = Mapper.eventToDomain(doc, deviceId);
     if (this.seal) {
-      event.integrity =
-        doc.at instanceof Date ? this.seal.eventIntegrity(event, doc.tag) : 'tampered';
+      event.integrity = canonicalMongoTime(doc.at)
+        ? this.seal.eventIntegrity(event, doc.tag)
+        : 'tampered';
     }
     return event;
   }
@@ -357,7 +362,9 @@ export class MongoWorkerDeviceRepository extends WorkerDeviceRepository implemen
       .findOneAndUpdate(
         { deviceId },
         {
-          $set: this.blockState(stored, blocked, event.id),
+          // the admin vouches for the device as the console shows it: its creation time
+          // written again as a date (the server's form), as tagged
+          $set: { ...this.blockState(stored, blocked, event.id), createdAt: stored.createdAt },
           $push: { events: this.eventDoc(event) },
         },
         { new: true, runValidators: true, projection: DEVICE_FIELDS },
@@ -549,3 +556,9 @@ function writeMayHaveApplied(error: unknown): boolean {
   if (e?.writeConcernError !== undefined) return true;
   return Array.isArray(e?.errorLabels) && e.errorLabels.includes('RetryableWriteError');
 }
+
+/** The stored forms a device's read holds to (stored text is canonical: `@app/persistence`). */
+const MONGO_DEVICE_FORMS: StoredForms<WorkerDeviceDocument> = {
+  isBlocked: 'mongoFlag',
+  createdAt: 'mongoTime',
+};

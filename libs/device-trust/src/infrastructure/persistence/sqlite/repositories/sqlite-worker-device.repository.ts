@@ -7,6 +7,8 @@ import {
   sqliteLegacyTaggingState,
   SqliteStoreHandle,
   SqliteWriteTurns,
+  StoredForms,
+  storedFormsCanonical,
   tagLegacyRowsOnceSqlite,
 } from '@app/persistence';
 import {
@@ -201,17 +203,29 @@ export class SqliteWorkerDeviceRepository extends WorkerDeviceRepository {
     const newest = (this.newestEventOf ??= this.db.prepare(WORKER_DEVICE_NEWEST_EVENT_SQL)).get(
       row.device_id,
     );
-    return this.seal.checked(
+    const checked = this.seal.checked(
       device,
       row.block_event_id,
       row.block_tag,
       newest ? this.eventToDomain(newest) : undefined,
     );
+    // stored text is canonical: a fingerprint with a duplicate `simHash` (json_extract reads the
+    // first, the tag the last) or `is_blocked = 2` (read unblocked, never auto-blocked) verifies,
+    // yet is no row the server wrote: tampered, blocked
+    if (!storedFormsCanonical(row, DEVICE_FORMS)) {
+      checked.blockIntegrity = 'tampered';
+      checked.isBlocked = true;
+    }
+    return checked;
   }
 
   private eventToDomain(row: WorkerDeviceEventRow): WorkerDeviceEvent {
     const event = Mapper.eventToDomain(row);
-    if (this.seal) event.integrity = this.seal.eventIntegrity(event, row.tag);
+    if (this.seal)
+      // a time respelled (`ORDER BY at DESC` sorts it elsewhere) is no event the server wrote
+      event.integrity = storedFormsCanonical(row, EVENT_FORMS)
+        ? this.seal.eventIntegrity(event, row.tag)
+        : 'tampered';
     return event;
   }
 
@@ -274,14 +288,22 @@ export class SqliteWorkerDeviceRepository extends WorkerDeviceRepository {
           // the new tag covers the row's fields as stored: read in the same transaction
           const row = this.byDeviceId.get(deviceId);
           if (!row) return undefined;
+          // the admin vouches for the device as the console shows it: its texts written again in
+          // the server's form (a fingerprint with a duplicate key, as parsed), as tagged
+          const device = Mapper.toDomain(row);
+          const stored = Mapper.toPersistence(device);
           this.db
             .prepare(
-              'UPDATE worker_devices SET is_blocked = ?, block_tag = ?, block_event_id = ? WHERE device_id = ?',
+              `UPDATE worker_devices SET is_blocked = ?, block_tag = ?, block_event_id = ?,
+                 fingerprint = ?, site_ids = ?, created_at = ? WHERE device_id = ?`,
             )
             .run(
               blocked ? 1 : 0,
-              this.stateTag(Mapper.toDomain(row), blocked, event.id),
+              this.stateTag(device, blocked, event.id),
               event.id,
+              stored.fingerprint,
+              stored.site_ids,
+              stored.created_at,
               deviceId,
             );
           this.insertEvent.run(this.eventRow(event));
@@ -439,3 +461,12 @@ export const WORKER_DEVICE_NEWEST_EVENT_SQL = `SELECT * FROM worker_device_event
  */
 export const WORKER_DEVICE_LAST_EVENT_SQL = `SELECT * FROM worker_device_events
   WHERE device_id = ? AND action = ? ORDER BY at DESC`;
+
+/** The stored forms a device's and an event's read hold to (stored text is canonical). */
+const DEVICE_FORMS: StoredForms<WorkerDeviceRow> = {
+  site_ids: 'json',
+  fingerprint: 'json',
+  is_blocked: 'flag',
+  created_at: 'time',
+};
+const EVENT_FORMS: StoredForms<WorkerDeviceEventRow> = { at: 'time' };

@@ -1,6 +1,7 @@
 import { Injectable, Logger, OnModuleInit, Optional } from '@nestjs/common';
 import type { Model } from 'mongoose';
 import {
+  canonicalMongoTime,
   logLegacyTagging,
   mongoLegacyTaggingState,
   MongoStoreHandle,
@@ -21,7 +22,7 @@ import {
   RetagOutcome,
   ReviewOutcome,
 } from '../../fraud-event.repository';
-import { alarmLegacyRefused, LegacyRefusal, canonicalMongoTime, FraudSeal } from '../../fraud-seal';
+import { alarmLegacyRefused, LegacyRefusal, FraudSeal } from '../../fraud-seal';
 import { FraudEventMongoMapper as Mapper } from '../mappers/fraud-event.mapper';
 import {
   FRAUD_SEAL_COLLECTION,

@@ -1,6 +1,7 @@
 import { Injectable, Logger, Optional } from '@nestjs/common';
 import type { Database, Statement } from 'better-sqlite3';
 import {
+  canonicalSqliteTime,
   LimitedStatements,
   logLegacyTagging,
   readTransaction,
@@ -24,13 +25,7 @@ import {
   RetagOutcome,
   ReviewOutcome,
 } from '../../fraud-event.repository';
-import {
-  alarmLegacyRefused,
-  LegacyRefusal,
-  canonicalSqliteTime,
-  FraudSeal,
-  RetagPlan,
-} from '../../fraud-seal';
+import { alarmLegacyRefused, LegacyRefusal, FraudSeal, RetagPlan } from '../../fraud-seal';
 import {
   FraudEventReviewedRow,
   FraudReviewRow,

@@ -1,7 +1,7 @@
 import { Injectable, OnModuleInit, Optional } from '@nestjs/common';
 import type { Model, PipelineStage } from 'mongoose';
 import { jcs } from '@app/common';
-import { MongoStoreHandle } from '@app/persistence';
+import { canonicalMongoJson, MongoStoreHandle } from '@app/persistence';
 import { appendWithRetry } from '@app/tlog';
 import { StoreMac } from '@app/tlog/store-mac';
 import {
@@ -196,8 +196,8 @@ export class MongoAttendanceLogRepository extends AttendanceLogRepository implem
       seq: log.seq,
       prevHash: log.prevHash,
       recordHash: log.recordHash,
-      dataJcs: jcs(log.data),
-      metaJcs: jcs(log.meta),
+      dataJcs: storedJcs(log.data),
+      metaJcs: storedJcs(log.meta),
     }));
   }
 
@@ -322,8 +322,8 @@ function taggedText(doc: AttendanceLogDocument): TaggedLinkText {
     seq: doc.seq,
     prevHash: doc.prevHash,
     recordHash: doc.recordHash,
-    dataJcs: jcs(doc.data),
-    metaJcs: jcs(doc.meta),
+    dataJcs: storedJcs(doc.data),
+    metaJcs: storedJcs(doc.meta),
     mac: doc.mac ?? null,
     kid: doc.macKid ?? null,
   };
@@ -401,4 +401,13 @@ export async function dropGlobalPacketIdIndex(logs: Model<AttendanceLogDocument>
 function isNotFound(error: unknown): boolean {
   const code = (error as { code?: unknown }).code;
   return code === 26 || code === 27;
+}
+
+/**
+ * A stored value's JCS text, as hashed: stored text is canonical (`@app/persistence`), so a value
+ * holding other than JSON values (a BSON date for the signed timestamp, whose JCS is the same
+ * text) gives a text that hashes to no recordHash: the link reads record_hash_mismatch.
+ */
+function storedJcs(stored: unknown): string {
+  return canonicalMongoJson(stored) ? jcs(stored) : '"stored value is not JSON"';
 }

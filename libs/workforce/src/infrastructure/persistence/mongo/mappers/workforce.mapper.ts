@@ -1,3 +1,4 @@
+import type { StoredForms } from '@app/persistence';
 import { storedTimeZone } from '@app/common';
 import {
   phoneClaims,
@@ -67,6 +68,9 @@ export class WorkforceMongoMapper {
   }
 
   /** What is known of a thekedar document thekedarToDomain cannot read. */
+  /** The stored forms a thekedar's read holds to (stored text is canonical: `@app/persistence`). */
+  static readonly thekedarStoredForms: StoredForms<ThekedarDocument> = { createdAt: 'mongoTime' };
+
   static thekedarUnreadable(doc: ThekedarDocument): Thekedar {
     return unreadableThekedar(doc._id, doc.name, doc.phone, doc.createdAt);
   }

@@ -7,10 +7,13 @@ import {
   mongoLegacyTaggingState,
   MongoStoreHandle,
   onlyDuplicateKeysOn,
+  StoredForms,
+  storedFormsCanonical,
   tagLegacyRowsOnceMongo,
 } from '@app/persistence';
 import {
   EnrollmentCode,
+  claimHeldByWorker,
   PhoneTaken,
   phoneClaims,
   Site,
@@ -290,7 +293,12 @@ export class MongoWorkforceRepository extends WorkforceRepository implements OnM
     const worker = Mapper.workerToDomain(doc);
     if (!this.seal) return worker;
     const stored = { tag: doc.tag, eventId: doc.eventId };
-    return this.seal.checked(worker, stored, doc.events?.at(-1)?.id);
+    const checked = this.seal.checked(worker, stored, doc.events?.at(-1)?.id);
+    // stored text is canonical: a time that is not a BSON date verifies (the tag covers the
+    // instant) but escapes the date filters
+    return storedFormsCanonical(doc, MONGO_WORKER_FORMS)
+      ? checked
+      : { ...checked, integrity: 'tampered' };
   }
 
   async retagPage(
@@ -494,15 +502,34 @@ export class MongoWorkforceRepository extends WorkforceRepository implements OnM
     }
   }
 
-  /** The first of `claims` a worker other than `self` holds. */
-  private async takenAmong(claims: string[], self: string): Promise<PhoneTaken | undefined> {
+  /**
+   * The first of `claims` a worker other than `self` holds: by its `phoneClaims`, or by its own
+   * (tagged) fields with the number `phone` (claims unset in the database free nothing).
+   */
+  private async takenAmong(
+    claims: string[],
+    self: string,
+    phone: string,
+  ): Promise<PhoneTaken | undefined> {
     const holder = await this.workers
       .findOne({ phoneClaims: { $in: claims }, _id: { $ne: self } }, { phoneClaims: 1 })
       .sort({ _id: 1 })
       .lean<Pick<WorkerDocument, '_id' | 'phoneClaims'>>();
-    if (!holder) return undefined;
-    const claim = claims.find((c) => holder.phoneClaims?.includes(c))!;
-    return new PhoneTaken(holder._id, claim);
+    if (holder) {
+      const claim = claims.find((c) => holder.phoneClaims?.includes(c))!;
+      return new PhoneTaken(holder._id, claim);
+    }
+    if (claims.length === 0) return undefined;
+    const others = await this.workers
+      .find({ phone, _id: { $ne: self } }, WORKER_FIELDS)
+      .sort({ _id: 1 })
+      .lean<WorkerDocument[]>();
+    for (const doc of others) {
+      const other = this.toDomain(doc);
+      const claim = claimHeldByWorker(other, this.phones.claimKey(other.phone), claims);
+      if (claim !== undefined) return new PhoneTaken(other.id, claim);
+    }
+    return undefined;
   }
 
   async createSite(site: Site): Promise<void> {
@@ -578,7 +605,7 @@ export class MongoWorkforceRepository extends WorkforceRepository implements OnM
     const doc = Mapper.workerToPersistence(worker, enrollment, this.phones.claimKey(worker.phone));
     if (this.seal) doc.tag = this.seal.tag(worker, null);
     const claims = doc.phoneClaims!;
-    return this.claiming(claims, worker.id, async () => {
+    return this.claiming(claims, worker.id, worker.phone, async () => {
       await this.workers.create(doc);
       return undefined;
     });
@@ -594,10 +621,11 @@ export class MongoWorkforceRepository extends WorkforceRepository implements OnM
   private async claiming<T>(
     claims: string[],
     self: string,
+    phone: string,
     write: () => Promise<T>,
   ): Promise<T | PhoneTaken> {
     for (let attempt = 0; attempt < CLAIM_ATTEMPTS; attempt++) {
-      const taken = await this.takenAmong(claims, self);
+      const taken = await this.takenAmong(claims, self, phone);
       if (taken) return taken;
       try {
         return await write();
@@ -750,7 +778,8 @@ export class MongoWorkforceRepository extends WorkforceRepository implements OnM
       };
       const held = new Set(current.phoneClaims ?? []);
       const taking = claims.filter((c) => !held.has(c));
-      const result = taking.length > 0 ? await this.claiming(taking, id, write) : await write();
+      const result =
+        taking.length > 0 ? await this.claiming(taking, id, after.phone, write) : await write();
       if (result !== CHANGED_MEANWHILE) return result;
     }
     throw new Error(`worker ${id} changed ${REPLACE_ATTEMPTS} times while being changed`);
@@ -936,6 +965,13 @@ function recordAsRead(doc: Partial<SiteDocument & ThekedarDocument> & { _id: str
         }),
   };
 }
+
+/** The stored forms a worker's read holds to (stored text is canonical: `@app/persistence`). */
+const MONGO_WORKER_FORMS: StoredForms<WorkerDocument> = {
+  createdAt: 'mongoTime',
+  statusChangedAt: 'mongoTime?',
+  trustInheritedUntil: 'mongoTime?',
+};
 
 /** A document's `tag` field to write: none when the store does not tag it. */
 function tagged(tag: string | undefined): { tag?: string } {

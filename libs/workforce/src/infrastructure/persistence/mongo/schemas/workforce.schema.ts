@@ -123,6 +123,8 @@ export const WorkerSchema = SchemaFactory.createForClass(WorkerDocument);
 WorkerSchema.index({ 'enrollment.codeHash': 1 }, { unique: true });
 WorkerSchema.index({ 'spentEnrollments.codeHash': 1 }, { sparse: true });
 WorkerSchema.index({ 'sponsor.thekedarId': 1 });
+// a number's claims checked against the worker documents (claims unset in the database free nothing)
+WorkerSchema.index({ phone: 1 });
 // multikey and unique: no claim in two workers; partial: the old duplicates, which hold none,
 // are not in it (a unique index would count each as a null claim)
 WorkerSchema.index(

@@ -1,3 +1,4 @@
+import type { StoredForms } from '@app/persistence';
 import { storedTimeZone } from '@app/common';
 import {
   EnrollmentCode,
@@ -128,6 +129,12 @@ export class WorkforceSqliteMapper {
   }
 
   /** What is known of a thekedar row thekedarToDomain cannot read (its `site_ids` not JSON). */
+  /** The stored forms a thekedar's read holds to (stored text is canonical: `@app/persistence`). */
+  static readonly thekedarStoredForms: StoredForms<ThekedarRow> = {
+    site_ids: 'json',
+    created_at: 'time',
+  };
+
   static thekedarUnreadable(row: ThekedarRow): Thekedar {
     return unreadableThekedar(row.id, row.name, row.phone, row.created_at);
   }

@@ -9,10 +9,13 @@ import {
   SqliteStoreHandle,
   sqliteLegacyTaggingState,
   SqliteWriteTurns,
+  StoredForms,
+  storedFormsCanonical,
   tagLegacyRowsOnceSqlite,
 } from '@app/persistence';
 import {
   EnrollmentCode,
+  claimHeldByWorker,
   PhoneTaken,
   phoneClaims,
   Site,
@@ -95,6 +98,8 @@ export class SqliteWorkforceRepository extends WorkforceRepository {
   private readonly records: SealedRecordRows<SiteRow, ThekedarRow>;
   /** A worker's newest event's id (WorkerSeal binds its tag to it): prepared on first use. */
   private newestEventOf?: Statement<[string], { id: string }>;
+  /** The other workers with a number (the claims' check against the tagged rows): on first use. */
+  private workersByPhone?: Statement<[string, string], WorkerRow>;
 
   constructor(
     store: SqliteStoreHandle,
@@ -231,7 +236,12 @@ export class SqliteWorkforceRepository extends WorkforceRepository {
     const worker = Mapper.workerToDomain(row);
     if (!this.seal) return worker;
     const stored = { tag: row.tag, eventId: row.event_id };
-    return this.seal.checked(worker, stored, this.newestEventId(row.id));
+    const checked = this.seal.checked(worker, stored, this.newestEventId(row.id));
+    // stored text is canonical: a sponsor with a duplicate `thekedarId` (json_extract puts the
+    // worker in another crew, JSON.parse in its own) verifies, yet is no row the server wrote
+    return storedFormsCanonical(row, WORKER_FORMS)
+      ? checked
+      : { ...checked, integrity: 'tampered' };
   }
 
   /**
@@ -343,7 +353,7 @@ export class SqliteWorkforceRepository extends WorkforceRepository {
     return this.turns.write(
       this.immediate(() => {
         const claims = phoneClaims(worker, this.phones.claimKey(worker.phone));
-        const taken = this.takenAmong(claims, worker.id);
+        const taken = this.takenAmong(claims, worker.id, worker.phone);
         if (taken) return taken;
         const tag = this.seal ? this.seal.tag(worker, null) : null;
         insert.run({ ...Mapper.workerToPersistence(worker), tag });
@@ -376,11 +386,21 @@ export class SqliteWorkforceRepository extends WorkforceRepository {
     return row !== undefined;
   }
 
-  /** The first of `claims` another worker than `self` holds. */
-  private takenAmong(claims: string[], self: string): PhoneTaken | undefined {
+  /**
+   * The first of `claims` another worker than `self` holds: by its claim row, or by its own
+   * (tagged) row with the number `phone` (a claim row deleted in the database frees nothing).
+   */
+  private takenAmong(claims: string[], self: string, phone: string): PhoneTaken | undefined {
     for (const claim of claims) {
       const holder = this.claimHolder.get(claim);
       if (holder && holder.worker_id !== self) return new PhoneTaken(holder.worker_id, claim);
+    }
+    if (claims.length === 0) return undefined;
+    const byPhone = (this.workersByPhone ??= this.db.prepare(WORKERS_BY_PHONE_SQL));
+    for (const row of byPhone.all(phone, self)) {
+      const other = this.toDomain(row);
+      const claim = claimHeldByWorker(other, this.phones.claimKey(other.phone), claims);
+      if (claim !== undefined) return new PhoneTaken(other.id, claim);
     }
     return undefined;
   }
@@ -604,7 +624,7 @@ export class SqliteWorkforceRepository extends WorkforceRepository {
     const newKey = this.phones.claimKey(after.phone);
     const target = phoneClaims(after, newKey);
     if (after.phone !== before.phone) {
-      const taken = this.takenAmong(target, after.id);
+      const taken = this.takenAmong(target, after.id, after.phone);
       if (taken) return taken;
       this.db.prepare('DELETE FROM worker_phone_claims WHERE worker_id = ?').run(after.id);
       for (const claim of target) this.insertClaim.run(claim, after.id);
@@ -613,7 +633,7 @@ export class SqliteWorkforceRepository extends WorkforceRepository {
     const held = new Set(phoneClaims(before, this.phones.claimKey(before.phone)));
     const added = target.filter((c) => !held.has(c));
     const kept = new Set(target);
-    const taken = this.takenAmong(added, after.id);
+    const taken = this.takenAmong(added, after.id, after.phone);
     if (taken) return taken;
     const release = this.db.prepare(
       'DELETE FROM worker_phone_claims WHERE claim = ? AND worker_id = ?',
@@ -758,3 +778,15 @@ export const WORKER_EVENTS_SQL = 'SELECT * FROM worker_events WHERE worker_id = 
 export const ENROLLMENT_REVOKE_SQL = `DELETE FROM enrollment_codes
   WHERE person_kind = ? AND person_id = ? AND used_at IS NULL`;
 export const SITE_WORKER_LIST_SQL = workerListSql({ site: true, status: false });
+
+/** The stored forms a worker row's read holds to (stored text is canonical: `@app/persistence`). */
+const WORKER_FORMS: StoredForms<WorkerRow> = {
+  site_ids: 'json',
+  sponsor: 'json',
+  created_at: 'time',
+  status_changed_at: 'time?',
+  trust_inherited_until: 'time?',
+};
+
+/** The workers other than one with a number, by the `workers_phone` index (migration 14). */
+const WORKERS_BY_PHONE_SQL = 'SELECT * FROM workers WHERE phone = ? AND id <> ? ORDER BY id';
