@@ -141,6 +141,10 @@ describe('deploy/prometheus/alerts.yml', () => {
     expect(exprs).toMatch(/mdai_worker_devices_legacy_tagging_refused\) > 0$/m);
     // the kiosks' (every kiosk from before the tags blocked)
     expect(exprs).toMatch(/mdai_kiosks_legacy_tagging_refused\) > 0$/m);
+    // the workers', sites' and thekedars' (every one from before the tags refused as tampered)
+    for (const kind of ['workers', 'sites', 'thekedars']) {
+      expect(exprs).toMatch(new RegExp(`mdai_${kind}_legacy_tagging_refused\\) > 0$`, 'm'));
+    }
     // a sealed vault audit record changed (the audit watch: /health stays up)
     expect(exprs).toMatch(/mdai_vault_audit_tampered\) > 0$/m);
   });

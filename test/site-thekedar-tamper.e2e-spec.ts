@@ -192,6 +192,39 @@ describe('site and thekedar records changed outside the server (e2e)', () => {
   });
 
   /**
+   * Sitemend2 L2: a thekedar device's trust baseline read the thekedar's trust score as stored,
+   * tag or no tag: a score raised in the database kept its device above the auto-block floor
+   * (its signed requests are refused, its score was not). A tampered thekedar stands on the
+   * default a thekedar is created with, in the report and the live listing alike.
+   */
+  it("should not score a thekedar's device on a trust score set in the database", async () => {
+    const site = await createSite(app.t.baseUrl, app.t.keys.admin);
+    const k = await thekedarWithDevice(app.t.baseUrl, app.t.keys.admin, [site.siteId]);
+    const baseline = async () => {
+      const res = await admin('GET', `/api/v5/devices/${k.deviceId}/trust`);
+      expect(res.status).toBe(200);
+      return res.body.factors.find((f: { name: string }) => f.name === 'baseline');
+    };
+    const before = await baseline();
+    expect(before.effect).toBe(80);
+    await editStore(
+      app.t,
+      (db) => db.prepare('UPDATE thekedars SET trust_score = 100 WHERE id = ?').run(k.thekedarId),
+      (c) =>
+        c
+          .collection('thekedars')
+          .updateOne({ _id: k.thekedarId as never }, { $set: { trustScore: 100 } }),
+    );
+    expect((await admin('GET', `/api/v5/thekedars/${k.thekedarId}`)).body).toMatchObject({
+      trustScore: 100,
+      integrity: 'tampered',
+    });
+    const after = await baseline();
+    expect(after.effect).toBe(80);
+    expect(after.detail).toMatch(/tampered/);
+  });
+
+  /**
    * Review MED-2: the mappers ran before the tag check: a thekedar whose site_ids is not JSON
    * (SQLite) or a site without geo (MongoDB) answered 500. They answer their tamper codes.
    */

@@ -223,7 +223,19 @@ export class DeviceTrustService {
 
 type Baseline = { score: number; detail: string };
 
+/**
+ * The thekedar's standing. A thekedar whose record reads tampered (its tag does not verify:
+ * ThekedarSeal) stands on the default a thekedar is created with, as a worker whose record is
+ * tampered or missing stands on its own default: the trust score as stored is a database
+ * writer's choice, raised to keep a device above the auto-block floor or lowered to block it.
+ */
 function thekedarBaseline(thekedar: Thekedar | undefined): Baseline {
+  if (thekedar?.integrity === 'tampered') {
+    return {
+      score: TRUST_DEFAULTS.thekedar,
+      detail: "thekedar record tampered (its stored score is not used): the thekedar's default",
+    };
+  }
   return {
     score: thekedar?.trustScore ?? TRUST_DEFAULTS.thekedar,
     detail: "the thekedar's standing",
@@ -233,6 +245,15 @@ function thekedarBaseline(thekedar: Thekedar | undefined): Baseline {
 /** The worker's own standing, or the thekedar's while the inheritance lasts. */
 function workerBaseline(worker: Worker | undefined, now: Date): Baseline {
   if (!worker) return { score: TRUST_DEFAULTS.workerByAdmin, detail: 'worker record missing' };
+  // its stored score, sponsor and inheritance are a database writer's choice (WorkerSeal): the
+  // sync and the token refresh refuse such a worker before scoring; the admin's report and
+  // listing show the default
+  if (worker.integrity === 'tampered') {
+    return {
+      score: TRUST_DEFAULTS.workerByAdmin,
+      detail: 'worker record tampered (its stored score is not used)',
+    };
+  }
   if (worker.sponsor.kind === 'thekedar' && worker.trustInheritedUntil) {
     if (now < worker.trustInheritedUntil) {
       return {

@@ -56,6 +56,18 @@ import { Site, Thekedar, Worker, WorkerEvent } from './domain/workforce';
 import { WorkforceService } from './workforce.service';
 import { WorkforceError } from './workforce.errors';
 
+/**
+ * 503 `workforce_change_contended` (MongoDB): the compare-and-set of a worker, site, thekedar or
+ * enrollment code missed on every try, another change of it written meanwhile each time.
+ */
+const ChangeContended = () =>
+  ApiResponse({
+    status: 503,
+    type: ErrorBody,
+    description:
+      'workforce_change_contended (MongoDB): the record kept changing while this change was written (other changes of it at the same moment); nothing was recorded, retry',
+  });
+
 @ApiTags('workforce')
 @ApiResponse({ status: 400, type: ErrorBody, description: 'Invalid input' })
 @Controller('api/v5')
@@ -102,6 +114,7 @@ export class WorkforceController {
       "site_tampered: the site's stored record was changed outside the server (nothing changed)",
   })
   @ApiResponse({ status: 404, type: ErrorBody, description: 'site_not_found' })
+  @ChangeContended()
   async updateSite(
     @Param() params: SiteIdParam,
     @Body() body: UpdateSiteDto,
@@ -178,6 +191,7 @@ export class WorkforceController {
       "thekedar_tampered: the thekedar's stored record was changed outside the server; site_tampered: a site named was (nothing changed)",
   })
   @ApiResponse({ status: 404, type: ErrorBody, description: 'thekedar_not_found, site_not_found' })
+  @ChangeContended()
   async updateThekedar(
     @Param() params: ThekedarIdParam,
     @Body() body: UpdateThekedarDto,
@@ -204,6 +218,7 @@ export class WorkforceController {
   })
   @ApiCreatedResponse({ type: ThekedarEnrollmentCodeResponse })
   @ApiResponse({ status: 404, type: ErrorBody, description: 'thekedar_not_found' })
+  @ChangeContended()
   async issueThekedarEnrollmentCode(
     @Param() params: ThekedarIdParam,
     @CurrentPrincipal() principal: Principal,
@@ -276,6 +291,7 @@ export class WorkforceController {
     type: ErrorBody,
     description: 'Invalid input, or invalid_phone: the new phone is not a possible number',
   })
+  @ChangeContended()
   async updateWorker(
     @Param() params: WorkerIdParam,
     @Body() body: UpdateWorkerDto,
@@ -305,6 +321,7 @@ export class WorkforceController {
       "worker_tampered: the worker's stored record was changed outside the server (nothing changed)",
   })
   @ApiResponse({ status: 404, type: ErrorBody, description: 'worker_not_found' })
+  @ChangeContended()
   async deactivateWorker(
     @Param() params: WorkerIdParam,
     @Body() body: WorkerStatusChangeDto,
@@ -343,6 +360,7 @@ export class WorkforceController {
     type: ErrorBody,
     description: 'worker_exists: another worker has the phone at one of its sites meanwhile',
   })
+  @ChangeContended()
   async reactivateWorker(
     @Param() params: WorkerIdParam,
     @Body() body: WorkerStatusChangeDto,
@@ -378,6 +396,7 @@ export class WorkforceController {
     description:
       'worker_inactive: the worker was deactivated (reactivate it first); worker_tampered: its stored record was changed outside the server',
   })
+  @ChangeContended()
   async issueEnrollmentCode(
     @Param() params: WorkerIdParam,
     @CurrentPrincipal() principal: Principal,
@@ -467,6 +486,7 @@ export class WorkforceController {
     type: ErrorBody,
     description: 'Invalid input, or invalid_phone: the phone is not a possible number',
   })
+  @ChangeContended()
   async createWorker(
     @Body() body: CreateWorkerDto,
     @Onboarding() admitted: OnboardingSponsor,

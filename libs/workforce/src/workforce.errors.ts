@@ -25,6 +25,8 @@ export const WORKFORCE_ERRORS = {
       "the thekedar's stored record (its sites, phone or trust score) does not verify under the server's store-MAC tag (ThekedarSeal): it was changed outside the server (a site added would let it onboard, correct and read payroll there). Its signed requests, its registration and an admin's change of its sites are refused until an operator restores the record from a backup",
     worker_tampered:
       "the worker's stored record (name, phone, sites, status, trust score, or its newest event) does not verify under the server's store-MAC tag: it was changed outside the server. No phone registers for it, no enrollment code is issued and no admin change is taken (each would vouch for fields nobody checked) until an operator restores the record from a backup",
+    workforce_change_contended:
+      'MongoDB: the worker, site or thekedar (or its enrollment code) kept changing while the change was written (other changes of it at the same moment, on this server or another): nothing was recorded, retry',
   },
 } as const;
 
@@ -32,4 +34,16 @@ export type WorkforceErrorCode = CodeOf<typeof WORKFORCE_ERRORS>;
 
 export class WorkforceError extends DomainError<WorkforceErrorCode> {
   readonly module = WORKFORCE_ERRORS.module;
+}
+
+/**
+ * 503 `workforce_change_contended`: a compare-and-set over a worker, site, thekedar or
+ * enrollment code (MongoDB) missed REPLACE_ATTEMPTS times in a row, each miss another change of
+ * it written meanwhile. Nothing was written by this request; the same request may be sent again.
+ */
+export function workforceChangeContended(what: string): WorkforceError {
+  return new WorkforceError(
+    'workforce_change_contended',
+    `The ${what} kept changing while this change was written; nothing was recorded, retry`,
+  );
 }

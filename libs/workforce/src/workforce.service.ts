@@ -1,6 +1,6 @@
-import { Inject, Injectable, Logger } from '@nestjs/common';
-import { canonicalTimeZone, Clock, isLegacyTimeZone, newId } from '@app/common';
-import { LegacyTaggingState } from '@app/persistence';
+import { Inject, Injectable, Logger, Optional } from '@nestjs/common';
+import { canonicalTimeZone, Clock, isLegacyTimeZone, MetricsRegistry, newId } from '@app/common';
+import { LegacyTaggingState, legacyTaggingRefusedGauge } from '@app/persistence';
 import { HeldStoreMacKey, StoreMac } from '@app/tlog';
 import {
   enrollmentBindingData,
@@ -53,6 +53,13 @@ export interface EnrolledPerson {
  */
 const RETIRED_KEY_ISSUE_GRACE_MS = 24 * 3_600_000;
 
+/** The workforce records whose refused legacy tagging a gauge reports: kind, marker, refusal. */
+const WORKFORCE_LEGACY_GAUGES = [
+  ['worker', 'worker_seal', '403 worker_tampered: no sync, token, registration or payroll'],
+  ['site', 'site_seal', '503 site_tampered for its syncs, timesheets and payroll'],
+  ['thekedar', 'thekedar_seal', '403 thekedar_tampered for its signed requests'],
+] as const;
+
 @Injectable()
 export class WorkforceService {
   private readonly logger = new Logger(WorkforceService.name);
@@ -68,11 +75,29 @@ export class WorkforceService {
     private readonly clock: Clock,
     private readonly mac: StoreMac,
     @Inject(workforceConfig.KEY) settings: WorkforceSettings,
+    @Optional() metrics?: MetricsRegistry,
   ) {
     this.enrollmentTtlMs = settings.enrollmentCodeTtlSeconds * 1000;
     this.inheritanceMs = settings.inheritanceDays * 86_400_000;
     this.defaultTimeZone = settings.defaultTimeZone;
     this.phones = new PhoneNumbers(settings.phoneDefaultCountry);
+    // the legacy tagging this start refused, as the worker devices' and kiosks' gauges: every
+    // worker, site or thekedar from before the tags reads tampered (a site's syncs and payroll
+    // 503, a worker's sync and token 403) while /health stays up (every replica refuses alike)
+    for (const [kind, marker, refusedHow] of WORKFORCE_LEGACY_GAUGES) {
+      legacyTaggingRefusedGauge(
+        `mdai_${kind}s_legacy_tagging_refused`,
+        `Whether this start refused to tag the ${kind}s from before the tags (FRAUD_LEGACY_TAGGING off, or the ${marker} marker gone): 1 while every such ${kind} reads tampered (${refusedHow})`,
+        {
+          get legacyRefused() {
+            return kind === 'worker'
+              ? workforce.legacyRefused
+              : workforce.recordsLegacyRefused[kind];
+          },
+        },
+        metrics,
+      );
+    }
   }
 
   /** `typed` in E.164 (PHONE_DEFAULT_COUNTRY without a country code), or 400 invalid_phone. */

@@ -135,6 +135,7 @@ export const ERROR_STATUS = {
     worker_tampered: HttpStatus.FORBIDDEN,
     site_tampered: HttpStatus.FORBIDDEN,
     thekedar_tampered: HttpStatus.FORBIDDEN,
+    workforce_change_contended: HttpStatus.SERVICE_UNAVAILABLE,
   },
   'device-trust': {
     device_not_found: HttpStatus.NOT_FOUND,

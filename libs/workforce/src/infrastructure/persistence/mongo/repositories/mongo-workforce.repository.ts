@@ -35,7 +35,7 @@ import {
   WorkforcePage,
   WorkforceRepository,
 } from '../../workforce.repository';
-import { WorkforceError } from '../../../../workforce.errors';
+import { WorkforceError, workforceChangeContended } from '../../../../workforce.errors';
 import { PhoneNumbers } from '../../../../domain/phone-number';
 import { workforceConfig, WorkforceSettings } from '../../../../workforce.config';
 import { WorkforceMongoMapper as Mapper } from '../mappers/workforce.mapper';
@@ -88,7 +88,11 @@ const CHANGED_MEANWHILE = Symbol('changed meanwhile');
 type WithEnrollment = { _id: string; enrollment: EnrollmentCodeDocument };
 type WithSpentEnrollments = { _id: string; spentEnrollments?: EnrollmentCodeDocument[] };
 
-/** Concurrent spends or replacements a replacement looks again after, at most. */
+/**
+ * Concurrent changes a compare-and-set (a worker's, site's or thekedar's change, an enrollment
+ * code's replacement) reads again after, at most: then 503 workforce_change_contended, nothing
+ * written (retry), never a 500.
+ */
 const REPLACE_ATTEMPTS = 8;
 
 /**
@@ -782,7 +786,7 @@ export class MongoWorkforceRepository extends WorkforceRepository implements OnM
         taking.length > 0 ? await this.claiming(taking, id, after.phone, write) : await write();
       if (result !== CHANGED_MEANWHILE) return result;
     }
-    throw new Error(`worker ${id} changed ${REPLACE_ATTEMPTS} times while being changed`);
+    throw workforceChangeContended('worker');
   }
 
   async updateSite(id: string, changes: SiteChanges): Promise<Site | undefined> {
@@ -805,7 +809,7 @@ export class MongoWorkforceRepository extends WorkforceRepository implements OnM
       if (matchedCount === 1)
         return tag !== undefined ? { ...after, integrity: 'verified' } : after;
     }
-    throw new Error(`site ${id} changed ${REPLACE_ATTEMPTS} times while being changed`);
+    throw workforceChangeContended('site');
   }
 
   async replaceEnrollment(enrollment: EnrollmentCode): Promise<boolean> {
@@ -839,7 +843,7 @@ export class MongoWorkforceRepository extends WorkforceRepository implements OnM
           );
       if (matchedCount === 1) return true;
     }
-    throw new Error(`the enrollment code changed ${REPLACE_ATTEMPTS} times while being replaced`);
+    throw workforceChangeContended('enrollment code');
   }
 
   async findThekedarById(id: string): Promise<Thekedar | undefined> {
@@ -862,7 +866,7 @@ export class MongoWorkforceRepository extends WorkforceRepository implements OnM
       if (matchedCount === 1)
         return tag !== undefined ? { ...after, integrity: 'verified' } : after;
     }
-    throw new Error(`thekedar ${id} changed ${REPLACE_ATTEMPTS} times while being changed`);
+    throw workforceChangeContended('thekedar');
   }
 
   async findEnrollment(codeHash: string): Promise<EnrollmentCode | undefined> {
