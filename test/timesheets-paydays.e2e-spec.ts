@@ -68,7 +68,7 @@ describe('timesheets: a payroll month (e2e, controllable clock)', () => {
     await t?.close();
   });
 
-  it('should record a real 18 h shift as one shift, flagged over_max_hours until acknowledged', async () => {
+  it('should refuse an 18 h add_shift past TIMESHEET_MAX_SHIFT_HOURS, the message naming the limit and how to raise it', async () => {
     const phone = await phoneAt(t.baseUrl, t.keys.admin, siteId);
     // 08:00 IST on 2 October to 02:00 IST on 3 October: past TIMESHEET_MAX_SHIFT_HOURS (16)
     clock.set('2026-10-03T06:00:00.000Z');
@@ -77,15 +77,17 @@ describe('timesheets: a payroll month (e2e, controllable clock)', () => {
       ['check_out', '2026-10-02T20:30:00.000Z'],
     ]);
     expect(types(await dayOf(siteId, phone, '2026-10-02'))).toEqual(['open_shift']);
-    // an added check-out that far cannot pair; the answer says how the shift is recorded
+    // an added check-out that far cannot pair; the answer names the limit and the knob
     const far = await correct(siteId, {
       action: 'add_check_out',
       target: { siteId, seq: inSeq },
       at: '2026-10-02T20:29:59.000Z',
     });
     expect([far.status, far.body.code]).toEqual([422, 'check_out_out_of_range']);
-    expect(far.body.message).toContain('add_shift');
-    // the punches are voided, the shift added whole: 18 h, not 16 h + 1 s lost to a split
+    expect(far.body.message).toContain('TIMESHEET_MAX_SHIFT_HOURS (16 h)');
+    expect(far.body.message).toContain('raise TIMESHEET_MAX_SHIFT_HOURS (up to 36');
+    // nor is the shift added whole: an added shift longer than the limit is not seen by the
+    // overlap check and the recompute windows, which reach back that limit
     for (const seq of [inSeq, outSeq]) {
       expect((await correct(siteId, { action: 'void', target: { siteId, seq } })).status).toBe(201);
     }
@@ -95,26 +97,11 @@ describe('timesheets: a payroll month (e2e, controllable clock)', () => {
       at: '2026-10-02T02:30:00.000Z',
       until: '2026-10-02T20:30:00.000Z',
     });
-    expect(added.status).toBe(201);
-    const day = await dayOf(siteId, phone, '2026-10-02');
-    expect(day.shifts).toHaveLength(1);
-    expect([day.hours, day.workedSeconds, day.lastOut]).toEqual([
-      18,
-      18 * 3600,
-      '2026-10-03T02:00:00+05:30',
-    ]);
-    expect(day.flags).toContainEqual({ type: 'over_max_hours', seq: added.body.seq });
-    expect(day.flagged).toBe(true);
-    expect(await payrollOf(phone)).toMatchObject({ hours: 18, flaggedDays: 1 });
-    // the day after holds nothing now (its stray check-out voided)
-    expect(await dayOf(siteId, phone, '2026-10-03')).toMatchObject({ hours: 0, flagged: false });
-    const ack = await correct(siteId, {
-      action: 'acknowledge_over_max_hours',
-      target: { siteId, seq: added.body.seq },
-    });
-    expect(ack.status).toBe(201);
-    expect((await dayOf(siteId, phone, '2026-10-02')).flagged).toBe(false);
-    expect(await payrollOf(phone)).toMatchObject({ hours: 18, flaggedDays: 0 });
+    expect([added.status, added.body.code]).toEqual([422, 'shift_out_of_range']);
+    expect(added.body.message).toContain('TIMESHEET_MAX_SHIFT_HOURS (16 h)');
+    expect(added.body.message).toContain('raise TIMESHEET_MAX_SHIFT_HOURS (up to 36');
+    expect(await dayOf(siteId, phone, '2026-10-02')).toMatchObject({ hours: 0 });
+    expect(await payrollOf(phone)).toMatchObject({ hours: 0 });
   });
 
   it('should show a dismissed fraud flag as reviewed and not count its day; a confirmed one, or a dismissal written into the store, flags it', async () => {
@@ -238,5 +225,60 @@ describe('timesheets: a payroll month (e2e, controllable clock)', () => {
       { key: t.keys.admin },
     );
     expect(after.status).toBe(200);
+  });
+});
+
+describe('timesheets: a site of real 18 h shifts, TIMESHEET_MAX_SHIFT_HOURS=20 (e2e, controllable clock)', () => {
+  let t: TestApp;
+  const clock = new ManualClock('2026-10-01T00:00:00.000Z');
+  let siteId: string;
+
+  beforeAll(async () => {
+    t = await startTestApp(
+      { SYNC_MAX_OFFLINE_AGE_HOURS: String(24 * 30), TIMESHEET_MAX_SHIFT_HOURS: '20' },
+      { clock },
+    );
+    siteId = (await createSite(t.baseUrl, t.keys.admin, 'Asia/Kolkata')).siteId;
+  });
+
+  afterAll(async () => {
+    await t?.close();
+  });
+
+  it('should pair an 18 h shift punched in and out as one shift, paid 18 h once on its check-in day', async () => {
+    const phone = await phoneAt(t.baseUrl, t.keys.admin, siteId);
+    // 08:00 IST on 2 October to 02:00 IST on 3 October
+    clock.set('2026-10-03T06:00:00.000Z');
+    const res = await sync(t.baseUrl, phone, [
+      punch(phone, 'check_in', '2026-10-02T02:30:00.000Z'),
+      punch(phone, 'check_out', '2026-10-02T20:30:00.000Z'),
+    ]);
+    expect(res.accepted).toBe(2);
+    const read = await http(
+      t.baseUrl,
+      'GET',
+      `/api/v5/sites/${siteId}/timesheets?from=2026-10-02&to=2026-10-03&workerId=${phone.workerId}`,
+      { key: t.keys.admin },
+    );
+    expect(read.status).toBe(200);
+    // one day: the check-in's; within the limit, so not over_max_hours, nothing flagged
+    expect(read.body.days).toHaveLength(1);
+    const [night] = read.body.days;
+    expect(night.date).toBe('2026-10-02');
+    expect(night.shifts).toHaveLength(1);
+    expect([night.hours, night.workedSeconds, night.lastOut]).toEqual([
+      18,
+      18 * 3600,
+      '2026-10-03T02:00:00+05:30',
+    ]);
+    expect([night.flags, night.flagged]).toEqual([[], false]);
+    const payroll = await http(
+      t.baseUrl,
+      'GET',
+      `/api/v5/sites/${siteId}/payroll?from=2026-10-01&to=2026-10-31&workerId=${phone.workerId}`,
+      { key: t.keys.auditor },
+    );
+    expect(payroll.status).toBe(200);
+    expect(payroll.body.workers[0]).toMatchObject({ hours: 18, flaggedDays: 0 });
   });
 });

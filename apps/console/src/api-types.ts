@@ -86,7 +86,7 @@ export interface CreateCorrectionDto {
   workerId?: string;
   /** ISO-8601 UTC: the check-out time (add_check_out), the check-in time (add_check_in), the new time (move) or the check-in of the shift (add_shift). Never later than the server clock plus SYNC_MAX_CLOCK_SKEW_SECONDS; a move stays within TIMESHEET_MAX_SHIFT_HOURS of the time the entry was recorded at; an add_shift starts at most TIMESHEET_BACKFILL_DAYS before the server clock (422 shift_too_old). */
   at?: string;
-  /** add_shift only (required there): the check-out of the shift, ISO-8601 UTC as `at`; after `at`, at most TIMESHEET_MAX_SHIFT_HOURS after it, never later than the server clock plus SYNC_MAX_CLOCK_SKEW_SECONDS */
+  /** add_shift only (required there): the check-out of the shift, ISO-8601 UTC as `at`; after `at`, at most TIMESHEET_MAX_SHIFT_HOURS after it (422 shift_out_of_range names the limit; a site where longer shifts are real raises TIMESHEET_MAX_SHIFT_HOURS, up to 36), never later than the server clock plus SYNC_MAX_CLOCK_SKEW_SECONDS */
   until?: string;
   /** Kept as sent (a thekedar's signature covers it): 3 to 500 characters with at least 3 visible characters (white space and invisible marks such as U+200B do not count); no control characters other than line breaks and tabs, no text-direction controls (U+202A–U+202E, U+2066–U+2069): else 400 validation_failed naming the field */
   reason: string;

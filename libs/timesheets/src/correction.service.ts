@@ -22,12 +22,7 @@ import {
   NO_DEVICE,
 } from '@app/offline-sync';
 import { acknowledgementsAmong } from './acknowledgements';
-import {
-  CorrectionAction,
-  CorrectionAuthor,
-  CorrectionData,
-  LONG_SHIFT_MAX_HOURS,
-} from './domain/correction';
+import { CorrectionAction, CorrectionAuthor, CorrectionData } from './domain/correction';
 import {
   formatShiftLength,
   liveNeighbours,
@@ -684,6 +679,19 @@ export class CorrectionService {
     }
   }
 
+  /** The longest shift, as the messages name it (`16 h`). */
+  private maxShiftHoursText(): string {
+    return formatShiftLength(this.maxShiftMs);
+  }
+
+  /**
+   * What a manager does with a real shift longer than the longest shift: one knob, which moves
+   * the pairing of punches, the overlap check and the recompute windows together.
+   */
+  private longerShiftAdvice(): string {
+    return `A real shift longer than ${this.maxShiftHoursText()} is not recorded as one: if such shifts are real at this site, raise TIMESHEET_MAX_SHIFT_HOURS (up to 36; it moves the pairing of punches, the overlap check and the recompute windows together); else record it as two shifts, each at most ${this.maxShiftHoursText()}`;
+  }
+
   /**
    * add_shift records a whole shift (a check-in `at` and a check-out `until`, epoch ms) of a
    * worker with no punch to attach it to: lost punches, a shift recorded on a wrong day (its
@@ -705,12 +713,12 @@ export class CorrectionService {
     if (until > now.getTime() + this.skewMs) {
       throw new TimesheetsError('time_in_future', 'until is in the future');
     }
-    // a real shift longer than the longest shift the punches pair is recorded whole, up to the
-    // hard cap: its day reads over_max_hours until acknowledged
-    if (until <= at || until - at > LONG_SHIFT_MAX_HOURS * 3_600_000) {
+    // at most the longest shift: the overlap check and the projection's recompute windows reach
+    // back TIMESHEET_MAX_SHIFT_HOURS (a longer added shift would be paid twice, unflagged)
+    if (until <= at || until - at > this.maxShiftMs) {
       throw new TimesheetsError(
         'shift_out_of_range',
-        `until must be after at and at most ${LONG_SHIFT_MAX_HOURS} h after it (a shift longer than TIMESHEET_MAX_SHIFT_HOURS is recorded whole, its day flagged over_max_hours until acknowledged)`,
+        `until must be after at and at most TIMESHEET_MAX_SHIFT_HOURS (${this.maxShiftHoursText()}) after it. ${this.longerShiftAdvice()}`,
       );
     }
     const shift: TimesheetEntry = {
@@ -852,9 +860,9 @@ export class CorrectionService {
       throw closing
         ? new TimesheetsError(
             'check_out_out_of_range',
-            span > this.maxShiftMs && span <= LONG_SHIFT_MAX_HOURS * 3_600_000
-              ? `at is ${formatShiftLength(span)} after the check-in, more than TIMESHEET_MAX_SHIFT_HOURS (${formatShiftLength(this.maxShiftMs)}): punches do not pair that far apart. A real shift that long is recorded as one with add_shift (up to ${LONG_SHIFT_MAX_HOURS} h, its day flagged over_max_hours until acknowledged), once its check-in (and a check-out of it the punches did not pair) are voided`
-              : 'at must be after the check-in, within TIMESHEET_MAX_SHIFT_HOURS of it and before the next punch',
+            span > this.maxShiftMs
+              ? `at is ${formatShiftLength(span)} after the check-in, more than TIMESHEET_MAX_SHIFT_HOURS (${this.maxShiftHoursText()}): punches do not pair that far apart. ${this.longerShiftAdvice()}`
+              : `at must be after the check-in, within TIMESHEET_MAX_SHIFT_HOURS (${this.maxShiftHoursText()}) of it and before the next punch`,
           )
         : new TimesheetsError(
             'check_in_out_of_range',

@@ -18,7 +18,7 @@ export const TIMESHEETS_ERRORS = {
     unexpected_time: 'a void and an acknowledge_over_max_hours take no `at`',
     time_required: 'add_check_out, add_check_in and move need `at`, add_shift `at` and `until`',
     check_out_out_of_range:
-      'an added check-out is not after its check-in, is more than TIMESHEET_MAX_SHIFT_HOURS after it, or is not before the next punch',
+      'an added check-out is not after its check-in, is more than TIMESHEET_MAX_SHIFT_HOURS after it (the message names the limit; where shifts longer than it are real, raise TIMESHEET_MAX_SHIFT_HOURS, up to 36), or is not before the next punch',
     check_in_out_of_range:
       'an added check-in is not before its check-out, is more than TIMESHEET_MAX_SHIFT_HOURS before it, or is not after the previous punch',
     move_out_of_range:
@@ -42,7 +42,7 @@ export const TIMESHEETS_ERRORS = {
     shift_too_old:
       'add_shift: `at` is more than TIMESHEET_BACKFILL_DAYS days before the server clock (a mistyped year?); older history is not recorded by a correction',
     shift_out_of_range:
-      'add_shift: `until` is not after `at`, or is more than 36 h after it (a shift longer than TIMESHEET_MAX_SHIFT_HOURS is recorded whole up to 36 h, its day flagged over_max_hours until acknowledged)',
+      'add_shift: `until` is not after `at`, or is more than TIMESHEET_MAX_SHIFT_HOURS after it (the message names the limit; where shifts longer than it are real, raise TIMESHEET_MAX_SHIFT_HOURS, up to 36: it moves the pairing, overlap and recompute windows together)',
     shift_overlap:
       "a correction would make an added shift overlap another shift or punch of the worker (the hours would count twice): an add_shift over the worker's shifts or punches, or a punch added or moved into an added shift",
     timesheets_rebuilding:

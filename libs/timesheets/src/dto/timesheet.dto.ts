@@ -225,8 +225,9 @@ export class CreateCorrectionDto {
     example: '2026-03-03T11:30:00.000Z',
     description:
       'add_shift only (required there): the check-out of the shift, ISO-8601 UTC as `at`; ' +
-      'after `at`, at most TIMESHEET_MAX_SHIFT_HOURS after it, never later than the server ' +
-      'clock plus SYNC_MAX_CLOCK_SKEW_SECONDS',
+      'after `at`, at most TIMESHEET_MAX_SHIFT_HOURS after it (422 shift_out_of_range names ' +
+      'the limit; a site where longer shifts are real raises TIMESHEET_MAX_SHIFT_HOURS, up to ' +
+      '36), never later than the server clock plus SYNC_MAX_CLOCK_SKEW_SECONDS',
   })
   @ValidateIf((o: CreateCorrectionDto, v: unknown) => v !== undefined || o.action === 'add_shift')
   @OnlyForActions(['add_shift'])
