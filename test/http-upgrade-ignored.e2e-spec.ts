@@ -172,6 +172,30 @@ describe('HTTP requests with an Upgrade the server does not take (e2e)', () => {
     expect(JSON.parse(answers[1].body)).toMatchObject({ code: 'not_found' });
   });
 
+  it('should refuse 431 an upgraded request with more header lines than Node keeps, not read its body as a request', async () => {
+    // Node reads every line (the body's length included) but keeps ~1000 in rawHeaders: a head
+    // written again from those lost the Content-Length, and the body was served as a request
+    const inner = `GET /metrics HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`;
+    const filler = (lines: number) => 'a:\r\n'.repeat(lines);
+    const { answers, rest } = await exchange(t.baseUrl, [
+      `POST /health HTTP/1.1\r\nHost: ${host}\r\n${filler(2000)}` +
+        `Content-Length: ${inner.length}\r\nConnection: Upgrade\r\nUpgrade: h2c\r\n\r\n${inner}`,
+    ]);
+    expect(answers.map((a) => a.status)).toEqual([431]);
+    expect(JSON.parse(answers[0].body)).toMatchObject({
+      statusCode: 431,
+      code: 'headers_too_large',
+      correlationId: answers[0].headers['x-correlation-id'],
+    });
+    expect(answers[0].headers['connection']).toBe('close');
+    expect(rest).toBe('');
+    // fewer lines than Node keeps: served as without the upgrade
+    const fewer = await exchange(t.baseUrl, [
+      `GET /health HTTP/1.1\r\nHost: ${host}\r\n${filler(900)}${H2C}Connection: close\r\n\r\n`,
+    ]);
+    expect(fewer.answers.map((a) => a.status)).toEqual([200]);
+  });
+
   it('should treat a request the client half-closed after as without the upgrade', async () => {
     // Node's server (httpAllowHalfOpen off) ends a connection its client half-closed
     const upgraded = await exchange(

@@ -4,6 +4,7 @@ import { randomBytes } from 'node:crypto';
 import { ConfigError } from '../config/config-error';
 import { defineConfig } from '../config/config-namespace';
 import { Env, validateEnv } from '../config/env-schema';
+import { REDACTED, registerSecrets } from '../logging/redact';
 import { ROLES, Role } from './role';
 
 class AuthEnv {
@@ -42,6 +43,9 @@ function readAuthConfig(env: Env): AuthSettings {
       throw new ConfigError(variable, 'every key must be at least 16 characters');
     apiKeys[role] = keys;
   }
+  // never logged as they are, whatever their shape (a key chosen by hand included)
+  registerSecrets(Object.values(apiKeys).flat(), '[api key redacted]');
+  registerSecrets([v.JWT_SECRET], REDACTED);
   return { jwtSecret: v.JWT_SECRET, apiKeys };
 }
 

@@ -44,7 +44,7 @@ export const COMMON_ERRORS = {
     method_not_allowed:
       'a path the API serves, with a method it does not serve there; the Allow header lists those it does',
     headers_too_large:
-      "the request line and headers are over the server's limit (16 KiB); answered before any route",
+      "the request line and headers are over the server's limit (16 KiB), or a request with an Upgrade the server does not take (h2c) has more header lines than it reads (~1000); answered before any route, the connection closed",
     malformed_request: 'the request is not well-formed HTTP; answered before any route',
     request_timeout:
       'the request did not arrive in time: its headers (answered before any route), or its body (no byte for HTTP_BODY_IDLE_TIMEOUT_MS, or a JSON body not whole within HTTP_JSON_BODY_TIMEOUT_MS, or any other body not whole within the longer of 300 s and its size at HTTP_BODY_MIN_RATE_BYTES_PER_SEC); the connection is closed',

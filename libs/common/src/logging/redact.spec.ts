@@ -2,7 +2,7 @@ import { IncomingMessage, ServerResponse } from 'node:http';
 import { Socket } from 'node:net';
 import { runInNewContext } from 'node:vm';
 import { AUTH_SECRETS } from '../auth/auth.config';
-import { redactLogObject, redactString, redactValue } from './redact';
+import { redactLogObject, redactString, redactValue, registerSecrets } from './redact';
 
 describe('redact', () => {
   it('should hide sensitive fields at any depth', () => {
@@ -49,6 +49,23 @@ describe('redact', () => {
       const line = `over the budget: counted (${name}), not stored; ${name}{type="x"} 3`;
       expect(redactString(line)).toBe(line);
     }
+  });
+
+  it("should mask the server's configured secrets exactly, a key chosen by hand too, and leave unconfigured metric names", () => {
+    const handMade = 'mdai_live_backoffice_key_2026_q4';
+    const other = 'kiosk.site12+secret(key)2024';
+    // not configured yet: of a metric name's shape, left as it is
+    expect(redactString(`key ${handMade}`)).toBe(`key ${handMade}`);
+    registerSecrets([handMade, other], '[api key redacted]');
+    for (const text of [`key ${handMade} refused`, `/api/kiosks/${handMade}x`, `"${other}"`]) {
+      const out = redactString(text);
+      expect(out).not.toContain(handMade);
+      expect(out).not.toContain(other);
+      expect(out).toContain('[api key redacted]');
+    }
+    expect(redactValue({ note: `key=${handMade}` })).toEqual({ note: 'key=[api key redacted]' });
+    const metric = 'counted (mdai_fraud_events_unstored_total)';
+    expect(redactString(metric)).toBe(metric);
   });
 
   it("should still mask every key of the server's shape, those close to a metric name too", () => {

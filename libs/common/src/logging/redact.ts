@@ -33,7 +33,31 @@ export const REDACTED = '[redacted]';
 /** Each SENSITIVE_VALUE pattern needs one of these; a string with none is left as it is. */
 const MAY_BE_SENSITIVE = /PLT_|eyJ|mdai_|=/;
 
+/**
+ * The server's own configured secrets (its API keys of every role, its JWT secret: registered
+ * by the config that loads them, `registerSecrets`), replaced exactly wherever they occur in a
+ * logged string, whatever their shape: a key chosen by hand (`mdai_live_backoffice_key_2026_q4`)
+ * is not one the pattern above can tell from a metric name. Kept for the process's life.
+ */
+const SECRETS = new Map<string, string>();
+let secretPattern: RegExp | undefined;
+
+/** Registers configured secret values (8 characters or more) with `replacement` for each. */
+export function registerSecrets(values: Iterable<string>, replacement: string): void {
+  for (const value of values) if (value.length >= 8) SECRETS.set(value, replacement);
+  const escaped = [...SECRETS.keys()]
+    // the longest first: a key that holds another is replaced whole
+    .sort((a, b) => b.length - a.length)
+    .map((value) => value.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'));
+  secretPattern = escaped.length > 0 ? new RegExp(escaped.join('|'), 'g') : undefined;
+}
+
+function redactSecrets(value: string): string {
+  return secretPattern ? value.replace(secretPattern, (secret) => SECRETS.get(secret)!) : value;
+}
+
 export function redactString(value: string): string {
+  if (secretPattern) value = redactSecrets(value);
   if (!MAY_BE_SENSITIVE.test(value)) return value;
   let out = value;
   for (const [pattern, replacement] of SENSITIVE_VALUE) out = out.replace(pattern, replacement);
