@@ -43,6 +43,7 @@ import {
   TimesheetKeyRoles,
 } from './timesheet-access.guard';
 import { TimesheetsService } from './timesheets.service';
+import { PayrollCloseService } from './payroll-close/payroll-close.service';
 
 const SIGNED_READ =
   'Admin or auditor `x-api-key`, or a thekedar-signed request (headers as for worker creation; the signed value is `{"method":"GET","path":"<path with query string, as sent>"}`, so the message is `<x-request-timestamp>.<JCS of it>`). A thekedar reads only at its own sites (another site, an unknown one the same: 403 `site_not_allowed`) and sees only the workers it onboarded there.';
@@ -87,6 +88,7 @@ export class TimesheetsController {
   constructor(
     private readonly timesheets: TimesheetsService,
     private readonly corrections: CorrectionService,
+    private readonly closes: PayrollCloseService,
   ) {}
 
   @Get('timesheets')
@@ -191,6 +193,13 @@ export class TimesheetsController {
       'rounded: the sum of whole seconds per shift, each shift truncated to the second.',
   })
   @ApiOkResponse({ type: PayrollView })
+  @ApiResponse({
+    status: 503,
+    type: ErrorBody,
+    description:
+      'As the other reads, and payroll_close_tampered: a close of a period the read overlaps ' +
+      'was changed outside the server (its recorded totals cannot be trusted)',
+  })
   async payroll(
     @Param() params: SiteParam,
     @Query() query: PeriodQuery,
@@ -203,7 +212,7 @@ export class TimesheetsController {
       timeZone: scope.timeZone,
       from: scope.from,
       to: scope.to,
-      workers,
+      ...(await this.closes.withClose(scope, workers)),
     };
   }
 
@@ -253,7 +262,8 @@ export class TimesheetsController {
     type: ErrorBody,
     description:
       'already_voided, already_checked_out, already_checked_in, already_acknowledged, ' +
-      'correction_id_conflict',
+      'correction_id_conflict; period_closed (a thekedar: the correction touches a day of a ' +
+      'payroll period an admin closed; an admin may correct it)',
   })
   @ApiResponse({
     status: 404,
