@@ -1,4 +1,6 @@
 import { ManualClock } from '@app/common';
+import { MongoStore, Store } from '@app/persistence';
+import { withStoreFile } from './support/tamper';
 import { http, startTestApp, TestApp } from './support/test-app';
 import {
   createSite,
@@ -172,5 +174,32 @@ describe('payroll: a closed period (e2e, controllable clock)', () => {
     });
     expect(list.status).toBe(200);
     expect(list.body.closes).toEqual([closed.body]);
+  });
+
+  it('should refuse the payroll of a period whose close was changed outside the server (lowered to make a difference look owed), and list it tampered', async () => {
+    const lowered = JSON.stringify([
+      { workerId: phone.workerId, daysPresent: 0, hours: 0, workedSeconds: 0, flaggedDays: 0 },
+    ]);
+    if (t.config.database.driver === 'sqlite') {
+      withStoreFile(t, (db) =>
+        db.prepare('UPDATE payroll_closes SET workers = ? WHERE site_id = ?').run(lowered, siteId),
+      );
+    } else {
+      await t.app
+        .get<Store, MongoStore>(Store)
+        .connection.db!.collection('payroll_closes')
+        .updateOne({ siteId }, { $set: { workers: lowered } });
+    }
+    const res = await http(
+      t.baseUrl,
+      'GET',
+      `/api/v5/sites/${siteId}/payroll?from=${OCT.from}&to=${OCT.to}`,
+      { key: t.keys.auditor },
+    );
+    expect([res.status, res.body.code]).toEqual([503, 'payroll_close_tampered']);
+    const list = await http(t.baseUrl, 'GET', `/api/v5/sites/${siteId}/payroll/closes`, {
+      key: t.keys.auditor,
+    });
+    expect(list.body.closes.map((c: { integrity: string }) => c.integrity)).toEqual(['tampered']);
   });
 });
