@@ -11,7 +11,7 @@ import {
   thekedarWithDevice,
   ThekedarDevice,
 } from './support/timesheet-client';
-import { Phone } from './support/worker-client';
+import { nextPhoneNumber, Phone } from './support/worker-client';
 
 /**
  * A month is closed once paid (the tester's repro-7): October's payroll read on Nov 2 moved on
@@ -174,6 +174,68 @@ describe('payroll: a closed period (e2e, controllable clock)', () => {
     });
     expect(list.status).toBe(200);
     expect(list.body.closes).toEqual([closed.body]);
+  });
+
+  it("should export the payroll as CSV with the JSON's columns, one row per worker, the change since the close of a closed period, under the CSV rules of timesheets.csv", async () => {
+    const csvOf = async (q: string) => {
+      const res = await fetch(`${t.baseUrl}/api/v5/sites/${siteId}/payroll.csv?${q}`, {
+        headers: { 'x-api-key': t.keys.auditor },
+      });
+      // the bytes as sent: fetch's text() drops a byte order mark
+      const text = Buffer.from(await res.arrayBuffer()).toString('utf8');
+      return { status: res.status, type: res.headers.get('content-type'), text };
+    };
+    const oct = await csvOf(`from=${OCT.from}&to=${OCT.to}&bom=true`);
+    expect(oct.status).toBe(200);
+    expect(oct.type).toContain('text/csv');
+    const json = (await payroll()).workers[0];
+    expect(oct.text.split('\r\n')).toEqual([
+      '\ufeffworker_id,worker_name,worker_phone,days_present,hours,worked_seconds,flagged_days,corrected_days,since_close_days_present,since_close_hours,since_close_worked_seconds,since_close_flagged_days',
+      [
+        phone.workerId,
+        json.name,
+        `"'${json.phone}"`,
+        '2',
+        '8.50',
+        String(8.5 * 3600),
+        '1',
+        '1',
+        '1',
+        '0.00',
+        '0',
+        '1',
+      ].join(','),
+      '',
+    ]);
+    // a period not closed: the since-close cells empty; a name typed as a formula stays text
+    const formulaPhone = nextPhoneNumber();
+    const formula = await http(t.baseUrl, 'POST', '/api/v5/workers', {
+      key: t.keys.admin,
+      body: { name: '=HYPERLINK("http://x","pay")', phone: formulaPhone, siteIds: [siteId] },
+    });
+    expect(formula.status).toBe(201);
+    const added = await http(t.baseUrl, 'POST', `/api/v5/sites/${siteId}/corrections`, {
+      key: t.keys.admin,
+      body: {
+        action: 'add_shift',
+        workerId: formula.body.workerId,
+        at: '2026-11-25T03:30:00.000Z',
+        until: '2026-11-25T11:30:00.000Z',
+        reason: 'paper register',
+      },
+    });
+    expect(added.status).toBe(201);
+    const nov = await csvOf(`from=2026-11-25&to=2026-11-25&workerId=${formula.body.workerId}`);
+    expect(nov.status).toBe(200);
+    const [, row] = nov.text.split('\r\n');
+    expect(row).toBe(
+      `${formula.body.workerId},"'=HYPERLINK(""http://x"",""pay"")",` +
+        `"'${formulaPhone.replace(/ /g, '')}",1,8.00,28800,0,1,,,,`,
+    );
+    // a refusal is a JSON error, as the payroll's
+    const bad = await csvOf('from=2026-11-30&to=2026-11-01');
+    expect(bad.status).toBe(400);
+    expect(JSON.parse(bad.text).code).toBe('invalid_period');
   });
 
   it('should refuse the payroll of a period whose close was changed outside the server (lowered to make a difference look owed), and list it tampered', async () => {
