@@ -28,8 +28,7 @@ export async function run(): Promise<void> {
   const made = mixedPacketBatch(500, secret);
   const body = Buffer.from(JSON.stringify({ packets: made }));
   const parse = () =>
-    (parseJsonBody(body.toString('utf8'), DEFAULT_JSON_LIMITS) as { packets: SignedPacket[] })
-      .packets;
+    (parseJsonBody(body, DEFAULT_JSON_LIMITS) as { packets: SignedPacket[] }).packets;
   const ours = new PacketCheckPool({
     maxOfflineAgeSeconds: 3600,
     maxPacketsPerBatch: 500,

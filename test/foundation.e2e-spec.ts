@@ -4,6 +4,7 @@ import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { AddressInfo, connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { redactString } from '@app/common';
 import { e2eDriver, http, itOnSqliteFile, startTestApp, TestApp } from './support/test-app';
 
 const pem = () =>
@@ -152,6 +153,13 @@ describe('foundation (e2e)', () => {
     const metrics = await fetch(`${t.baseUrl}/metrics`);
     expect(metrics.status).toBe(200);
     expect(await metrics.text()).toContain('mdai_http_request_duration_seconds');
+  });
+
+  it('should log every metric name /metrics lists as itself, not as a redacted API key', async () => {
+    const text = await (await fetch(`${t.baseUrl}/metrics`)).text();
+    const names = [...text.matchAll(/^# TYPE (mdai_\w+) /gm)].map((m) => m[1]);
+    expect(names).toContain('mdai_fraud_events_unstored_total');
+    for (const name of names) expect(redactString(`counted (${name})`)).toBe(`counted (${name})`);
   });
 
   it('should never log API keys', async () => {

@@ -444,6 +444,11 @@ describe('fraud events changed outside the server (e2e)', () => {
     expect(day.flags.filter((f) => f.type === 'fraud')).toEqual([
       { type: 'fraud', seq: checkIn.log.seq, detail: 'outside_geofence' },
     ]);
+    // their stored types are not shown, but the punch they name still asks for a look: a
+    // dismissal written into the store breaks the tag the same way and clears nothing
+    expect(day.flags.filter((f) => f.type === 'fraud_tampered')).toEqual([
+      { type: 'fraud_tampered', seq: checkOut.log.seq },
+    ]);
     const onHealth = await tamperedOnHealth();
     expect(onHealth).toEqual(expect.arrayContaining([changed.id, forgedId]));
   });

@@ -55,6 +55,8 @@ describe('fraud events naming no device (e2e)', () => {
       await unstored('onboarding_signature_invalid'),
     ]).toEqual([5, 2]);
     expect(t.logs()).toContain('over FRAUD_UNATTRIBUTED_PER_MINUTE');
+    // the line names the metric the rest are counted on (it was masked as an API key)
+    expect(t.logs()).toContain('counted (mdai_fraud_events_unstored_total)');
 
     // an event that names its device is not held by this bound (its own is FRAUD_DEVICE_PER_MINUTE, 50): a blocked phone's syncs
     const site = await http(t.baseUrl, 'POST', '/api/v5/sites', {

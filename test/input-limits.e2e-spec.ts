@@ -147,6 +147,30 @@ describe('input limits (e2e)', () => {
     expect(canonicalJson(packet.payload)).toContain('"type":"check_in"');
   });
 
+  it('should read a sync body past 64 KiB as a small one: the same refusals, and its packets accepted', async () => {
+    // a body this large is read from its bytes, never made one string (parseJsonBody)
+    const phone = await enrollPhone(t.baseUrl, t.keys.admin);
+    const packets = Array.from({ length: 200 }, () => signPacket(phone));
+    const json = JSON.stringify({ packets });
+    expect(json.length).toBeGreaterThan(64 << 10);
+    const auth = { authorization: `Bearer ${phone.token}` };
+    const last = json.lastIndexOf('"type":"check_in"');
+    const twice = `${json.slice(0, last)}"type":"check_out",${json.slice(last)}`;
+    const repeated = await raw(t, 'POST', '/api/v5/sync', twice, auth);
+    expect([repeated.status, repeated.body.code]).toEqual([400, 'json_duplicate_key']);
+    // the same body with two bytes that are not UTF-8 before the last packet's type
+    const bytes = Buffer.from(json);
+    const notUtf8 = Buffer.concat([
+      bytes.subarray(0, last),
+      Buffer.from([0xc3, 0x28]),
+      bytes.subarray(last),
+    ]);
+    const bad = await raw(t, 'POST', '/api/v5/sync', notUtf8, auth);
+    expect([bad.status, bad.body.code]).toEqual([400, 'invalid_json']);
+    const fine = await raw(t, 'POST', '/api/v5/sync', json, auth);
+    expect([fine.status, fine.body.accepted, fine.body.results.length]).toEqual([200, 200, 200]);
+  });
+
   it('should refuse a body that is not UTF-8 and a member count past the limit', async () => {
     const bad = await raw(t, 'POST', '/auth', Buffer.from([0x7b, 0x22, 0xc3, 0x28, 0x22, 0x7d]));
     expect([bad.status, bad.body.code]).toEqual([400, 'invalid_json']);

@@ -1,7 +1,5 @@
-import { ManualClock } from '@app/common';
-import { MongoStore, Store } from '@app/persistence';
-import { withStoreFile } from './support/tamper';
-import { http, startTestApp, TestApp } from './support/test-app';
+import { editStore, tamperApp } from './support/tamper';
+import { http } from './support/test-app';
 import {
   createSite,
   crewPhone,
@@ -23,24 +21,9 @@ import { nextPhoneNumber, syncBatch } from './support/worker-client';
  * on. A worker whose row was deleted with its entries left is refused by the payroll too.
  */
 describe('site and thekedar records changed outside the server (e2e)', () => {
-  let t: TestApp;
-  const clock = new ManualClock(new Date(Math.floor(Date.now() / 1000) * 1000));
-  beforeAll(async () => {
-    t = await startTestApp({}, { clock });
-  }, 120_000);
-  afterAll(async () => t.close());
+  const app = tamperApp();
+  const { clock, admin } = app;
 
-  /** Runs `sql` on the SQLite file, or `mongo` on the database, as a database writer. */
-  async function edit(
-    sql: (db: import('better-sqlite3').Database) => void,
-    mongo: (c: MongoStore['connection']) => Promise<unknown>,
-  ): Promise<void> {
-    if (t.config.database.driver === 'sqlite') withStoreFile(t, sql);
-    else await mongo(t.app.get<Store, MongoStore>(Store).connection);
-  }
-
-  const admin = (method: string, path: string, body?: object) =>
-    http(t.baseUrl, method, path, { key: t.keys.admin, ...(body ? { body } : {}) });
   const day = (offset: number) =>
     new Date(clock.now().getTime() + offset * 86_400_000).toISOString().slice(0, 10);
   const period = () => `from=${day(-2)}&to=${day(1)}`;
@@ -56,15 +39,15 @@ describe('site and thekedar records changed outside the server (e2e)', () => {
 
   /** A site with a phone that synced one shift today. */
   async function siteWithShift(timeZone = 'Asia/Kolkata') {
-    const site = await createSite(t.baseUrl, t.keys.admin, timeZone);
-    const phone = await phoneAt(t.baseUrl, t.keys.admin, site.siteId);
+    const site = await createSite(app.t.baseUrl, app.t.keys.admin, timeZone);
+    const phone = await phoneAt(app.t.baseUrl, app.t.keys.admin, site.siteId);
     // punched after the phone's registration, on the server's (manual) clock
     clock.advance(60_000);
     const checkIn = punch(phone, 'check_in', clock.now().toISOString());
     clock.advance(2 * 3_600_000);
     const checkOut = punch(phone, 'check_out', clock.now().toISOString());
     clock.advance(60_000);
-    const out = await sync(t.baseUrl, phone, [checkIn, checkOut]);
+    const out = await sync(app.t.baseUrl, phone, [checkIn, checkOut]);
     expect(out.accepted).toBe(2);
     return { siteId: site.siteId, phone };
   }
@@ -75,7 +58,8 @@ describe('site and thekedar records changed outside the server (e2e)', () => {
     expect((await read(moved.siteId, 'payroll')).status).toBe(200);
     expect((await admin('GET', `/api/v5/sites/${moved.siteId}`)).body.integrity).toBe('verified');
 
-    await edit(
+    await editStore(
+      app.t,
       (db) =>
         db
           .prepare("UPDATE sites SET time_zone = 'Pacific/Kiritimati' WHERE id = ?")
@@ -116,7 +100,8 @@ describe('site and thekedar records changed outside the server (e2e)', () => {
   it('should refuse a sync for a site whose geofence was moved in the database, storing nothing', async () => {
     const { siteId, phone } = await siteWithShift();
     // the geofence moved to where the attacker punches from (Bengaluru), widened
-    await edit(
+    await editStore(
+      app.t,
       (db) =>
         db
           .prepare('UPDATE sites SET lat = 12.97, lng = 77.59, radius_m = 100000 WHERE id = ?')
@@ -134,27 +119,27 @@ describe('site and thekedar records changed outside the server (e2e)', () => {
       lng: 77.59,
       accuracyM: 8,
     });
-    const res = await syncBatch(t.baseUrl, phone.token, [far]);
+    const res = await syncBatch(app.t.baseUrl, phone.token, [far]);
     expect([res.status, res.body.code]).toEqual([503, 'site_tampered']);
     expect(res.body.errors).toEqual([{ field: 'siteId', message: siteId }]);
     // the phone is told when to retry (review L1)
     expect(Number(res.headers.get('retry-after'))).toBeGreaterThan(0);
     // nothing was stored: the ledger still holds the first shift only
-    const checkpoint = await http(t.baseUrl, 'GET', `/api/v5/ledger/${siteId}/checkpoint`, {
-      key: t.keys.auditor,
+    const checkpoint = await http(app.t.baseUrl, 'GET', `/api/v5/ledger/${siteId}/checkpoint`, {
+      key: app.t.keys.auditor,
     });
     expect(checkpoint.status).toBe(200);
     expect(checkpoint.body.size ?? checkpoint.body.treeSize).toBe(2);
   });
 
   it("should refuse a thekedar whose sites were widened in the database, and keep an honest thekedar's requests working", async () => {
-    const own = await createSite(t.baseUrl, t.keys.admin);
-    const other = await createSite(t.baseUrl, t.keys.admin);
-    const k = await thekedarWithDevice(t.baseUrl, t.keys.admin, [own.siteId]);
-    const honest = await thekedarWithDevice(t.baseUrl, t.keys.admin, [own.siteId]);
+    const own = await createSite(app.t.baseUrl, app.t.keys.admin);
+    const other = await createSite(app.t.baseUrl, app.t.keys.admin);
+    const k = await thekedarWithDevice(app.t.baseUrl, app.t.keys.admin, [own.siteId]);
+    const honest = await thekedarWithDevice(app.t.baseUrl, app.t.keys.admin, [own.siteId]);
     const signedGet = (by: typeof k, path: string) => {
       clock.advance(1000); // a signature is single use: each request its own timestamp
-      return http(t.baseUrl, 'GET', path, {
+      return http(app.t.baseUrl, 'GET', path, {
         headers: signedBy(by, { method: 'GET', path }, clock.now().toISOString()),
       });
     };
@@ -162,7 +147,8 @@ describe('site and thekedar records changed outside the server (e2e)', () => {
     expect((await signedGet(k, otherPayroll)).body.code).toBe('site_not_allowed');
 
     const widened = [own.siteId, other.siteId].sort();
-    await edit(
+    await editStore(
+      app.t,
       (db) =>
         db
           .prepare('UPDATE thekedars SET site_ids = ? WHERE id = ?')
@@ -179,7 +165,7 @@ describe('site and thekedar records changed outside the server (e2e)', () => {
     expect([ownRead.status, ownRead.body.code]).toEqual([403, 'thekedar_tampered']);
     const body = { name: 'Crew', phone: nextPhoneNumber('+91 98762'), siteIds: [other.siteId] };
     clock.advance(1000);
-    const onboard = await http(t.baseUrl, 'POST', '/api/v5/workers', {
+    const onboard = await http(app.t.baseUrl, 'POST', '/api/v5/workers', {
       body,
       headers: signedBy(k, body, clock.now().toISOString()),
     });
@@ -195,7 +181,7 @@ describe('site and thekedar records changed outside the server (e2e)', () => {
 
     // the honest thekedar onboards and reads at its site as before
     clock.advance(1000);
-    await crewPhone(t.baseUrl, honest, own.siteId, clock.now().toISOString());
+    await crewPhone(app.t.baseUrl, honest, own.siteId, clock.now().toISOString());
     const honestRead = await signedGet(honest, `/api/v5/sites/${own.siteId}/payroll?${period()}`);
     expect(honestRead.status).toBe(200);
     const widen = await admin('PATCH', `/api/v5/thekedars/${honest.thekedarId}`, {
@@ -210,9 +196,10 @@ describe('site and thekedar records changed outside the server (e2e)', () => {
    * (SQLite) or a site without geo (MongoDB) answered 500. They answer their tamper codes.
    */
   it('should answer the tamper codes, not 500, for a thekedar or site record the server cannot read', async () => {
-    const site = await createSite(t.baseUrl, t.keys.admin);
-    const k = await thekedarWithDevice(t.baseUrl, t.keys.admin, [site.siteId]);
-    await edit(
+    const site = await createSite(app.t.baseUrl, app.t.keys.admin);
+    const k = await thekedarWithDevice(app.t.baseUrl, app.t.keys.admin, [site.siteId]);
+    await editStore(
+      app.t,
       (db) => {
         db.prepare("UPDATE thekedars SET site_ids = 'not json' WHERE id = ?").run(k.thekedarId);
         db.prepare("UPDATE sites SET lat = 'north' WHERE id = ?").run(site.siteId);
@@ -228,7 +215,7 @@ describe('site and thekedar records changed outside the server (e2e)', () => {
     );
     const path = `/api/v5/sites/${site.siteId}/payroll?${period()}`;
     clock.advance(1000);
-    const signed = await http(t.baseUrl, 'GET', path, {
+    const signed = await http(app.t.baseUrl, 'GET', path, {
       headers: signedBy(k, { method: 'GET', path }, clock.now().toISOString()),
     });
     expect([signed.status, signed.body.code]).toEqual([403, 'thekedar_tampered']);
@@ -243,7 +230,8 @@ describe('site and thekedar records changed outside the server (e2e)', () => {
   it('should refuse the payroll and CSV of a site whose worker row was deleted in the database while its entries remain', async () => {
     const { siteId, phone } = await siteWithShift();
     expect((await read(siteId, 'payroll')).status).toBe(200);
-    await edit(
+    await editStore(
+      app.t,
       (db) => {
         db.prepare('DELETE FROM worker_events WHERE worker_id = ?').run(phone.workerId);
         db.prepare('DELETE FROM workers WHERE id = ?').run(phone.workerId);

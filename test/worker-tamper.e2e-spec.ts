@@ -1,7 +1,6 @@
-import { ManualClock } from '@app/common';
-import { MongoStore, Store } from '@app/persistence';
-import { withStoreFile } from './support/tamper';
-import { http, startTestApp, TestApp } from './support/test-app';
+import { MongoStore } from '@app/persistence';
+import { editStore, tamperApp } from './support/tamper';
+import { http } from './support/test-app';
 import { enrollPhone, Phone, refreshToken, signPacket, syncBatch } from './support/worker-client';
 
 /**
@@ -15,24 +14,13 @@ import { enrollPhone, Phone, refreshToken, signPacket, syncBatch } from './suppo
 const SITE = { lat: 28.6139, lng: 77.209 };
 
 describe('worker record changed outside the server (e2e)', () => {
-  let t: TestApp;
-  const clock = new ManualClock(new Date(Math.floor(Date.now() / 1000) * 1000));
-  beforeAll(async () => {
-    t = await startTestApp({}, { clock });
-  }, 120_000);
-  afterAll(async () => t.close());
-
+  const app = tamperApp();
+  const { clock, admin } = app;
   /** Runs `sql` on the SQLite file, or `mongo` on the workers collection, as a database writer. */
-  async function edit(
+  const edit = (
     sql: (db: import('better-sqlite3').Database) => void,
     mongo: (workers: ReturnType<MongoStore['connection']['collection']>) => Promise<unknown>,
-  ): Promise<void> {
-    if (t.config.database.driver === 'sqlite') withStoreFile(t, sql);
-    else await mongo(t.app.get<Store, MongoStore>(Store).connection.collection('workers'));
-  }
-
-  const admin = (method: string, path: string, body?: object) =>
-    http(t.baseUrl, method, path, { key: t.keys.admin, ...(body ? { body } : {}) });
+  ) => editStore(app.t, sql, (c) => mongo(c.collection('workers')));
   const packet = (p: Phone, siteId = p.siteId) =>
     signPacket(p, {
       siteId,
@@ -43,13 +31,17 @@ describe('worker record changed outside the server (e2e)', () => {
     (await admin('GET', `/api/v5/workers/${workerId}`)).body.integrity;
 
   it('should keep refusing a deactivated worker set active with its deactivation deleted in the database', async () => {
-    const p = await enrollPhone(t.baseUrl, t.keys.admin, undefined, { simHash: 'wt-tamper-01' });
+    const p = await enrollPhone(app.t.baseUrl, app.t.keys.admin, undefined, {
+      simHash: 'wt-tamper-01',
+    });
     expect(await integrityOf(p.workerId)).toBe('verified');
     const off = await admin('POST', `/api/v5/workers/${p.workerId}/deactivate`, {
       reason: 'left the site',
     });
     expect(off.status).toBe(200);
-    expect((await syncBatch(t.baseUrl, p.token, [packet(p)])).body.code).toBe('worker_inactive');
+    expect((await syncBatch(app.t.baseUrl, p.token, [packet(p)])).body.code).toBe(
+      'worker_inactive',
+    );
 
     await edit(
       (db) => {
@@ -63,9 +55,9 @@ describe('worker record changed outside the server (e2e)', () => {
         } as never),
     );
 
-    const sync = await syncBatch(t.baseUrl, p.token, [packet(p)]);
+    const sync = await syncBatch(app.t.baseUrl, p.token, [packet(p)]);
     expect([sync.status, sync.body.code]).toEqual([403, 'worker_tampered']);
-    const refresh = await refreshToken(t.baseUrl, p, clock.now().toISOString());
+    const refresh = await refreshToken(app.t.baseUrl, p, clock.now().toISOString());
     expect([refresh.status, refresh.body.code]).toEqual([403, 'worker_tampered']);
     expect(await admin('GET', `/api/v5/workers/${p.workerId}`)).toMatchObject({
       status: 200,
@@ -77,8 +69,12 @@ describe('worker record changed outside the server (e2e)', () => {
   });
 
   it('should refuse a worker whose sites were widened, or whose trust score was raised, in the database', async () => {
-    const p = await enrollPhone(t.baseUrl, t.keys.admin, undefined, { simHash: 'wt-tamper-02' });
-    const q = await enrollPhone(t.baseUrl, t.keys.admin, undefined, { simHash: 'wt-tamper-03' });
+    const p = await enrollPhone(app.t.baseUrl, app.t.keys.admin, undefined, {
+      simHash: 'wt-tamper-02',
+    });
+    const q = await enrollPhone(app.t.baseUrl, app.t.keys.admin, undefined, {
+      simHash: 'wt-tamper-03',
+    });
     const other = await admin('POST', '/api/v5/sites', {
       name: 'Unassigned',
       geo: SITE,
@@ -100,9 +96,9 @@ describe('worker record changed outside the server (e2e)', () => {
       },
     );
     for (const phone of [p, q]) {
-      const refresh = await refreshToken(t.baseUrl, phone, clock.now().toISOString());
+      const refresh = await refreshToken(app.t.baseUrl, phone, clock.now().toISOString());
       expect([refresh.status, refresh.body.code]).toEqual([403, 'worker_tampered']);
-      const sync = await syncBatch(t.baseUrl, phone.token, [packet(phone)]);
+      const sync = await syncBatch(app.t.baseUrl, phone.token, [packet(phone)]);
       expect([sync.status, sync.body.code]).toEqual([403, 'worker_tampered']);
       expect(await integrityOf(phone.workerId)).toBe('tampered');
     }
@@ -115,10 +111,10 @@ describe('worker record changed outside the server (e2e)', () => {
     const to = new Date(Date.parse(day) + 86_400_000).toISOString().slice(0, 10);
     for (;;) {
       const res = await http(
-        t.baseUrl,
+        app.t.baseUrl,
         'GET',
         `/api/v5/sites/${siteId}/payroll?from=${from}&to=${to}`,
-        { key: t.keys.admin },
+        { key: app.t.keys.admin },
       );
       if (res.body?.code !== 'timesheets_behind') return res;
       await new Promise((resolve) => setTimeout(resolve, 100));
@@ -126,8 +122,10 @@ describe('worker record changed outside the server (e2e)', () => {
   };
 
   it("should refuse the payroll of a site whose worker's name and phone were changed in the database", async () => {
-    const p = await enrollPhone(t.baseUrl, t.keys.admin, undefined, { simHash: 'wt-tamper-04' });
-    const sync = await syncBatch(t.baseUrl, p.token, [packet(p)]);
+    const p = await enrollPhone(app.t.baseUrl, app.t.keys.admin, undefined, {
+      simHash: 'wt-tamper-04',
+    });
+    const sync = await syncBatch(app.t.baseUrl, p.token, [packet(p)]);
     expect([sync.status, sync.body.accepted]).toEqual([200, 1]);
     const payroll = () => payrollOf(p.siteId);
     const before = await payroll();
@@ -151,8 +149,10 @@ describe('worker record changed outside the server (e2e)', () => {
   });
 
   it("should refuse a worker's phone once the worker's record was deleted in the database", async () => {
-    const p = await enrollPhone(t.baseUrl, t.keys.admin, undefined, { simHash: 'wt-tamper-05' });
-    const sync = await syncBatch(t.baseUrl, p.token, [packet(p)]);
+    const p = await enrollPhone(app.t.baseUrl, app.t.keys.admin, undefined, {
+      simHash: 'wt-tamper-05',
+    });
+    const sync = await syncBatch(app.t.baseUrl, p.token, [packet(p)]);
     expect([sync.status, sync.body.accepted]).toEqual([200, 1]);
     const off = await admin('POST', `/api/v5/workers/${p.workerId}/deactivate`, {
       reason: 'fired',
@@ -169,9 +169,9 @@ describe('worker record changed outside the server (e2e)', () => {
     );
     expect((await admin('GET', `/api/v5/workers/${p.workerId}`)).status).toBe(404);
 
-    const again = await syncBatch(t.baseUrl, p.token, [packet(p)]);
+    const again = await syncBatch(app.t.baseUrl, p.token, [packet(p)]);
     expect([again.status, again.body.code]).toEqual([403, 'worker_tampered']);
-    const refresh = await refreshToken(t.baseUrl, p, clock.now().toISOString());
+    const refresh = await refreshToken(app.t.baseUrl, p, clock.now().toISOString());
     expect([refresh.status, refresh.body.code]).toEqual([403, 'worker_tampered']);
   });
 });

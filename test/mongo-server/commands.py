@@ -8,7 +8,7 @@ from pymongo.errors import DuplicateKeyError, OperationFailure
 
 import accel
 
-from engine import (CLIENT, CURSORS, LOCK, CommandError, WriteError, apply_update, coll_of,
+from engine import (CLIENT, CURSORS, LOCK, CommandError, WriteError, aggregate, apply_update, coll_of,
                     collection_exists, duplicate_key_error, find_documents, id_first, index_docs,
                     key_list, matches_simple, open_cursor, pipeline_update, sort_list,
                     target_id_for, update_dup_error, upsert_racing, is_operator_update)
@@ -179,7 +179,7 @@ def cmd_aggregate(db, cmd, conn):
     if cmd['aggregate'] == 1:
         raise CommandError('database-level aggregate is not supported', 115, 'CommandNotSupported')
     coll = coll_of(db, cmd, 'aggregate')
-    docs = list(coll.aggregate(cmd.get('pipeline', [])))
+    docs = aggregate(db, coll, cmd.get('pipeline', []))
     batch = (cmd.get('cursor') or {}).get('batchSize')
     return open_cursor('%s.%s' % (db, coll.name), docs, batch)
 

@@ -1,5 +1,5 @@
 """The document engine behind the test server: mongomock, plus what it lacks (server-style
-E11000 errors, cursors, pipeline updates, skip/limit before copying)."""
+E11000 errors, cursors, pipeline updates, $unionWith, skip/limit before copying)."""
 import functools
 import heapq
 import itertools
@@ -314,3 +314,42 @@ def matches_simple(doc, query):
     hit = scratch.count_documents(query) > 0
     scratch.delete_many({})
     return hit
+
+
+def aggregate(db, coll, pipeline):
+    """An aggregation, with `$unionWith` (mongomock has none; MongoDB 4.4+): the documents of
+    the stages before it, then those of its pipeline run on its collection, and the stages after
+    it run on both (through a scratch collection, each document wrapped so that equal _ids from
+    the two sides stay two documents)."""
+    docs = None
+    stages = []
+
+    def run(source, stages):
+        if source is None:
+            return list(coll.aggregate(stages))
+        if not stages:
+            return source
+        scratch = CLIENT['__mdai_scratch__']['union']
+        scratch.delete_many({})
+        scratch.insert_many([{'_id': i, 'd': doc} for i, doc in enumerate(source)] or [{'_id': -1}])
+        try:
+            unwrap = [{'$match': {'d': {'$exists': True}}}, {'$sort': {'_id': 1}},
+                      {'$replaceRoot': {'newRoot': '$d'}}]
+            return list(scratch.aggregate(unwrap + list(stages)))
+        finally:
+            scratch.delete_many({})
+
+    for stage in pipeline:
+        name = next(iter(stage))
+        if name != '$unionWith':
+            stages.append(stage)
+            continue
+        spec = stage[name]
+        if isinstance(spec, str):
+            spec = {'coll': spec}
+        if not isinstance(spec, dict) or not isinstance(spec.get('coll'), str):
+            raise CommandError('$unionWith needs a collection name', 9, 'FailedToParse')
+        docs = run(docs, stages)
+        stages = []
+        docs = docs + aggregate(db, CLIENT[db][spec['coll']], spec.get('pipeline', []))
+    return run(docs, stages)

@@ -3,11 +3,11 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Env, readStored, SECRETS_FILE, writeStored } from '@app/common';
+import { Env, ManualClock, readStored, SECRETS_FILE, writeStored } from '@app/common';
 import { MongoStore, SQLITE_FILE, Store } from '@app/persistence';
 import { auditRecordHash, VaultAuditEntry } from '@app/vault/domain/vault-audit-record';
 import { runScript } from './processes';
-import { dropMongoDatabaseOf, startTestApp, TestApp } from './test-app';
+import { dropMongoDatabaseOf, http, JsonResponse, startTestApp, TestApp } from './test-app';
 import { canonicalJson, sha256Hex } from './worker-client';
 
 /**
@@ -34,6 +34,47 @@ export function withStoreFile<T>(where: DataDirOf, work: (db: Database.Database)
   } finally {
     db.close();
   }
+}
+
+/**
+ * Runs `sql` on the app's SQLite file, or `mongo` on its MongoDB connection, as a database
+ * writer would (for the tamper specs: the same change on either store).
+ */
+export async function editStore(
+  t: TestApp,
+  sql: (db: Database.Database) => void,
+  mongo: (c: MongoStore['connection']) => Promise<unknown>,
+): Promise<void> {
+  if (t.config.database.driver === 'sqlite') withStoreFile(t, sql);
+  else await mongo(t.app.get<Store, MongoStore>(Store).connection);
+}
+
+/** A tamper suite's server (`t`), started before all its tests on `clock`, closed after. */
+export interface TamperApp {
+  readonly t: TestApp;
+  /** The server's clock: the current second at the start. */
+  readonly clock: ManualClock;
+  /** An admin's request to the server. */
+  admin(method: string, path: string, body?: object): Promise<JsonResponse>;
+}
+
+/** For a describe block that changes rows as a database writer: one server for its tests. */
+export function tamperApp(): TamperApp {
+  let t: TestApp | undefined;
+  const clock = new ManualClock(new Date(Math.floor(Date.now() / 1000) * 1000));
+  beforeAll(async () => {
+    t = await startTestApp({}, { clock });
+  }, 120_000);
+  afterAll(async () => t?.close());
+  return {
+    get t() {
+      if (!t) throw new Error('tamperApp: no server running');
+      return t;
+    },
+    clock,
+    admin: (method, path, body) =>
+      http(t!.baseUrl, method, path, { key: t!.keys.admin, ...(body ? { body } : {}) }),
+  };
 }
 
 /**

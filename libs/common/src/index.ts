@@ -61,4 +61,5 @@ export * from './http/qr-image';
 export * from './http/page-limit';
 export * from './http/openapi-decorators';
 export * from './http/prometheus';
+export * from './http/upgrade-as-request';
 export * from './workers/worker-pool';

@@ -49,8 +49,9 @@ describe('PacketCheckPool', () => {
     // as the body pipeline parses a sync body (the packets a member of the top-level object)
     const sent = mixedBatch(500);
     const body = JSON.stringify({ packets: sent }).replace(/,"/g, ', "');
-    const packets = (parseJsonBody(body, DEFAULT_JSON_LIMITS) as { packets: SignedPacket[] })
-      .packets;
+    const packets = (
+      parseJsonBody(Buffer.from(body), DEFAULT_JSON_LIMITS) as { packets: SignedPacket[] }
+    ).packets;
     const run = jest.spyOn(WorkerPool.prototype, 'run');
     expect(await sut.check(packets, secret)).toEqual(checkPackets(sent, secret));
     const tasks = run.mock.calls.map(([task]) => task as { packets?: unknown; text?: string });

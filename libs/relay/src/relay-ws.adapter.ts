@@ -10,7 +10,13 @@ import {
 } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { WebSocket, WebSocketServer } from 'ws';
-import { CODE_BY_STATUS, correlationIdOf, ErrorBody } from '@app/common';
+import {
+  CODE_BY_STATUS,
+  correlationIdOf,
+  ErrorBody,
+  isWebSocketUpgrade,
+  serveUpgradeAsRequest,
+} from '@app/common';
 
 /**
  * Asked before each WebSocket upgrade: undefined lets it go on, a number refuses it with 429
@@ -37,9 +43,17 @@ type PathServer = WebSocketServer & { path: string };
  * front sees a failed upstream: nginx answers 502 and may count the replica as failing). A client's
  * WebSocket protocol error (an invalid UTF-8 frame, a bad opcode) is logged as one warning
  * line, without its stack or payload; any other socket or server error stays an error.
+ *
+ * An upgrade to another protocol than WebSocket (`h2c`, say) at a path no socket is at is served
+ * as the HTTP request it also is (`serveUpgradeAsRequest`): Node emits `upgrade` for any
+ * `Upgrade` once this listener exists, and it was answered 404 on every route. What `ws` itself
+ * would answer in text (503 to an upgrade that completes while the sockets close at shutdown,
+ * 400 for a path its `shouldHandle` refuses) is answered here with the JSON error body too.
  */
 export class RelayWsAdapter extends WsAdapter {
   private readonly relayLogger = new Logger('RelaySockets');
+  /** The sockets are closing (the app's close): an upgrade still under way is refused, 503. */
+  private closing = false;
 
   constructor(
     app?: INestApplicationContext | object,
@@ -51,14 +65,29 @@ export class RelayWsAdapter extends WsAdapter {
   override create(port: number, options: Record<string, unknown> = {}): unknown {
     const gate = this.upgradeGate;
     if (!gate) return super.create(port, options);
+    // `done(true)` completes the handshake at once: the sockets may have started closing while
+    // the gate was asked, which `ws` would answer with its text 503
+    const letIn = (request: IncomingMessage, done: VerifyDone): void =>
+      this.closing ? refuseVerified(done, request, 503, SHUTTING_DOWN) : done(true);
     const verifyClient = (info: { req: IncomingMessage }, done: VerifyDone) => {
       gate(info.req).then(
-        (wait) => (wait === undefined ? done(true) : tooMany(done, wait)),
+        (wait) =>
+          wait === undefined
+            ? letIn(info.req, done)
+            : refuseVerified(done, info.req, 429, retryMessage(wait), {
+                'Retry-After': String(wait),
+              }),
         // the counter failed (its storage falls back to this process first): let it in
-        () => done(true),
+        () => letIn(info.req, done),
       );
     };
     return super.create(port, { ...options, verifyClient });
+  }
+
+  /** Nest's close of a socket server (the app's close): upgrades from now on are refused. */
+  override close(server: WebSocketServer): Promise<void> {
+    this.closing = true;
+    return super.close(server);
   }
 
   /**
@@ -73,22 +102,49 @@ export class RelayWsAdapter extends WsAdapter {
     if (this.httpServersRegistry.has(port)) return undefined;
     this.httpServersRegistry.set(port, httpServer);
     httpServer.on('upgrade', (request: IncomingMessage, socket: Duplex, head: Buffer) =>
-      this.routeUpgrade(port, request, socket, head),
+      this.routeUpgrade(httpServer, port, request, socket, head),
     );
     return httpServer;
   }
 
-  private routeUpgrade(port: number, request: IncomingMessage, socket: Duplex, head: Buffer): void {
-    let pathname: string;
+  private routeUpgrade(
+    httpServer: Server,
+    port: number,
+    request: IncomingMessage,
+    socket: Duplex,
+    head: Buffer,
+  ): void {
+    let pathname: string | undefined;
     try {
       // as platform-ws reads it (the Host header aside: a fixed base, which cannot be malformed)
       pathname = new URL(request.url ?? '/', 'ws://localhost/').pathname;
     } catch {
-      refuseUpgrade(request, socket, 400, 'The request target is not a valid URL');
-      return;
+      pathname = undefined;
     }
     const servers = (this.wsServersRegistry.get(port) ?? []) as PathServer[];
     const server = servers.find((s) => s.path === pathname);
+    if (!server && !isWebSocketUpgrade(request)) {
+      // an Upgrade this server does not take, off the socket paths (an h2c probe on /health):
+      // ignored (RFC 9110 §7.8), the request served as HTTP, by the app's routes, as it would
+      // be without it. One on a socket path stays a WebSocket handshake `ws` refuses (400).
+      serveUpgradeAsRequest(httpServer, request, socket, head);
+      return;
+    }
+    if (pathname === undefined) {
+      refuseUpgrade(request, socket, 400, 'The request target is not a valid URL');
+      return;
+    }
+    if (this.closing) {
+      // the sockets are closing (the app's close): `ws` would answer its text 503
+      refuseUpgrade(request, socket, 503, SHUTTING_DOWN);
+      return;
+    }
+    if (server && !server.shouldHandle(request)) {
+      // `ws` would answer its bare text 400 (its own path check: platform-ws gives it none, so it
+      // takes every request today)
+      refuseUpgrade(request, socket, 400, `The request target is not the socket's path`);
+      return;
+    }
     if (!server) {
       // Node hands the socket over without its error listener: a reset while the gate is asked
       // must not be an uncaught error
@@ -160,15 +216,7 @@ function refuseUpgrade(
 ): void {
   socket.on('error', () => socket.destroy());
   if (socket.destroyed) return;
-  const correlationId = correlationIdOf(request.headers['x-correlation-id']);
-  const body: ErrorBody = {
-    statusCode: status,
-    // 405: the code of the HTTP routes' wrong method (docs/errors.md)
-    code: status === 405 ? 'method_not_allowed' : (CODE_BY_STATUS[status] ?? `http_${status}`),
-    message,
-    correlationId,
-  };
-  const json = JSON.stringify(body);
+  const { json, correlationId } = errorBodyOf(request, status, message);
   socket.once('finish', () => socket.destroy());
   socket.end(
     `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\n` +
@@ -181,6 +229,23 @@ function refuseUpgrade(
       'Connection: close\r\n\r\n' +
       json,
   );
+}
+
+/** The JSON error body of a refused upgrade, with the request's correlation id. */
+function errorBodyOf(
+  request: IncomingMessage,
+  status: number,
+  message: string,
+): { json: string; correlationId: string } {
+  const correlationId = correlationIdOf(request.headers['x-correlation-id']);
+  const body: ErrorBody = {
+    statusCode: status,
+    // 405: the code of the HTTP routes' wrong method (docs/errors.md)
+    code: status === 405 ? 'method_not_allowed' : (CODE_BY_STATUS[status] ?? `http_${status}`),
+    message,
+    correlationId,
+  };
+  return { json: JSON.stringify(body), correlationId };
 }
 
 /**
@@ -202,14 +267,26 @@ function refuseHandshake(request: IncomingMessage, socket: Duplex, reason: strin
   refuseUpgrade(request, socket, 400, reason, headers);
 }
 
-function tooMany(done: VerifyDone, seconds: number): void {
-  const body = JSON.stringify({
-    statusCode: 429,
-    code: 'rate_limited',
-    message: retryMessage(seconds),
+/**
+ * Refuses a handshake from `verifyClient` with `status` and the JSON error body, as
+ * `refuseUpgrade` does (`ws` writes it, with `Connection: close`, and closes the connection).
+ */
+function refuseVerified(
+  done: VerifyDone,
+  request: IncomingMessage,
+  status: number,
+  message: string,
+  headers: Record<string, string> = {},
+): void {
+  const { json, correlationId } = errorBodyOf(request, status, message);
+  done(false, status, json, {
+    'Content-Type': 'application/json; charset=utf-8',
+    'x-correlation-id': correlationId,
+    ...headers,
   });
-  done(false, 429, body, { 'Content-Type': 'application/json', 'Retry-After': String(seconds) });
 }
+
+const SHUTTING_DOWN = 'The server is shutting down; reconnect';
 
 function retryMessage(seconds: number): string {
   return `Too many requests from this address; retry after ${seconds} s`;

@@ -22,7 +22,12 @@ import {
   NO_DEVICE,
 } from '@app/offline-sync';
 import { acknowledgementsAmong } from './acknowledgements';
-import { CorrectionAction, CorrectionAuthor, CorrectionData } from './domain/correction';
+import {
+  CorrectionAction,
+  CorrectionAuthor,
+  CorrectionData,
+  LONG_SHIFT_MAX_HOURS,
+} from './domain/correction';
 import {
   formatShiftLength,
   liveNeighbours,
@@ -728,10 +733,12 @@ export class CorrectionService {
     if (until > now.getTime() + this.skewMs) {
       throw new TimesheetsError('time_in_future', 'until is in the future');
     }
-    if (until <= at || until - at > this.maxShiftMs) {
+    // a real shift longer than the longest shift the punches pair is recorded whole, up to the
+    // hard cap: its day reads over_max_hours until acknowledged
+    if (until <= at || until - at > LONG_SHIFT_MAX_HOURS * 3_600_000) {
       throw new TimesheetsError(
         'shift_out_of_range',
-        'until must be after at and at most TIMESHEET_MAX_SHIFT_HOURS after it',
+        `until must be after at and at most ${LONG_SHIFT_MAX_HOURS} h after it (a shift longer than TIMESHEET_MAX_SHIFT_HOURS is recorded whole, its day flagged over_max_hours until acknowledged)`,
       );
     }
     const shift: TimesheetEntry = {
@@ -873,7 +880,9 @@ export class CorrectionService {
       throw closing
         ? new TimesheetsError(
             'check_out_out_of_range',
-            'at must be after the check-in, within TIMESHEET_MAX_SHIFT_HOURS of it and before the next punch',
+            span > this.maxShiftMs && span <= LONG_SHIFT_MAX_HOURS * 3_600_000
+              ? `at is ${formatShiftLength(span)} after the check-in, more than TIMESHEET_MAX_SHIFT_HOURS (${formatShiftLength(this.maxShiftMs)}): punches do not pair that far apart. A real shift that long is recorded as one with add_shift (up to ${LONG_SHIFT_MAX_HOURS} h, its day flagged over_max_hours until acknowledged), once its check-in (and a check-out of it the punches did not pair) are voided`
+              : 'at must be after the check-in, within TIMESHEET_MAX_SHIFT_HOURS of it and before the next punch',
           )
         : new TimesheetsError(
             'check_in_out_of_range',

@@ -61,7 +61,13 @@ const SIGNED_READ =
     'worker_not_in_crew: a thekedar asked about a worker it did not onboard; thekedar_tampered: ' +
     "the signing thekedar's stored record was changed outside the server",
 })
-@ApiResponse({ status: 404, type: ErrorBody, description: 'site_not_found' })
+@ApiResponse({
+  status: 404,
+  type: ErrorBody,
+  description:
+    'site_not_found; worker_not_found: the `workerId` filter names no worker, or a worker never ' +
+    'assigned to this site (a worker moved off it is read: its days there stay)',
+})
 @ApiResponse({
   status: 503,
   type: ErrorBody,

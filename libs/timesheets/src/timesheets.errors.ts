@@ -35,13 +35,14 @@ export const TIMESHEETS_ERRORS = {
       "acknowledge_over_max_hours: the target is not the entry its day's over_max_hours flag names (the shift that takes the day past TIMESHEET_MAX_SHIFT_HOURS), or the day has no such flag",
     already_acknowledged:
       "acknowledge_over_max_hours: the day's over_max_hours is acknowledged already, and nothing of the day changed since",
-    worker_not_found: 'add_shift: no worker has this workerId',
+    worker_not_found:
+      'add_shift: no worker has this workerId; the timesheets, CSV and payroll reads: `workerId` names no worker, or a worker never assigned to this site',
     worker_not_at_site:
       'add_shift: the worker was never assigned to this site, was moved off it before the shift began, or was deactivated when it began (a site given to the worker later counts for shifts before it, within TIMESHEET_BACKFILL_DAYS)',
     shift_too_old:
       'add_shift: `at` is more than TIMESHEET_BACKFILL_DAYS days before the server clock (a mistyped year?); older history is not recorded by a correction',
     shift_out_of_range:
-      'add_shift: `until` is not after `at`, or is more than TIMESHEET_MAX_SHIFT_HOURS after it',
+      'add_shift: `until` is not after `at`, or is more than 36 h after it (a shift longer than TIMESHEET_MAX_SHIFT_HOURS is recorded whole up to 36 h, its day flagged over_max_hours until acknowledged)',
     shift_overlap:
       "a correction would make an added shift overlap another shift or punch of the worker (the hours would count twice): an add_shift over the worker's shifts or punches, or a punch added or moved into an added shift",
     timesheets_rebuilding:

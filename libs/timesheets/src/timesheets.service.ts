@@ -103,6 +103,7 @@ export class TimesheetsService {
       const thekedar = await this.workforce.actingThekedar(actor.signed.thekedarId);
       sitesShown = new Set(thekedar?.siteIds ?? []);
     }
+    if (request.workerId) await this.refuseWorkerNotOfSite(request.siteId, request.workerId);
     // 503 `timesheets_rebuilding` while a rebuild holds the site (its read model is partial)
     const basis = await this.projector.ensureReadable(request.siteId);
     return {
@@ -115,6 +116,32 @@ export class TimesheetsService {
       basis,
       ...(sitesShown ? { sitesShown } : {}),
     };
+  }
+
+  /**
+   * 404 `worker_not_found` for a `workerId` filter naming no worker, or a worker this site was
+   * never one of (not among its sites now nor in any site change it went through): an answer
+   * of no days read as "nobody worked" for a mistyped id or another site's worker. A worker
+   * moved off the site keeps its days here and is read; so is one whose sites before its first
+   * recorded change are unknown (a change written before `previousSiteIds` was kept), and one
+   * whose record is tampered (its sites are not the server's; its days are the ledger's).
+   */
+  private async refuseWorkerNotOfSite(siteId: string, workerId: string): Promise<void> {
+    const worker = await this.workforce.findWorker(workerId);
+    if (!worker) throw new TimesheetsError('worker_not_found', 'No worker has this workerId');
+    if (worker.integrity === 'tampered' || worker.siteIds.includes(siteId)) return;
+    const changes = (await this.workforce.eventsOf(workerId)).filter(
+      (e) => e.action === 'sites_changed',
+    );
+    const ever =
+      (changes.length > 0 && changes[0].previousSiteIds === undefined) ||
+      changes.some((e) => e.siteIds?.includes(siteId) || e.previousSiteIds?.includes(siteId));
+    if (!ever) {
+      throw new TimesheetsError(
+        'worker_not_found',
+        'No worker of this site has this workerId (it was never assigned to the site)',
+      );
+    }
   }
 
   async page(
@@ -250,28 +277,36 @@ export class TimesheetsService {
         else punchSeqs.set(key, [seq]);
       }
     }
-    // only events whose tag verifies (`verified`, or `legacy`: tagged at the upgrade to the
-    // tags): one changed or inserted outside the server is no fraud of the worker's (review M4;
-    // `ofPackets` noted it for /health and the metric)
+    // an event whose tag verifies (`verified`, or `legacy`: tagged at the upgrade to the tags)
+    // is the worker's fraud flag; one changed or inserted outside the server is no fraud of the
+    // worker's (review M4; `ofPackets` noted it for /health and the metric), its stored type
+    // not shown, but its day is flagged `fraud_tampered`: a dismissal written into the store
+    // (which breaks the event's tag) must not clear the day's flag
     const events = (await this.fraud.ofPackets([...packetIds])).filter(
-      (e) =>
-        e.siteId === scope.siteId &&
-        e.workerId !== undefined &&
-        (e.integrity === 'verified' || e.integrity === 'legacy'),
+      (e) => e.siteId === scope.siteId && e.workerId !== undefined,
     );
     const keyed = events.filter((e) => e.deviceId !== undefined);
     const links = await this.ledger.linksOf(
       keyed.map((e) => ({ deviceId: e.deviceId!, packetId: e.packetId! })),
     );
     const linkOf = new Map(keyed.map((e, i) => [e, links[i]]));
-    const fraudBySeq = new Map<number, string[]>();
+    const fraudBySeq = new Map<number, DayFlag[]>();
     for (const e of events) {
       const link = linkOf.get(e);
       for (const seq of punchSeqs.get(workerPacketKey(e.workerId!, e.packetId!)) ?? []) {
         // an event of a device: only the punch that device's packet is (none: a rejected one)
         if (e.deviceId !== undefined && (link?.siteId !== scope.siteId || link.seq !== seq))
           continue;
-        fraudBySeq.set(seq, [...(fraudBySeq.get(seq) ?? []), e.type]);
+        // the event's review decides (its current review is covered by the event's tag): a
+        // dismissed one is shown as such and no longer flags the day; a legacy row (tagged at
+        // the upgrade, its review not the server's to vouch for) or a confirmed or unreviewed
+        // one still flags it
+        const dismissed = e.integrity === 'verified' && e.review?.decision === 'dismissed';
+        const flag: DayFlag =
+          e.integrity === 'verified' || e.integrity === 'legacy'
+            ? { type: dismissed ? 'fraud_dismissed' : 'fraud', seq, detail: e.type }
+            : { type: 'fraud_tampered', seq };
+        fraudBySeq.set(seq, [...(fraudBySeq.get(seq) ?? []), flag]);
       }
     }
     // the acknowledgements of the days past the longest shift (few days have one): one read
@@ -287,8 +322,13 @@ export class TimesheetsService {
       const ack = acksOf && overMaxHoursAcknowledgement(d, acksOf);
       if (ack) flags = acknowledgeOverMaxHours(flags, ack);
       for (const [, seq] of d.packets) {
-        for (const type of new Set(fraudBySeq.get(seq) ?? []))
-          flags.push({ type: 'fraud', seq, detail: type });
+        const seen = new Set<string>();
+        for (const f of fraudBySeq.get(seq) ?? []) {
+          // one flag per type and review state: two events of one type say it once
+          if (seen.has(`${f.type}:${f.detail ?? ''}`)) continue;
+          seen.add(`${f.type}:${f.detail ?? ''}`);
+          flags.push(f);
+        }
       }
       flags.sort((a, b) => a.seq - b.seq || (a.type < b.type ? -1 : 1));
       return {

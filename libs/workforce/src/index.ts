@@ -15,6 +15,6 @@ export {
   WorkerSeal,
   WORKER_LEGACY_REFUSALS,
 } from './infrastructure/persistence/worker-seal';
-export { RecordRetagOutcome } from './infrastructure/persistence/record-seal';
+export { RecordRetagOutcome } from './infrastructure/persistence/site-seal';
 export { SiteSeal, ThekedarSeal } from './infrastructure/persistence/site-seal';
 export { SealedRecordKind } from './infrastructure/persistence/workforce.repository';

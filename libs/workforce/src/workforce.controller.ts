@@ -252,7 +252,7 @@ export class WorkforceController {
     summary: "Change a worker's name, phone or sites (at least one)",
     description: [
       "`siteIds` replaces the worker's sites (1 to 50 existing sites, as at creation): a site added claims the phone there, a site removed releases it; the change is recorded in the worker's events.",
-      "The worker's phones get the new sites in their next offline token (POST /api/v5/device/token); a packet for a removed site is refused (`site_not_allowed`) from now on whatever token carries it (unsynced punches there included: move a worker after its phone synced); packets accepted before stay in the ledger and the timesheets.",
+      "The worker's phones get the new sites in their next offline token (POST /api/v5/device/token); a packet for a removed site recorded after the change is refused (`site_not_allowed`) whatever token carries it; a punch recorded there before the change is still taken when the phone syncs later (a packet is judged by the sites the worker had when it was recorded, as docs/phone-client.md says), and packets accepted before stay in the ledger and the timesheets.",
       "A new `phone` (where the worker's pay goes) is recorded in the worker's events too (`phone_changed`: who, when, both numbers masked).",
       "An inactive worker's phone and sites change its record only: they are claimed when it is reactivated.",
     ].join(' '),

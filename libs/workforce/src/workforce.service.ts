@@ -30,7 +30,7 @@ import {
 import { workforceConfig, WorkforceSettings } from './workforce.config';
 import { WorkforceError } from './workforce.errors';
 import { WorkerRetagOutcome, workerTampered } from './infrastructure/persistence/worker-seal';
-import { RecordRetagOutcome } from './infrastructure/persistence/record-seal';
+import { RecordRetagOutcome } from './infrastructure/persistence/site-seal';
 import { siteTampered, thekedarTampered } from './infrastructure/persistence/site-seal';
 import { SealedRecordKind } from './infrastructure/persistence/workforce.repository';
 

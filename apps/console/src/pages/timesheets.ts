@@ -33,6 +33,8 @@ const FLAG_TEXT: Record<TimesheetFlag['type'], string> = {
   over_max_hours: 'more hours than the longest shift',
   over_max_hours_acknowledged: 'more hours than the longest shift, acknowledged',
   fraud: 'fraud flag',
+  fraud_dismissed: 'fraud flag, dismissed in review',
+  fraud_tampered: 'fraud record changed outside the server',
 };
 
 /** Site names by siteId, as the site list gave them: `overlaps_other_site` names its site by id. */
@@ -44,6 +46,7 @@ const INFORMATIONAL: ReadonlySet<TimesheetFlag['type']> = new Set([
   'voided_punch',
   'voided_correction',
   'over_max_hours_acknowledged',
+  'fraud_dismissed',
 ]);
 
 function render(ctx: PageContext): void {
@@ -485,7 +488,7 @@ function legend(): HTMLElement {
     h('span', { class: 'cell cell-ok' }, '8'),
     ' hours worked · ',
     h('span', { class: 'cell cell-flagged' }, '8!'),
-    ' flagged (open shift, stray check-out, low trust, overlapping added shift, a shift at another site at the same time, a day past the longest shift, or fraud) · ',
+    ' flagged (open shift, stray check-out, low trust, overlapping added shift, a shift at another site at the same time, a day past the longest shift, or fraud not dismissed in review) · ',
     h('span', { class: 'cell cell-corrected' }, '8*'),
     ' corrected by a ledger entry',
   );

@@ -741,7 +741,8 @@ function renderWorker(ctx: PageContext): void {
 /**
  * The worker's sites, changed with PATCH /api/v5/workers/:workerId {siteIds}: a site added
  * claims the phone there (409 worker_exists when another worker has it: nothing changed); the
- * phones get the new sites at their next token refresh, and a removed site is refused at once.
+ * phones get the new sites at their next token refresh, and a removed site is refused for the
+ * punches recorded after the change (one recorded there before it is still taken).
  */
 function sitesForm(ctx: PageContext, worker: WorkerDetail, reload: () => void): HTMLElement {
   const choices = h('fieldset', { class: 'choices' }, h('legend', {}, 'Sites'));
@@ -760,7 +761,7 @@ function sitesForm(ctx: PageContext, worker: WorkerDetail, reload: () => void): 
     h(
       'p',
       { class: 'hint' },
-      "The worker's phones get the new sites at their next token refresh; punches for a site removed are refused from now on, and the days already worked there stay.",
+      "The worker's phones get the new sites at their next token refresh; punches recorded at a site removed after this change are refused; punches recorded there before it (a phone that has not synced yet) are still taken, and the days already worked there stay.",
     ),
   );
   // no save until the sites loaded: an empty list would take every site away

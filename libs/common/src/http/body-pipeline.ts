@@ -1,6 +1,7 @@
 import { HttpException } from '@nestjs/common';
 import { raw } from 'body-parser';
 import { ErrorRequestHandler, NextFunction, Request, RequestHandler, Response } from 'express';
+import { isUtf8 } from 'node:buffer';
 import { IncomingMessage } from 'node:http';
 import { DomainError } from '../errors/domain-error';
 import { fromBodyParserError } from '../errors/http-exception.filter';
@@ -26,7 +27,6 @@ export function bodyPipeline(
   options: BodyPipelineOptions,
 ): (RequestHandler | ErrorRequestHandler)[] {
   const readJson = raw({ type: isJsonRequest, limit: options.limitBytes, inflate: true });
-  const decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false });
   const encodingGate = (req: Request, _res: Response, next: NextFunction): void => {
     const charset = jsonCharsetRefused(req);
     if (charset !== undefined) {
@@ -70,15 +70,16 @@ export function bodyPipeline(
       next();
       return;
     }
-    let text: string;
-    try {
-      text = decoder.decode(bytes);
-    } catch {
+    // strict UTF-8 (`isUtf8` refuses overlong forms, encoded surrogates and truncated
+    // sequences, as a fatal TextDecoder does), one leading BOM dropped (as TextDecoder does);
+    // the JSON is then read from the bytes, never made one string (parseJsonBody)
+    if (!isUtf8(bytes)) {
       next(new BodyPipelineError('invalid_json', 'The request body is not valid UTF-8 JSON'));
       return;
     }
+    const hasBom = bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf;
     try {
-      const body = parseJsonBody(text, options);
+      const body = parseJsonBody(hasBom ? bytes.subarray(3) : bytes, options);
       // every JSON body this API reads is an object: an array is refused as such
       if (Array.isArray(body)) throw notAnObject();
       req.body = body;

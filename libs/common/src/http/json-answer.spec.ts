@@ -146,6 +146,19 @@ describe('encodeJson', () => {
     }
   });
 
+  it('should join the texts of an array past the items encoded together, across buffer growths and escapes', () => {
+    // 32 items a text: seams at 32, 64…; items of ~3 KiB outgrow the first 64 KiB buffer
+    // mid-array, some ending in a character written as an escape next to a seam
+    for (const length of [1, 31, 32, 33, 64, 65, 100]) {
+      const value = {
+        n: length,
+        items: Array.from({ length }, (_, i) => `${'w'.repeat(3000 + i)}${i % 3 ? '' : 'é'}`),
+        after: [[], {}],
+      };
+      expect(encodeJson(value).toString('latin1')).toBe(asciiJson(value).toString('latin1'));
+    }
+  });
+
   it('should give the bytes of JSON.stringify, in ASCII, for random values', () => {
     const next = prng(17);
     for (let i = 0; i < 2000; i++) {

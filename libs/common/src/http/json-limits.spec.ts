@@ -1,21 +1,59 @@
 import { DomainError } from '../errors/domain-error';
 import { seededRandom } from '../testing/seeded-random';
-import { bodyItemsText, DEFAULT_JSON_LIMITS, parseJsonBody } from './json-limits';
+import {
+  bodyItemsText,
+  DEFAULT_JSON_LIMITS,
+  JsonLimits,
+  parseJsonBody,
+  parseJsonText,
+} from './json-limits';
 
-const codeOf = (text: string, limits = DEFAULT_JSON_LIMITS): string => {
+const outcomeOf = (parse: () => unknown): { code: string; value?: unknown } => {
   try {
-    parseJsonBody(text, limits);
-    return 'ok';
+    return { code: 'ok', value: parse() };
   } catch (error) {
-    return (error as DomainError).code;
+    return { code: (error as DomainError).code };
   }
+};
+
+/**
+ * The code `parseJsonBody` answers for the UTF-8 bytes of `text` ('ok' or its refusal), after
+ * checking that it answers the same in pieces of 8 bytes (arrays of more than one item parsed
+ * in several pieces) and as `parseJsonText`, and that a value it gives is JSON.parse's.
+ */
+const codeOf = (text: string, limits = DEFAULT_JSON_LIMITS): string => {
+  const outcome = outcomeOf(() => parseJsonBody(Buffer.from(text), limits));
+  const others = [
+    outcomeOf(() => parseJsonBody(Buffer.from(text), limits, 8)),
+    outcomeOf(() => parseJsonText(text, limits)),
+  ];
+  const oracle = outcome.code === 'ok' ? JSON.stringify(JSON.parse(text)) : undefined;
+  // expect's deep comparison only where they differ (20,000 texts below)
+  for (const other of others) {
+    if (
+      other.code !== outcome.code ||
+      JSON.stringify(other.value) !== JSON.stringify(outcome.value) ||
+      (oracle !== undefined && JSON.stringify(outcome.value) !== oracle)
+    )
+      expect([text, other, JSON.stringify(outcome.value)]).toEqual([text, outcome, oracle]);
+  }
+  return outcome.code;
+};
+
+/** `parseJsonBody` of the bytes of `text`, checked as `codeOf` does. */
+const parsed = (text: string, limits: JsonLimits = DEFAULT_JSON_LIMITS): unknown => {
+  codeOf(text, limits);
+  return parseJsonBody(Buffer.from(text), limits);
 };
 
 describe('parseJsonBody', () => {
   it('should parse what JSON.parse parses, for I-JSON objects and arrays', () => {
     const text = '{"a":[1,-2.5e3,true,false,null,"\\u00e9\\ud83d\\ude00\\n"],"b":{"c":{}},"d":[]}';
-    expect(parseJsonBody(text, DEFAULT_JSON_LIMITS)).toEqual(JSON.parse(text));
-    expect(parseJsonBody(' [ ] ', DEFAULT_JSON_LIMITS)).toEqual([]);
+    expect(parsed(text)).toEqual(JSON.parse(text));
+    expect(parsed(' [ ] ')).toEqual([]);
+    const ascii =
+      '{ "n" : -0.5E-2 , "s":"a\\"\\u00e9" ,"a":[ 1 , {"b":[]} ,"\\n"] , "o":{"p":[true]},"e":[ ]}';
+    expect(parsed(ascii)).toEqual(JSON.parse(ascii));
   });
 
   it('should refuse each hostile shape with its own code', () => {
@@ -132,6 +170,58 @@ describe('parseJsonBody on the paths it takes for speed', () => {
   });
 });
 
+describe('parseJsonBody of bodies that are not ASCII', () => {
+  it('should parse names and values with é, 中 and emoji, raw and escaped, as JSON.parse does', () => {
+    for (const text of [
+      '{"é":"é","中文":"中文","😀":"😀"}',
+      '{"\\u00e9":"\\u00e9","\\u4e2d":"\\u4e2d","\\ud83d\\ude00":"\\uD83D\\uDE00"}',
+      '{"a é":[" 中 ","😀\\n😀",{"ü":{"ß":["\\u00fc"]}}],"n":-1.5e3,"t":true}',
+      '{"packets":["é","中",{"😀":1}],"e":[],"s":"€\\"€"}',
+      '["é",{"中":"😀"}]',
+      `{"k":"${'é中😀'.repeat(2000)}"}`,
+      `{${Array.from({ length: 40 }, (_, i) => `"é${i}中":"😀${i}"`).join(',')}}`,
+    ]) {
+      expect([text.slice(0, 60), parsed(text)]).toEqual([text.slice(0, 60), JSON.parse(text)]);
+    }
+  });
+
+  it('should find a name repeated raw and escaped, and count a string in UTF-16 units', () => {
+    expect(codeOf('{"é":1,"\\u00e9":2}')).toBe('json_duplicate_key');
+    expect(codeOf('{"\\u00e9":1,"é":2}')).toBe('json_duplicate_key');
+    expect(codeOf('{"😀":1,"\\ud83d\\ude00":2}')).toBe('json_duplicate_key');
+    expect(codeOf('{"中":1,"中":2}')).toBe('json_duplicate_key');
+    expect(codeOf('{"é":1,"e":2,"é ":3,"ée":4}')).toBe('ok');
+    const many = Array.from({ length: 40 }, (_, i) => `"中${i}":${i}`).join(',');
+    expect(codeOf(`{${many},"\\u4e2d39":1}`)).toBe('json_duplicate_key');
+    expect(codeOf(`{${many},"中39 ":1}`)).toBe('ok');
+    const max = (maxStringLength: number) => ({ ...DEFAULT_JSON_LIMITS, maxStringLength });
+    // é and 中 are one UTF-16 unit each (2 and 3 bytes), 😀 two (4 bytes)
+    expect(codeOf('["é中"]', max(2))).toBe('ok');
+    expect(codeOf('["é中é"]', max(2))).toBe('json_string_too_long');
+    expect(codeOf('["😀"]', max(2))).toBe('ok');
+    expect(codeOf('["😀"]', max(1))).toBe('json_string_too_long');
+    expect(codeOf('["😀é"]', max(2))).toBe('json_string_too_long');
+    expect(codeOf('{"é中😀":1}', max(4))).toBe('ok');
+    expect(codeOf('{"é中😀":1}', max(3))).toBe('json_string_too_long');
+    // a raw character after an escaped high surrogate
+    expect(codeOf('["\\ud83dé"]')).toBe('json_lone_surrogate');
+    expect(codeOf('["\\ud83d😀"]')).toBe('json_lone_surrogate');
+    // outside strings, a non-ASCII character is not JSON
+    expect(codeOf('{"a":1}\u00a0')).toBe('invalid_json');
+    expect(codeOf('{"a":é}')).toBe('invalid_json');
+    expect(codeOf('\ufeff{"a":1}')).toBe('invalid_json');
+  });
+
+  it('should refuse a string with a lone surrogate of its own, not read it as U+FFFD', () => {
+    expect(outcomeOf(() => parseJsonText('{"a":"\ud800"}', DEFAULT_JSON_LIMITS)).code).toBe(
+      'json_lone_surrogate',
+    );
+    expect(outcomeOf(() => parseJsonText('{"a":"x\udc00"}', DEFAULT_JSON_LIMITS)).code).toBe(
+      'json_lone_surrogate',
+    );
+  });
+});
+
 /**
  * The string token's rules one character at a time (the loop `parseJsonBody` ran before it
  * took plain runs in one regexp step): the oracle of the differential case below. Returns
@@ -239,7 +329,7 @@ describe('parseJsonBody string tokens against the one-character-at-a-time oracle
         typeof ref === 'string' ? ref : asValue.slice(ref.end) === ']' ? 'ok' : 'invalid_json';
       expect([asValue, max, codeOf(asValue, limits)]).toEqual([asValue, max, expected]);
       if (typeof ref !== 'string' && expected === 'ok')
-        expect(parseJsonBody(asValue, limits)).toEqual([ref.value]);
+        expect(parsed(asValue, limits)).toEqual([ref.value]);
       // as two member names: the values decide the duplicate check
       const other = random() < 0.3 ? content : contentOf(Math.floor(random() * 4), true);
       const name = content.replace(/(^|[^\\])"/g, '$1q');
@@ -270,7 +360,7 @@ describe('bodyItemsText', () => {
   it("should give a top-level object's array items as the body held them, parsing to equal items", () => {
     const text =
       '{ "n": 1, "packets" : [ {"a":[1,"x,]"]} ,\n 2.5e1,"\\u005d]" ,[[]], null\t], "o": {"p": [1, 2]}, "e": [] }';
-    const body = parseJsonBody(text, DEFAULT_JSON_LIMITS) as Record<string, unknown[]>;
+    const body = parseJsonBody(Buffer.from(text), DEFAULT_JSON_LIMITS) as Record<string, unknown[]>;
     const packets = body.packets;
     expect(bodyItemsText(packets, 0, 5)).toBe('{"a":[1,"x,]"]} ,\n 2.5e1,"\\u005d]" ,[[]], null');
     for (let from = 0; from < 5; from++) {
@@ -292,11 +382,40 @@ describe('bodyItemsText', () => {
     expect(bodyItemsText(packets, 0, 1)).toBeUndefined();
   });
 
+  it('should give the texts the body held, non-ASCII strings as they were, whatever its pieces', () => {
+    const items = [
+      '{"nom":"Zoë","名":"中文","e":"😀","x":"\\u00e9\\ud83d\\ude00 é"}',
+      '"a, ] é"',
+      '{"é":[1,"中]"]}',
+      '"\\u4e2d😀"',
+    ];
+    const text = `{"é": "Zoë", "packets": [${items.join(' ,\n ')}], "o": {"p": ["中", 2]}, "e": [] }`;
+    for (const pieceBytes of [undefined, 1, 8, 20, 1000]) {
+      const read = parseJsonBody(Buffer.from(text), DEFAULT_JSON_LIMITS, pieceBytes) as Record<
+        string,
+        unknown[]
+      >;
+      expect(read).toEqual(JSON.parse(text));
+      expect(Object.keys(read)).toEqual(Object.keys(JSON.parse(text) as object));
+      for (let from = 0; from < 4; from++) {
+        for (let to = from + 1; to <= 4; to++) {
+          expect(bodyItemsText(read.packets, from, to)).toBe(items.slice(from, to).join(' ,\n '));
+        }
+      }
+      expect(bodyItemsText(read.packets, 0, 5)).toBeUndefined();
+      expect(bodyItemsText(read.e, 0, 1)).toBeUndefined();
+      expect(
+        bodyItemsText((read.o as unknown as Record<string, unknown[]>).p, 0, 2),
+      ).toBeUndefined();
+    }
+  });
+
   it('should keep the depth limit on a top-level array member', () => {
     const limits = { ...DEFAULT_JSON_LIMITS, maxDepth: 1 };
-    expect(() => parseJsonBody('{"a":[1]}', limits)).toThrow(
+    expect(() => parseJsonBody(Buffer.from('{"a":[1]}'), limits)).toThrow(
       expect.objectContaining({ code: 'json_too_deep' }),
     );
-    expect(parseJsonBody('{"a":[1]}', { ...limits, maxDepth: 2 })).toEqual({ a: [1] });
+    expect(codeOf('{"a":[1]}', limits)).toBe('json_too_deep');
+    expect(parsed('{"a":[1]}', { ...limits, maxDepth: 2 })).toEqual({ a: [1] });
   });
 });

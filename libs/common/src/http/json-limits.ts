@@ -18,81 +18,125 @@ export const DEFAULT_JSON_LIMITS: JsonLimits = {
 
 /**
  * Parses a JSON request body as I-JSON (RFC 7493, which RFC 8785 asks of its input) within
- * `limits`: one linear pass over the text checks nesting depth, member count, string length,
- * duplicate member names, lone surrogates and numbers that do not fit a double, and only then
- * does JSON.parse build the value. Each refusal is a 400 with its own code, so no later stage
- * (a guard hashing the body, the ValidationPipe walking it) sees a hostile shape. The top level
- * must be an object or an array (as body-parser's `strict`); a valid scalar is refused as such
- * (400 `invalid_json`, "must be a JSON object"), not as text that does not parse.
+ * `limits`, from its bytes: valid UTF-8 without a BOM (the body pipeline checks and strips
+ * them; `parseJsonText` for a string). One linear pass over the bytes (`JsonScanner`) checks
+ * nesting depth, member count, string length, duplicate member names, lone surrogates and
+ * numbers that do not fit a double, and only then does JSON.parse build the value. Each refusal
+ * is a 400 with its own code, so no later stage (a guard hashing the body, the ValidationPipe
+ * walking it) sees a hostile shape. The top level must be an object or an array (as
+ * body-parser's `strict`); a valid scalar is refused as such (400 `invalid_json`, "must be a
+ * JSON object"), not as text that does not parse.
+ *
+ * The body's text is never made as one string: a string of more than ~128 KiB is one of V8's
+ * large objects, each a fresh mapping of its own, whose pages this machine faults in at ~20 µs
+ * each (a 500-packet sync body's text: ~45 faults, ~1 ms of the event loop). Each member of the
+ * top-level object is parsed on its own, a top-level array member's items `pieceBytes` of text
+ * at a time (`JSON.parse('[' + items + ']')` gives those items, equal to the whole parse's: the
+ * same text, parsed the same way; I-JSON has no repeated names, so the members are the ones
+ * JSON.parse would set). JSON's structural characters are all ASCII, never a byte of a
+ * multi-byte UTF-8 sequence, so each piece cut at one is whole UTF-8. A top level that is an
+ * array (which the body pipeline refuses) is parsed whole.
  */
-export function parseJsonBody(text: string, limits: JsonLimits): unknown {
-  const scanner = new JsonScanner(text, limits);
+export function parseJsonBody(
+  bytes: Buffer,
+  limits: JsonLimits,
+  pieceBytes = PIECE_BYTES,
+): unknown {
+  const scanner = new JsonScanner(bytes, limits);
   scanner.scan();
-  let value: unknown;
-  try {
-    value = JSON.parse(text) as unknown;
-  } catch {
-    throw invalidJson();
-  }
-  // the top-level object's arrays, each with its items' places in the text (JSON.parse gives
-  // the members the scanner saw: I-JSON has no repeated names)
-  for (const [name, places] of scanner.itemPlaces ?? []) {
-    const array = (value as Record<string, unknown>)[name];
-    if (Array.isArray(array) && array.length === places.length >> 1) {
-      ITEM_TEXTS.set(array, { text, places });
+  const members = scanner.members;
+  if (members === undefined) return JSON.parse(bytes.toString('utf8')) as unknown;
+  const value: Record<string, unknown> = {};
+  for (const member of members) {
+    const places = member.places;
+    if (places === undefined) {
+      value[member.name] = JSON.parse(bytes.toString('utf8', member.start, member.end));
+      continue;
     }
+    const items: unknown[] = [];
+    const count = places.length >> 1;
+    for (let from = 0; from < count;) {
+      let to = from + 1;
+      while (to < count && places[to * 2 + 1] - places[from * 2] <= pieceBytes) to++;
+      const text = bytes.toString('utf8', places[from * 2], places[(to - 1) * 2 + 1]);
+      for (const item of JSON.parse(`[${text}]`) as unknown[]) items.push(item);
+      from = to;
+    }
+    value[member.name] = items;
+    ITEM_TEXTS.set(items, { bytes, places });
   }
   return value;
 }
 
 /**
- * The arrays `parseJsonBody` returned as members of a top-level object, each with the places
- * of its items in the body's text: [start, end) of item i at 2i, 2i + 1. The body's text lives
- * as long as the array does (a request's body: the request), not only through the parse.
+ * `parseJsonBody` of a string (a WebSocket frame's text): its UTF-8 bytes. A string decoded from
+ * UTF-8 holds no lone surrogate; one that does is refused as such, not read as U+FFFD.
  */
-const ITEM_TEXTS = new WeakMap<unknown[], { text: string; places: number[] }>();
+export function parseJsonText(text: string, limits: JsonLimits): unknown {
+  if (LONE_SURROGATE.test(text)) throw loneSurrogate();
+  return parseJsonBody(Buffer.from(text, 'utf8'), limits);
+}
+
+/** A UTF-16 unit of a surrogate pair without its other half. */
+const LONE_SURROGATE = /\p{Cs}/u;
+
+/** The most bytes of items `parseJsonBody` parses in one JSON.parse (see there). */
+const PIECE_BYTES = 60 << 10;
+
+/**
+ * The arrays `parseJsonBody` returned as members of a top-level object, each with the places of
+ * its items in the body's bytes: [start, end) of item i at 2i, 2i + 1. The body lives as long as
+ * the array does (a request's body: the request), not only through the parse.
+ */
+const ITEM_TEXTS = new WeakMap<unknown[], { bytes: Buffer; places: number[] }>();
 
 /**
  * The text of `array[from]` … `array[to - 1]` as the request body held it, separated by their
  * commas, without brackets: `JSON.parse('[' + text + ']')` gives those items again, equal to
  * the parsed ones (the same text, parsed the same way). Only for an array `parseJsonBody` made
  * as a member of a top-level object (a request body's `packets`), still of the length it was
- * parsed with; undefined for any other array or an empty range. A substring of the body's text:
- * a thread it is posted to gets the text, not a structured clone of the items (the packet
- * checks: a fraction of the main thread's cost for 250 packets).
+ * parsed with; undefined for any other array or an empty range. The body's bytes decoded
+ * (whole UTF-8: the places are at ASCII bytes): a thread it is posted to gets the text, not a
+ * structured clone of the items (the packet checks: a fraction of the main thread's cost for
+ * 250 packets).
  */
 export function bodyItemsText(array: unknown[], from: number, to: number): string | undefined {
   const known = ITEM_TEXTS.get(array);
   if (!known || known.places.length !== array.length * 2) return undefined;
   if (!(from >= 0 && from < to && to <= array.length)) return undefined;
-  return known.text.slice(known.places[from * 2], known.places[(to - 1) * 2 + 1]);
+  return known.bytes.toString('utf8', known.places[from * 2], known.places[(to - 1) * 2 + 1]);
 }
 
+/**
+ * The I-JSON checks of `parseJsonBody`, over the bytes of valid UTF-8. It also keeps the
+ * top-level object's members (`members`: name, the value's [start, end), an array member's
+ * items' places); undefined when the top level is an array.
+ */
 class JsonScanner {
   private i = 0;
   private keys = 0;
-  /** The top-level object's array members: their items' [start, end) places, flat. */
-  itemPlaces?: Map<string, number[]>;
+  members?: { name: string; start: number; end: number; places?: number[] }[];
 
   constructor(
-    private readonly text: string,
+    private readonly bytes: Buffer,
     private readonly limits: JsonLimits,
   ) {}
 
   scan(): void {
     this.skipWs();
-    const first = this.text[this.i];
+    const first = this.bytes[this.i];
+    if (first === 0x7b) this.members = [];
     this.value(1);
     this.skipWs();
-    if (this.i !== this.text.length) throw invalidJson();
+    if (this.i !== this.bytes.length) throw invalidJson();
     // valid JSON, but a scalar: no body of this API is one (the body pipeline refuses arrays)
-    if (first !== '{' && first !== '[') throw notAnObject();
+    if (first !== 0x7b && first !== 0x5b) throw notAnObject();
   }
 
   // recursion is bounded by maxDepth, checked before descending
   private value(depth: number): void {
     this.skipWs();
-    const c = this.text.charCodeAt(this.i);
+    const c = this.bytes[this.i];
     if (c === 0x7b || c === 0x5b) {
       if (depth > this.limits.maxDepth) {
         throw new BodyPipelineError(
@@ -104,41 +148,68 @@ class JsonScanner {
       else this.array(depth);
     } else if (c === 0x22) this.string();
     else if (c === 0x2d || (c >= 0x30 && c <= 0x39)) this.number();
-    else if (this.text.startsWith('true', this.i)) this.i += 4;
-    else if (this.text.startsWith('false', this.i)) this.i += 5;
-    else if (this.text.startsWith('null', this.i)) this.i += 4;
+    else if (this.word('true')) this.i += 4;
+    else if (this.word('false')) this.i += 5;
+    else if (this.word('null')) this.i += 4;
     else throw invalidJson();
   }
 
+  private word(word: string): boolean {
+    const bytes = this.bytes;
+    const at = this.i;
+    for (let k = 0; k < word.length; k++) if (bytes[at + k] !== word.charCodeAt(k)) return false;
+    return true;
+  }
+
   private object(depth: number): void {
+    const bytes = this.bytes;
     this.i++;
-    // most objects hold a few members: their names are compared in a list, a Set past SMALL
-    const names: string[] = [];
+    // a name with no escape is its bytes' place in the body, compared byte by byte (no string
+    // made for it: a 500-packet body has ~7,000 names; UTF-8 spells a string one way only); an
+    // escaped one, its value. Past SMALL names, every name's value in a Set
+    const starts: number[] = [];
+    const ends: number[] = [];
+    const values: (string | undefined)[] = [];
     let many: Set<string> | undefined;
     this.skipWs();
-    if (this.text.charCodeAt(this.i) === 0x7d) {
+    if (bytes[this.i] === 0x7d) {
       this.i++;
       return;
     }
     for (;;) {
       this.skipWs();
-      if (this.text.charCodeAt(this.i) !== 0x22) throw invalidJson();
-      const name = this.string(true);
-      if (many ? many.has(name) : names.includes(name)) {
+      if (bytes[this.i] !== 0x22) throw invalidJson();
+      let name: string | undefined = this.string(NAME);
+      const [start, end] = [this.nameStart, this.nameEnd];
+      if (this.plainName) name = undefined;
+      let repeated = false;
+      if (many) repeated = many.has((name ??= bytes.toString('utf8', start, end)));
+      else {
+        for (let k = 0; k < starts.length && !repeated; k++)
+          repeated = this.sameName(starts[k], ends[k], values[k], start, end, name);
+      }
+      if (repeated) {
         throw new BodyPipelineError(
           'json_duplicate_key',
           'The JSON body repeats a member name in one object (I-JSON forbids it)',
         );
       }
-      if (name === '__proto__' || name === 'constructor' || name === 'prototype') {
+      if (name !== undefined ? RESERVED_NAMES.includes(name) : this.reservedAt(start, end)) {
         // JSON.parse makes them plain members, which the DTOs' transform then drops unseen
         throw new BodyPipelineError(
           'json_reserved_key',
-          `The JSON body has a member named "${name}", which no request of this API has`,
+          `The JSON body has a member named "${name ?? bytes.toString('utf8', start, end)}", which no request of this API has`,
         );
       }
-      if (many) many.add(name);
-      else if (names.push(name) > SMALL) many = new Set(names);
+      if (many) many.add(name!);
+      else if (starts.push(start) > SMALL) {
+        ends.push(end);
+        values.push(name);
+        many = new Set(values.map((v, k) => v ?? bytes.toString('utf8', starts[k], ends[k])));
+      } else {
+        ends.push(end);
+        values.push(name);
+      }
       if (++this.keys > this.limits.maxKeys) {
         throw new BodyPipelineError(
           'json_too_many_keys',
@@ -146,27 +217,35 @@ class JsonScanner {
         );
       }
       this.skipWs();
-      if (this.text.charCodeAt(this.i++) !== 0x3a) throw invalidJson();
+      if (bytes[this.i++] !== 0x3a) throw invalidJson();
       this.skipWs();
-      if (depth === 1 && this.text.charCodeAt(this.i) === 0x5b) {
-        // an array member of the top-level object: its items' places are kept (bodyItemsText)
-        const places: number[] = [];
-        (this.itemPlaces ??= new Map()).set(name, places);
-        if (depth + 1 > this.limits.maxDepth) this.value(depth + 1);
-        else this.array(depth + 1, places);
+      if (depth === 1) {
+        // a member of the top-level object: its place, an array's items' places (bodyItemsText)
+        const member: { name: string; start: number; end: number; places?: number[] } = {
+          name: name ?? bytes.toString('utf8', start, end),
+          start: this.i,
+          end: this.i,
+        };
+        if (bytes[this.i] === 0x5b && depth + 1 <= this.limits.maxDepth) {
+          member.places = [];
+          this.array(depth + 1, member.places);
+        } else this.value(depth + 1);
+        member.end = this.i;
+        this.members!.push(member);
       } else this.value(depth + 1);
       this.skipWs();
-      const next = this.text.charCodeAt(this.i++);
+      const next = bytes[this.i++];
       if (next === 0x7d) return;
       if (next !== 0x2c) throw invalidJson();
     }
   }
 
-  /** `places`: each item's [start, end) in the text is pushed to it. */
+  /** `places`: each item's [start, end) in the bytes is pushed to it. */
   private array(depth: number, places?: number[]): void {
+    const bytes = this.bytes;
     this.i++;
     this.skipWs();
-    if (this.text.charCodeAt(this.i) === 0x5d) {
+    if (bytes[this.i] === 0x5d) {
       this.i++;
       return;
     }
@@ -178,18 +257,61 @@ class JsonScanner {
         places.push(this.i);
       } else this.value(depth + 1);
       this.skipWs();
-      const next = this.text.charCodeAt(this.i++);
+      const next = bytes[this.i++];
       if (next === 0x5d) return;
       if (next !== 0x2c) throw invalidJson();
     }
   }
 
   /**
-   * Reads a string token; returns its value when `wanted` (member names, for the duplicate
-   * check), else '' (values are only checked, not built).
+   * Whether two member names are the same: each a place [start, end) of a name with no escape,
+   * or the value of an escaped one.
    */
-  private string(wanted = false): string {
-    const text = this.text;
+  private sameName(
+    aStart: number,
+    aEnd: number,
+    aValue: string | undefined,
+    bStart: number,
+    bEnd: number,
+    bValue: string | undefined,
+  ): boolean {
+    const bytes = this.bytes;
+    if (aValue === undefined && bValue === undefined) {
+      if (aEnd - aStart !== bEnd - bStart) return false;
+      for (let k = 0; k < aEnd - aStart; k++)
+        if (bytes[aStart + k] !== bytes[bStart + k]) return false;
+      return true;
+    }
+    return (
+      (aValue ?? bytes.toString('utf8', aStart, aEnd)) ===
+      (bValue ?? bytes.toString('utf8', bStart, bEnd))
+    );
+  }
+
+  /** Whether the name with no escape at [start, end) is one of RESERVED_NAMES. */
+  private reservedAt(start: number, end: number): boolean {
+    const bytes = this.bytes;
+    return RESERVED_NAMES.some((word) => {
+      if (word.length !== end - start) return false;
+      for (let k = 0; k < word.length; k++)
+        if (bytes[start + k] !== word.charCodeAt(k)) return false;
+      return true;
+    });
+  }
+
+  /** Where the last member name read (`string(NAME)`) is, and whether it had no escape. */
+  private nameStart = 0;
+  private nameEnd = 0;
+  private plainName = false;
+
+  /**
+   * Reads a string token. `wanted`: true for its value (else '': values are only checked, not
+   * built); NAME for a member name, its value only when it holds an escape ('' otherwise,
+   * `plainName` set), its place in `nameStart` and `nameEnd` either way.
+   */
+  private string(wanted: boolean | typeof NAME = false): string {
+    const bytes = this.bytes;
+    const n = bytes.length;
     const max = this.limits.maxStringLength;
     const start = this.i + 1;
     let i = start;
@@ -199,85 +321,107 @@ class JsonScanner {
     let length = 0;
     let pendingHigh = false;
     for (;;) {
-      // a run of characters that need no look of their own, in one native regexp step: in a
-      // 500-packet sync body that is nearly every character
-      PLAIN_RUN.lastIndex = i;
-      PLAIN_RUN.test(text);
-      const end = PLAIN_RUN.lastIndex;
+      // a run of bytes that need no look of their own (not a quote, a backslash or a control
+      // character: in a 500-packet sync body nearly every byte), counted in UTF-16 units as
+      // `maxStringLength` is: a continuation byte (10xxxxxx) adds none, the lead of a 4-byte
+      // sequence (11110xxx) two, a surrogate pair
+      let end = i;
+      let units = 0;
+      while (end < n) {
+        const c = bytes[end];
+        if (c === 0x22 || c === 0x5c || c < 0x20) break;
+        if (c >= 0x80) units += c < 0xc0 ? -1 : c >= 0xf0 ? 1 : 0;
+        end++;
+      }
       if (end > i) {
-        // raw text arrived as UTF-8 decoded strictly, so it holds no lone surrogates itself
+        // raw bytes are valid UTF-8, so they hold no lone surrogates themselves
         if (pendingHigh) throw loneSurrogate();
-        length += end - i;
-        if (length > max) throw this.tooLong();
+        length += end - i + units;
+        if (length > max) throw tooLong(max);
         i = end;
       }
-      if (i >= text.length) throw invalidJson();
-      const code = text.charCodeAt(i);
+      if (i >= n) throw invalidJson();
+      const code = bytes[i];
       if (code === 0x22) break;
       if (code < 0x20) throw invalidJson();
       // a backslash: the run stops only at a quote, a control character or an escape
       escaped = true;
-      if (wanted) out += text.slice(runStart, i);
-      const esc = text[i + 1];
+      if (wanted) out += bytes.toString('utf8', runStart, i);
+      const esc = bytes[i + 1];
       let unit: number;
-      if (esc === 'u') {
-        unit = hex4(text, i + 2);
+      if (esc === 0x75) {
+        unit = hex4(bytes, i + 2);
         if (unit < 0) throw invalidJson();
         i += 6;
       } else {
-        const simple = SIMPLE_ESCAPES[esc];
+        const simple = esc === undefined ? undefined : SIMPLE_ESCAPES[esc];
         if (simple === undefined) throw invalidJson();
         unit = simple;
         i += 2;
       }
-      pendingHigh = this.surrogate(unit, pendingHigh);
+      pendingHigh = surrogate(unit, pendingHigh);
       if (wanted) out += String.fromCharCode(unit);
       runStart = i;
-      if (++length > max) throw this.tooLong();
+      if (++length > max) throw tooLong(max);
     }
     if (pendingHigh) throw loneSurrogate();
     this.i = i + 1;
     if (!wanted) return '';
-    return escaped ? out + text.slice(runStart, i) : text.slice(start, i);
+    if (wanted === NAME) {
+      [this.nameStart, this.nameEnd, this.plainName] = [start, i, !escaped];
+      if (!escaped) return '';
+    }
+    return escaped ? out + bytes.toString('utf8', runStart, i) : bytes.toString('utf8', start, i);
   }
 
-  private tooLong(): BodyPipelineError {
-    return new BodyPipelineError(
-      'json_string_too_long',
-      `A string in the JSON body is longer than ${this.limits.maxStringLength} characters`,
-    );
-  }
-
-  /** Tracks an escaped UTF-16 unit: a high surrogate must be followed by a low one. */
-  private surrogate(unit: number, pendingHigh: boolean): boolean {
-    const high = unit >= 0xd800 && unit <= 0xdbff;
-    const low = unit >= 0xdc00 && unit <= 0xdfff;
-    if (pendingHigh && !low) throw loneSurrogate();
-    if (!pendingHigh && low) throw loneSurrogate();
-    return high;
-  }
-
+  /**
+   * A number token (`-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?`, the longest match at the
+   * place), refused when it does not fit a double.
+   */
   private number(): void {
-    NUMBER.lastIndex = this.i;
-    const match = NUMBER.exec(this.text);
-    if (!match) throw invalidJson();
-    const token = match[0];
+    const bytes = this.bytes;
+    const at = this.i;
+    let j = at;
+    if (bytes[j] === 0x2d) j++;
+    if (bytes[j] === 0x30) j++;
+    else if (bytes[j] >= 0x31 && bytes[j] <= 0x39) {
+      j++;
+      while (isDigit(bytes[j])) j++;
+    } else throw invalidJson();
+    if (bytes[j] === 0x2e && isDigit(bytes[j + 1])) {
+      j += 2;
+      while (isDigit(bytes[j])) j++;
+    }
+    let exponent = false;
+    if (bytes[j] === 0x65 || bytes[j] === 0x45) {
+      let k = j + 1;
+      if (bytes[k] === 0x2b || bytes[k] === 0x2d) k++;
+      if (isDigit(bytes[k])) {
+        while (isDigit(bytes[k])) k++;
+        j = k;
+        exponent = true;
+      }
+    }
+    const length = j - at;
     // only an exponent or hundreds of digits can leave a double's range
-    const mayOverflow = token.length > 300 || /[eE]/.test(token);
-    if (token.length >= 400 || (mayOverflow && !Number.isFinite(Number(token)))) {
+    const mayOverflow = length > 300 || exponent;
+    if (
+      length >= 400 ||
+      (mayOverflow && !Number.isFinite(Number(bytes.toString('latin1', at, j))))
+    ) {
       throw new BodyPipelineError(
         'json_number_out_of_range',
         'A number in the JSON body does not fit a 64-bit float (I-JSON)',
       );
     }
-    this.i += token.length;
+    this.i = j;
   }
 
   private skipWs(): void {
-    const text = this.text;
+    const bytes = this.bytes;
     let i = this.i;
     for (;;) {
-      const c = text.charCodeAt(i);
+      const c = bytes[i];
       if (c !== 0x20 && c !== 0x0a && c !== 0x0d && c !== 0x09) break;
       i++;
     }
@@ -285,20 +429,40 @@ class JsonScanner {
   }
 }
 
-/** Characters a string token holds as they are: not a quote, a backslash or a control character. */
-// eslint-disable-next-line no-control-regex -- the control characters are what it stops at
-const PLAIN_RUN = /[^"\\\u0000-\u001f]*/y;
+/** `JsonScanner.string`'s mode for a member name. */
+const NAME = 2;
 
-const NUMBER = /-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?/y;
+/** Member names no request of this API has (JSON.parse would make them plain members). */
+const RESERVED_NAMES = ['__proto__', 'constructor', 'prototype'];
+
+function isDigit(c: number | undefined): boolean {
+  return c !== undefined && c >= 0x30 && c <= 0x39;
+}
+
+/** Tracks an escaped UTF-16 unit: a high surrogate must be followed by a low one. */
+function surrogate(unit: number, pendingHigh: boolean): boolean {
+  const high = unit >= 0xd800 && unit <= 0xdbff;
+  const low = unit >= 0xdc00 && unit <= 0xdfff;
+  if (pendingHigh && !low) throw loneSurrogate();
+  if (!pendingHigh && low) throw loneSurrogate();
+  return high;
+}
+
+function tooLong(max: number): BodyPipelineError {
+  return new BodyPipelineError(
+    'json_string_too_long',
+    `A string in the JSON body is longer than ${max} characters`,
+  );
+}
 
 /** Object members compared in a list up to this many, in a Set beyond. */
 const SMALL = 16;
 
 /** The value of 4 hex digits at `at`, or -1. */
-function hex4(text: string, at: number): number {
+function hex4(bytes: Buffer, at: number): number {
   let unit = 0;
   for (let k = at; k < at + 4; k++) {
-    const c = text.charCodeAt(k);
+    const c = bytes[k];
     const digit =
       c >= 0x30 && c <= 0x39
         ? c - 0x30
@@ -313,7 +477,9 @@ function hex4(text: string, at: number): number {
   return unit;
 }
 
-const SIMPLE_ESCAPES: Record<string, number | undefined> = {
+/** The unit each one-letter escape stands for, by the byte after the backslash. */
+const SIMPLE_ESCAPES: (number | undefined)[] = [];
+for (const [c, unit] of Object.entries({
   '"': 0x22,
   '\\': 0x5c,
   '/': 0x2f,
@@ -322,7 +488,8 @@ const SIMPLE_ESCAPES: Record<string, number | undefined> = {
   n: 0x0a,
   r: 0x0d,
   t: 0x09,
-};
+}))
+  SIMPLE_ESCAPES[c.charCodeAt(0)] = unit;
 
 function invalidJson(): BodyPipelineError {
   return new BodyPipelineError('invalid_json', 'The request body is not valid JSON');

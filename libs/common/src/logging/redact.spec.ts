@@ -1,6 +1,7 @@
 import { IncomingMessage, ServerResponse } from 'node:http';
 import { Socket } from 'node:net';
 import { runInNewContext } from 'node:vm';
+import { AUTH_SECRETS } from '../auth/auth.config';
 import { redactLogObject, redactString, redactValue } from './redact';
 
 describe('redact', () => {
@@ -33,6 +34,48 @@ describe('redact', () => {
       'user PLT_jjbmYWeq3o1W token eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.sig key mdai_adm_abcdefghijkl /ws/app?token=abc.def',
     );
     expect(text).not.toMatch(/PLT_jj|eyJhbGci|mdai_adm_abc|abc\.def/);
+  });
+
+  it('should leave metric names, which have the shape of a key, as they are', () => {
+    for (const name of [
+      'mdai_fraud_events_unstored_total',
+      'mdai_fraud_events_tampered_total',
+      'mdai_relay_connections',
+      'mdai_tlog_unauthenticated_logs',
+      'mdai_worker_devices_legacy_tagging_refused',
+      'mdai_http_request_duration_seconds_count',
+      'mdai_sqlite_wal_frames_peak',
+    ]) {
+      const line = `over the budget: counted (${name}), not stored; ${name}{type="x"} 3`;
+      expect(redactString(line)).toBe(line);
+    }
+  });
+
+  it("should still mask every key of the server's shape, those close to a metric name too", () => {
+    const keys = [
+      // what a local install generates, for each role
+      ...Object.entries(AUTH_SECRETS)
+        .filter(([name]) => name.endsWith('_API_KEYS'))
+        .map(([, generate]) => generate()),
+      // a role prefix and a lower-case, snake_case rest: a key all the same
+      'mdai_adm_secretsecret',
+      'mdai_mob_abc_def_ghi',
+      'mdai_hw_aaaaaaaa',
+      'mdai_prv_events_unstored_total',
+      // another word: a key by an upper-case letter, a `-`, a long run without `_`, or a rest
+      // that is not snake_case
+      'mdai_shared_bbbbbbbbbbbbbbbbbbbbbbbb',
+      'mdai_fraud_events_Unstored_total',
+      'mdai_fraud_events-unstored_total',
+      'mdai_ops_0123456789abcdef0123456789abcdef',
+      'mdai_fraud_events__total',
+      'mdai_fraud_events_total_',
+    ];
+    for (const key of keys) {
+      const text = redactString(`key ${key} refused; /ws/app?x=${key}`);
+      expect({ key, text }).toEqual({ key, text: expect.not.stringContaining(key) as string });
+      expect(text).toContain('[api key redacted]');
+    }
   });
 
   it('should redact every field of a log object except the raw req/res its serializers reduce', () => {

@@ -8,10 +8,23 @@ import { types } from 'node:util';
 const SENSITIVE_KEY =
   /^(x-api-key|api_?key|authorization|cookie|set-cookie|password|wifi_password|secret|.*_secret|device_?secret|token|.*_token|jwt|platform_?id|image|image_base64|challenge|challenge_response|signature|x-signature|data_?key|private_?key|enrollment_?code|offline_?token|.*_?secret)$/i;
 
+/**
+ * An API key of the server's shape, `mdai_<word>_<8 or more of base64url>` (AUTH_SECRETS: a role
+ * prefix, `adm` `prv` `aud` `mob` `hw`, and 32 characters), but not a metric name of ours,
+ * which has that shape too (`mdai_fraud_events_unstored_total`). With a role prefix, any such
+ * text is a key. With another word, it is one unless the rest is lowercase snake_case, words
+ * of at most 19 letters or digits (`events_unstored_total`): a key's random part holds an
+ * upper-case letter or `-` (all but ~1 in 40 million of them), and a lower-case one chosen by
+ * hand (`bbbb…`, hex) a run of 20 or more without `_`, where metric names' longest word is 15
+ * (`unauthenticated`).
+ */
+const API_KEY =
+  /\bmdai_(?:(?:adm|prv|aud|mob|hw)_|[a-z]+_(?![a-z0-9]{1,19}(?:_[a-z0-9]{1,19})*(?![A-Za-z0-9_-])))[A-Za-z0-9_-]{8,}/g;
+
 const SENSITIVE_VALUE: Array<[RegExp, string]> = [
   [/\bPLT_[A-Za-z0-9_-]+/g, 'PLT_[redacted]'],
   [/\beyJ[A-Za-z0-9_-]+\.eyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*/g, '[jwt redacted]'],
-  [/\bmdai_[a-z]+_[A-Za-z0-9_-]{8,}/g, '[api key redacted]'],
+  [API_KEY, '[api key redacted]'],
   [/([?&](?:token|api_key|key)=)[^&\s]*/gi, '$1[redacted]'],
 ];
 

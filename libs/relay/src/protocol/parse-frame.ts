@@ -1,4 +1,4 @@
-import { BodyPipelineError, DEFAULT_JSON_LIMITS, parseJsonBody } from '@app/common';
+import { BodyPipelineError, DEFAULT_JSON_LIMITS, parseJsonText } from '@app/common';
 import { scanCanonicalObject } from './canonical-json';
 import { deeperThan, isObject } from './fields';
 import { checkFields } from './message';
@@ -105,7 +105,7 @@ export function parseInboundFrame(role: RelayRole, text: string): ParseResult {
   try {
     // I-JSON, as REST bodies: a repeated member name, a lone surrogate or a number no double
     // holds is refused (the peer's parser could read a repeated name otherwise than ours did)
-    value = parseJsonBody(text, FRAME_JSON_LIMITS);
+    value = parseJsonText(text, FRAME_JSON_LIMITS);
   } catch (error) {
     return frameRefusal(error);
   }

@@ -18,6 +18,14 @@ export const TARGETED_ACTIONS = [
   'acknowledge_over_max_hours',
 ] as const;
 
+/**
+ * The longest shift an `add_shift` records: a real shift longer than the longest shift the
+ * punches pair (`TIMESHEET_MAX_SHIFT_HOURS`, 16 by default; at most 36) is recorded as one
+ * shift up to this hard cap, its day flagged `over_max_hours` until acknowledged. Beyond it
+ * no one works one shift: it is a mistyped date or two shifts.
+ */
+export const LONG_SHIFT_MAX_HOURS = 36;
+
 /** Who made a correction: an admin key, or a thekedar's signed request (kept verifiable). */
 export type CorrectionAuthor =
   | { kind: 'admin'; actor: string }

@@ -51,7 +51,7 @@ export function csvLine(fields: string[]): string {
 /**
  * One row per worker-day. `worker_name` and `worker_phone` are the worker's as they are now
  * (empty for a worker the store no longer has). `flags` lists `type@seq` (fraud as
- * `fraud:<type>@seq`, a shift at another site as `overlaps_other_site:<siteId>@seq`, or
+ * `fraud:<type>@seq`, a dismissed one as `fraud_dismissed:<type>@seq`, a shift at another site as `overlaps_other_site:<siteId>@seq`, or
  * `overlaps_other_site@seq` to a thekedar that does not work at that site)
  * separated by `; `, `ledger_seqs` the site's ledger seqs behind the day
  * separated by spaces.

@@ -130,6 +130,34 @@ describe('computeDays', () => {
     ]);
   });
 
+  it("should flag a stray check-out on the day of the shift it follows (the night's day)", () => {
+    // repro-4 of the outside tester: a 22:00–06:00 night in London with a mistaken check-out at
+    // 23:10; the 06:00 check-out closes nothing and used to be flagged on the next day, which
+    // has no shift, while the 1.17 h night read unflagged
+    const inN = punch('check_in', '2026-10-05T21:00:00Z');
+    const early = punch('check_out', '2026-10-05T22:10:00Z');
+    const real = punch('check_out', '2026-10-06T05:00:00Z');
+    const days = computeDays('s', 'w', [inN, early, real], 'Europe/London', 16 * H);
+    expect(
+      days.map((d) => [d.day, d.workedSeconds, d.flags.map((f) => [f.type, f.seq]), d.seqs]),
+    ).toEqual([
+      [
+        '2026-10-05',
+        4200,
+        [['check_out_without_check_in', real.seq]],
+        [inN.seq, early.seq, real.seq],
+      ],
+    ]);
+    // a check-out longer than the longest shift after any check-in stays on its own day
+    const inA = punch('check_in', '2026-03-02T02:30:00Z');
+    const late = punch('check_out', '2026-03-02T20:30:00Z');
+    const far = computeDays('s', 'w', [inA, late], 'Asia/Kolkata', 16 * H);
+    expect(far.map((d) => [d.day, d.flags.map((f) => f.type)])).toEqual([
+      ['2026-03-02', ['open_shift']],
+      ['2026-03-03', ['check_out_without_check_in']],
+    ]);
+  });
+
   it('should apply a void, an added check-out, a move, and a correction of a correction', () => {
     const inA = punch('check_in', '2026-03-02T03:00:00Z');
     const stray = punch('check_in', '2026-03-02T05:00:00Z');

@@ -12,14 +12,16 @@ export type DayFlagType =
   | 'overlaps_other_site'
   | 'over_max_hours'
   | 'over_max_hours_acknowledged'
-  | 'fraud';
+  | 'fraud'
+  | 'fraud_dismissed'
+  | 'fraud_tampered';
 
 /** Something a payroll clerk should look at, with the ledger entry (site, seq) behind it. */
 export interface DayFlag {
   type: DayFlagType;
   seq: number;
   /**
-   * For `fraud`: the fraud event type (e.g. outside_geofence); for `overlaps_other_site`: the
+   * For `fraud` and `fraud_dismissed`: the fraud event type (e.g. outside_geofence); for `overlaps_other_site`: the
    * siteId of the other site.
    */
   detail?: string;
@@ -366,9 +368,15 @@ export function computeDays(
       added: true,
     });
   }
+  // the instant a lone check-out is drafted at when it is not its own (`strayAnchor`)
+  const anchorOf = new Map<number, number>();
+  let lastIn: TimesheetEntry | undefined;
   for (const shift of pairShifts(live, maxShiftMs)) {
     const e = shift.in ?? shift.out!;
-    const d = draft(e.effectiveAt!);
+    if (shift.in) lastIn = shift.in;
+    const anchor = shift.in ? e.effectiveAt! : strayAnchor(e, lastIn, maxShiftMs);
+    if (anchor !== e.effectiveAt!) anchorOf.set(e.seq, anchor);
+    const d = draft(anchor);
     note(d, e);
     if (!shift.in) {
       d.flags.push({ type: 'check_out_without_check_in', seq: e.seq });
@@ -388,7 +396,7 @@ export function computeDays(
   }
   // nearly every worker works at one site: the punches are not paired a second time then
   if (others.length > 0) {
-    const startOf = new Map(sorted.map((e) => [e.seq, e.effectiveAt!]));
+    const startOf = new Map(sorted.map((e) => [e.seq, anchorOf.get(e.seq) ?? e.effectiveAt!]));
     for (const [seq, otherSite] of otherSiteOverlaps(sorted, others, maxShiftMs)) {
       // the span's day: the one its check-in (or lone punch) was drafted on
       draft(startOf.get(seq)!).flags.push({ type: 'overlaps_other_site', seq, detail: otherSite });
@@ -397,6 +405,23 @@ export function computeDays(
   return [...drafts.entries()]
     .sort(([a], [b]) => (a < b ? -1 : 1))
     .map(([day, d]) => finish(siteId, workerId, day, d, maxShiftMs));
+}
+
+/**
+ * The instant a stray check-out (one that closes nothing) is drafted at: the check-in of the
+ * shift it follows when that started within the longest shift before it (the night's day: a
+ * 22:00–06:00 night with a mistaken check-out at 23:10 shows 1.17 h and its 06:00 check-out
+ * on the night's day, where the shift is short, not on the next day, which has no shift),
+ * else its own time. `lastIn`: the latest live check-in before it, paired or open.
+ */
+function strayAnchor(
+  out: TimesheetEntry,
+  lastIn: TimesheetEntry | undefined,
+  maxShiftMs: number,
+): number {
+  const at = out.effectiveAt!;
+  if (lastIn && at - lastIn.effectiveAt! <= maxShiftMs) return lastIn.effectiveAt!;
+  return at;
 }
 
 function finish(
@@ -463,6 +488,7 @@ export const INFORMATIONAL_FLAGS: ReadonlySet<DayFlagType> = new Set<DayFlagType
   'voided_punch',
   'voided_correction',
   'over_max_hours_acknowledged',
+  'fraud_dismissed',
 ]);
 
 /**
@@ -527,7 +553,9 @@ export function acknowledgeOverMaxHours(flags: DayFlag[], ack: TimesheetEntry): 
 /**
  * A day is flagged when anything on it needs a look: an open shift, a stray check-out, a
  * low-trust punch that counts, an added shift overlapping another, a shift overlapping one at
- * another site, more hours than the longest shift, fraud. Informational flags
+ * another site, more hours than the longest shift, fraud not dismissed in review (a dismissed
+ * event's flag is `fraud_dismissed`, informational), a fraud event of its punches changed
+ * outside the server (`fraud_tampered`: a dismissal written into the store clears nothing). Informational flags
  * (`INFORMATIONAL_FLAGS`) alone do not flag a day.
  */
 export function isFlagged(day: Pick<TimesheetDay, 'flags'>): boolean {

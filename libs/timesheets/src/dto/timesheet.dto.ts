@@ -269,13 +269,19 @@ export class DayFlagView {
       '`detail`: both sites count the hours until a supervisor corrects one), ' +
       '`over_max_hours` (the day adds up to more than TIMESHEET_MAX_SHIFT_HOURS, named by the ' +
       'shift that takes it past: an `acknowledge_over_max_hours` correction of that seq says ' +
-      'the hours are right), `fraud`. Informational flags (what a ' +
+      "the hours are right), `fraud` (a fraud event of one of the day's punches, its type in " +
+      '`detail`, not dismissed in review: unreviewed or confirmed), `fraud_tampered` (a fraud ' +
+      "event naming one of the day's punches was changed or inserted outside the server, its " +
+      'tag does not verify: its type is not shown, and a dismissal written into the store ' +
+      'does not clear the day). Informational flags (what a ' +
       'supervisor already did; they do not flag a day): `corrected`, `voided_punch` (a punch ' +
       'voided), `voided_correction` (an added check-out, check-in or shift, or another ' +
       'correction, voided; days stored before it existed name such a seq `voided_punch` until ' +
       'they are recomputed), `over_max_hours_acknowledged` (in place of `over_max_hours`, named ' +
       'by the acknowledgement: it holds until an entry of the day newer than it, a punch or a ' +
-      'correction, asks for a look again).',
+      'correction, asks for a look again), `fraud_dismissed` (in place of `fraud` for an event ' +
+      'an admin dismissed in the fraud review, POST /api/v5/fraud/events/{eventId}/review; a ' +
+      'later review that confirms it makes it `fraud` again).',
     enum: [
       'open_shift',
       'check_out_without_check_in',
@@ -288,13 +294,15 @@ export class DayFlagView {
       'over_max_hours',
       'over_max_hours_acknowledged',
       'fraud',
+      'fraud_dismissed',
+      'fraud_tampered',
     ],
   })
   type!: string;
   @ApiProperty({ description: 'Ledger seq (of this site) behind the flag' }) seq!: number;
   @ApiPropertyOptional({
     description:
-      'For fraud: the fraud event type; for overlaps_other_site: the siteId of the other site, ' +
+      'For fraud and fraud_dismissed: the fraud event type; for overlaps_other_site: the siteId of the other site, ' +
       'shown to a key and to a thekedar that works at that site too; a thekedar that does not ' +
       'gets the flag without `detail` (a shift at another site, not which one), once per seq',
   })
@@ -399,7 +407,8 @@ export class PayrollWorkerView {
       'Days flagged (see TimesheetDayView.flagged): an open shift, a stray check-out, a ' +
       'low-trust punch, an overlapping added shift, a shift overlapping one at another site ' +
       "(its hours are in both sites' payrolls until corrected), more hours than the longest " +
-      'shift, or fraud; a day fixed by corrections (a stray punch voided) is not counted',
+      'shift, fraud not dismissed in review, or a fraud event changed outside the server; a day fixed by corrections (a stray punch ' +
+      'voided) or whose fraud events were all dismissed (`fraud_dismissed`) is not counted',
   })
   flaggedDays!: number;
   @ApiProperty() correctedDays!: number;

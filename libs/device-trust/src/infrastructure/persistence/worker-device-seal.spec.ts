@@ -231,3 +231,45 @@ describe('WorkerDeviceSeal state tags', () => {
     );
   });
 });
+
+/**
+ * `WorkerDeviceSeal.checked` of a legacy state that names no event (tagged at the upgrade to the
+ * tags): it holds as stored only while the device's newest event is legacy too (review 3 of
+ * 2026-12-06: put back by a database writer over a later block, it read `legacy`, unblocked).
+ */
+describe('WorkerDeviceSeal.checked, a legacy state that names no event', () => {
+  const seal = new WorkerDeviceSeal(
+    new StoreMac({ signingKey: generateKeyPairSync('ed25519').privateKey }),
+  );
+  const device = {
+    id: 'id-1',
+    deviceId: 'device-1',
+    user: { kind: 'worker' as const, id: 'worker-1' },
+    siteIds: ['site-1'],
+    fingerprint: { os: 'Android 14', model: 'Redmi', simHash: 'abcdef0123456789' },
+    sealedSecret: 'sealed',
+    trustScore: 50,
+    isBlocked: false,
+    createdAt: new Date('2026-01-01T00:00:00.000Z'),
+  };
+  const tag = seal.stateTag(device, false, null, true);
+  const newest = (integrity?: WorkerDeviceIntegrity): WorkerDeviceEvent => ({
+    id: 'ev-1',
+    deviceId: 'device-1',
+    action: 'blocked',
+    actor: 'admin:000000000000',
+    at: new Date('2026-02-01T00:00:00.000Z'),
+    integrity,
+  });
+  const read = (event?: WorkerDeviceEvent) => seal.checked({ ...device }, null, tag, event);
+
+  it('should hold as stored with no event, or with a legacy newest event', () => {
+    expect(read()).toMatchObject({ isBlocked: false, blockIntegrity: 'legacy' });
+    expect(read(newest('legacy'))).toMatchObject({ isBlocked: false, blockIntegrity: 'legacy' });
+  });
+
+  it('should read tampered (blocked) once the newest event is the server’s, or one no key vouches for', () => {
+    expect(read(newest('verified'))).toMatchObject({ isBlocked: true, blockIntegrity: 'tampered' });
+    expect(read(newest('tampered'))).toMatchObject({ isBlocked: true, blockIntegrity: 'tampered' });
+  });
+});

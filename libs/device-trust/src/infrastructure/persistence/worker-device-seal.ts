@@ -43,7 +43,8 @@ type StateForm = 'v1' | 'v2';
  * - Rows stored before the tags are tagged once, at the first start with them, over the same
  *   data prefixed with `"legacy"` (the fraud tags' rule and switch: only on a store with no
  *   tagged row, and with no marker only with FRAUD_LEGACY_TAGGING on). A legacy state holds as
- *   stored until its next change, which tags it as the server's.
+ *   stored until its next change, which tags it as the server's: put back after that change
+ *   (the device's newest event then no longer legacy), it reads as tampered.
  *
  * - A tagged state reads as the server's only when the event it names is the device's newest
  *   event as written (not by its date: replicas' clocks differ), of its action (`blocked` for a blocked state;
@@ -208,12 +209,17 @@ export class WorkerDeviceSeal extends LegacyTaggedSeal {
   ): WorkerDevice {
     let integrity = this.stateIntegrity(device, device.isBlocked, eventId, tag);
     // a state the server tagged must be the one its newest event set: an older tagged state put
-    // back (a saved unblocked state over a later block) is no state of now. A legacy state from
-    // before the tags has no event id: it holds as stored until its next change; one with an
-    // event id (a `v1` state re-tagged at its retirement) is held to its event as well.
+    // back (a saved unblocked state over a later block) is no state of now. A legacy state with
+    // an event id (a `v1` state re-tagged at its retirement) is held to its event as well. A
+    // legacy state from before the tags names none: it holds as stored only while the device's
+    // newest event is legacy too (or it has none). Every change since the upgrade writes a new
+    // state with a server-tagged event, so a newer event (verified, or one no key vouches for,
+    // which could hide a verified one behind it) says this state was put back over a later one.
     const named =
       integrity === 'verified' || (integrity === 'legacy' && typeof eventId === 'string');
     if (named && !setByNewest(device.isBlocked, eventId, newest)) integrity = 'tampered';
+    else if (integrity === 'legacy' && !named && newest && newest.integrity !== 'legacy')
+      integrity = 'tampered';
     device.blockIntegrity = integrity;
     if (integrity === 'tampered') device.isBlocked = true;
     return device;

@@ -288,6 +288,50 @@ describeStoreContract(
       });
     });
 
+    it('should read as tampered (blocked) a legacy state that names no event put back over a later change: the device has a server-tagged event since', async () => {
+      // written by a server without the tags (as before the upgrade), tagged as legacy
+      const [d, open] = [device(), device()];
+      for (const x of [d, open]) await sut().register(x, event(x.deviceId, 'registered'));
+      // rows from before the tags name no event (block_event_id came with them)
+      if (driver() === 'sqlite') {
+        sqlite().prepare('UPDATE worker_devices SET block_event_id = NULL').run();
+      } else {
+        await devices().updateMany({}, { $unset: { blockEventId: '' } });
+        await (store() as MongoStore).connection.collection('worker_device_seal').deleteMany({});
+      }
+      const repo = await withTags();
+      for (const x of [d, open]) {
+        expect(await repo.findByDeviceId(x.deviceId)).toMatchObject({
+          isBlocked: false,
+          blockIntegrity: 'legacy',
+        });
+      }
+      const legacyState = await storedState(d.deviceId);
+      expect(legacyState.eventId ?? null).toBeNull();
+      // an admin blocks it; a database writer puts the legacy (unblocked) state back
+      await repo.setBlocked(d.deviceId, true, event(d.deviceId, 'blocked'));
+      const blockedState = await storedState(d.deviceId);
+      await putStoredState(d.deviceId, legacyState);
+      expect(await repo.findByDeviceId(d.deviceId)).toMatchObject({
+        isBlocked: true,
+        blockIntegrity: 'tampered',
+      });
+      const [listed] = (await repo.list({ limit: 10 })).filter((x) => x.deviceId === d.deviceId);
+      expect(listed).toMatchObject({ isBlocked: true, blockIntegrity: 'tampered' });
+      // so is one with an event inserted after it (it could hide a server's event behind it)
+      await insertEvent(event(open.deviceId, 'unblocked'));
+      expect(await repo.findByDeviceId(open.deviceId)).toMatchObject({
+        isBlocked: true,
+        blockIntegrity: 'tampered',
+      });
+      // the state the server wrote still verifies
+      await putStoredState(d.deviceId, blockedState);
+      expect(await repo.findByDeviceId(d.deviceId)).toMatchObject({
+        isBlocked: true,
+        blockIntegrity: 'verified',
+      });
+    });
+
     it('should refuse the legacy tagging with FRAUD_LEGACY_TAGGING off or with tagged rows and the marker cleared: untagged devices read as tampered (blocked)', async () => {
       const old = device();
       await sut().register(old, event(old.deviceId, 'registered'));

@@ -91,3 +91,63 @@ export abstract class LegacyTaggedSeal {
     return { result: 'retagged', from: found.kid, tag: this.mac.mac(purpose, found.data) };
   }
 }
+
+/** What `keys:retag` did with one record of a FieldsTaggedSeal (by `id`). */
+export interface RecordRetagOutcome {
+  id: string;
+  /** `changed`: the record changed under every try (the store's, not the seal's). */
+  result: 'retagged' | 'current' | 'changed' | 'tampered' | 'suspect';
+  /** The key it was under (retagged), or the excepted key it verifies under (suspect). */
+  from?: string;
+}
+
+/**
+ * The hook of a LegacyTaggedSeal of one purpose over one record's fields with no event to bind
+ * to (sites, thekedars): `fields` in a fixed order, tagged as `fields` or, for a row from before
+ * the tags tagged once at the upgrade, as `["legacy", ...fields]`; checked at every read and
+ * re-tagged by `keys:retag` by the base's rule (retagRow).
+ */
+export abstract class FieldsTaggedSeal<T extends { id: string }> extends LegacyTaggedSeal {
+  protected abstract readonly purpose: StoreMacPurpose;
+
+  /** Every field of the record a decision reads, in a fixed order. */
+  protected abstract fields(record: T): unknown[];
+
+  /** The record's tag (`legacy`: in the form the legacy tagging writes). */
+  tag(record: T, legacy = false): string {
+    return this.mac.mac(this.purpose, this.data(record, legacy));
+  }
+
+  /** Whether `tag` (as stored: null, absent, anything) vouches for the record as read. */
+  integrity(record: T, tag: unknown): 'verified' | 'legacy' | 'tampered' {
+    return this.formIntegrity(this.purpose, (legacy) => this.data(record, legacy), tag);
+  }
+
+  /** The record as read with `integrity` set. */
+  checked<R extends T & { integrity?: 'verified' | 'legacy' | 'tampered' }>(
+    record: R,
+    tag: unknown,
+  ): R {
+    record.integrity = this.integrity(record, tag);
+    return record;
+  }
+
+  /**
+   * What `keys:retag` makes of one record as stored (retagRow: `suspect` when it verifies only
+   * under a key of `except`); the stores write `tag` when the result is `retagged`.
+   */
+  retagPlan(record: T, tag: unknown, except: readonly string[] = []): RowRetag {
+    const found = this.vouched(this.purpose, (legacy) => this.data(record, legacy), tag);
+    return this.retagRow(this.purpose, found, except);
+  }
+
+  private data(record: T, legacy: boolean): string {
+    const fields = this.fields(record);
+    return JSON.stringify(legacy ? ['legacy', ...fields] : fields);
+  }
+}
+
+/** The outcome `keys:retag` reports of a record's plan (RowRetag) by the record's id. */
+export function recordRetagOutcome(id: string, plan: RowRetag): RecordRetagOutcome {
+  return { id, result: plan.result, ...(plan.from !== undefined ? { from: plan.from } : {}) };
+}

@@ -14,6 +14,7 @@ import {
 import { ChainVerifier } from '../../domain/chain-verifier';
 import { attendanceLogAdapters } from './ledger-persistence';
 import { AttendanceLogRepository, KnownLinks, SiteHead } from './attendance-log.repository';
+import { PREVIOUS_KEYS_PER_READ } from './mongo/repositories/mongo-attendance-log.repository';
 
 function entry(siteId: string, packetId = randomUUID(), deviceId = 'd1'): PendingLogEntry {
   return {
@@ -366,6 +367,73 @@ describeStoreContract(
         );
         expect(pages).toEqual([sites.slice(0, 25), sites.slice(25, 50), sites.slice(50)]);
         expect(aggregates).toHaveLength(2);
+      } finally {
+        await compiled.close();
+        await monitored.close();
+      }
+    });
+
+    it("should find a batch's predecessors in one MongoDB round trip (an aggregation per PREVIOUS_KEYS_PER_READ keys), each key's answer in its place", async () => {
+      if (driver() === 'sqlite') return; // in-process: one statement already
+      const link = (workerId: string, timestamp: string) => {
+        const e = entry('RT');
+        return { ...e, data: { ...e.data, timestamp, workerId } };
+      };
+      const links = [
+        link('rt-1', '2026-01-01T08:00:00Z'),
+        link('rt-1', '2026-01-01T09:00:00Z'),
+        link('rt-2', '2026-01-01T08:30:00Z'),
+      ];
+      await sut().appendToChains(links);
+      const key = (workerId: string, timestamp: string) => ({
+        workerId,
+        at: new Date(timestamp),
+        packetId: 'ffffffff-ffff-4fff-bfff-ffffffffffff',
+      });
+      const db = (store() as MongoStore).connection.db!;
+      const mongoose = await import('mongoose');
+      const connection = mongoose.createConnection(MONGODB_URI!, {
+        dbName: db.databaseName,
+        monitorCommands: true,
+      });
+      await connection.asPromise();
+      const commands: string[] = [];
+      connection.getClient().on('commandStarted', (e) => {
+        if (['find', 'aggregate', 'getMore'].includes(e.commandName)) commands.push(e.commandName);
+      });
+      const monitored = new MongoStore(connection, true);
+      const compiled = await compileAdapter<AttendanceLogRepository>(
+        monitored,
+        attendanceLogAdapters,
+        { init: false },
+      );
+      try {
+        const some = [
+          key('rt-1', '2026-01-01T08:30:00Z'),
+          key('rt-2', '2026-01-02T00:00:00Z'),
+          key('rt-1', '2026-01-02T00:00:00Z'),
+          key('rt-1', '2026-01-01T07:00:00Z'),
+          key('rt-3', '2026-01-02T00:00:00Z'),
+        ];
+        const answers = await compiled.adapter.findPreviousOfWorkers(some);
+        expect(answers.map((log) => log?.data.packetId)).toEqual([
+          links[0].packetId,
+          links[2].packetId,
+          links[1].packetId,
+          undefined,
+          undefined,
+        ]);
+        expect(commands).toEqual(['aggregate']);
+        // more keys than one aggregation takes: one more, the answers in their places
+        commands.length = 0;
+        const many = Array.from({ length: PREVIOUS_KEYS_PER_READ + 1 }, (_, i) =>
+          i % 2 ? key('rt-2', '2026-01-02T00:00:00Z') : key('rt-1', '2026-01-01T08:30:00Z'),
+        );
+        const manyAnswers = await compiled.adapter.findPreviousOfWorkers(many);
+        expect(manyAnswers.map((log) => log?.data.packetId)).toEqual(
+          many.map((_, i) => (i % 2 ? links[2].packetId : links[0].packetId)),
+        );
+        expect(commands).toEqual(['aggregate', 'aggregate']);
       } finally {
         await compiled.close();
         await monitored.close();

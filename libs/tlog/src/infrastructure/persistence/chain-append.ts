@@ -25,13 +25,32 @@ export function appendImmediate<T>(db: Database, work: () => T): T {
   const level = db.inTransaction
     ? SYNCHRONOUS_FULL
     : (db.pragma('synchronous', { simple: true }) as number);
-  if (level >= SYNCHRONOUS_FULL) return db.transaction(work).immediate();
+  const immediate = immediateOf(db);
+  if (level >= SYNCHRONOUS_FULL) return immediate(work) as T;
+  // the pragmas are prepared each time: SQLite applies and reads `synchronous` when a PRAGMA
+  // statement is prepared, not when it runs, so a statement kept would do nothing
   db.pragma('synchronous = FULL');
   try {
-    return db.transaction(work).immediate();
+    return immediate(work) as T;
   } finally {
     db.pragma(`synchronous = ${level}`);
   }
+}
+
+/**
+ * One `BEGIN IMMEDIATE` wrapper per connection, running the function it is given: better-sqlite3
+ * builds a transaction function (four wrappers and their properties) on every `db.transaction`
+ * call, which each append did (a vault read's audit record, every sync batch's append).
+ */
+const immediates = new WeakMap<Database, (work: () => unknown) => unknown>();
+
+function immediateOf(db: Database): (work: () => unknown) => unknown {
+  let immediate = immediates.get(db);
+  if (!immediate) {
+    immediate = db.transaction((work: () => unknown) => work()).immediate;
+    immediates.set(db, immediate);
+  }
+  return immediate;
 }
 
 export const DUPLICATE_KEY = 11000;

@@ -87,4 +87,41 @@ describe('VaultBlobStorage reads', () => {
       }
     });
   }
+
+  it('should read one blob after another into the same buffers, and two at once into their own', async () => {
+    const a = randomBytes(3 * DEFAULT_CHUNK_BYTES + 100);
+    const b = randomBytes(3 * DEFAULT_CHUNK_BYTES + 200);
+    const [first, second] = [
+      await stored(a, 2, DEFAULT_CHUNK_BYTES),
+      await stored(b, 2, DEFAULT_CHUNK_BYTES),
+    ];
+    /** The memory each record piece was read into (not the header's). */
+    const memoryOf = async (fileId: string) => {
+      const memory = new Set<ArrayBufferLike>();
+      let header = true;
+      for await (const piece of storage.read(fileId)) {
+        if (!header) memory.add(piece.buffer);
+        header = false;
+      }
+      return memory;
+    };
+    // a read's buffers go back when it ends: the next read takes the same ones
+    const once = await memoryOf(first.fileId);
+    expect(once.size).toBe(2);
+    const again = await memoryOf(second.fileId);
+    expect([...again].filter((memory) => once.has(memory))).toHaveLength(2);
+    // two reads in turn, piece by piece: neither reads into the other's buffers
+    const [x, y] = [storage.read(first.fileId), storage.read(second.fileId)];
+    const [seenX, seenY]: Buffer[][] = [[], []];
+    // (the headers, 32 bytes each, share Node's small-buffer pool: only the records compared)
+    for (let piece = 0; ; piece++) {
+      const [nx, ny] = [await x.next(), await y.next()];
+      if (!nx.done) seenX.push(Buffer.from(nx.value));
+      if (!ny.done) seenY.push(Buffer.from(ny.value));
+      if (piece > 0 && !nx.done && !ny.done) expect(nx.value.buffer).not.toBe(ny.value.buffer);
+      if (nx.done && ny.done) break;
+    }
+    expect(Buffer.concat(seenX).equals(readFileSync(storage.pathOf(first.fileId)))).toBe(true);
+    expect(Buffer.concat(seenY).equals(readFileSync(storage.pathOf(second.fileId)))).toBe(true);
+  });
 });

@@ -152,6 +152,10 @@ async function writeAll(handle: FileHandle, parts: Buffer[], bytes: number): Pro
  * it took the piece, and the next piece completes it. Reusing the two buffers instead of a fresh
  * one per read keeps a read's ciphertext out of V8's external memory, which counts against the
  * heap's limit and, as a file's worth of it piles up between scavenges, starts full markings.
+ * The two buffers come from `READ_BUFFERS` and go back to it when the read ends (its end, a
+ * failure, or `return()`: a generator's `finally`, which never runs while a read into them is
+ * in flight), so reads one after another read into the same memory: no 2 MiB allocated and
+ * counted as external memory per read. They only ever hold ciphertext (nothing to wipe).
  * A header that gives no valid chunk size is read as 1 MiB records (the opener refuses it).
  */
 async function* readRecords(handle: FileHandle): AsyncGenerator<Buffer> {
@@ -165,14 +169,42 @@ async function* readRecords(handle: FileHandle): AsyncGenerator<Buffer> {
   const pieceBytes = record * Math.max(1, Math.floor(READ_BYTES / record));
   const buffers: Buffer[] = [];
   let position = BLOB_HEADER_BYTES;
-  for (let turn = 0; ; turn ^= 1) {
-    const buffer = (buffers[turn] ??= Buffer.allocUnsafe(pieceBytes));
-    const bytes = await readFully(handle, buffer, position);
-    if (bytes > 0) yield buffer.subarray(0, bytes);
-    if (bytes < pieceBytes) return;
-    position += bytes;
+  try {
+    for (let turn = 0; ; turn ^= 1) {
+      const buffer = (buffers[turn] ??= READ_BUFFERS.take(pieceBytes));
+      const bytes = await readFully(handle, buffer, position);
+      if (bytes > 0) yield buffer.subarray(0, bytes);
+      if (bytes < pieceBytes) return;
+      position += bytes;
+    }
+  } finally {
+    for (const buffer of buffers) READ_BUFFERS.give(buffer);
   }
 }
+
+/**
+ * Read buffers kept between blob reads: at most READ_BUFFERS_KEPT (two reads' worth, ~4 MiB),
+ * of the sizes real blobs are read in (up to one READ_BYTES piece of records); a larger piece
+ * (a forged header's chunk size) is allocated for its read alone.
+ */
+const READ_BUFFERS_KEPT = 4;
+
+class ReadBuffers {
+  private readonly kept: Buffer[] = [];
+
+  take(bytes: number): Buffer {
+    const at = this.kept.findIndex((buffer) => buffer.length === bytes);
+    return at >= 0 ? this.kept.splice(at, 1)[0] : Buffer.allocUnsafe(bytes);
+  }
+
+  give(buffer: Buffer): void {
+    if (buffer.length > READ_BYTES + BLOB_TAG_BYTES) return;
+    if (this.kept.length >= READ_BUFFERS_KEPT) this.kept.shift();
+    this.kept.push(buffer);
+  }
+}
+
+const READ_BUFFERS = new ReadBuffers();
 
 /** Fills `buffer` from `position` (a read may give less than asked); fewer bytes only at the end. */
 async function readFully(handle: FileHandle, buffer: Buffer, position: number): Promise<number> {

@@ -1,10 +1,10 @@
-import { Inject, Injectable, Logger, Optional } from '@nestjs/common';
-import { fraudConfig, FraudSettings } from '@app/fraud';
+import { Injectable, Logger } from '@nestjs/common';
+import { FieldsTaggedSeal } from '@app/fraud';
 import { LegacyTaggingRefusal } from '@app/persistence';
-import { StoreMac } from '@app/tlog';
 import { Thekedar } from '../../domain/workforce';
 import { WorkforceError } from '../../workforce.errors';
-import { RecordSeal, tagIso } from './record-seal';
+
+export type { RecordRetagOutcome } from '@app/fraud';
 
 /**
  * The store-MAC tags of sites (purpose 'site-state') and thekedars ('thekedar-state'), written
@@ -47,17 +47,10 @@ export interface StoredSite {
 }
 
 @Injectable()
-export class SiteSeal extends RecordSeal<StoredSite> {
-  constructor(
-    mac: StoreMac,
-    @Optional()
-    @Inject(fraudConfig.KEY)
-    settings?: Pick<FraudSettings, 'legacyTagging' | 'legacyTaggingExplicit'>,
-  ) {
-    super(mac, 'site-state', settings);
-  }
+export class SiteSeal extends FieldsTaggedSeal<StoredSite> {
+  protected readonly purpose = 'site-state';
 
-  protected data(s: StoredSite): unknown[] {
+  protected fields(s: StoredSite): unknown[] {
     // an API-written row encodes as its mapped site did (the tags written before stay valid)
     const at = s.createdAt instanceof Date ? tagIso(s.createdAt) : (s.createdAt ?? null);
     return [s.id, s.name, s.lat ?? null, s.lng ?? null, s.radiusM ?? null, s.timeZone ?? null, at];
@@ -65,19 +58,18 @@ export class SiteSeal extends RecordSeal<StoredSite> {
 }
 
 @Injectable()
-export class ThekedarSeal extends RecordSeal<Thekedar> {
-  constructor(
-    mac: StoreMac,
-    @Optional()
-    @Inject(fraudConfig.KEY)
-    settings?: Pick<FraudSettings, 'legacyTagging' | 'legacyTaggingExplicit'>,
-  ) {
-    super(mac, 'thekedar-state', settings);
-  }
+export class ThekedarSeal extends FieldsTaggedSeal<Thekedar> {
+  protected readonly purpose = 'thekedar-state';
 
-  protected data(t: Thekedar): unknown[] {
+  protected fields(t: Thekedar): unknown[] {
     return [t.id, t.name, t.phone, t.trustScore, t.siteIds, tagIso(t.createdAt)];
   }
+}
+
+/** An instant as tagged (absent: null; an invalid date: 'invalid'). */
+export function tagIso(at: Date | undefined): string | null {
+  if (at === undefined) return null;
+  return Number.isNaN(at.getTime()) ? 'invalid' : at.toISOString();
 }
 
 /** 403 `site_tampered`: a change of, or a person given, a site whose record is not the server's. */

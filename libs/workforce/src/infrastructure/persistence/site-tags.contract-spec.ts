@@ -1,20 +1,12 @@
-import { generateKeyPairSync } from 'node:crypto';
 import { newId } from '@app/common';
-import { fraudConfig } from '@app/fraud';
 import { MongoStore, SqliteStore } from '@app/persistence';
-import { compileAdapter, CompiledAdapter } from '@app/persistence/testing/compile-adapter';
 import { describeStoreContract } from '@app/persistence/testing/store-contract';
-import {
-  generateStoreMacKey,
-  parseStoreMacKey,
-  StoreMac,
-  StoreMacKey,
-  tlogConfig,
-} from '@app/tlog';
-import { EnrollmentCode, Site, Thekedar } from '../../domain/workforce';
+import { generateStoreMacKey, parseStoreMacKey } from '@app/tlog';
+import { Site, Thekedar } from '../../domain/workforce';
 import { SiteSeal, ThekedarSeal } from './site-seal';
 import { workforceAdapters } from './workforce-persistence';
-import { SealedRecordKind, WorkforceRepository } from './workforce.repository';
+import { SealedRecordKind } from './workforce.repository';
+import { enrollmentCode, t0, taggedRepositories } from './testing/workforce-tags';
 
 /**
  * Sites' and thekedars' records with their tags (SiteSeal, ThekedarSeal), on both stores: a
@@ -22,8 +14,6 @@ import { SealedRecordKind, WorkforceRepository } from './workforce.repository';
  * an admin's change of it is refused; rows from before the tags read `legacy` once the first
  * server with the tags tagged them; keys:retag re-tags them under the current key.
  */
-const signingKey = generateKeyPairSync('ed25519').privateKey;
-const t0 = new Date('2026-01-01T00:00:00.000Z');
 let phones = 0;
 
 function site(): Site {
@@ -49,43 +39,11 @@ function thekedar(siteIds: string[]): Thekedar {
   };
 }
 
-function code(personId: string): EnrollmentCode {
-  return {
-    codeHash: newId(),
-    personKind: 'thekedar',
-    personId,
-    expiresAt: new Date('2026-02-01T00:00:00Z'),
-  };
-}
-
 describeStoreContract(
   'WorkforceRepository site and thekedar tags',
   workforceAdapters,
   ({ store, driver }) => {
-    const opened: CompiledAdapter<WorkforceRepository>[] = [];
-    afterEach(async () => {
-      for (const a of opened.splice(0)) await a.close();
-    });
-
-    async function withTags(keys?: {
-      current: StoreMacKey;
-      retired?: StoreMacKey[];
-    }): Promise<WorkforceRepository> {
-      const tlog = keys
-        ? { signingKey, storeMacKey: keys.current, storeMacRetiredKeys: keys.retired ?? [] }
-        : { signingKey };
-      const compiled = await compileAdapter(store(), workforceAdapters, {
-        providers: [
-          { provide: tlogConfig.KEY, useValue: tlog },
-          { provide: fraudConfig.KEY, useValue: { legacyTagging: true } },
-          StoreMac,
-          SiteSeal,
-          ThekedarSeal,
-        ],
-      });
-      opened.push(compiled);
-      return compiled.adapter;
-    }
+    const withTags = taggedRepositories(store, [SiteSeal, ThekedarSeal]);
 
     /** Sets stored fields of a site or thekedar as a database writer would (SQLite columns). */
     async function setStored(
@@ -177,8 +135,8 @@ describeStoreContract(
       const repo = await withTags();
       const a = thekedar(['s1']);
       const b = thekedar(['s1']);
-      await repo.createThekedar(a, code(a.id));
-      await repo.createThekedar(b, code(b.id));
+      await repo.createThekedar(a, enrollmentCode('thekedar', a.id));
+      await repo.createThekedar(b, enrollmentCode('thekedar', b.id));
       expect(await repo.findThekedarById(a.id)).toMatchObject({ integrity: 'verified' });
       expect(await repo.updateThekedarSites(a.id, ['s1', 's2'])).toMatchObject({
         siteIds: ['s1', 's2'],
@@ -205,7 +163,7 @@ describeStoreContract(
       const s = site();
       const t = thekedar([s.id]);
       await untagged.createSite(s);
-      await untagged.createThekedar(t, code(t.id));
+      await untagged.createThekedar(t, enrollmentCode('thekedar', t.id));
       // a store from before the tags: no tag, no marker
       if (driver() === 'sqlite') {
         const db = (store() as SqliteStore).db;
@@ -258,9 +216,9 @@ describeStoreContract(
       const s = site();
       const t = thekedar([s.id]);
       await repo.createSite(s);
-      await repo.createThekedar(t, code(t.id));
+      await repo.createThekedar(t, enrollmentCode('thekedar', t.id));
       const untagged = thekedar([s.id]);
-      await repo.createThekedar(untagged, code(untagged.id));
+      await repo.createThekedar(untagged, enrollmentCode('thekedar', untagged.id));
       if (driver() === 'sqlite') {
         const db = (store() as SqliteStore).db;
         db.prepare("UPDATE thekedars SET site_ids = 'not json' WHERE id IN (?, ?)").run(

@@ -1,20 +1,12 @@
-import { generateKeyPairSync } from 'node:crypto';
 import { newId } from '@app/common';
-import { fraudConfig } from '@app/fraud';
 import { MongoStore, SqliteStore } from '@app/persistence';
-import { compileAdapter, CompiledAdapter } from '@app/persistence/testing/compile-adapter';
 import { describeStoreContract } from '@app/persistence/testing/store-contract';
-import {
-  generateStoreMacKey,
-  parseStoreMacKey,
-  StoreMac,
-  StoreMacKey,
-  tlogConfig,
-} from '@app/tlog';
-import { EnrollmentCode, Worker } from '../../domain/workforce';
+import { generateStoreMacKey, parseStoreMacKey } from '@app/tlog';
+import { Worker } from '../../domain/workforce';
 import { WorkerSeal } from './worker-seal';
 import { workforceAdapters } from './workforce-persistence';
-import { WorkerAudit, WorkforceRepository } from './workforce.repository';
+import { WorkerAudit } from './workforce.repository';
+import { enrollmentCode, t0, taggedRepositories } from './testing/workforce-tags';
 
 /**
  * The workers' records with their tags (WorkerSeal), on both stores: a status, sites, phone or
@@ -22,8 +14,6 @@ import { WorkerAudit, WorkforceRepository } from './workforce.repository';
  * admin's change of such a worker is refused; rows from before the tags read `legacy` once the
  * first server with the tags has tagged them.
  */
-const signingKey = generateKeyPairSync('ed25519').privateKey;
-const t0 = new Date('2026-01-01T00:00:00.000Z');
 let phones = 0;
 
 function worker(siteIds = ['s1']): Worker {
@@ -40,43 +30,12 @@ function worker(siteIds = ['s1']): Worker {
   };
 }
 
-function code(personId: string): EnrollmentCode {
-  return {
-    codeHash: newId(),
-    personKind: 'worker',
-    personId,
-    expiresAt: new Date('2026-02-01T00:00:00Z'),
-  };
-}
-
 function audit(): WorkerAudit {
   return { id: newId(), actor: 'admin:000000000000', at: t0, reason: 'left' };
 }
 
 describeStoreContract('WorkforceRepository worker tags', workforceAdapters, ({ store, driver }) => {
-  const opened: CompiledAdapter<WorkforceRepository>[] = [];
-  afterEach(async () => {
-    for (const a of opened.splice(0)) await a.close();
-  });
-
-  async function withTags(keys?: {
-    current: StoreMacKey;
-    retired?: StoreMacKey[];
-  }): Promise<WorkforceRepository> {
-    const tlog = keys
-      ? { signingKey, storeMacKey: keys.current, storeMacRetiredKeys: keys.retired ?? [] }
-      : { signingKey };
-    const compiled = await compileAdapter(store(), workforceAdapters, {
-      providers: [
-        { provide: tlogConfig.KEY, useValue: tlog },
-        { provide: fraudConfig.KEY, useValue: { legacyTagging: true } },
-        StoreMac,
-        WorkerSeal,
-      ],
-    });
-    opened.push(compiled);
-    return compiled.adapter;
-  }
+  const withTags = taggedRepositories(store, [WorkerSeal]);
 
   /** Sets stored fields of a worker as a database writer would (SQLite column names). */
   async function setStored(id: string, set: Record<string, string | number>): Promise<void> {
@@ -127,7 +86,7 @@ describeStoreContract('WorkforceRepository worker tags', workforceAdapters, ({ s
     const ids: string[] = [];
     for (let i = 0; i < edits.length; i++) {
       const w = worker();
-      expect(await repo.createWorker(w, code(w.id))).toBeUndefined();
+      expect(await repo.createWorker(w, enrollmentCode('worker', w.id))).toBeUndefined();
       expect(await repo.findWorkerById(w.id)).toMatchObject({ integrity: 'verified' });
       ids.push(w.id);
     }
@@ -151,8 +110,8 @@ describeStoreContract('WorkforceRepository worker tags', workforceAdapters, ({ s
     const thekedarId = newId();
     const own = { ...worker(), sponsor: { kind: 'thekedar', thekedarId } } as Worker;
     const moved = worker();
-    await repo.createWorker(own, code(own.id));
-    await repo.createWorker(moved, code(moved.id));
+    await repo.createWorker(own, enrollmentCode('worker', own.id));
+    await repo.createWorker(moved, enrollmentCode('worker', moved.id));
     expect(await repo.listWorkerIdsOfThekedar(thekedarId)).toEqual([own.id]);
     const sponsor = { kind: 'thekedar', thekedarId };
     if (driver() === 'sqlite') {
@@ -171,7 +130,7 @@ describeStoreContract('WorkforceRepository worker tags', workforceAdapters, ({ s
   it('should read a deactivated worker set active with its deactivation deleted as tampered, and the changes the server makes as verified', async () => {
     const repo = await withTags();
     const w = worker();
-    await repo.createWorker(w, code(w.id));
+    await repo.createWorker(w, enrollmentCode('worker', w.id));
     await repo.updateWorker(w.id, { siteIds: ['s1', 's3'], phone: '+919800000777' }, audit());
     expect(await repo.findWorkerById(w.id)).toMatchObject({
       siteIds: ['s1', 's3'],
@@ -197,7 +156,7 @@ describeStoreContract('WorkforceRepository worker tags', workforceAdapters, ({ s
     const current = parseStoreMacKey('STORE_MAC_KEY', generateStoreMacKey());
     const untagged = await withTags();
     const w = worker();
-    await untagged.createWorker(w, code(w.id));
+    await untagged.createWorker(w, enrollmentCode('worker', w.id));
     // a store from before the tags: no tag, no marker
     if (driver() === 'sqlite') {
       const db = (store() as SqliteStore).db;

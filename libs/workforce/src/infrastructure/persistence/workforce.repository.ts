@@ -11,7 +11,7 @@ import {
   WorkerEventAction,
   WorkerStatus,
 } from '../../domain/workforce';
-import { RecordRetagOutcome } from './record-seal';
+import { RecordRetagOutcome } from './site-seal';
 import { WorkerRetagOutcome } from './worker-seal';
 
 export interface WorkforcePage {
@@ -106,13 +106,32 @@ export abstract class WorkforceRepository {
   recordsLegacyRefused: Partial<Record<SealedRecordKind, LegacyTaggingRefusal>> = {};
   /** The sites' or the thekedars' legacy tagging (markers `site_seal`, `thekedar_seal`). */
   abstract recordsLegacySeal(kind: SealedRecordKind): Promise<LegacyTaggingState>;
-  /** `keys:retag` of sites or thekedars: `retagPage`'s rule, by id. */
-  abstract retagRecordsPage(
+  /** `keys:retag` of sites or thekedars: `retagPage`'s rule, by id (none: not tagged here). */
+  async retagRecordsPage(
     kind: SealedRecordKind,
     afterId: string,
     limit: number,
     except: readonly string[],
-  ): Promise<RecordRetagOutcome[]>;
+  ): Promise<RecordRetagOutcome[]> {
+    const out: RecordRetagOutcome[] = [];
+    for (const id of await this.retagRecordIds(kind, afterId, limit)) {
+      const outcome = await this.retagRecord(kind, id, except);
+      if (outcome) out.push(outcome);
+    }
+    return out;
+  }
+  /** retagRecordsPage's ids (by id, after `afterId`); none when this store does not tag `kind`. */
+  protected abstract retagRecordIds(
+    kind: SealedRecordKind,
+    afterId: string,
+    limit: number,
+  ): Promise<string[]>;
+  /** `keys:retag` of one site or thekedar as read, written only as read (undefined: gone). */
+  protected abstract retagRecord(
+    kind: SealedRecordKind,
+    id: string,
+    except: readonly string[],
+  ): Promise<RecordRetagOutcome | undefined>;
   abstract createSite(site: Site): Promise<void>;
   /** Sites in id order (ids are time-ordered ObjectIds: oldest first). */
   abstract listSites(page: WorkforcePage): Promise<Site[]>;

@@ -1,5 +1,5 @@
 import { Injectable, OnModuleInit, Optional } from '@nestjs/common';
-import type { Model } from 'mongoose';
+import type { Model, PipelineStage } from 'mongoose';
 import { jcs } from '@app/common';
 import { MongoStoreHandle } from '@app/persistence';
 import { appendWithRetry } from '@app/tlog';
@@ -201,22 +201,36 @@ export class MongoAttendanceLogRepository extends AttendanceLogRepository implem
     }));
   }
 
+  /**
+   * One aggregation per PREVIOUS_KEYS_PER_READ keys (one for a batch of the default
+   * SYNC_MAX_PACKETS), not a query per key: each key's lookup is its own pipeline (the first at
+   * the top, the others in `$unionWith` stages on the same collection), a `$match` on the worker
+   * and the pair below the key, sorted as the (workerId, at, packetId) index read backwards and
+   * limited to one, so mongod plans each on that index as it planned the `findOne` of one key
+   * (one seek, one document), and tags its answer with the key's place (`_k`).
+   */
   async findPreviousOfWorkers(keys: PreviousKey[]): Promise<(AttendanceLog | undefined)[]> {
-    return Promise.all(keys.map((key) => this.previousOfWorker(key)));
-  }
-
-  private async previousOfWorker({
-    workerId,
-    ...before
-  }: PreviousKey): Promise<AttendanceLog | undefined> {
-    const doc = await this.logs
-      .findOne({
-        workerId,
-        $or: [{ at: { $lt: before.at } }, { at: before.at, packetId: { $lt: before.packetId } }],
-      })
-      .sort({ at: -1, packetId: -1 })
-      .lean<AttendanceLogDocument>();
-    return doc ? Mapper.toDomain(doc) : undefined;
+    const answers = Array.from<AttendanceLog | undefined>({ length: keys.length });
+    const reads: Promise<void>[] = [];
+    for (let from = 0; from < keys.length; from += PREVIOUS_KEYS_PER_READ) {
+      const chunk = keys.slice(from, from + PREVIOUS_KEYS_PER_READ);
+      const [first, ...others] = chunk.map((key, i) => previousPipeline(key, from + i));
+      const pipeline = [
+        ...first,
+        ...others.map((p) => ({ $unionWith: { coll: this.logs.collection.name, pipeline: p } })),
+      ];
+      reads.push(
+        this.logs
+          .aggregate<AttendanceLogDocument & { _k: number }>(pipeline as PipelineStage[])
+          // every answer in the first batch (101 by default: a getMore more)
+          .option({ batchSize: chunk.length })
+          .then((docs) => {
+            for (const doc of docs) answers[doc._k] = Mapper.toDomain(doc);
+          }),
+      );
+    }
+    await Promise.all(reads);
+    return answers;
   }
 
   async listWorkersOfDevices(deviceIds: string[], from: Date, to: Date): Promise<string[]> {
@@ -243,6 +257,26 @@ export function siteHeadsPipeline(afterSiteId: string) {
     { $group: { _id: '$siteId', seq: { $first: '$seq' } } },
     { $sort: { _id: 1 } },
   ] as const;
+}
+
+/**
+ * Keys per aggregation of `findPreviousOfWorkers`: a stage per key (MongoDB refuses a pipeline
+ * of more than 1000 stages), the default SYNC_MAX_PACKETS in one.
+ */
+export const PREVIOUS_KEYS_PER_READ = 500;
+
+/**
+ * The worker's link just before `key` (the greatest (at, packetId) below it), tagged with the
+ * key's place `k`: the (workerId, at -1, packetId -1) index read from the key down, one
+ * document.
+ */
+export function previousPipeline({ workerId, at, packetId }: PreviousKey, k: number) {
+  return [
+    { $match: { workerId, $or: [{ at: { $lt: at } }, { at, packetId: { $lt: packetId } }] } },
+    { $sort: { at: -1, packetId: -1 } },
+    { $limit: 1 },
+    { $set: { _k: k } },
+  ];
 }
 
 /** Documents hold values: a link's texts are their JCS (what `readChainTexts` gives), with its tag. */

@@ -20,6 +20,7 @@ import {
   WorkerEventDocument,
 } from '../schemas/workforce.schema';
 import type { StoredSite } from '../../site-seal';
+import { unreadableThekedar } from '../../unreadable-record';
 
 export class WorkforceMongoMapper {
   static siteToDomain(doc: SiteDocument): Site {
@@ -63,6 +64,11 @@ export class WorkforceMongoMapper {
       siteIds: [...(doc.siteIds ?? [])],
       createdAt: new Date(doc.createdAt),
     };
+  }
+
+  /** What is known of a thekedar document thekedarToDomain cannot read. */
+  static thekedarUnreadable(doc: ThekedarDocument): Thekedar {
+    return unreadableThekedar(doc._id, doc.name, doc.phone, doc.createdAt);
   }
 
   static thekedarToPersistence(t: Thekedar, enrollment: EnrollmentCode): ThekedarDocument {

@@ -37,21 +37,8 @@ import { PhoneNumbers } from '../../../../domain/phone-number';
 import { workforceConfig, WorkforceSettings } from '../../../../workforce.config';
 import { WorkforceMongoMapper as Mapper } from '../mappers/workforce.mapper';
 import { reportThekedarSiteGrants, ThekedarSiteGrant } from '../../thekedar-site-grants';
-import { RecordRetagOutcome, recordRetagOutcome } from '../../record-seal';
-import {
-  mappedOrTampered,
-  unlessUnreadable,
-  unreadableSite,
-  unreadableThekedar,
-} from '../../unreadable-record';
-import type { WorkerRetagPlan } from '../../worker-seal';
-import {
-  alarmRecordLegacyRefused,
-  SiteSeal,
-  siteTampered,
-  ThekedarSeal,
-  thekedarTampered,
-} from '../../site-seal';
+import { SiteSeal, siteTampered, ThekedarSeal, thekedarTampered } from '../../site-seal';
+import { SealedRecordRows } from '../../sealed-record-rows';
 import {
   alarmWorkerLegacyRefused,
   WorkerRetagOutcome,
@@ -134,13 +121,15 @@ export class MongoWorkforceRepository extends WorkforceRepository implements OnM
   private readonly workers: Model<WorkerDocument>;
   private readonly logger = new Logger(MongoWorkforceRepository.name);
   private readonly phones: PhoneNumbers;
+  /** Sites and thekedars as read and tagged (SiteSeal, ThekedarSeal). */
+  private readonly records: SealedRecordRows<SiteDocument, ThekedarDocument>;
 
   constructor(
     private readonly store: MongoStoreHandle,
     @Optional() @Inject(workforceConfig.KEY) settings?: WorkforceSettings,
     @Optional() private readonly seal?: WorkerSeal,
-    @Optional() private readonly siteSeal?: SiteSeal,
-    @Optional() private readonly thekedarSeal?: ThekedarSeal,
+    @Optional() siteSeal?: SiteSeal,
+    @Optional() thekedarSeal?: ThekedarSeal,
   ) {
     super();
     this.phones = new PhoneNumbers(settings?.phoneDefaultCountry);
@@ -148,6 +137,7 @@ export class MongoWorkforceRepository extends WorkforceRepository implements OnM
     this.sites = c.model(SiteDocument.name, SiteSchema);
     this.thekedars = c.model(ThekedarDocument.name, ThekedarSchema);
     this.workers = c.model(WorkerDocument.name, WorkerSchema);
+    this.records = new SealedRecordRows(Mapper, this.logger, siteSeal, thekedarSeal);
   }
 
   async onModuleInit(): Promise<void> {
@@ -157,8 +147,8 @@ export class MongoWorkforceRepository extends WorkforceRepository implements OnM
     await this.grantOldThekedarSites();
     if (this.seal) await this.sealLegacy(this.seal);
     // after grantOldThekedarSites: the sites it gives are tagged with the rest
-    if (this.siteSeal) await this.sealRecordsLegacy('site');
-    if (this.thekedarSeal) await this.sealRecordsLegacy('thekedar');
+    if (this.records.seal('site')) await this.sealRecordsLegacy('site');
+    if (this.records.seal('thekedar')) await this.sealRecordsLegacy('thekedar');
   }
 
   /** The model and marker collection of sites or thekedars. */
@@ -172,41 +162,13 @@ export class MongoWorkforceRepository extends WorkforceRepository implements OnM
     return { model, marks };
   }
 
-  /** The tag of a stored site or thekedar document (`legacy`: the legacy form). */
-  private recordTag(kind: SealedRecordKind, doc: SiteDocument & ThekedarDocument, legacy = false) {
-    return kind === 'site'
-      ? this.siteSeal!.tag(Mapper.siteAsStored(doc), legacy)
-      : this.thekedarSeal!.tag(Mapper.thekedarToDomain(doc), legacy);
-  }
-
-  /** A stored site as the domain reads it: its tag checked when the store tags. */
-  private toSite(doc: SiteDocument): Site {
-    const site = mappedOrTampered(
-      () => Mapper.siteToDomain(doc),
-      () => unreadableSite(doc._id, doc.name, doc.createdAt),
-    );
-    if (!this.siteSeal || site.integrity === 'tampered') return site;
-    return { ...site, integrity: this.siteSeal.integrity(Mapper.siteAsStored(doc), doc.tag) };
-  }
-
-  /** A stored thekedar as the domain reads it: its tag checked when the store tags. */
-  private toThekedar(doc: ThekedarDocument): Thekedar {
-    const thekedar = mappedOrTampered(
-      () => Mapper.thekedarToDomain(doc),
-      () => unreadableThekedar(doc._id, doc.name, doc.phone, doc.createdAt),
-    );
-    if (!this.thekedarSeal || thekedar.integrity === 'tampered') return thekedar;
-    return this.thekedarSeal.checked(thekedar, doc.tag);
-  }
-
   /**
    * Sites and thekedars stored before their tags are tagged once, as legacy, before this server
    * takes requests (the workers' rule and switch; markers `site_seal`, `thekedar_seal`).
    */
   private async sealRecordsLegacy(kind: SealedRecordKind): Promise<void> {
     const { model, marks } = this.recordStore(kind);
-    const seal = kind === 'site' ? this.siteSeal! : this.thekedarSeal!;
-    const result = await tagLegacyRowsOnceMongo(seal, {
+    const result = await tagLegacyRowsOnceMongo(this.records.seal(kind)!, {
       marks,
       anyTagged: async () => (await model.exists(TAGGED)) !== null,
       countUntagged: () => model.countDocuments(UNTAGGED),
@@ -218,14 +180,8 @@ export class MongoWorkforceRepository extends WorkforceRepository implements OnM
           .lean<(SiteDocument & ThekedarDocument)[]>();
         for (const doc of docs) {
           // a document the mapper cannot read stays untagged (it reads tampered)
-          const legacyTag = unlessUnreadable(() => this.recordTag(kind, doc, true));
-          if (legacyTag === undefined) {
-            this.logger.warn(
-              { id: doc._id },
-              `An untagged ${kind} that cannot be read left untagged (it reads tampered: ${kind}_tampered)`,
-            );
-            continue;
-          }
+          const legacyTag = this.records.legacyTag(kind, doc);
+          if (legacyTag === undefined) continue;
           // the document as read: a change meanwhile makes the update miss (the next pass)
           const result = await model.updateOne(
             { ...recordAsRead(doc), tag: { $exists: false } },
@@ -237,11 +193,7 @@ export class MongoWorkforceRepository extends WorkforceRepository implements OnM
         return { tagged, missed };
       },
     });
-    this.recordsLegacyRefused[kind] = logLegacyTagging(result, this.logger, {
-      counted: `${kind}s`,
-      tagged: `${kind === 'site' ? 'Sites' : 'Thekedars'} from before the tags tagged as legacy`,
-      alarm: alarmRecordLegacyRefused(kind),
-    });
+    this.recordsLegacyRefused[kind] = this.records.legacyTagged(kind, result);
   }
 
   async recordsLegacySeal(kind: SealedRecordKind): Promise<LegacyTaggingState> {
@@ -251,51 +203,31 @@ export class MongoWorkforceRepository extends WorkforceRepository implements OnM
     return state;
   }
 
-  async retagRecordsPage(
-    kind: SealedRecordKind,
-    afterId: string,
-    limit: number,
-    except: readonly string[],
-  ): Promise<RecordRetagOutcome[]> {
-    if (!(kind === 'site' ? this.siteSeal : this.thekedarSeal)) return [];
-    const { model } = this.recordStore(kind);
-    const ids = await model
-      .find({ _id: { $gt: afterId } }, { _id: 1 })
+  protected async retagRecordIds(kind: SealedRecordKind, afterId: string, limit: number) {
+    if (!this.records.seal(kind)) return [];
+    const ids = await this.recordStore(kind)
+      .model.find({ _id: { $gt: afterId } }, { _id: 1 })
       .sort({ _id: 1 })
       .limit(limit)
       .lean<{ _id: string }[]>();
-    const out: RecordRetagOutcome[] = [];
-    for (const { _id: id } of ids) {
-      // compare-and-set over the document as read: three tries, as the workers'
-      let outcome: RecordRetagOutcome | undefined = { id, result: 'changed' };
-      for (let attempt = 0; attempt < 3; attempt++) {
-        const doc = await model.findById(id, PERSON_FIELDS).lean<SiteDocument & ThekedarDocument>();
-        if (!doc) {
-          outcome = undefined;
-          break;
-        }
-        const plan: WorkerRetagPlan = unlessUnreadable(() =>
-          kind === 'site'
-            ? this.siteSeal!.retagPlan(Mapper.siteAsStored(doc), doc.tag)
-            : this.thekedarSeal!.retagPlan(Mapper.thekedarToDomain(doc), doc.tag),
-        ) ?? { result: 'tampered' };
-        const planned = recordRetagOutcome(id, plan, except);
-        if (planned.result !== 'retagged') {
-          outcome = planned;
-          break;
-        }
-        const { matchedCount } = await model.updateOne(
-          { ...recordAsRead(doc), tag: doc.tag },
-          { $set: { tag: plan.tag } },
-        );
-        if (matchedCount === 1) {
-          outcome = planned;
-          break;
-        }
-      }
-      if (outcome) out.push(outcome);
+    return ids.map((d) => d._id);
+  }
+
+  protected async retagRecord(kind: SealedRecordKind, id: string, except: readonly string[]) {
+    const { model } = this.recordStore(kind);
+    // compare-and-set over the document as read: three tries, as the workers'
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const doc = await model.findById(id, PERSON_FIELDS).lean<SiteDocument & ThekedarDocument>();
+      if (!doc) return undefined;
+      const { plan, outcome } = this.records.retag(kind, doc, except);
+      if (outcome.result !== 'retagged') return outcome;
+      const { matchedCount } = await model.updateOne(
+        { ...recordAsRead(doc), tag: doc.tag },
+        { $set: { tag: plan.tag } },
+      );
+      if (matchedCount === 1) return outcome;
     }
-    return out;
+    return { id, result: 'changed' as const };
   }
 
   /**
@@ -575,8 +507,7 @@ export class MongoWorkforceRepository extends WorkforceRepository implements OnM
 
   async createSite(site: Site): Promise<void> {
     const doc = Mapper.siteToPersistence(site);
-    const tag = this.siteSeal ? { tag: this.siteSeal.tag(Mapper.siteAsStored(doc)) } : {};
-    await this.sites.create({ ...doc, ...tag });
+    await this.sites.create({ ...doc, ...tagged(this.records.siteTag(doc)) });
   }
 
   async listSiteIds(afterId: string, limit: number): Promise<string[]> {
@@ -605,7 +536,7 @@ export class MongoWorkforceRepository extends WorkforceRepository implements OnM
   async findSitesByIds(ids: string[]): Promise<Site[]> {
     if (ids.length === 0) return [];
     const docs = await this.sites.find({ _id: { $in: ids } }).lean<SiteDocument[]>();
-    return docs.map((d) => this.toSite(d));
+    return docs.map((d) => this.records.site(d));
   }
 
   async listSites(page: WorkforcePage): Promise<Site[]> {
@@ -614,7 +545,7 @@ export class MongoWorkforceRepository extends WorkforceRepository implements OnM
       .sort({ _id: 1 })
       .limit(page.limit)
       .lean<SiteDocument[]>();
-    return docs.map((d) => this.toSite(d));
+    return docs.map((d) => this.records.site(d));
   }
 
   async listThekedars(page: WorkforcePage): Promise<Thekedar[]> {
@@ -623,7 +554,7 @@ export class MongoWorkforceRepository extends WorkforceRepository implements OnM
       .sort({ _id: 1 })
       .limit(page.limit)
       .lean<ThekedarDocument[]>();
-    return docs.map((d) => this.toThekedar(d));
+    return docs.map((d) => this.records.thekedar(d));
   }
 
   async listWorkers(page: WorkerListing): Promise<Worker[]> {
@@ -639,7 +570,7 @@ export class MongoWorkforceRepository extends WorkforceRepository implements OnM
   }
 
   async createThekedar(thekedar: Thekedar, enrollment: EnrollmentCode): Promise<void> {
-    const tag = this.thekedarSeal ? { tag: this.thekedarSeal.tag(thekedar) } : {};
+    const tag = tagged(this.records.thekedarTag(thekedar));
     await this.thekedars.create({ ...Mapper.thekedarToPersistence(thekedar, enrollment), ...tag });
   }
 
@@ -835,14 +766,15 @@ export class MongoWorkforceRepository extends WorkforceRepository implements OnM
     for (let attempt = 0; attempt < REPLACE_ATTEMPTS; attempt++) {
       const doc = await this.sites.findById(id).lean<SiteDocument>();
       if (!doc) return undefined;
-      if (this.toSite(doc).integrity === 'tampered') throw siteTampered([id]);
+      if (this.records.site(doc).integrity === 'tampered') throw siteTampered([id]);
       const after = Mapper.siteToDomain({ ...doc, ...set });
-      const tag = this.siteSeal
-        ? { tag: this.siteSeal.tag(Mapper.siteAsStored({ ...doc, ...set })) }
-        : {};
+      const tag = this.records.siteTag({ ...doc, ...set });
       const filter = { ...recordAsRead(doc), tag: doc.tag ?? { $exists: false } };
-      const { matchedCount } = await this.sites.updateOne(filter, { $set: { ...set, ...tag } });
-      if (matchedCount === 1) return this.siteSeal ? { ...after, integrity: 'verified' } : after;
+      const { matchedCount } = await this.sites.updateOne(filter, {
+        $set: { ...set, ...tagged(tag) },
+      });
+      if (matchedCount === 1)
+        return tag !== undefined ? { ...after, integrity: 'verified' } : after;
     }
     throw new Error(`site ${id} changed ${REPLACE_ATTEMPTS} times while being changed`);
   }
@@ -883,7 +815,7 @@ export class MongoWorkforceRepository extends WorkforceRepository implements OnM
 
   async findThekedarById(id: string): Promise<Thekedar | undefined> {
     const doc = await this.thekedars.findById(id, PERSON_FIELDS).lean<ThekedarDocument>();
-    return doc ? this.toThekedar(doc) : undefined;
+    return doc ? this.records.thekedar(doc) : undefined;
   }
 
   async updateThekedarSites(id: string, siteIds: string[]): Promise<Thekedar | undefined> {
@@ -891,15 +823,15 @@ export class MongoWorkforceRepository extends WorkforceRepository implements OnM
     for (let attempt = 0; attempt < REPLACE_ATTEMPTS; attempt++) {
       const doc = await this.thekedars.findById(id, PERSON_FIELDS).lean<ThekedarDocument>();
       if (!doc) return undefined;
-      if (this.toThekedar(doc).integrity === 'tampered') throw thekedarTampered();
+      if (this.records.thekedar(doc).integrity === 'tampered') throw thekedarTampered();
       const after = { ...Mapper.thekedarToDomain(doc), siteIds: [...siteIds] };
-      const tag = this.thekedarSeal ? { tag: this.thekedarSeal.tag(after) } : {};
+      const tag = this.records.thekedarTag(after);
       const filter = { ...recordAsRead(doc), tag: doc.tag ?? { $exists: false } };
       const { matchedCount } = await this.thekedars.updateOne(filter, {
-        $set: { siteIds: [...siteIds], ...tag },
+        $set: { siteIds: [...siteIds], ...tagged(tag) },
       });
       if (matchedCount === 1)
-        return this.thekedarSeal ? { ...after, integrity: 'verified' } : after;
+        return tag !== undefined ? { ...after, integrity: 'verified' } : after;
     }
     throw new Error(`thekedar ${id} changed ${REPLACE_ATTEMPTS} times while being changed`);
   }
@@ -1003,4 +935,9 @@ function recordAsRead(doc: Partial<SiteDocument & ThekedarDocument> & { _id: str
           timeZone: field(doc.timeZone),
         }),
   };
+}
+
+/** A document's `tag` field to write: none when the store does not tag it. */
+function tagged(tag: string | undefined): { tag?: string } {
+  return tag === undefined ? {} : { tag };
 }

@@ -11,6 +11,7 @@ import {
   WorkerStatus,
 } from '../../../../domain/workforce';
 import type { StoredSite } from '../../site-seal';
+import { unreadableThekedar } from '../../unreadable-record';
 
 export interface SiteRow {
   id: string;
@@ -124,6 +125,11 @@ export class WorkforceSqliteMapper {
       siteIds: JSON.parse(row.site_ids) as string[],
       createdAt: new Date(row.created_at),
     };
+  }
+
+  /** What is known of a thekedar row thekedarToDomain cannot read (its `site_ids` not JSON). */
+  static thekedarUnreadable(row: ThekedarRow): Thekedar {
+    return unreadableThekedar(row.id, row.name, row.phone, row.created_at);
   }
 
   static thekedarToPersistence(t: Thekedar): ThekedarRow {

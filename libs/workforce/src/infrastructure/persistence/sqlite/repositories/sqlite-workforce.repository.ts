@@ -25,22 +25,14 @@ import {
 } from '../../../../domain/workforce';
 import { PhoneNumbers } from '../../../../domain/phone-number';
 import { reportThekedarSiteGrants } from '../../thekedar-site-grants';
-import { RecordRetagOutcome, recordRetagOutcome, RecordSeal } from '../../record-seal';
 import {
-  mappedOrTampered,
-  unlessUnreadable,
-  unreadableSite,
-  unreadableThekedar,
-} from '../../unreadable-record';
-import type { WorkerRetagPlan } from '../../worker-seal';
-import {
-  alarmRecordLegacyRefused,
+  RecordRetagOutcome,
   SiteSeal,
   siteTampered,
-  StoredSite,
   ThekedarSeal,
   thekedarTampered,
 } from '../../site-seal';
+import { SealedRecordRows } from '../../sealed-record-rows';
 import {
   alarmWorkerLegacyRefused,
   WorkerRetagOutcome,
@@ -99,6 +91,8 @@ export class SqliteWorkforceRepository extends WorkforceRepository {
   private readonly claimHolder: Statement<[string], { worker_id: string }>;
   private readonly insertClaim: Statement<[string, string]>;
   private readonly phones: PhoneNumbers;
+  /** Sites and thekedars as read and tagged (SiteSeal, ThekedarSeal). */
+  private readonly records: SealedRecordRows<SiteRow, ThekedarRow>;
   /** A worker's newest event's id (WorkerSeal binds its tag to it): prepared on first use. */
   private newestEventOf?: Statement<[string], { id: string }>;
 
@@ -106,8 +100,8 @@ export class SqliteWorkforceRepository extends WorkforceRepository {
     store: SqliteStoreHandle,
     @Optional() @Inject(workforceConfig.KEY) settings?: WorkforceSettings,
     @Optional() private readonly seal?: WorkerSeal,
-    @Optional() private readonly siteSeal?: SiteSeal,
-    @Optional() private readonly thekedarSeal?: ThekedarSeal,
+    @Optional() siteSeal?: SiteSeal,
+    @Optional() thekedarSeal?: ThekedarSeal,
   ) {
     super();
     this.phones = new PhoneNumbers(settings?.phoneDefaultCountry);
@@ -128,6 +122,7 @@ export class SqliteWorkforceRepository extends WorkforceRepository {
     this.thekedarPage = new LimitedStatement(this.db, THEKEDAR_LIST_SQL);
     this.workerPages = new LimitedStatements(this.db);
     if (seal) this.sealLegacy(seal);
+    this.records = new SealedRecordRows(Mapper, this.logger, siteSeal, thekedarSeal);
     if (siteSeal) this.sealRecordsLegacy('site', siteSeal);
     if (thekedarSeal) this.sealRecordsLegacy('thekedar', thekedarSeal);
   }
@@ -141,10 +136,7 @@ export class SqliteWorkforceRepository extends WorkforceRepository {
    * the first server with the tags (the workers' rule and switch); a refusal leaves the untagged
    * ones `tampered` (refused).
    */
-  private sealRecordsLegacy(
-    kind: SealedRecordKind,
-    seal: RecordSeal<StoredSite> | RecordSeal<Thekedar>,
-  ) {
+  private sealRecordsLegacy(kind: SealedRecordKind, seal: SiteSeal | ThekedarSeal) {
     const table = RECORD_TABLES[kind];
     const result = tagLegacyRowsOnceSqlite(this.db, seal, {
       markerTable: `${kind}_seal`,
@@ -156,93 +148,43 @@ export class SqliteWorkforceRepository extends WorkforceRepository {
         let tagged = 0;
         for (const row of rows as (SiteRow & ThekedarRow)[]) {
           // a row the mapper cannot read stays untagged (it reads tampered)
-          const legacyTag = unlessUnreadable(() => this.recordTag(kind, row, true));
-          if (legacyTag === undefined) {
-            this.logger.warn(
-              { id: row.id },
-              `An untagged ${kind} that cannot be read left untagged (it reads tampered: ${kind}_tampered)`,
-            );
-            continue;
-          }
+          const legacyTag = this.records.legacyTag(kind, row);
+          if (legacyTag === undefined) continue;
           tag.run(legacyTag, row.id);
           tagged++;
         }
         return tagged;
       },
     });
-    this.recordsLegacyRefused[kind] = logLegacyTagging(result, this.logger, {
-      counted: `${kind}s`,
-      tagged: `${kind === 'site' ? 'Sites' : 'Thekedars'} from before the tags tagged as legacy`,
-      alarm: alarmRecordLegacyRefused(kind),
-    });
+    this.recordsLegacyRefused[kind] = this.records.legacyTagged(kind, result);
   }
 
-  /** The tag of a stored site or thekedar row, as it reads (`legacy`: the legacy form). */
-  private recordTag(kind: SealedRecordKind, row: SiteRow & ThekedarRow, legacy = false): string {
-    return kind === 'site'
-      ? this.siteSeal!.tag(Mapper.siteAsStored(row), legacy)
-      : this.thekedarSeal!.tag(Mapper.thekedarToDomain(row), legacy);
-  }
-
-  /** A stored site as the domain reads it: its tag checked when the store tags. */
-  private toSite(row: SiteRow): Site {
-    const site = mappedOrTampered(
-      () => Mapper.siteToDomain(row),
-      () => unreadableSite(row.id, row.name, row.created_at),
-    );
-    if (!this.siteSeal || site.integrity === 'tampered') return site;
-    return { ...site, integrity: this.siteSeal.integrity(Mapper.siteAsStored(row), row.tag) };
-  }
-
-  /** A stored thekedar as the domain reads it: its tag checked when the store tags. */
-  private toThekedar(row: ThekedarRow): Thekedar {
-    const thekedar = mappedOrTampered(
-      () => Mapper.thekedarToDomain(row),
-      () => unreadableThekedar(row.id, row.name, row.phone, row.created_at),
-    );
-    if (!this.thekedarSeal || thekedar.integrity === 'tampered') return thekedar;
-    return this.thekedarSeal.checked(thekedar, row.tag);
-  }
-
-  async retagRecordsPage(
-    kind: SealedRecordKind,
-    afterId: string,
-    limit: number,
-    except: readonly string[],
-  ): Promise<RecordRetagOutcome[]> {
-    const seal = kind === 'site' ? this.siteSeal : this.thekedarSeal;
-    if (!seal) return [];
-    const table = RECORD_TABLES[kind];
-    const ids = this.db
+  protected async retagRecordIds(kind: SealedRecordKind, afterId: string, limit: number) {
+    if (!this.records.seal(kind)) return [];
+    return this.db
       .prepare<[string, number], { id: string }>(
-        `SELECT id FROM ${table} WHERE id > ? ORDER BY id LIMIT ?`,
+        `SELECT id FROM ${RECORD_TABLES[kind]} WHERE id > ? ORDER BY id LIMIT ?`,
       )
       .all(afterId, limit)
       .map((r) => r.id);
+  }
+
+  protected async retagRecord(kind: SealedRecordKind, id: string, except: readonly string[]) {
+    const table = RECORD_TABLES[kind];
     const read = this.db.prepare<[string], SiteRow & ThekedarRow>(
       `SELECT * FROM ${table} WHERE id = ?`,
     );
     const write = this.db.prepare(`UPDATE ${table} SET tag = ? WHERE id = ?`);
-    const out: RecordRetagOutcome[] = [];
-    for (const id of ids) {
-      // read and written in one transaction under the write turn: nothing changes between
-      const outcome = await this.turns.write(
-        this.immediate((): RecordRetagOutcome | undefined => {
-          const row = read.get(id);
-          if (!row) return undefined;
-          const plan: WorkerRetagPlan = unlessUnreadable(() =>
-            kind === 'site'
-              ? this.siteSeal!.retagPlan(Mapper.siteAsStored(row), row.tag)
-              : this.thekedarSeal!.retagPlan(Mapper.thekedarToDomain(row), row.tag),
-          ) ?? { result: 'tampered' };
-          const outcome = recordRetagOutcome(id, plan, except);
-          if (outcome.result === 'retagged') write.run(plan.tag, id);
-          return outcome;
-        }),
-      );
-      if (outcome) out.push(outcome);
-    }
-    return out;
+    // read and written in one transaction under the write turn: nothing changes between
+    return this.turns.write(
+      this.immediate((): RecordRetagOutcome | undefined => {
+        const row = read.get(id);
+        if (!row) return undefined;
+        const { plan, outcome } = this.records.retag(kind, row, except);
+        if (outcome.result === 'retagged') write.run(plan.tag, id);
+        return outcome;
+      }),
+    );
   }
 
   async legacySeal(): Promise<LegacyTaggingState> {
@@ -318,7 +260,7 @@ export class SqliteWorkforceRepository extends WorkforceRepository {
        VALUES (@id, @name, @lat, @lng, @radius_m, @time_zone, @created_at, @tag)`,
     );
     const row = Mapper.siteToPersistence(site);
-    const tag = this.siteSeal ? this.siteSeal.tag(Mapper.siteAsStored(row)) : null;
+    const tag = this.records.siteTag(row) ?? null;
     await this.turns.write(() => insert.run({ ...row, tag }));
   }
 
@@ -333,15 +275,17 @@ export class SqliteWorkforceRepository extends WorkforceRepository {
       // count is prepared once; a longer list is prepared for its call only
       if (ids.length <= SITES_BY_IDS_CACHED) this.sitesByIds.set(ids.length, statement);
     }
-    return statement.all(...ids).map((r) => this.toSite(r));
+    return statement.all(...ids).map((r) => this.records.site(r));
   }
 
   async listSites(page: WorkforcePage): Promise<Site[]> {
-    return this.sitePage.all([page.afterId ?? ''], page.limit).map((r) => this.toSite(r));
+    return this.sitePage.all([page.afterId ?? ''], page.limit).map((r) => this.records.site(r));
   }
 
   async listThekedars(page: WorkforcePage): Promise<Thekedar[]> {
-    return this.thekedarPage.all([page.afterId ?? ''], page.limit).map((r) => this.toThekedar(r));
+    return this.thekedarPage
+      .all([page.afterId ?? ''], page.limit)
+      .map((r) => this.records.thekedar(r));
   }
 
   async listWorkers(page: WorkerListing): Promise<Worker[]> {
@@ -378,7 +322,7 @@ export class SqliteWorkforceRepository extends WorkforceRepository {
       `INSERT INTO thekedars (id, name, phone, trust_score, site_ids, created_at, tag)
        VALUES (@id, @name, @phone, @trust_score, @site_ids, @created_at, @tag)`,
     );
-    const tag = this.thekedarSeal ? this.thekedarSeal.tag(thekedar) : null;
+    const tag = this.records.thekedarTag(thekedar) ?? null;
     await this.turns.write(() =>
       this.db
         .transaction(() => {
@@ -692,12 +636,13 @@ export class SqliteWorkforceRepository extends WorkforceRepository {
         const before = read.get(id);
         if (!before) return undefined;
         // a change would vouch for the fields nobody checked (its time zone): refused
-        if (this.toSite(before).integrity === 'tampered') throw siteTampered([id]);
+        if (this.records.site(before).integrity === 'tampered') throw siteTampered([id]);
         update.run(name ?? null, geo?.lat ?? null, geo?.lng ?? null, radiusM ?? null, id);
         const row = read.get(id)!;
         const site = Mapper.siteToDomain(row);
-        if (!this.siteSeal) return site;
-        retag.run(this.siteSeal.tag(Mapper.siteAsStored(row)), id);
+        const tag = this.records.siteTag(row);
+        if (tag === undefined) return site;
+        retag.run(tag, id);
         return { ...site, integrity: 'verified' };
       }),
     );
@@ -724,7 +669,7 @@ export class SqliteWorkforceRepository extends WorkforceRepository {
     const row = this.db
       .prepare<[string], ThekedarRow>('SELECT * FROM thekedars WHERE id = ?')
       .get(id);
-    return row ? this.toThekedar(row) : undefined;
+    return row ? this.records.thekedar(row) : undefined;
   }
 
   async updateThekedarSites(id: string, siteIds: string[]): Promise<Thekedar | undefined> {
@@ -736,11 +681,12 @@ export class SqliteWorkforceRepository extends WorkforceRepository {
         const before = read.get(id);
         if (!before) return undefined;
         // a change would vouch for the fields nobody checked (its phone, its trust): refused
-        if (this.toThekedar(before).integrity === 'tampered') throw thekedarTampered();
+        if (this.records.thekedar(before).integrity === 'tampered') throw thekedarTampered();
         update.run(JSON.stringify(siteIds), id);
         const thekedar = Mapper.thekedarToDomain(read.get(id)!);
-        if (!this.thekedarSeal) return thekedar;
-        retag.run(this.thekedarSeal.tag(thekedar), id);
+        const tag = this.records.thekedarTag(thekedar);
+        if (tag === undefined) return thekedar;
+        retag.run(tag, id);
         return { ...thekedar, integrity: 'verified' };
       }),
     );
