@@ -3,7 +3,11 @@ import { Prop, Schema, SchemaFactory } from '@nestjs/mongoose';
 import type { Model } from 'mongoose';
 import { isDuplicateKeyError, MongoStoreHandle } from '@app/persistence';
 import {
+  closeIdOf,
   CloseResult,
+  CloseRetagOutcome,
+  closeRetagOutcome,
+  CloseRetagPlan,
   PayrollClose,
   PayrollCloseRepository,
   parseWorkers,
@@ -39,7 +43,7 @@ export class MongoPayrollCloseRepository extends PayrollCloseRepository {
     if (first) return answerOf(close, first);
     try {
       await this.closes.create({
-        _id: `${close.siteId}|${close.from}`,
+        _id: closeIdOf(close.siteId, close.from),
         siteId: close.siteId,
         from: close.from,
         to: close.to,
@@ -81,6 +85,44 @@ export class MongoPayrollCloseRepository extends PayrollCloseRepository {
       .limit(limit)
       .lean<PayrollCloseDocument[]>();
     return docs.map(fromDoc);
+  }
+
+  async retagIds(afterId: string, limit: number): Promise<string[]> {
+    const docs = await this.closes
+      .find({ _id: { $gt: afterId } }, { _id: 1 })
+      .sort({ _id: 1 })
+      .limit(limit)
+      .lean<Array<{ _id: string }>>();
+    return docs.map((d) => String(d._id));
+  }
+
+  async retag(
+    id: string,
+    plan: (close: PayrollClose) => CloseRetagPlan,
+  ): Promise<CloseRetagOutcome> {
+    // compare-and-set over the document as read (every field, the stored workers' JSON as
+    // stored): three tries, as the other tagged records
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const doc = await this.closes.findById(id).lean<PayrollCloseDocument>();
+      if (!doc) return { id, result: 'deleted' };
+      const made = plan(fromDoc(doc));
+      if (made.result !== 'retagged') return closeRetagOutcome(id, made);
+      const { matchedCount } = await this.closes.updateOne(
+        {
+          _id: doc._id,
+          siteId: doc.siteId,
+          from: doc.from,
+          to: doc.to,
+          at: doc.at,
+          by: doc.by,
+          workers: doc.workers,
+          tag: doc.tag,
+        },
+        { $set: { tag: made.tag } },
+      );
+      if (matchedCount === 1) return closeRetagOutcome(id, made);
+    }
+    return { id, result: 'changed' };
   }
 
   private async firstOverlapping(close: PayrollClose): Promise<PayrollClose | undefined> {

@@ -38,4 +38,43 @@ describeStoreContract('PayrollCloseRepository', payrollCloseAdapters, ({ sut }) 
     expect(await sut().list('s1', 1)).toEqual([nov]);
     expect(await sut().list('s1', 10, '2026-11-01')).toEqual([oct]);
   });
+
+  it("should page every site's closes for keys:retag by site and first day, write a retagged plan's tag over the row as read and nothing else, and answer deleted for a gone id", async () => {
+    const rows = [
+      close('s2', '2026-10-01', '2026-10-31'),
+      close('s1', '2026-11-01', '2026-11-30'),
+      close('s1', '2026-10-01', '2026-10-31'),
+    ];
+    for (const row of rows) expect((await sut().record(row)).status).toBe('closed');
+    const ids = ['s1|2026-10-01', 's1|2026-11-01', 's2|2026-10-01'];
+    expect(await sut().retagIds('', 10)).toEqual(ids);
+    expect(await sut().retagIds('', 2)).toEqual(ids.slice(0, 2));
+    expect(await sut().retagIds(ids[1], 2)).toEqual(ids.slice(2));
+    expect(await sut().retagIds(ids[2], 2)).toEqual([]);
+
+    const seen: PayrollClose[] = [];
+    expect(
+      await sut().retag(ids[0], (c) => {
+        seen.push(c);
+        return { result: 'retagged', from: 'old', tag: 'new-tag' };
+      }),
+    ).toEqual({ id: ids[0], result: 'retagged', from: 'old' });
+    expect(seen).toEqual([rows[2]]);
+    expect(await sut().retag(ids[1], () => ({ result: 'suspect', from: 'leaked' }))).toEqual({
+      id: ids[1],
+      result: 'suspect',
+      from: 'leaked',
+    });
+    expect(await sut().retag(ids[2], () => ({ result: 'tampered' }))).toEqual({
+      id: ids[2],
+      result: 'tampered',
+    });
+    expect(await sut().retag('s3|2026-10-01', () => ({ result: 'current' }))).toEqual({
+      id: 's3|2026-10-01',
+      result: 'deleted',
+    });
+    // only the retagged close's tag changed, every other field as it was
+    expect(await sut().list('s1', 10)).toEqual([rows[1], { ...rows[2], tag: 'new-tag' }]);
+    expect(await sut().list('s2', 10)).toEqual([rows[0]]);
+  });
 });

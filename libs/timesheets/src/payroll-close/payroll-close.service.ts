@@ -7,6 +7,8 @@ import { TimesheetProjector } from '../timesheet-projector.service';
 import { Scope, TimesheetsService } from '../timesheets.service';
 import {
   ClosedWorkerTotals,
+  CloseRetagOutcome,
+  CloseRetagPlan,
   PayrollClose,
   PayrollCloseRepository,
 } from './payroll-close.repository';
@@ -175,6 +177,34 @@ export class PayrollCloseService {
       'period_closed',
       `The correction touches ${days.find((d) => d >= hit.from && d <= hit.to)}, in the payroll period ${hit.from} to ${hit.to} closed by an admin: ask an admin to correct it (an admin's correction shows in the payroll as a change since the close)`,
     );
+  }
+
+  /**
+   * `keys:retag`'s page of closes (every site's, by `<siteId>|<from>` after `afterId`): each
+   * re-tagged under the current key when it verifies under a retired one held here, left when
+   * under no held key (`tampered`: re-tagging it would launder a changed close) or only under a
+   * key of `except` (`suspect`: a leaked key vouches for nothing).
+   */
+  async retagPage(
+    afterId: string,
+    limit: number,
+    except: readonly string[],
+  ): Promise<CloseRetagOutcome[]> {
+    const out: CloseRetagOutcome[] = [];
+    for (const id of await this.repo.retagIds(afterId, limit)) {
+      out.push(await this.repo.retag(id, (close) => this.retagPlan(close, except)));
+    }
+    return out;
+  }
+
+  private retagPlan(close: PayrollClose, except: readonly string[]): CloseRetagPlan {
+    const { tag, ...unsigned } = close;
+    const data = dataOf(unsigned);
+    const kid = this.mac.kidOf('payroll-close', data, tag);
+    if (kid === undefined) return { result: 'tampered' };
+    if (kid === this.mac.kid) return { result: 'current' };
+    if (except.includes(kid)) return { result: 'suspect', from: kid };
+    return { result: 'retagged', from: kid, tag: this.mac.mac('payroll-close', data) };
   }
 
   private checked(close: PayrollClose): PayrollClose {

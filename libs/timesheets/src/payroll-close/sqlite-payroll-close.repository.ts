@@ -2,7 +2,12 @@ import { Injectable } from '@nestjs/common';
 import type { Database } from 'better-sqlite3';
 import { SqliteMigration, SqliteStoreHandle, SqliteWriteTurns } from '@app/persistence';
 import {
+  closeIdOf,
+  closeKeyOf,
   CloseResult,
+  CloseRetagOutcome,
+  closeRetagOutcome,
+  CloseRetagPlan,
   PayrollClose,
   PayrollCloseRepository,
   parseWorkers,
@@ -38,6 +43,10 @@ export const PAYROLL_CLOSES_OVERLAPPING_SQL = `SELECT * FROM payroll_closes
 /** A page of the site's closes, newest period first (the primary key, backwards). */
 export const PAYROLL_CLOSES_PAGE_SQL = `SELECT * FROM payroll_closes
   WHERE site_id = ? AND from_day < ? ORDER BY from_day DESC LIMIT ?`;
+
+/** `keys:retag`'s page: every site's closes after a (site, first day), by the primary key. */
+export const PAYROLL_CLOSES_RETAG_PAGE_SQL = `SELECT site_id, from_day FROM payroll_closes
+  WHERE (site_id, from_day) > (?, ?) ORDER BY site_id, from_day LIMIT ?`;
 
 interface Row {
   site_id: string;
@@ -102,6 +111,42 @@ export class SqlitePayrollCloseRepository extends PayrollCloseRepository {
       .prepare<[string, string, number], Row>(PAYROLL_CLOSES_PAGE_SQL)
       .all(siteId, before ?? '\uffff', limit)
       .map(fromRow);
+  }
+
+  async retagIds(afterId: string, limit: number): Promise<string[]> {
+    const after = afterId === '' ? { siteId: '', from: '' } : closeKeyOf(afterId);
+    return this.db
+      .prepare<[string, string, number], { site_id: string; from_day: string }>(
+        PAYROLL_CLOSES_RETAG_PAGE_SQL,
+      )
+      .all(after.siteId, after.from, limit)
+      .map((r) => closeIdOf(r.site_id, r.from_day));
+  }
+
+  async retag(
+    id: string,
+    plan: (close: PayrollClose) => CloseRetagPlan,
+  ): Promise<CloseRetagOutcome> {
+    const { siteId, from } = closeKeyOf(id);
+    const read = this.db.prepare<[string, string], Row>(
+      'SELECT * FROM payroll_closes WHERE site_id = ? AND from_day = ?',
+    );
+    const write = this.db.prepare(
+      'UPDATE payroll_closes SET tag = ? WHERE site_id = ? AND from_day = ?',
+    );
+    // read and written in one immediate transaction under the write turn: nothing changes
+    // between (an immediate one waits for another process's write lock before it reads)
+    return this.turns.write(() =>
+      this.db
+        .transaction((): CloseRetagOutcome => {
+          const row = read.get(siteId, from);
+          if (!row) return { id, result: 'deleted' };
+          const made = plan(fromRow(row));
+          if (made.result === 'retagged') write.run(made.tag, siteId, from);
+          return closeRetagOutcome(id, made);
+        })
+        .immediate(),
+    );
   }
 }
 
