@@ -6,6 +6,7 @@ import { explainQueryPlan, planProblems } from '@app/persistence/testing/query-p
 import {
   PAYROLL_CLOSES_OVERLAPPING_SQL,
   PAYROLL_CLOSES_PAGE_SQL,
+  PAYROLL_CLOSES_RETAG_PAGE_SQL,
   SqlitePayrollCloseRepository,
 } from './sqlite-payroll-close.repository';
 
@@ -37,6 +38,16 @@ describe('SqlitePayrollCloseRepository query plans', () => {
   it("should page a site's closes newest first on the key, unsorted", () => {
     const plan = explainQueryPlan(store.db, PAYROLL_CLOSES_PAGE_SQL, ['s1', '2026-11-01', 100]);
     expect(plan).toEqual(['SEARCH payroll_closes USING PRIMARY KEY (site_id=? AND from_day<?)']);
+    expect(planProblems(plan)).toEqual([]);
+  });
+
+  it("should page every site's closes for keys:retag on the key, unsorted", () => {
+    const plan = explainQueryPlan(store.db, PAYROLL_CLOSES_RETAG_PAGE_SQL, [
+      's1',
+      '2026-10-01',
+      1000,
+    ]);
+    expect(plan).toEqual(['SEARCH payroll_closes USING PRIMARY KEY ((site_id,from_day)>(?,?))']);
     expect(planProblems(plan)).toEqual([]);
   });
 });
