@@ -7,6 +7,7 @@ import { MongoStore, Store } from '@app/persistence';
 import { StoreMac } from '@app/tlog';
 import { ReplicaRegistryRepository } from '@app/tlog/infrastructure/persistence/replicas/replica-registry.repository';
 import { TestKiosk } from './support/kiosk';
+import { createSite } from './support/timesheet-client';
 import { ApiProcess, runScript, startApiProcess } from './support/processes';
 import { dataDirApp, dropRetiredStoreMacKey, withStoreFile } from './support/tamper';
 import {
@@ -156,6 +157,53 @@ describe('keys:retag (e2e)', () => {
           integrity: 'verified',
         }),
       ]);
+    },
+    slowOnMongo(240_000),
+  );
+
+  it(
+    "should re-tag a payroll close made under the retired key: after keys:retag and the key's drop its period's payroll answers 200 with the close (suspect under --except)",
+    async () => {
+      const t = await app.start();
+      const a = t.app.get(StoreMac).kid;
+      const { siteId } = await createSite(t.baseUrl, t.keys.admin, 'Asia/Kolkata');
+      const period = { from: '2026-01-01', to: '2026-01-31' };
+      const closed = await http(t.baseUrl, 'POST', `/api/v5/sites/${siteId}/payroll/closes`, {
+        key: t.keys.admin,
+        body: period,
+      });
+      expect(closed.status).toBe(201);
+      expect((await rotateMac()).app.get(StoreMac).kid).not.toBe(a);
+      const payroll = () =>
+        get(`/api/v5/sites/${siteId}/payroll?from=${period.from}&to=${period.to}`);
+
+      // a leaked A vouches for nothing: the close is listed suspect and left under A
+      const suspect = await runScript('keys-retag', app.dataDir, ['--except', a]);
+      expect(suspect.code).toBe(5);
+      expect(suspect.stdout).toContain(
+        'payroll closes (period, time, author and totals per worker): 1 read, 0 re-tagged',
+      );
+      expect(suspect.stdout).toContain(`  "${siteId}|${period.from}"`);
+
+      const run = await runScript('keys-retag', app.dataDir);
+      expect(run.stderr).toBe('');
+      expect(run.code).toBe(0);
+      expect(run.stdout).toContain(
+        `payroll closes (period, time, author and totals per worker): 1 read, 1 re-tagged under ${app.t.app.get(StoreMac).kid} (1 from ${a})`,
+      );
+
+      await dropRetired(a);
+      const paid = await payroll();
+      expect(paid.status).toBe(200);
+      expect(paid.body.closed).toEqual({
+        ...period,
+        at: closed.body.at,
+        by: closed.body.by,
+      });
+      const listed = await get(`/api/v5/sites/${siteId}/payroll/closes`);
+      expect(listed.body.closes.map((c: { integrity?: string }) => c.integrity)).not.toContain(
+        'tampered',
+      );
     },
     slowOnMongo(240_000),
   );

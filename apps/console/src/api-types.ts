@@ -52,6 +52,21 @@ export interface CheckpointView {
   note: string;
 }
 
+export interface ClosePayrollDto {
+  /** First local day (YYYY-MM-DD), inclusive */
+  from: string;
+  /** Last local day (YYYY-MM-DD), inclusive, before today at the site (422 period_not_over); before `from` → 400 invalid_period */
+  to: string;
+}
+
+export interface ClosedWorkerView {
+  daysPresent: number;
+  hours: number;
+  workedSeconds: number;
+  flaggedDays: number;
+  workerId: string;
+}
+
 export interface ConnectedKiosksView {
   /** One per distinct deviceId asked, in order */
   kiosks: KioskConnectionView[];
@@ -439,11 +454,53 @@ export const PacketResultViewStatusValues = ['accepted', 'duplicate', 'rejected'
 
 export const PacketResultViewReasonValues = ['malformed_packet', 'device_mismatch', 'invalid_signature', 'worker_mismatch', 'site_not_allowed', 'timestamp_in_future', 'timestamp_too_old', 'outside_token_window', 'packet_id_conflict', 'worker_inactive'] as const;
 
+export interface PayrollCloseHeadView {
+  from: string;
+  to: string;
+  /** When the period was closed (ISO-8601 UTC) */
+  at: string;
+  /** Who closed it: `<role>:<keyId>` */
+  by: string;
+}
+
+export interface PayrollCloseView {
+  from: string;
+  to: string;
+  /** When the period was closed (ISO-8601 UTC) */
+  at: string;
+  /** Who closed it: `<role>:<keyId>` */
+  by: string;
+  siteId: string;
+  /** `tampered`: the stored close does not verify under the server's store-MAC tag (changed outside the server); the payroll of a period it overlaps answers 503 payroll_close_tampered */
+  integrity: 'verified' | 'tampered';
+  /** Per worker, the totals the payroll showed when the period was closed */
+  workers: ClosedWorkerView[];
+}
+
+export const PayrollCloseViewIntegrityValues = ['verified', 'tampered'] as const;
+
+export interface PayrollClosesView {
+  closes: PayrollCloseView[];
+  /** Pass as ?before= for the next page (absent on the last) */
+  nextBefore?: string;
+}
+
+export interface PayrollTotalsView {
+  daysPresent: number;
+  hours: number;
+  workedSeconds: number;
+  flaggedDays: number;
+}
+
 export interface PayrollView {
   siteId: string;
   timeZone: string;
   from: string;
   to: string;
+  /** The period read is exactly a closed one (POST …/payroll/closes): each worker carries `atClose` and `sinceClose`, and a worker of the close with no day now shows with zeros */
+  closed?: PayrollCloseHeadView;
+  /** The closed periods the period read overlaps, when it is not exactly one of them */
+  overlapsClosed?: PayrollCloseHeadView[];
   workers: PayrollWorkerView[];
 }
 
@@ -462,6 +519,10 @@ export interface PayrollWorkerView {
   /** Days flagged (see TimesheetDayView.flagged): an open shift, a stray check-out, a low-trust punch, an overlapping added shift, a shift overlapping one at another site (its hours are in both sites' payrolls until corrected), more hours than the longest shift, fraud not dismissed in review, or a fraud event changed outside the server; a day fixed by corrections (a stray punch voided) or whose fraud events were all dismissed (`fraud_dismissed`) is not counted */
   flaggedDays: number;
   correctedDays: number;
+  /** When the period read is a closed one (`closed`): the totals the close recorded for the worker (zeros for a worker with no day then) */
+  atClose?: PayrollTotalsView;
+  /** When the period read is a closed one: the totals now less `atClose` (a late sync, an admin's correction since the close): what the next pay run adds, or takes back when negative */
+  sinceClose?: PayrollTotalsView;
 }
 
 export interface PunchView {

@@ -34,6 +34,7 @@ import {
 } from './domain/timesheet-day';
 import { isAddedShift, projectLink, TimesheetEntry } from './domain/timesheet-entry';
 import { CorrectionResponse, CreateCorrectionDto } from './dto/timesheet.dto';
+import { PayrollCloseService } from './payroll-close/payroll-close.service';
 import { TimesheetRepository } from './infrastructure/persistence/timesheet.repository';
 import { TimesheetActor } from './timesheet-access.guard';
 import { ReadBasis, TimesheetProjector } from './timesheet-projector.service';
@@ -105,6 +106,7 @@ export class CorrectionService {
     private readonly repo: TimesheetRepository,
     private readonly workforce: WorkforceService,
     private readonly clock: Clock,
+    private readonly closes: PayrollCloseService,
     @Inject(timesheetsConfig.KEY) timesheetsSettings: TimesheetsSettings,
     @Inject(offlineTokenConfig.KEY) offlineTokenSettings: OfflineTokenSettings,
     @Optional() metrics?: MetricsRegistry,
@@ -253,6 +255,7 @@ export class CorrectionService {
       // an acknowledgement records the day it acknowledges, as checked at this attempt's head
       let daySeqs: number[] | undefined;
       try {
+        if (actor.kind === 'thekedar') await this.refuseClosed(siteId, body.action, target, at);
         if (target) daySeqs = await this.checkAction(body.action, at, target, now);
         else await this.checkShift(siteId, workerId, at, until, now);
       } catch (error) {
@@ -328,6 +331,31 @@ export class CorrectionService {
       );
       basis = await this.readable(siteId, deadline);
     }
+  }
+
+  /**
+   * 409 `period_closed`: a thekedar's correction touching a day of a closed payroll period
+   * (the target's recorded and moved times, those of the entry a corrected correction
+   * targets, the new `at`; a check-out's shift may have begun the day before).
+   */
+  private async refuseClosed(
+    siteId: string,
+    action: CorrectionAction,
+    target: TimesheetEntry | undefined,
+    at: number | undefined,
+  ): Promise<void> {
+    const entries = target ? [target] : [];
+    if (target?.targetSeq !== undefined) {
+      entries.push(...(await this.repo.findEntries(siteId, [target.targetSeq])));
+    }
+    // a shift is on the local day of its check-in (an added shift's `at`; `until` is its end)
+    const times = [at, ...entries.flatMap((e) => [e.at, e.effectiveAt])];
+    const movesCheckOut = action === 'move' && target?.punchType === 'check_out';
+    const checkOuts = [
+      ...(action === 'add_check_out' || movesCheckOut ? [at] : []),
+      ...entries.filter((e) => e.punchType === 'check_out').flatMap((e) => [e.at, e.effectiveAt]),
+    ];
+    await this.closes.refuseClosedForThekedar(siteId, times, checkOuts, this.maxShiftMs);
   }
 
   /**

@@ -8,3 +8,5 @@ export * from './domain/timesheet-csv';
 export * from './timesheets.config';
 export * from './timesheets.errors';
 export * from './infrastructure/persistence/timesheet-seal';
+export { PayrollCloseService } from './payroll-close/payroll-close.service';
+export type { CloseRetagOutcome } from './payroll-close/payroll-close.repository';

@@ -11,10 +11,8 @@ import {
   UseGuards,
 } from '@nestjs/common';
 import type { Response } from 'express';
-import { once } from 'node:events';
 import {
   ErrorBody,
-  isDomainError,
   Public,
   ApiCreatedResponse,
   ApiOkResponse,
@@ -25,7 +23,8 @@ import {
 } from '@app/common';
 import { ApiThekedarSignatureHeaders } from '@app/workforce';
 import { CorrectionService } from './correction.service';
-import { CSV_CUT_MARKER, CSV_HEADER, csvLine, csvRow } from './domain/timesheet-csv';
+import { CSV_HEADER, csvRow, PAYROLL_CSV_HEADER, payrollCsvRow } from './domain/timesheet-csv';
+import { sendCsv } from './csv-export';
 import {
   CorrectionResponse,
   CsvQuery,
@@ -43,6 +42,7 @@ import {
   TimesheetKeyRoles,
 } from './timesheet-access.guard';
 import { TimesheetsService } from './timesheets.service';
+import { PayrollCloseService } from './payroll-close/payroll-close.service';
 
 const SIGNED_READ =
   'Admin or auditor `x-api-key`, or a thekedar-signed request (headers as for worker creation; the signed value is `{"method":"GET","path":"<path with query string, as sent>"}`, so the message is `<x-request-timestamp>.<JCS of it>`). A thekedar reads only at its own sites (another site, an unknown one the same: 403 `site_not_allowed`) and sees only the workers it onboarded there.';
@@ -93,6 +93,7 @@ export class TimesheetsController {
   constructor(
     private readonly timesheets: TimesheetsService,
     private readonly corrections: CorrectionService,
+    private readonly closes: PayrollCloseService,
   ) {}
 
   @Get('timesheets')
@@ -153,34 +154,24 @@ export class TimesheetsController {
   ): Promise<void> {
     const { bom, ...period } = query;
     const scope = await this.timesheets.scope({ ...period, siteId: params.siteId }, actor);
-    // the first page is read before the status line: a damaged row there is a JSON error
-    const pages = this.timesheets.walk(scope)[Symbol.asyncIterator]();
-    let next = await pages.next();
-    let people = next.done ? undefined : await this.timesheets.peopleOf(next.value);
-    res.status(200);
-    res.setHeader('content-type', 'text/csv; charset=utf-8; header=present');
-    res.setHeader(
-      'content-disposition',
-      `attachment; filename="timesheets-${scope.siteId}-${scope.from}-${scope.to}.csv"`,
-    );
-    res.write(bom === 'true' ? `\ufeff${csvLine(CSV_HEADER)}` : csvLine(CSV_HEADER));
-    try {
-      while (!next.done) {
-        const page = next.value;
-        const chunk = page.map((d) => csvRow(d, people!.get(d.workerId))).join('');
-        if (!res.write(chunk)) await once(res, 'drain');
-        next = await pages.next();
-        if (!next.done) people = await this.timesheets.peopleOf(next.value);
+    const timesheets = this.timesheets;
+    // a page at a time, each with the name and phone of its workers (one read a page)
+    async function* chunks(): AsyncGenerator<string> {
+      for await (const page of timesheets.walk(scope)) {
+        const people = await timesheets.peopleOf(page);
+        yield page.map((d) => csvRow(d, people.get(d.workerId))).join('');
       }
-    } catch (error) {
-      // the status line is out: the export ends with the documented marker line, and the
-      // connection is cut before the end of the body, so no tool takes it for a whole file
-      this.logger.error({ err: error }, 'timesheets CSV cut off by an error');
-      res.write(csvLine([CSV_CUT_MARKER, isDomainError(error) ? error.code : 'internal_error']));
-      res.destroy();
-      return;
     }
-    res.end();
+    await sendCsv(
+      res,
+      {
+        filename: `timesheets-${scope.siteId}-${scope.from}-${scope.to}.csv`,
+        header: CSV_HEADER,
+        bom: bom === 'true',
+        chunks: chunks(),
+      },
+      this.logger,
+    );
   }
 
   @Get('payroll')
@@ -197,6 +188,13 @@ export class TimesheetsController {
       'rounded: the sum of whole seconds per shift, each shift truncated to the second.',
   })
   @ApiOkResponse({ type: PayrollView })
+  @ApiResponse({
+    status: 503,
+    type: ErrorBody,
+    description:
+      'As the other reads, and payroll_close_tampered: a close of a period the read overlaps ' +
+      'was changed outside the server (its recorded totals cannot be trusted)',
+  })
   async payroll(
     @Param() params: SiteParam,
     @Query() query: PeriodQuery,
@@ -209,8 +207,55 @@ export class TimesheetsController {
       timeZone: scope.timeZone,
       from: scope.from,
       to: scope.to,
-      workers,
+      ...(await this.closes.withClose(scope, workers)),
     };
+  }
+
+  @Get('payroll.csv')
+  @Public()
+  @UseGuards(TimesheetAccessGuard)
+  @TimesheetKeyRoles('admin', 'auditor')
+  @ApiOperation({
+    summary: 'Payroll summary per worker as CSV (the payroll JSON, one row per worker)',
+    description:
+      `${SIGNED_READ} Columns: ${PAYROLL_CSV_HEADER.join(', ')}: the payroll JSON's fields ` +
+      "(`hours` to 2 decimals), and for a period that is exactly a closed one (the JSON's " +
+      '`closed`) the change since the close (`sinceClose`), empty otherwise. The CSV rules ' +
+      'of timesheets.csv: RFC 4180, CRLF, a cell a spreadsheet would run as a formula written ' +
+      'with a single quote before it, `bom=true` for a UTF-8 byte order mark; the payroll is ' +
+      'read whole before the status line, so a refusal is a JSON error (a file cut off after ' +
+      'its status ends with an `#export_incomplete,<code>` line, as timesheets.csv).',
+  })
+  @ApiProduces('text/csv')
+  @ApiOkResponse({ description: 'One row per worker, CRLF line ends, header first' })
+  async payrollCsv(
+    @Param() params: SiteParam,
+    @Query() query: CsvQuery,
+    @CurrentTimesheetActor() actor: TimesheetActor,
+    @Res() res: Response,
+  ): Promise<void> {
+    const { bom, ...period } = query;
+    const scope = await this.timesheets.scope({ ...period, siteId: params.siteId }, actor);
+    const payroll = await this.closes.withClose(scope, await this.timesheets.payroll(scope));
+    async function* chunks(): AsyncGenerator<string> {
+      // 500 rows a write
+      for (let i = 0; i < payroll.workers.length; i += 500) {
+        yield payroll.workers
+          .slice(i, i + 500)
+          .map((w) => payrollCsvRow(w))
+          .join('');
+      }
+    }
+    await sendCsv(
+      res,
+      {
+        filename: `payroll-${scope.siteId}-${scope.from}-${scope.to}.csv`,
+        header: PAYROLL_CSV_HEADER,
+        bom: bom === 'true',
+        chunks: chunks(),
+      },
+      this.logger,
+    );
   }
 
   @Post('corrections')
@@ -259,7 +304,8 @@ export class TimesheetsController {
     type: ErrorBody,
     description:
       'already_voided, already_checked_out, already_checked_in, already_acknowledged, ' +
-      'correction_id_conflict',
+      'correction_id_conflict; period_closed (a thekedar: the correction touches a day of a ' +
+      'payroll period an admin closed; an admin may correct it)',
   })
   @ApiResponse({
     status: 404,

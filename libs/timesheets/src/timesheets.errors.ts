@@ -62,6 +62,14 @@ export const TIMESHEETS_ERRORS = {
       "a correction: the site's timesheet read model on this server is further behind its ledger than TIMESHEET_CORRECTION_MAX_LAG links, or did not catch up within TIMESHEET_CORRECTION_WAIT_MS; nothing was appended, the catch-up goes on: retry after `Retry-After` seconds",
     correction_contended:
       "the corrected worker's entries kept changing (its other corrections, its synced punches) while the correction was checked; retry",
+    period_closed:
+      "a thekedar's correction touches a day of a closed payroll period (an admin closed it once paid: POST /api/v5/sites/:siteId/payroll/closes): ask an admin, whose correction is allowed and shows in that period's payroll as a change since the close",
+    period_overlaps_close:
+      'a payroll close overlaps a closed period of the site other than the same one (the same period again answers 200 with the stored close): a day is closed once',
+    period_not_over:
+      "a payroll close of a period whose last day is not over yet at the site (today in the site's time zone or later)",
+    payroll_close_tampered:
+      'a payroll close of the period does not verify under the server\'s store-MAC tag (changed outside the server): the totals it recorded cannot be trusted, so the payroll of a period it overlaps is refused until an operator restores the row from a backup (listings show it with `integrity: "tampered"`)',
   },
 } as const;
 

@@ -13,17 +13,23 @@ import { TimesheetAccessGuard } from './timesheet-access.guard';
 import { TimesheetProjector } from './timesheet-projector.service';
 import { TimesheetsController } from './timesheets.controller';
 import { TimesheetsService } from './timesheets.service';
+import { PayrollCloseController } from './payroll-close/payroll-close.controller';
+import { payrollCloseAdapters } from './payroll-close/payroll-close-persistence';
+import { PayrollCloseRepository } from './payroll-close/payroll-close.repository';
+import { PayrollCloseService } from './payroll-close/payroll-close.service';
 
 /** Timesheets: a read model of the ledger by worker and local day, corrections, CSV and payroll. */
 @Module({
   imports: [OfflineSyncModule, DeviceTrustModule, WorkforceModule, FraudModule, TlogModule],
-  controllers: [TimesheetsController],
+  controllers: [TimesheetsController, PayrollCloseController],
   providers: [
     TimesheetSeal,
     bindPort(TimesheetRepository, timesheetAdapters),
     TimesheetProjector,
     TimesheetsService,
     CorrectionService,
+    bindPort(PayrollCloseRepository, payrollCloseAdapters),
+    PayrollCloseService,
     TimesheetAccessGuard,
   ],
   exports: [TimesheetProjector, TimesheetsService],

@@ -184,7 +184,12 @@ export class TimesheetsService {
    * worker order, so a page holds few workers), for the CSV's columns and the payroll's rows.
    */
   async peopleOf(days: TimesheetDayView[]): Promise<Map<string, CsvPerson>> {
-    const ids = [...new Set(days.map((d) => d.workerId))];
+    return this.peopleOfIds([...new Set(days.map((d) => d.workerId))]);
+  }
+
+  /** Name and phone of workers (503 `worker_tampered` as an export's page). */
+  async peopleOfIds(ids: string[]): Promise<Map<string, CsvPerson>> {
+    if (ids.length === 0) return new Map();
     const workers = await this.workforce.findWorkers(ids);
     refuseTampered(workers, ids);
     return new Map(workers.map((w) => [w.id, { name: w.name, phone: w.phone }]));

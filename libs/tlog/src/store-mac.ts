@@ -27,7 +27,8 @@ export type StoreMacPurpose =
   | 'enrollment-binding'
   | 'worker-state'
   | 'site-state'
-  | 'thekedar-state';
+  | 'thekedar-state'
+  | 'payroll-close';
 
 /** A key a StoreMac holds besides its current one (no secret). */
 export interface HeldStoreMacKey {

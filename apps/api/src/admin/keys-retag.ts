@@ -1,7 +1,7 @@
 /**
  * `npm run keys:retag`: after a store-MAC rotation (`keys:rotate mac`, every replica restarted
  * on the new STORE_MAC_KEY), tags the fraud events and their reviews, and the worker devices'
- * block states and events, the kiosks' key and status tags and their events, the workers' record tags, and the sites' and thekedars' record tags (geofence, time zone; a thekedar's sites), that verify under a retired key again under the current one, so the retired key can be dropped without the rows reading
+ * block states and events, the kiosks' key and status tags and their events, the workers' record tags, the sites' and thekedars' record tags (geofence, time zone; a thekedar's sites), and the payroll closes (the totals per worker a paid period was closed on), that verify under a retired key again under the current one, so the retired key can be dropped without the rows reading
  * `tampered`. Each event is checked with its review history exactly as a read checks it; a row
  * that verifies under no key held here is never re-tagged (that would launder a row changed in
  * the database): its id is listed and the command exits 2 at the end. Reviews are tagged again
@@ -36,7 +36,7 @@ import { WorkerDeviceRetagOutcome, WorkerDeviceService } from '@app/device-trust
 import { FraudService, RetagOutcome } from '@app/fraud';
 import { KioskMarkRetag, KioskRegistryService, KioskRetagOutcome } from '@app/kiosk-registry';
 import { LedgerService } from '@app/offline-sync';
-import { TimesheetProjector } from '@app/timesheets';
+import { CloseRetagOutcome, PayrollCloseService, TimesheetProjector } from '@app/timesheets';
 import { HeldStoreMacKey, STORE_MAC_LIVE_BEATS, StoreMac, StoreMacReplicas } from '@app/tlog';
 import { VaultAuditService } from '@app/vault';
 import {
@@ -274,7 +274,52 @@ function retagKinds(app: INestApplication): RetagKind[] {
       ).map(recordRetagMark),
     texts: recordRetagTexts(kind),
   }));
-  return [fraud, devices, kiosks, workers, ...records];
+  const closes: RetagKind = {
+    page: async (after, limit, except) =>
+      (await app.get(PayrollCloseService, { strict: false }).retagPage(after, limit, except)).map(
+        closeRetagMark,
+      ),
+    texts: CLOSE_RETAG_TEXTS,
+  };
+  return [fraud, devices, kiosks, workers, ...records, closes];
+}
+
+/** What the report says of payroll closes (the totals per worker a paid period was closed on). */
+export const CLOSE_RETAG_TEXTS: RetagTexts = {
+  label: 'payroll closes (period, time, author and totals per worker)',
+  showCurrent: true,
+  tamperedWord: 'tampered',
+  suspectWord: 'suspect',
+  changedHead: 'payroll closes changed while this command ran',
+  tampered: (n) =>
+    `tampered: ${n} payroll closes (site|first day) verify under no key held here; never re-tagged (the payroll of a period overlapping one answers 503 payroll_close_tampered: restore it from a backup)`,
+  suspect: (n, by) =>
+    `suspect: ${n} payroll closes verify only under a key given to --except (${by}): anyone holding that key could have set the totals they were paid on; never re-tagged, they read tampered (503 payroll_close_tampered) once the key is dropped: check them against a backup from before the leak`,
+  keyNotes: [
+    {
+      of: 'suspect',
+      note: (n) =>
+        `${n} suspect payroll closes left under it (--except): they read tampered (503 payroll_close_tampered) once it is removed`,
+    },
+    {
+      of: 'changed',
+      note: (n) => `${n} payroll closes changed while this ran: run keys:retag again`,
+    },
+  ],
+  blocks: 'payroll closes',
+  removableTampered: '; the tampered payroll closes above stay tampered whatever is held',
+  removableSuspect: '; the suspect payroll closes above then read tampered',
+};
+
+/** A payroll close's outcome as the tally counts it (its one tag), listed as `<siteId>|<from>`. */
+export function closeRetagMark(o: CloseRetagOutcome): RetagMark {
+  return {
+    id: o.id,
+    result: o.result === 'tampered' || o.result === 'suspect' ? 'left' : o.result,
+    from: o.from && o.result !== 'suspect' ? [o.from] : [],
+    tampered: o.result === 'tampered',
+    suspect: o.result === 'suspect' ? [{ listed: q(o.id), kids: o.from ? [o.from] : [] }] : [],
+  };
 }
 
 /** A worker's outcome as the tally counts it (its record's tag, one outcome). */

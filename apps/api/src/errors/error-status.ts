@@ -210,6 +210,10 @@ export const ERROR_STATUS = {
     timesheets_key_unavailable: HttpStatus.SERVICE_UNAVAILABLE,
     timesheets_behind: HttpStatus.SERVICE_UNAVAILABLE,
     timesheets_catching_up: HttpStatus.SERVICE_UNAVAILABLE,
+    period_closed: HttpStatus.CONFLICT,
+    period_overlaps_close: HttpStatus.CONFLICT,
+    period_not_over: HttpStatus.UNPROCESSABLE_ENTITY,
+    payroll_close_tampered: HttpStatus.SERVICE_UNAVAILABLE,
     correction_contended: HttpStatus.SERVICE_UNAVAILABLE,
   },
   console: {

@@ -1,4 +1,4 @@
-import { TimesheetDayView } from '../dto/timesheet.dto';
+import { PayrollWorkerView, TimesheetDayView } from '../dto/timesheet.dto';
 
 export const CSV_HEADER = [
   'worker_id',
@@ -68,5 +68,43 @@ export function csvRow(d: TimesheetDayView, person?: CsvPerson): string {
     d.flags.map((f) => `${f.type}${f.detail ? `:${f.detail}` : ''}@${f.seq}`).join('; '),
     d.corrected ? 'true' : 'false',
     d.seqs.join(' '),
+  ]);
+}
+
+/** The columns of `payroll.csv`: the payroll JSON's, one row per worker. */
+export const PAYROLL_CSV_HEADER = [
+  'worker_id',
+  'worker_name',
+  'worker_phone',
+  'days_present',
+  'hours',
+  'worked_seconds',
+  'flagged_days',
+  'corrected_days',
+  'since_close_days_present',
+  'since_close_hours',
+  'since_close_worked_seconds',
+  'since_close_flagged_days',
+];
+
+/**
+ * One payroll row: a worker's totals, and its change since the close when the period is a
+ * closed one (empty cells otherwise).
+ */
+export function payrollCsvRow(w: PayrollWorkerView): string {
+  const since = w.sinceClose;
+  return csvLine([
+    w.workerId,
+    w.name ?? '',
+    w.phone ?? '',
+    String(w.daysPresent),
+    w.hours.toFixed(2),
+    String(w.workedSeconds),
+    String(w.flaggedDays),
+    String(w.correctedDays),
+    since ? String(since.daysPresent) : '',
+    since ? since.hours.toFixed(2) : '',
+    since ? String(since.workedSeconds) : '',
+    since ? String(since.flaggedDays) : '',
   ]);
 }

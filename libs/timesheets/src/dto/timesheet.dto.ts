@@ -27,6 +27,7 @@ import {
   UTC_TIMESTAMP_PATTERN,
 } from '@app/common';
 import { PACKET_ID_PATTERN } from '@app/offline-sync';
+import { PayrollCloseHeadView, PayrollTotalsView } from '../payroll-close/payroll-close.dto';
 import { CORRECTION_ACTIONS, CorrectionAction, TARGETED_ACTIONS } from '../domain/correction';
 
 /**
@@ -412,6 +413,21 @@ export class PayrollWorkerView {
   })
   flaggedDays!: number;
   @ApiProperty() correctedDays!: number;
+  @ApiPropertyOptional({
+    type: PayrollTotalsView,
+    description:
+      'When the period read is a closed one (`closed`): the totals the close recorded for the ' +
+      'worker (zeros for a worker with no day then)',
+  })
+  atClose?: PayrollTotalsView;
+  @ApiPropertyOptional({
+    type: PayrollTotalsView,
+    description:
+      'When the period read is a closed one: the totals now less `atClose` (a late sync, an ' +
+      "admin's correction since the close): what the next pay run adds, or takes back when " +
+      'negative',
+  })
+  sinceClose?: PayrollTotalsView;
 }
 
 export class PayrollView {
@@ -419,5 +435,17 @@ export class PayrollView {
   @ApiProperty() timeZone!: string;
   @ApiProperty() from!: string;
   @ApiProperty() to!: string;
+  @ApiPropertyOptional({
+    type: PayrollCloseHeadView,
+    description:
+      'The period read is exactly a closed one (POST …/payroll/closes): each worker carries ' +
+      '`atClose` and `sinceClose`, and a worker of the close with no day now shows with zeros',
+  })
+  closed?: PayrollCloseHeadView;
+  @ApiPropertyOptional({
+    type: [PayrollCloseHeadView],
+    description: 'The closed periods the period read overlaps, when it is not exactly one of them',
+  })
+  overlapsClosed?: PayrollCloseHeadView[];
   @ApiProperty({ type: [PayrollWorkerView] }) workers!: PayrollWorkerView[];
 }

@@ -1,0 +1,78 @@
+import {
+  ApiProperty,
+  ApiPropertyOptional,
+  IsDay,
+  IsOmittable,
+  NotBefore,
+  PageLimit,
+} from '@app/common';
+
+export class ClosePayrollDto {
+  @ApiProperty({ example: '2026-10-01', description: 'First local day (YYYY-MM-DD), inclusive' })
+  @IsDay()
+  from!: string;
+
+  @ApiProperty({
+    example: '2026-10-31',
+    description:
+      'Last local day (YYYY-MM-DD), inclusive, before today at the site (422 period_not_over); ' +
+      'before `from` → 400 invalid_period',
+  })
+  @IsDay()
+  @NotBefore('from')
+  to!: string;
+}
+
+export class ListClosesQuery {
+  @ApiPropertyOptional({
+    example: '2026-10-01',
+    description: 'Only closes of periods starting before this day (the next page: the last `from`)',
+  })
+  @IsOmittable()
+  @IsDay()
+  before?: string;
+
+  @PageLimit()
+  limit?: number;
+}
+
+export class PayrollTotalsView {
+  @ApiProperty() daysPresent!: number;
+  @ApiProperty() hours!: number;
+  @ApiProperty() workedSeconds!: number;
+  @ApiProperty() flaggedDays!: number;
+}
+
+export class ClosedWorkerView extends PayrollTotalsView {
+  @ApiProperty() workerId!: string;
+}
+
+export class PayrollCloseHeadView {
+  @ApiProperty({ example: '2026-10-01' }) from!: string;
+  @ApiProperty({ example: '2026-10-31' }) to!: string;
+  @ApiProperty({ description: 'When the period was closed (ISO-8601 UTC)' }) at!: string;
+  @ApiProperty({ example: 'admin:ops', description: 'Who closed it: `<role>:<keyId>`' })
+  by!: string;
+}
+
+export class PayrollCloseView extends PayrollCloseHeadView {
+  @ApiProperty() siteId!: string;
+  @ApiProperty({
+    enum: ['verified', 'tampered'],
+    description:
+      "`tampered`: the stored close does not verify under the server's store-MAC tag (changed " +
+      'outside the server); the payroll of a period it overlaps answers 503 payroll_close_tampered',
+  })
+  integrity!: 'verified' | 'tampered';
+  @ApiProperty({
+    type: [ClosedWorkerView],
+    description: 'Per worker, the totals the payroll showed when the period was closed',
+  })
+  workers!: ClosedWorkerView[];
+}
+
+export class PayrollClosesView {
+  @ApiProperty({ type: [PayrollCloseView] }) closes!: PayrollCloseView[];
+  @ApiPropertyOptional({ description: 'Pass as ?before= for the next page (absent on the last)' })
+  nextBefore?: string;
+}
