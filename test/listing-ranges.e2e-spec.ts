@@ -34,11 +34,12 @@ describe('listing ranges (e2e)', () => {
   });
   afterAll(async () => t.close());
 
-  it('should find the ranged listings: timesheets, their CSV, the payroll and fraud events', () => {
+  it('should find the ranged listings: timesheets, the payroll, their CSVs and fraud events', () => {
     expect(ranged.map((op) => op.path).sort()).toEqual(
       [
         '/api/v5/fraud/events',
         '/api/v5/sites/{siteId}/payroll',
+        '/api/v5/sites/{siteId}/payroll.csv',
         '/api/v5/sites/{siteId}/timesheets',
         '/api/v5/sites/{siteId}/timesheets.csv',
       ].sort(),
