@@ -13,18 +13,23 @@ import { attendanceLogAdapters } from './ledger-persistence';
  * hashed bytes. MongoDB serializes the stored values: a BSON date for the signed timestamp gives
  * the same JCS text (`toJSON`), so a value that is not JSON gives a text that hashes to none.
  */
-function entry(siteId: string): PendingLogEntry {
+function entry(
+  siteId: string,
+  timestamp = '2026-01-01T08:00:00.000Z',
+  workerId = 'w1',
+  deviceId = 'd1',
+): PendingLogEntry {
   const packetId = randomUUID();
   return {
     siteId,
     packetId,
     data: {
       packetId,
-      workerId: 'w1',
+      workerId,
       siteId,
-      deviceId: 'd1',
+      deviceId,
       type: 'check_in',
-      timestamp: '2026-01-01T08:00:00.000Z',
+      timestamp,
       geo: { lat: 28.6139, lng: 77.209, accuracyM: 12.5 },
       signature: 'a'.repeat(64),
     },
@@ -65,6 +70,89 @@ describeStoreContract(
       const [edited, next] = await sut().readChainTexts(siteId, 0, 10);
       expect(recordHashOfText(edited)).not.toBe(edited.recordHash);
       expect(recordHashOfText(next)).toBe(next.recordHash);
+    });
+
+    /**
+     * What the fraud screen's lookups read (the worker's previous packet, a device's workers):
+     * SQLite's indexes read `data` itself (json_extract, hashed), MongoDB's read the top-level
+     * copies `workerId`, `deviceId` and `at`, which no hash covers. Either way a change that
+     * steers a lookup must leave a link whose texts no longer hash to its recordHash.
+     */
+    const steers: [string, Record<string, unknown>, string, unknown][] = [
+      ['workerId', { workerId: 'w9' }, '$.workerId', 'w9'],
+      ['deviceId', { deviceId: 'd9' }, '$.deviceId', 'd9'],
+      [
+        'at',
+        { at: new Date('2026-01-01T07:00:00.000Z') },
+        '$.timestamp',
+        '2026-01-01T07:00:00.000Z',
+      ],
+    ];
+    it.each(steers)(
+      "should read a packet whose lookup field (%s) was changed in the store, steering the fraud screen's lookups, as a text that no longer hashes to its recordHash",
+      async (field, copy, path, value) => {
+        const siteId = `S-${randomUUID()}`;
+        const [workerId, deviceId] = [`w-${randomUUID()}`, `d-${randomUUID()}`];
+        const first = entry(siteId, '2026-01-01T08:00:00.000Z', workerId, deviceId);
+        const second = entry(siteId, '2026-01-01T09:00:00.000Z', workerId, deviceId);
+        await sut().appendToChains([first, second]);
+        const key = {
+          workerId,
+          at: new Date('2026-01-01T09:00:00.000Z'),
+          packetId: second.packetId,
+        };
+        const window = [
+          new Date('2026-01-01T07:30:00.000Z'),
+          new Date('2026-01-01T08:30:00.000Z'),
+        ] as const;
+        expect((await sut().findPreviousOfWorkers([key]))[0]?.data.packetId).toBe(first.packetId);
+        expect(await sut().listWorkersOfDevices([deviceId], ...window)).toEqual([key.workerId]);
+        if (driver() === 'sqlite') {
+          const db = (store() as SqliteStore).db;
+          db.exec('DROP TRIGGER attendance_logs_append_only_update');
+          db.prepare(
+            `UPDATE attendance_logs SET data = json_set(data, ?, ?) WHERE site_id = ? AND seq = 1`,
+          ).run(path, value, siteId);
+        } else {
+          await (store() as MongoStore).connection
+            .collection('attendance_logs')
+            .updateOne({ siteId, seq: 1 }, { $set: copy });
+        }
+        // the change steers a lookup: the packet is no longer the worker's previous one, or no
+        // longer the device's within the window
+        const previous = (await sut().findPreviousOfWorkers([key]))[0];
+        const workers = await sut().listWorkersOfDevices([deviceId], ...window);
+        expect(previous?.data.packetId === first.packetId && workers.length === 1).toBe(false);
+        // and it reads tampered, as its data changed would (verify, the seal, read models)
+        const [edited, next] = await sut().readChainTexts(siteId, 0, 10);
+        expect([field, recordHashOfText(edited) === edited.recordHash]).toEqual([field, false]);
+        expect(recordHashOfText(next)).toBe(next.recordHash);
+        const [tagged] = await sut().readTaggedTexts(siteId, 1, 1);
+        expect(recordHashOfText(tagged)).not.toBe(tagged.recordHash);
+        const [chained] = await sut().readTaggedChain(siteId, 0, 1);
+        expect(recordHashOfText(chained.text)).not.toBe(chained.text.recordHash);
+      },
+    );
+
+    it('should read an entry that is no packet given a worker copy (put into a worker history) as a text that no longer hashes, on MongoDB', async () => {
+      const siteId = `S-${randomUUID()}`;
+      const packetId = randomUUID();
+      await sut().appendToChains([
+        {
+          siteId,
+          packetId,
+          data: { kind: 'note', packetId, text: 'x' },
+          meta: { isOfflineSync: false, syncTimestamp: '2026-01-01T09:00:00.000Z' },
+        },
+      ]);
+      const [honest] = await sut().readChainTexts(siteId, 0, 10);
+      expect(recordHashOfText(honest)).toBe(honest.recordHash);
+      if (driver() === 'sqlite') return; // SQLite keeps no copies: its lookups read data
+      await (store() as MongoStore).connection
+        .collection('attendance_logs')
+        .updateOne({ siteId, seq: 1 }, { $set: { workerId: 'w1', at: new Date() } });
+      const [edited] = await sut().readChainTexts(siteId, 0, 10);
+      expect(recordHashOfText(edited)).not.toBe(edited.recordHash);
     });
   },
 );

@@ -1,13 +1,15 @@
 import { Injectable, OnModuleInit, Optional } from '@nestjs/common';
 import type { Model, PipelineStage } from 'mongoose';
 import { jcs } from '@app/common';
-import { canonicalMongoJson, MongoStoreHandle } from '@app/persistence';
+import { canonicalMongoJson, canonicalMongoTime, MongoStoreHandle } from '@app/persistence';
 import { appendWithRetry } from '@app/tlog';
 import { StoreMac } from '@app/tlog/store-mac';
 import {
   AttendanceLog,
   EMPTY_HEAD,
   entryKeyText,
+  isPacketData,
+  LedgerEntryData,
   LedgerEntryKey,
   ledgerDeviceOf,
   linkAfter,
@@ -189,15 +191,23 @@ export class MongoAttendanceLogRepository extends AttendanceLogRepository implem
     return docs.map(Mapper.toDomain);
   }
 
-  /** Documents hold values: their JCS texts are serialized here. */
+  /**
+   * Documents hold values: their JCS texts are serialized here (a document whose copies disagree
+   * with its data gives a data text that hashes to no recordHash: `storedDataJcs`).
+   */
   async readChainTexts(siteId: string, afterSeq: number, limit: number): Promise<StoredLinkText[]> {
-    return (await this.readChain(siteId, afterSeq, limit)).map((log) => ({
-      siteId: log.siteId,
-      seq: log.seq,
-      prevHash: log.prevHash,
-      recordHash: log.recordHash,
-      dataJcs: storedJcs(log.data),
-      metaJcs: storedJcs(log.meta),
+    const docs = await this.logs
+      .find({ siteId, seq: { $gt: afterSeq } }, { mac: 0, macKid: 0 })
+      .sort({ seq: 1 })
+      .limit(limit)
+      .lean<AttendanceLogDocument[]>();
+    return docs.map((doc) => ({
+      siteId: doc.siteId,
+      seq: doc.seq,
+      prevHash: doc.prevHash,
+      recordHash: doc.recordHash,
+      dataJcs: storedDataJcs(doc),
+      metaJcs: storedJcs(doc.meta),
     }));
   }
 
@@ -322,7 +332,7 @@ function taggedText(doc: AttendanceLogDocument): TaggedLinkText {
     seq: doc.seq,
     prevHash: doc.prevHash,
     recordHash: doc.recordHash,
-    dataJcs: storedJcs(doc.data),
+    dataJcs: storedDataJcs(doc),
     metaJcs: storedJcs(doc.meta),
     mac: doc.mac ?? null,
     kid: doc.macKid ?? null,
@@ -411,3 +421,39 @@ function isNotFound(error: unknown): boolean {
 function storedJcs(stored: unknown): string {
   return canonicalMongoJson(stored) ? jcs(stored) : '"stored value is not JSON"';
 }
+
+/**
+ * A document's data as hashed (`storedJcs`), if its top-level copies (`workerId`, `deviceId`,
+ * `at`) are the ones `toPersistence` writes for it: the fraud screen's lookups and the entry's key
+ * read the copies, which no hash covers, so a copy changed in the store (a worker's packet hidden
+ * from that worker's history, or moved into another's) gives a text that hashes to no
+ * recordHash: the link reads record_hash_mismatch, as its data changed would (verify names it,
+ * the seal refuses it past the last checkpoint, read models stop before it).
+ */
+function storedDataJcs(doc: AttendanceLogDocument): string {
+  return copiesAgree(doc) ? storedJcs(doc.data) : '"stored copies disagree with data"';
+}
+
+/**
+ * Whether a document's copies are exactly those `AttendanceLogMongoMapper.toPersistence` writes
+ * for its data: a packet's worker, device and timestamp (a BSON date of the same instant), and
+ * none on an entry that is no packet (a correction: a copy there would put it in a worker's or a
+ * device's history).
+ */
+export function copiesAgree(doc: AttendanceLogDocument): boolean {
+  const data = doc.data as unknown;
+  const expected =
+    typeof data === 'object' && data !== null && isPacketData(data as LedgerEntryData)
+      ? (data as PacketCopies)
+      : undefined;
+  if (!expected) return doc.workerId == null && doc.deviceId == null && doc.at == null;
+  if (doc.workerId !== expected.workerId || doc.deviceId !== expected.deviceId) return false;
+  const at: unknown = doc.at;
+  return (
+    canonicalMongoTime(at) &&
+    typeof expected.timestamp === 'string' &&
+    (at as Date).getTime() === new Date(expected.timestamp).getTime()
+  );
+}
+
+type PacketCopies = { workerId: unknown; deviceId: unknown; timestamp: unknown };
