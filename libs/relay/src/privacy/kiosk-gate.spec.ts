@@ -44,6 +44,25 @@ describe('gateKioskText', () => {
     }
   });
 
+  it('should replace a platform id the session never held, for both kiosks, long or short', () => {
+    const other = 'PLT_leakedUser9999';
+    for (const pad of ['', 'x'.repeat(2000)]) {
+      for (const role of ['device', 'hardware'] as KioskRole[]) {
+        const text = JSON.stringify({
+          type: 'result',
+          data: { pad, message: `enrolled as ${other.toLowerCase()}`, [other]: 1 },
+        });
+        const out = gateKioskText(text, role, ids, 'PLT_ALIAS_abc');
+        expect(out).not.toMatch(/leakedUser9999/i);
+        expect(JSON.parse(out!).data).toEqual({
+          pad,
+          message: 'enrolled as [platform_id removed]',
+          '[platform_id removed]': 1,
+        });
+      }
+    }
+  });
+
   it('should drop a frame when the replacement itself would carry the id', () => {
     const text = JSON.stringify({ type: 'from_app', data: { v: ID } });
     expect(gateKioskText(text, 'hardware', ids, `again ${ID}`)).toBeUndefined();
@@ -63,6 +82,13 @@ describe('kioskCopyOfAnswer', () => {
     ).toEqual({ status: 'success', code: 7, message: 'm'.repeat(256) });
     expect(kioskCopyOfAnswer([ID])).toEqual({});
     expect(kioskCopyOfAnswer({ status: { nested: ID } })).toEqual({});
+  });
+
+  it('should replace platform ids before the cut, so no part of one is left at the end', () => {
+    const message = `${'m'.repeat(250)}PLT_leakedUser9999`;
+    expect(kioskCopyOfAnswer({ message }).message).toBe(
+      `${'m'.repeat(250)}[platform_id removed]`.slice(0, 256),
+    );
   });
 });
 
