@@ -91,6 +91,15 @@ function strict(value: unknown, alias: string | undefined, depth: number, keep?:
 }
 
 /** `text` with every platform id but the alias replaced. */
+/** A platform-id-shaped tail (PLATFORM_ID_IN_TEXT's letters, however few) at the end of a text. */
+const ID_TAIL = new RegExp(`${PLATFORM_ID_IN_TEXT.source.replace(/\{\d+,\}$/, '*')}$`, 'i');
+
+/** `text` cut to MAX_ANSWER_FIELD characters, without the part of an id the cut went through. */
+function bounded(text: string): string {
+  if (text.length <= MAX_ANSWER_FIELD) return text;
+  return text.slice(0, MAX_ANSWER_FIELD).replace(ID_TAIL, '');
+}
+
 function withoutIds(text: string, alias: string | undefined): string {
   if (!ANY_PLATFORM_ID.test(text)) return text;
   const parts = alias ? text.split(alias) : [text];
@@ -102,8 +111,9 @@ function withoutIds(text: string, alias: string | undefined): string {
 /**
  * The kiosk's copy of an upstream answer: only `status`, `code` and `message` (strings or
  * numbers, bounded), never the raw body, so nothing the upstream echoes back reaches the kiosk
- * unless it is in one of these fields (and then the gate still scrubs it). Platform ids are
- * replaced before a field is cut to its bound, so a cut never leaves part of one to the kiosk.
+ * unless it is in one of these fields (and then the gate still scrubs it, the session's id into
+ * the legacy alias). A field cut to its bound loses a platform id the cut went through whole
+ * (`PLT_…` at the end of the cut): the gate could not recognise a part of one.
  */
 export function kioskCopyOfAnswer(data: unknown): JsonObject {
   const out: JsonObject = {};
@@ -111,8 +121,7 @@ export function kioskCopyOfAnswer(data: unknown): JsonObject {
   for (const field of ANSWER_FIELDS) {
     const value = data[field];
     if (typeof value === 'number' && Number.isFinite(value)) out[field] = value;
-    else if (typeof value === 'string')
-      out[field] = withoutIds(value, undefined).slice(0, MAX_ANSWER_FIELD);
+    else if (typeof value === 'string') out[field] = bounded(value);
   }
   return out;
 }
