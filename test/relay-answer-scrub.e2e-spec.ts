@@ -23,17 +23,24 @@ describe('what an upstream answer may carry to the clients (e2e)', () => {
   beforeAll(async () => {
     relay = await startUpstreamApps({ env: { UPSTREAM_API_KEY: UPSTREAM_KEY } });
     t = relay.t;
-    relay.upstream.behaviour = () => ({
-      status: 400,
-      body: {
-        status: 'failure',
-        message: `face already enrolled as ${OTHER_ID}; key ${UPSTREAM_KEY}`,
-        image_base64: ECHOED_IMAGE,
-        detail: { seen: `got ${ECHOED_IMAGE}AAAA`, other: OTHER_ID, [UPSTREAM_KEY]: true },
-      },
-    });
   });
   afterAll(() => relay.close());
+  beforeEach(() => {
+    relay.upstream.behaviour = () => ({ status: 400, body: ANSWER });
+  });
+
+  const ANSWER = {
+    status: 'failure',
+    message: `face already enrolled as ${OTHER_ID}; key ${UPSTREAM_KEY}`,
+    image_base64: ECHOED_IMAGE,
+    detail: { seen: `got ${ECHOED_IMAGE}AAAA`, other: OTHER_ID, [UPSTREAM_KEY]: true },
+  };
+  /** The clients' copy: the upstream's body less the echoed image and the key. */
+  const CLIENT_COPY = {
+    status: 'failure',
+    message: `face already enrolled as ${OTHER_ID}; key [api key redacted]`,
+    detail: { seen: 'got [image removed]', other: OTHER_ID, '[api key redacted]': true },
+  };
 
   const image = fakeJpeg().toString('base64');
 
@@ -55,16 +62,39 @@ describe('what an upstream answer may carry to the clients (e2e)', () => {
       status_code: 400,
       platform_id: PLATFORM_ID,
     });
-    // the upstream's body, less the echoed image and the key (its other members as they came)
-    expect(phoneResult.data).toEqual({
-      status: 'failure',
-      message: `face already enrolled as ${OTHER_ID}; key [api key redacted]`,
-      detail: { seen: 'got [image removed]', other: OTHER_ID, '[api key redacted]': true },
-    });
+    expect(phoneResult.data).toEqual(CLIENT_COPY);
     expect(mobile.raw.join('\n')).not.toContain(UPSTREAM_KEY);
     expect(mobile.raw.join('\n')).not.toContain(ECHOED_IMAGE);
     await device.next('session_closed');
     await mobile.next('session_closed');
+  });
+
+  it('should keep that same copy for a phone that comes back for its result', async () => {
+    const kiosk = await TestKiosk.registered(t, 'TEE-ANSWER-SCRUB-2');
+    const session = await openSession(t, PLATFORM_ID);
+    const { mobile, device } = await pair(t, t, kiosk, session);
+    let reached!: () => void;
+    const atUpstream = new Promise<void>((resolve) => (reached = resolve));
+    let release!: () => void;
+    const hold = new Promise<void>((resolve) => (release = resolve));
+    relay.upstream.behaviour = () => {
+      reached();
+      return { status: 400, body: ANSWER, hold };
+    };
+    device.send({ type: 'submit_result', image });
+    await atUpstream;
+    // the phone's socket drops while the upstream holds the image
+    mobile.ws.terminate();
+    await device.next('status');
+    release();
+    await device.next('result');
+    const back = await TestSocket.open(`${t.wsUrl}/ws/mobile?token=${session.mobileToken}`);
+    const kept = await back.next('result');
+    expect(kept).toMatchObject({ platform_id: PLATFORM_ID, status_code: 400 });
+    expect(kept.data).toEqual(CLIENT_COPY);
+    expect(back.raw.join('\n')).not.toContain(UPSTREAM_KEY);
+    expect(back.raw.join('\n')).not.toContain(ECHOED_IMAGE);
+    await back.waitClose();
   });
 
   it('should give the fielded hardware no platform id but its alias and no key, the app no key and no image', async () => {
@@ -83,11 +113,7 @@ describe('what an upstream answer may carry to the clients (e2e)', () => {
     expect(hardware.fatal).toBeUndefined();
 
     const appCopy = await app.next('backend_response');
-    expect(appCopy.data).toEqual({
-      status: 'failure',
-      message: `face already enrolled as ${OTHER_ID}; key [api key redacted]`,
-      detail: { seen: 'got [image removed]', other: OTHER_ID, '[api key redacted]': true },
-    });
+    expect(appCopy.data).toEqual(CLIENT_COPY);
     expect(app.raw.join('\n')).not.toContain(UPSTREAM_KEY);
     expect(app.raw.join('\n')).not.toContain(ECHOED_IMAGE);
     app.close();
