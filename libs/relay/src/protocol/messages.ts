@@ -291,7 +291,7 @@ export const BACKEND_RESPONSE = message({
   routes: [
     toClient(
       LEGACY_PROTOCOL,
-      "Legacy: the submission's outcome, to both, for every upstream outcome: the upstream's status and body, or 502/504 with `data` = `{status:'failure', code, message}` when it could not be reached or did not answer. The hardware's `data` keeps only `status`, `code` and `message`, with the alias in place of the real id.",
+      "Legacy: the submission's outcome, to both, for every upstream outcome: the upstream's status and body (less any echoed image and configured secret: see What an upstream answer carries), or 502/504 with `data` = `{status:'failure', code, message}` when it could not be reached or did not answer. The hardware's `data` keeps only `status`, `code` and `message`, with the alias in place of the real id and any other platform id replaced.",
     ),
   ],
   example: {
