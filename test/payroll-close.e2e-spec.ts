@@ -190,7 +190,7 @@ describe('payroll: a closed period (e2e, controllable clock)', () => {
     expect(oct.type).toContain('text/csv');
     const json = (await payroll()).workers[0];
     expect(oct.text.split('\r\n')).toEqual([
-      '\ufeffworker_id,worker_name,worker_phone,days_present,hours,worked_seconds,flagged_days,corrected_days,since_close_days_present,since_close_hours,since_close_worked_seconds,since_close_flagged_days',
+      '\ufeffworker_id,worker_name,worker_phone,days_present,hours,worked_seconds,flagged_days,corrected_days,since_close_days_present,since_close_hours,since_close_worked_seconds,since_close_flagged_days,refused_punches',
       [
         phone.workerId,
         json.name,
@@ -204,6 +204,7 @@ describe('payroll: a closed period (e2e, controllable clock)', () => {
         '0.00',
         '0',
         '1',
+        '0',
       ].join(','),
       '',
     ]);
@@ -230,7 +231,7 @@ describe('payroll: a closed period (e2e, controllable clock)', () => {
     const [, row] = nov.text.split('\r\n');
     expect(row).toBe(
       `${formula.body.workerId},"'=HYPERLINK(""http://x"",""pay"")",` +
-        `"'${formulaPhone.replace(/ /g, '')}",1,8.00,28800,0,1,,,,`,
+        `"'${formulaPhone.replace(/ /g, '')}",1,8.00,28800,0,1,,,,,0`,
     );
     // a refusal is a JSON error, as the payroll's
     const bad = await csvOf('from=2026-11-30&to=2026-11-01');

@@ -85,6 +85,7 @@ export const PAYROLL_CSV_HEADER = [
   'since_close_hours',
   'since_close_worked_seconds',
   'since_close_flagged_days',
+  'refused_punches',
 ];
 
 /**
@@ -106,5 +107,6 @@ export function payrollCsvRow(w: PayrollWorkerView): string {
     since ? since.hours.toFixed(2) : '',
     since ? String(since.workedSeconds) : '',
     since ? String(since.flaggedDays) : '',
+    String(w.refusedPunches),
   ]);
 }
