@@ -189,12 +189,21 @@ describe('payroll: a closed period (e2e, controllable clock)', () => {
     expect(oct.status).toBe(200);
     expect(oct.type).toContain('text/csv');
     const json = (await payroll()).workers[0];
+    // the CSV's cells are the JSON's values (flagged_days is flaggedDays)
+    expect(json).toMatchObject({
+      daysPresent: 2,
+      hours: 8.5,
+      workedSeconds: 8.5 * 3600,
+      flaggedDays: 1,
+      correctedDays: 1,
+      sinceClose: { daysPresent: 1, hours: 0, workedSeconds: 0, flaggedDays: 1 },
+    });
     expect(oct.text.split('\r\n')).toEqual([
       '\ufeffworker_id,worker_name,worker_phone,days_present,hours,worked_seconds,flagged_days,corrected_days,since_close_days_present,since_close_hours,since_close_worked_seconds,since_close_flagged_days,refused_punches',
       [
         phone.workerId,
         json.name,
-        `"'${json.phone}"`,
+        json.phone,
         '2',
         '8.50',
         String(8.5 * 3600),
@@ -231,7 +240,7 @@ describe('payroll: a closed period (e2e, controllable clock)', () => {
     const [, row] = nov.text.split('\r\n');
     expect(row).toBe(
       `${formula.body.workerId},"'=HYPERLINK(""http://x"",""pay"")",` +
-        `"'${formulaPhone.replace(/ /g, '')}",1,8.00,28800,0,1,,,,,0`,
+        `${formulaPhone.replace(/ /g, '')},1,8.00,28800,0,1,,,,,0`,
     );
     // a refusal is a JSON error, as the payroll's
     const bad = await csvOf('from=2026-11-30&to=2026-11-01');

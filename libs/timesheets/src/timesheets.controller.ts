@@ -140,9 +140,11 @@ export class TimesheetsController {
       'to 2 decimals, so the rows of a period may not sum to the payroll `hours` (rounded once ' +
       'for the period, from the seconds); `corrected` appears once a day in `flags`. ' +
       "`worker_name` and `worker_phone` are the worker's now (what its record says at export " +
-      'time). A cell that starts with `=`, `+`, `-`, `@`, a tab or CR (a phone `+91…`, a name ' +
-      'typed as a formula) is written with a single quote before it, quoted (OWASP CSV ' +
-      'injection), so no spreadsheet runs it as a formula.',
+      'time). A cell that starts with `=`, `+`, `-`, `@`, a tab, CR or NUL (a name typed as a ' +
+      'formula) is written with a single quote before it, quoted (OWASP CSV injection), so no ' +
+      'spreadsheet runs it as a formula; a phone-shaped cell, `+` then digits in groups split ' +
+      'by single spaces (`+919810000001`, `+91 98100 00001`), is written as it is (a number to ' +
+      'a spreadsheet, nothing it could run).',
   })
   @ApiProduces('text/csv')
   @ApiOkResponse({ description: 'One row per worker-day, CRLF line ends, header first' })
@@ -222,7 +224,8 @@ export class TimesheetsController {
       "(`hours` to 2 decimals), and for a period that is exactly a closed one (the JSON's " +
       '`closed`) the change since the close (`sinceClose`), empty otherwise. The CSV rules ' +
       'of timesheets.csv: RFC 4180, CRLF, a cell a spreadsheet would run as a formula written ' +
-      'with a single quote before it, `bom=true` for a UTF-8 byte order mark; the payroll is ' +
+      'with a single quote before it (a phone `+` and digits as it is), `bom=true` for a ' +
+      "UTF-8 byte order mark; `flagged_days` is the JSON's `flaggedDays`; the payroll is " +
       'read whole before the status line, so a refusal is a JSON error (a file cut off after ' +
       'its status ends with an `#export_incomplete,<code>` line, as timesheets.csv).',
   })
