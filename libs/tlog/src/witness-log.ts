@@ -1,6 +1,6 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import { appendFileSync, createReadStream } from 'node:fs';
-import { mkdir, open } from 'node:fs/promises';
+import { createReadStream } from 'node:fs';
+import { appendFile, mkdir, open } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { createInterface } from 'node:readline';
 import { SignedCheckpoint } from './domain/checkpoint';
@@ -48,12 +48,7 @@ export class WitnessLog {
       signedAt: checkpoint.signedAt.toISOString(),
       note: checkpoint.note,
     };
-    // Written synchronously: the same open (O_APPEND, created 0644), one write and a close at
-    // each line, so a removed or replaced file is made again and an unwritable one fails the
-    // seal, as before. A line into the page cache (no fsync) takes microseconds of the event
-    // loop; the promise API's open, write and close were three trips to libuv's pool, ~140 µs of
-    // CPU against ~15 (docs/benchmarks.md, vaultread): a fixed part of every seal.
-    appendFileSync(this.file, `${JSON.stringify(line)}\n`, { mode: 0o644 });
+    await appendFile(this.file, `${JSON.stringify(line)}\n`, { mode: 0o644 });
   }
 
   /** The witnessed checkpoints of one log, in file order. */
