@@ -152,8 +152,7 @@ export class TimesheetsController {
     @CurrentTimesheetActor() actor: TimesheetActor,
     @Res() res: Response,
   ): Promise<void> {
-    const { bom, ...period } = query;
-    const scope = await this.timesheets.scope({ ...period, siteId: params.siteId }, actor);
+    const { bom, scope } = await this.csvOpening(params, query, actor);
     const timesheets = this.timesheets;
     // a page at a time, each with the name and phone of its workers (one read a page)
     async function* chunks(): AsyncGenerator<string> {
@@ -167,7 +166,7 @@ export class TimesheetsController {
       {
         filename: `timesheets-${scope.siteId}-${scope.from}-${scope.to}.csv`,
         header: CSV_HEADER,
-        bom: bom === 'true',
+        bom,
         chunks: chunks(),
       },
       this.logger,
@@ -234,8 +233,7 @@ export class TimesheetsController {
     @CurrentTimesheetActor() actor: TimesheetActor,
     @Res() res: Response,
   ): Promise<void> {
-    const { bom, ...period } = query;
-    const scope = await this.timesheets.scope({ ...period, siteId: params.siteId }, actor);
+    const { bom, scope } = await this.csvOpening(params, query, actor);
     const payroll = await this.closes.withClose(scope, await this.timesheets.payroll(scope));
     async function* chunks(): AsyncGenerator<string> {
       // 500 rows a write
@@ -251,7 +249,7 @@ export class TimesheetsController {
       {
         filename: `payroll-${scope.siteId}-${scope.from}-${scope.to}.csv`,
         header: PAYROLL_CSV_HEADER,
-        bom: bom === 'true',
+        bom,
         chunks: chunks(),
       },
       this.logger,
@@ -352,5 +350,12 @@ export class TimesheetsController {
     const result = await this.corrections.correct(params.siteId, body, actor);
     if (result.status === 'duplicate') res.status(200);
     return result;
+  }
+
+  /** A CSV's opening: whether it starts with a byte order mark, and the scope it reads. */
+  private async csvOpening(params: SiteParam, query: CsvQuery, actor: TimesheetActor) {
+    const { bom, ...period } = query;
+    const scope = await this.timesheets.scope({ ...period, siteId: params.siteId }, actor);
+    return { bom: bom === 'true', scope };
   }
 }
