@@ -1,19 +1,7 @@
-import {
-  Body,
-  Controller,
-  Get,
-  HttpCode,
-  Param,
-  Post,
-  Query,
-  Res,
-  Logger,
-  UseGuards,
-} from '@nestjs/common';
+import { Body, Controller, Get, HttpCode, Param, Post, Query, Res, Logger } from '@nestjs/common';
 import type { Response } from 'express';
 import {
   ErrorBody,
-  Public,
   ApiCreatedResponse,
   ApiOkResponse,
   ApiOperation,
@@ -35,12 +23,7 @@ import {
   TimesheetPageQuery,
   TimesheetPageView,
 } from './dto/timesheet.dto';
-import {
-  CurrentTimesheetActor,
-  TimesheetAccessGuard,
-  TimesheetActor,
-  TimesheetKeyRoles,
-} from './timesheet-access.guard';
+import { CurrentTimesheetActor, TimesheetAccess, TimesheetActor } from './timesheet-access.guard';
 import { TimesheetsService } from './timesheets.service';
 import { PayrollCloseService } from './payroll-close/payroll-close.service';
 
@@ -97,9 +80,7 @@ export class TimesheetsController {
   ) {}
 
   @Get('timesheets')
-  @Public()
-  @UseGuards(TimesheetAccessGuard)
-  @TimesheetKeyRoles('admin', 'auditor')
+  @TimesheetAccess('admin', 'auditor')
   @ApiOperation({
     summary: 'Worker-days of a period (JSON, keyset paged)',
     description: SIGNED_READ,
@@ -130,9 +111,7 @@ export class TimesheetsController {
   }
 
   @Get('timesheets.csv')
-  @Public()
-  @UseGuards(TimesheetAccessGuard)
-  @TimesheetKeyRoles('admin', 'auditor')
+  @TimesheetAccess('admin', 'auditor')
   @ApiOperation({
     summary: 'Worker-days of a period as CSV (RFC 4180, streamed)',
     description:
@@ -174,9 +153,7 @@ export class TimesheetsController {
   }
 
   @Get('payroll')
-  @Public()
-  @UseGuards(TimesheetAccessGuard)
-  @TimesheetKeyRoles('admin', 'auditor')
+  @TimesheetAccess('admin', 'auditor')
   @ApiOperation({
     summary: 'Payroll summary per worker for a period',
     description:
@@ -211,9 +188,7 @@ export class TimesheetsController {
   }
 
   @Get('payroll.csv')
-  @Public()
-  @UseGuards(TimesheetAccessGuard)
-  @TimesheetKeyRoles('admin', 'auditor')
+  @TimesheetAccess('admin', 'auditor')
   @ApiOperation({
     summary: 'Payroll summary per worker as CSV (the payroll JSON, one row per worker)',
     description:
@@ -257,9 +232,7 @@ export class TimesheetsController {
   }
 
   @Post('corrections')
-  @Public()
-  @UseGuards(TimesheetAccessGuard)
-  @TimesheetKeyRoles('admin')
+  @TimesheetAccess('admin')
   @HttpCode(201)
   @ApiOperation({
     summary: 'Correct a punch, or record a missing shift: a new ledger entry, never an edit',
