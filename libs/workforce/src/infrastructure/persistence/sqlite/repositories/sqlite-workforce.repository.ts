@@ -29,12 +29,7 @@ import {
 } from '../../../../domain/workforce';
 import { PhoneNumbers } from '../../../../domain/phone-number';
 import { reportThekedarSiteGrants } from '../../thekedar-site-grants';
-import {
-  SiteSeal,
-  siteTampered,
-  ThekedarSeal,
-  thekedarTampered,
-} from '../../site-seal';
+import { SiteSeal, siteTampered, ThekedarSeal, thekedarTampered } from '../../site-seal';
 import { SealedRecordRows } from '../../sealed-record-rows';
 import {
   alarmWorkerLegacyRefused,
