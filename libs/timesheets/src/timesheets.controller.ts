@@ -1,19 +1,7 @@
-import {
-  Body,
-  Controller,
-  Get,
-  HttpCode,
-  Param,
-  Post,
-  Query,
-  Res,
-  Logger,
-  UseGuards,
-} from '@nestjs/common';
+import { Body, Controller, Get, HttpCode, Param, Post, Query, Res, Logger } from '@nestjs/common';
 import type { Response } from 'express';
 import {
   ErrorBody,
-  Public,
   ApiCreatedResponse,
   ApiOkResponse,
   ApiOperation,
@@ -35,12 +23,7 @@ import {
   TimesheetPageQuery,
   TimesheetPageView,
 } from './dto/timesheet.dto';
-import {
-  CurrentTimesheetActor,
-  TimesheetAccessGuard,
-  TimesheetActor,
-  TimesheetKeyRoles,
-} from './timesheet-access.guard';
+import { CurrentTimesheetActor, TimesheetAccess, TimesheetActor } from './timesheet-access.guard';
 import { TimesheetsService } from './timesheets.service';
 import { PayrollCloseService } from './payroll-close/payroll-close.service';
 
@@ -97,9 +80,7 @@ export class TimesheetsController {
   ) {}
 
   @Get('timesheets')
-  @Public()
-  @UseGuards(TimesheetAccessGuard)
-  @TimesheetKeyRoles('admin', 'auditor')
+  @TimesheetAccess('admin', 'auditor')
   @ApiOperation({
     summary: 'Worker-days of a period (JSON, keyset paged)',
     description: SIGNED_READ,
@@ -130,9 +111,7 @@ export class TimesheetsController {
   }
 
   @Get('timesheets.csv')
-  @Public()
-  @UseGuards(TimesheetAccessGuard)
-  @TimesheetKeyRoles('admin', 'auditor')
+  @TimesheetAccess('admin', 'auditor')
   @ApiOperation({
     summary: 'Worker-days of a period as CSV (RFC 4180, streamed)',
     description:
@@ -154,8 +133,7 @@ export class TimesheetsController {
     @CurrentTimesheetActor() actor: TimesheetActor,
     @Res() res: Response,
   ): Promise<void> {
-    const { bom, ...period } = query;
-    const scope = await this.timesheets.scope({ ...period, siteId: params.siteId }, actor);
+    const { bom, scope } = await this.csvOpening(params, query, actor);
     const timesheets = this.timesheets;
     // a page at a time, each with the name and phone of its workers (one read a page)
     async function* chunks(): AsyncGenerator<string> {
@@ -169,7 +147,7 @@ export class TimesheetsController {
       {
         filename: `timesheets-${scope.siteId}-${scope.from}-${scope.to}.csv`,
         header: CSV_HEADER,
-        bom: bom === 'true',
+        bom,
         chunks: chunks(),
       },
       this.logger,
@@ -177,9 +155,7 @@ export class TimesheetsController {
   }
 
   @Get('payroll')
-  @Public()
-  @UseGuards(TimesheetAccessGuard)
-  @TimesheetKeyRoles('admin', 'auditor')
+  @TimesheetAccess('admin', 'auditor')
   @ApiOperation({
     summary: 'Payroll summary per worker for a period',
     description:
@@ -214,9 +190,7 @@ export class TimesheetsController {
   }
 
   @Get('payroll.csv')
-  @Public()
-  @UseGuards(TimesheetAccessGuard)
-  @TimesheetKeyRoles('admin', 'auditor')
+  @TimesheetAccess('admin', 'auditor')
   @ApiOperation({
     summary: 'Payroll summary per worker as CSV (the payroll JSON, one row per worker)',
     description:
@@ -237,8 +211,7 @@ export class TimesheetsController {
     @CurrentTimesheetActor() actor: TimesheetActor,
     @Res() res: Response,
   ): Promise<void> {
-    const { bom, ...period } = query;
-    const scope = await this.timesheets.scope({ ...period, siteId: params.siteId }, actor);
+    const { bom, scope } = await this.csvOpening(params, query, actor);
     const payroll = await this.closes.withClose(scope, await this.timesheets.payroll(scope));
     async function* chunks(): AsyncGenerator<string> {
       // 500 rows a write
@@ -254,7 +227,7 @@ export class TimesheetsController {
       {
         filename: `payroll-${scope.siteId}-${scope.from}-${scope.to}.csv`,
         header: PAYROLL_CSV_HEADER,
-        bom: bom === 'true',
+        bom,
         chunks: chunks(),
       },
       this.logger,
@@ -262,9 +235,7 @@ export class TimesheetsController {
   }
 
   @Post('corrections')
-  @Public()
-  @UseGuards(TimesheetAccessGuard)
-  @TimesheetKeyRoles('admin')
+  @TimesheetAccess('admin')
   @HttpCode(201)
   @ApiOperation({
     summary: 'Correct a punch, or record a missing shift: a new ledger entry, never an edit',
@@ -355,5 +326,12 @@ export class TimesheetsController {
     const result = await this.corrections.correct(params.siteId, body, actor);
     if (result.status === 'duplicate') res.status(200);
     return result;
+  }
+
+  /** A CSV's opening: whether it starts with a byte order mark, and the scope it reads. */
+  private async csvOpening(params: SiteParam, query: CsvQuery, actor: TimesheetActor) {
+    const { bom, ...period } = query;
+    const scope = await this.timesheets.scope({ ...period, siteId: params.siteId }, actor);
+    return { bom: bom === 'true', scope };
   }
 }
