@@ -188,13 +188,14 @@ export function table<T>(
   columns: Column<T>[],
   rows: T[],
   empty = 'Nothing yet.',
+  tableClass?: string,
 ): HTMLElement {
   if (rows.length === 0) return h('p', { class: 'empty' }, empty);
   return scrollBox(
     caption,
     h(
       'table',
-      {},
+      { class: tableClass ?? false },
       h('caption', {}, caption),
       h(
         'thead',
@@ -248,15 +249,8 @@ export function localZone(): string {
   return Intl.DateTimeFormat().resolvedOptions().timeZone || 'UTC';
 }
 
-/**
- * An instant in the browser's local time zone, named: `2026-03-31 19:30:00 GMT+5:30
- * (Asia/Kolkata)`. The API's instants are UTC; a site manager reads the local clock.
- */
-export function whenText(iso?: string): string {
-  if (!iso) return '—';
-  const date = new Date(iso);
-  if (Number.isNaN(date.getTime())) return iso;
-  const zone = localZone();
+/** An instant's local date and time with its UTC offset, and the zone's name. */
+function localParts(date: Date): { time: string; zone: string } {
   const parts = new Intl.DateTimeFormat('en-GB', {
     year: 'numeric',
     month: '2-digit',
@@ -268,17 +262,41 @@ export function whenText(iso?: string): string {
     timeZoneName: 'shortOffset',
   }).formatToParts(date);
   const get = (type: string) => parts.find((p) => p.type === type)?.value ?? '';
-  const offset = get('timeZoneName');
-  return `${get('year')}-${get('month')}-${get('day')} ${get('hour')}:${get('minute')}:${get('second')} ${offset}${zone === 'UTC' || !zone ? '' : ` (${zone})`}`;
+  return {
+    time: `${get('year')}-${get('month')}-${get('day')} ${get('hour')}:${get('minute')}:${get('second')} ${get('timeZoneName')}`,
+    zone: localZone(),
+  };
 }
 
-/** An instant as a `<time>`: local and named as `whenText`, the exact ISO instant on hover. */
+/**
+ * An instant in the browser's local time zone, named: `2026-03-19 10:01:00 GMT-4
+ * (America/New_York)`. The API's instants are UTC; a site manager reads the local clock.
+ */
+export function whenText(iso?: string): string {
+  if (!iso) return '—';
+  const date = new Date(iso);
+  if (Number.isNaN(date.getTime())) return iso;
+  const { time, zone } = localParts(date);
+  return `${time} (${zone})`;
+}
+
+/**
+ * An instant as a `<time>`: local with its offset, the zone's name under it (small), the exact
+ * ISO instant (UTC) on hover and in `datetime`.
+ */
 export function when(iso?: string): HTMLElement | string {
   if (!iso) return '—';
   const date = new Date(iso);
   if (Number.isNaN(date.getTime())) return iso;
   const exact = date.toISOString();
-  return h('time', { datetime: exact, title: exact }, whenText(iso));
+  const { time, zone } = localParts(date);
+  return h(
+    'time',
+    { datetime: exact, title: exact },
+    time,
+    ' ',
+    h('span', { class: 'zone' }, `(${zone})`),
+  );
 }
 
 export function short(text: string | undefined, length = 12): HTMLElement | string {

@@ -80,7 +80,9 @@ function renderDevice(ctx: PageContext, deviceId: string): void {
   const names = new NameBook(ctx);
   const title = h('h1', {}, 'Device ', h('code', {}, deviceId));
   // named by its model and user once read, the id kept beside it
+  title.setAttribute('aria-busy', 'true');
   void names.name('device', deviceId).then((name) => {
+    title.removeAttribute('aria-busy');
     if (name)
       title.replaceChildren(name, ' ', h('small', { class: 'id' }, h('code', {}, deviceId)));
   });

@@ -117,13 +117,24 @@ export function fraudTable(
         header: 'Site',
         cell: (e) => (e.siteId ? names.show('site', e.siteId, `#/ledgers/${e.siteId}`) : '—'),
       },
-      { header: 'Packet', cell: (e) => short(e.packetId, 8) },
-      { header: 'Detail', cell: (e) => e.detail },
-      { header: 'Review', cell: (e) => reviewCell(e.review) },
-      ...(review ? [{ header: 'Action', cell: review }] : []),
+      // the packet under the detail, and the review action under the review: fewer, narrower
+      // columns, so the table fits a laptop's window beside the navigation (it scrolls in its
+      // box on a narrower one)
+      {
+        header: 'Detail',
+        cell: (e) => [
+          h('span', { class: 'detail' }, e.detail),
+          e.packetId ? h('small', { class: 'packet' }, 'packet ', short(e.packetId, 8)) : null,
+        ],
+      },
+      {
+        header: 'Review',
+        cell: (e) => [reviewCell(e.review), review ? review(e) : null],
+      },
     ],
     rows,
     'No fraud events match.',
+    'fraud-events',
   );
 }
 
