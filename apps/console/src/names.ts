@@ -1,18 +1,22 @@
+import { loadSites } from './components';
 import { PageContext } from './context';
 import { Child, h, link } from './dom';
-import { Site, Thekedar, WorkerDetail, WorkerDevice } from './types';
+import { Thekedar, WorkerDetail, WorkerDevice } from './types';
 
 /**
  * Names for the ids the API's answers carry (a fraud event's worker, site and device, a
  * phone's user, a worker's sites and thekedar): each id is read once per page view from its
- * record (`GET /api/v5/workers/:id`, `/thekedars/:id`, `/sites/:id`, `/devices/:id`), and shown
- * by name with the id on hover (`title`) and in `data-id`. An id whose record cannot be read (a
- * role that may not, a record gone) shows as its last characters.
+ * record (`GET /api/v5/workers/:id`, `/thekedars/:id`, `/devices/:id`; the sites all at once
+ * from the site list), and shown by name with the id on hover (`title`) and in `data-id`. An
+ * id whose record cannot be read (a role that may not, a record gone) shows as its last
+ * characters.
  */
 export type NameKind = 'worker' | 'thekedar' | 'site' | 'device';
 
 export class NameBook {
   private readonly cache = new Map<string, Promise<string | undefined>>();
+  /** Every site's name, from the site list (one read of its pages of 500, not one per site). */
+  private sites?: Promise<Map<string, string>>;
 
   constructor(private readonly ctx: PageContext) {}
 
@@ -39,7 +43,10 @@ export class NameBook {
       case 'thekedar':
         return (await this.ctx.api.get<Thekedar>(`/api/v5/thekedars/${path}`)).data.name;
       case 'site':
-        return (await this.ctx.api.get<Site>(`/api/v5/sites/${path}`)).data.name;
+        this.sites ??= loadSites(this.ctx).then(
+          (list) => new Map(list.map((site) => [site.siteId, site.name])),
+        );
+        return (await this.sites).get(id);
       case 'device': {
         // a phone has no name of its own: its model and whose it is
         const device = (await this.ctx.api.get<WorkerDevice>(`/api/v5/devices/${path}`)).data;
