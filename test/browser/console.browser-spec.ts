@@ -462,7 +462,10 @@ suite(title, () => {
 
       await tab.page.locator('table tbody tr a[href^="#/devices/"]').first().click();
       await tab.settled();
-      expect(await tab.page.locator('h1').innerText()).toBe(`Device ${phone.deviceId}`);
+      // named by its model and its worker, the id beside it
+      expect(await tab.page.locator('h1').innerText()).toBe(
+        `Redmi Note 12 of Sita Devi ${phone.deviceId}`,
+      );
       const score = Number(
         await tab.page.locator('[data-trust-score]').getAttribute('data-trust-score'),
       );
