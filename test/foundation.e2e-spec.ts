@@ -1,9 +1,10 @@
 import { spawn } from 'node:child_process';
-import { generateKeyPairSync } from 'node:crypto';
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { AddressInfo, connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Logger } from '@nestjs/common';
 import { redactString } from '@app/common';
 import { e2eDriver, http, itOnSqliteFile, startTestApp, TestApp } from './support/test-app';
 
@@ -352,4 +353,66 @@ describe('listen address (e2e)', () => {
       rmSync(dataDir, { recursive: true, force: true });
     }
   }, 120_000);
+});
+
+describe('store MAC keys and vault keys (e2e)', () => {
+  it('should never log a store MAC key or a vault master key, of any version held, in any text form', async () => {
+    const macKey = randomBytes(32);
+    const retiredMac = randomBytes(32);
+    const stagedMac = randomBytes(32);
+    const rotatedVault = randomBytes(32);
+    const activeVault = randomBytes(32);
+    // STORE_MAC_KEY written as base64 whose last character carries spare bits other than
+    // zero: the same 32 bytes, a text none of the canonical forms is
+    const canonical = macKey.toString('base64').slice(0, 43);
+    const last = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
+    const written = canonical.slice(0, 42) + last[last.indexOf(canonical[42]) ^ 1];
+    expect(Buffer.from(written, 'base64').equals(macKey)).toBe(true);
+    const t = await startTestApp({
+      STORE_MAC_KEY: written,
+      STORE_MAC_RETIRED_KEYS: JSON.stringify([
+        { key: retiredMac.toString('base64'), retiredAt: '2026-01-01T00:00:00.000Z' },
+        { key: stagedMac.toString('base64'), stagedAt: '2026-06-01T00:00:00.000Z' },
+      ]),
+      // v1 rotated out (still held to open values sealed under it), v2 active
+      VAULT_KEYS: `v1:${rotatedVault.toString('base64')},v2:${activeVault.toString('base64')}`,
+    });
+    try {
+      // the keys are the ones the server holds
+      expect(t.config.tlog.storeMacKey?.secret.equals(macKey)).toBe(true);
+      expect(t.config.tlog.storeMacRetiredKeys?.length).toBe(2);
+      expect([...t.config.vault.keys.keys()]).toEqual(['v1', 'v2']);
+      const forms = [macKey, retiredMac, stagedMac, rotatedVault, activeVault].flatMap((key) => [
+        key.toString('base64'),
+        key.toString('base64').replace(/=+$/, ''),
+        key.toString('base64url'),
+        key.toString('hex'),
+      ]);
+      forms.push(written);
+      // as the server's code logs: through Nest's Logger, which writes to this app's pino
+      const logger = new Logger('KeysInLogs');
+      t.inScope(() => {
+        for (const form of forms) {
+          logger.log(`a message holding ${form} as text`);
+          logger.warn({ msg: 'a field holding it', note: `key=${form};` });
+          logger.error(new Error(`an error holding ${form}`));
+        }
+      });
+      const lines = t
+        .logs()
+        .split('\n')
+        .filter((l) => l.includes('KeysInLogs'));
+      expect(lines).toHaveLength(forms.length * 3);
+      for (const form of forms)
+        expect(
+          t
+            .logs()
+            .split('\n')
+            .filter((l) => l.includes(form)),
+        ).toEqual([]);
+      for (const line of lines) expect(line).toContain('[redacted]');
+    } finally {
+      await t.close();
+    }
+  });
 });

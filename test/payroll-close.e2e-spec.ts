@@ -5,9 +5,8 @@ import { http, startTestApp, TestApp } from './support/test-app';
 import {
   createSite,
   crewPhone,
-  punch,
   signedBy,
-  sync,
+  syncPunches,
   thekedarWithDevice,
   ThekedarDevice,
 } from './support/timesheet-client';
@@ -56,13 +55,10 @@ describe('payroll: a closed period (e2e, controllable clock)', () => {
 
   it('should record what October was paid on, show each change since (a late sync, an admin void), refuse a thekedar correction of a closed day, and never refuse the late sync', async () => {
     clock.set('2026-10-31T00:00:00.000Z');
-    const oct30 = [
-      punch(phone, 'check_in', '2026-10-30T03:30:00.000Z'),
-      punch(phone, 'check_out', '2026-10-30T12:00:00.000Z'),
-    ];
-    const synced = await sync(t.baseUrl, phone, oct30);
-    expect(synced.accepted).toBe(2);
-    const checkOutSeq = synced.results[1].seq!;
+    const [, checkOutSeq] = await syncPunches(t.baseUrl, phone, [
+      ['check_in', '2026-10-30T03:30:00.000Z'],
+      ['check_out', '2026-10-30T12:00:00.000Z'],
+    ]);
 
     // a period not over yet is not closed
     clock.set('2026-10-31T12:00:00.000Z');
@@ -108,11 +104,10 @@ describe('payroll: a closed period (e2e, controllable clock)', () => {
 
     // Nov 4: the phone, offline since Oct 31, syncs October 31's shift: taken, shown as a change
     clock.set('2026-11-04T09:00:00.000Z');
-    const late = await sync(t.baseUrl, phone, [
-      punch(phone, 'check_in', '2026-10-31T03:30:00.000Z'),
-      punch(phone, 'check_out', '2026-10-31T12:00:00.000Z'),
+    await syncPunches(t.baseUrl, phone, [
+      ['check_in', '2026-10-31T03:30:00.000Z'],
+      ['check_out', '2026-10-31T12:00:00.000Z'],
     ]);
-    expect(late.accepted).toBe(2);
     const afterSync = await payroll();
     expect(afterSync.workers[0]).toMatchObject({
       workerId: phone.workerId,
@@ -189,12 +184,21 @@ describe('payroll: a closed period (e2e, controllable clock)', () => {
     expect(oct.status).toBe(200);
     expect(oct.type).toContain('text/csv');
     const json = (await payroll()).workers[0];
+    // the CSV's cells are the JSON's values (flagged_days is flaggedDays)
+    expect(json).toMatchObject({
+      daysPresent: 2,
+      hours: 8.5,
+      workedSeconds: 8.5 * 3600,
+      flaggedDays: 1,
+      correctedDays: 1,
+      sinceClose: { daysPresent: 1, hours: 0, workedSeconds: 0, flaggedDays: 1 },
+    });
     expect(oct.text.split('\r\n')).toEqual([
-      '\ufeffworker_id,worker_name,worker_phone,days_present,hours,worked_seconds,flagged_days,corrected_days,since_close_days_present,since_close_hours,since_close_worked_seconds,since_close_flagged_days',
+      '\ufeffworker_id,worker_name,worker_phone,days_present,hours,worked_seconds,flagged_days,corrected_days,since_close_days_present,since_close_hours,since_close_worked_seconds,since_close_flagged_days,refused_punches',
       [
         phone.workerId,
         json.name,
-        `"'${json.phone}"`,
+        json.phone,
         '2',
         '8.50',
         String(8.5 * 3600),
@@ -204,6 +208,7 @@ describe('payroll: a closed period (e2e, controllable clock)', () => {
         '0.00',
         '0',
         '1',
+        '0',
       ].join(','),
       '',
     ]);
@@ -230,7 +235,7 @@ describe('payroll: a closed period (e2e, controllable clock)', () => {
     const [, row] = nov.text.split('\r\n');
     expect(row).toBe(
       `${formula.body.workerId},"'=HYPERLINK(""http://x"",""pay"")",` +
-        `"'${formulaPhone.replace(/ /g, '')}",1,8.00,28800,0,1,,,,`,
+        `${formulaPhone.replace(/ /g, '')},1,8.00,28800,0,1,,,,,0`,
     );
     // a refusal is a JSON error, as the payroll's
     const bad = await csvOf('from=2026-11-30&to=2026-11-01');

@@ -2,16 +2,19 @@ import { parse } from 'csv-parse/sync';
 import { ManualClock } from '@app/common';
 import { TimesheetProjector } from '@app/timesheets';
 import { TimesheetRepository } from '@app/timesheets/infrastructure/persistence/timesheet.repository';
-import { http, startTestApp, TestApp } from './support/test-app';
+import { http, TestApp } from './support/test-app';
 import {
   createSite,
   crewPhone,
   phoneAt,
-  punch,
+  Punches,
   signedBy,
-  sync,
+  startTimesheetApp,
+  syncPunches,
   thekedarWithDevice,
   ThekedarDevice,
+  workerDay,
+  workerPayroll,
 } from './support/timesheet-client';
 import { Phone } from './support/worker-client';
 
@@ -38,41 +41,13 @@ describe('timesheet corrections: add_shift (e2e, controllable clock)', () => {
     });
   const addShift = (phone: Phone, at: string, until: string, extra = {}) =>
     correct({ action: 'add_shift', workerId: phone.workerId, at, until, ...extra });
-  const dayOf = async (phone: Phone, day: string) => {
-    const res = await http(
-      t.baseUrl,
-      'GET',
-      `/api/v5/sites/${siteId}/timesheets?from=${day}&to=${day}&workerId=${phone.workerId}`,
-      { key: t.keys.admin },
-    );
-    expect(res.status).toBe(200);
-    return res.body.days[0];
-  };
-  const payrollOf = async (phone: Phone, from: string, to: string) => {
-    const res = await http(
-      t.baseUrl,
-      'GET',
-      `/api/v5/sites/${siteId}/payroll?from=${from}&to=${to}&workerId=${phone.workerId}`,
-      { key: t.keys.auditor },
-    );
-    expect(res.status).toBe(200);
-    return res.body.workers[0];
-  };
-  const punches = async (phone: Phone, list: ['check_in' | 'check_out', string][]) => {
-    const res = await sync(
-      t.baseUrl,
-      phone,
-      list.map(([type, at]) => punch(phone, type, at)),
-    );
-    expect(res.accepted).toBe(list.length);
-    return res.results.map((r) => r.seq!);
-  };
+  const dayOf = (phone: Phone, day: string) => workerDay(t, siteId, phone, day);
+  const payrollOf = (phone: Phone, from: string, to: string) =>
+    workerPayroll(t, siteId, phone, from, to);
+  const punches = (phone: Phone, list: Punches) => syncPunches(t.baseUrl, phone, list);
 
   beforeAll(async () => {
-    t = await startTestApp(
-      { SYNC_MAX_OFFLINE_AGE_HOURS: String(24 * 30), TRUST_AUTO_BLOCK_FLOOR: '0' },
-      { clock },
-    );
+    t = await startTimesheetApp(clock);
     siteId = (await createSite(t.baseUrl, t.keys.admin, 'Asia/Kolkata')).siteId;
     otherSite = (await createSite(t.baseUrl, t.keys.admin, 'Asia/Kolkata')).siteId;
     for (let i = 0; i < 8; i++) phones.push(await phoneAt(t.baseUrl, t.keys.admin, siteId));

@@ -2,8 +2,17 @@ import { parse } from 'csv-parse/sync';
 import { ManualClock } from '@app/common';
 import { TimesheetProjector } from '@app/timesheets';
 import { TimesheetRepository } from '@app/timesheets/infrastructure/persistence/timesheet.repository';
-import { http, startTestApp, TestApp } from './support/test-app';
-import { createSite, phoneAt, punch, sync } from './support/timesheet-client';
+import { http, TestApp } from './support/test-app';
+import {
+  createSite,
+  flagTypes as types,
+  phoneAt,
+  Punches,
+  startTimesheetApp,
+  syncPunches,
+  workerDay,
+  workerPayroll,
+} from './support/timesheet-client';
 import { Phone } from './support/worker-client';
 
 /**
@@ -23,46 +32,16 @@ describe('timesheet corrections: bounds, retries and added check-ins (e2e, contr
       key: t.keys.admin,
     });
   const target = (seq: number) => ({ siteId, seq });
-  const dayOf = async (phone: Phone, day: string) => {
-    const res = await http(
-      t.baseUrl,
-      'GET',
-      `/api/v5/sites/${siteId}/timesheets?from=${day}&to=${day}&workerId=${phone.workerId}`,
-      { key: t.keys.admin },
-    );
-    expect(res.status).toBe(200);
-    return res.body.days[0];
-  };
-  const payrollOf = async (phone: Phone) => {
-    const res = await http(
-      t.baseUrl,
-      'GET',
-      `/api/v5/sites/${siteId}/payroll?${period}&workerId=${phone.workerId}`,
-      { key: t.keys.auditor },
-    );
-    expect(res.status).toBe(200);
-    return res.body.workers[0];
-  };
+  const dayOf = (phone: Phone, day: string) => workerDay(t, siteId, phone, day);
+  const payrollOf = (phone: Phone) => workerPayroll(t, siteId, phone, '2026-03-01', '2026-03-31');
   /** Syncs the punches; returns their ledger seqs. */
-  const punches = async (phone: Phone, list: ['check_in' | 'check_out', string][]) => {
-    const res = await sync(
-      t.baseUrl,
-      phone,
-      list.map(([type, at]) => punch(phone, type, at)),
-    );
-    expect(res.accepted).toBe(list.length);
-    return res.results.map((r) => r.seq!);
-  };
+  const punches = (phone: Phone, list: Punches) => syncPunches(t.baseUrl, phone, list);
   /** Phones registered on 1 March (an offline token's window starts at registration). */
   const phones: Phone[] = [];
   const newPhone = () => phones.shift()!;
-  const types = (day: { flags: { type: string }[] }) => day.flags.map((f) => f.type);
 
   beforeAll(async () => {
-    t = await startTestApp(
-      { SYNC_MAX_OFFLINE_AGE_HOURS: String(24 * 30), TRUST_AUTO_BLOCK_FLOOR: '0' },
-      { clock },
-    );
+    t = await startTimesheetApp(clock);
     siteId = (await createSite(t.baseUrl, t.keys.admin, 'Asia/Kolkata')).siteId;
     for (let i = 0; i < 14; i++) phones.push(await phoneAt(t.baseUrl, t.keys.admin, siteId));
     clock.set('2026-03-20T06:00:00.000Z');

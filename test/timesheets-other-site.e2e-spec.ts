@@ -2,14 +2,17 @@ import { parse } from 'csv-parse/sync';
 import { ManualClock } from '@app/common';
 import { TimesheetProjector } from '@app/timesheets';
 import { TimesheetRepository } from '@app/timesheets/infrastructure/persistence/timesheet.repository';
-import { http, startTestApp, TestApp } from './support/test-app';
+import { http, TestApp } from './support/test-app';
 import {
   createSite,
   punch,
   signedBy,
+  startTimesheetApp,
   sync,
   ThekedarDevice,
   thekedarWithDevice,
+  workerDay,
+  workerPayroll,
 } from './support/timesheet-client';
 import { nextPhoneNumber, Phone, registerPhone } from './support/worker-client';
 
@@ -51,28 +54,11 @@ describe('timesheets: a worker on two sites at once (e2e, controllable clock)', 
     expect(res.results).toEqual([expect.objectContaining({ status: 'accepted' })]);
     return res.results[0].seq!;
   };
-  const dayOf = async (siteId: string, phone: Phone, day: string) => {
-    const res = await http(
-      t.baseUrl,
-      'GET',
-      `/api/v5/sites/${siteId}/timesheets?from=${day}&to=${day}&workerId=${phone.workerId}`,
-      { key: t.keys.admin },
-    );
-    expect(res.status).toBe(200);
-    return res.body.days[0];
-  };
+  const dayOf = (siteId: string, phone: Phone, day: string) => workerDay(t, siteId, phone, day);
   const flagsOf = async (siteId: string, phone: Phone, day: string) =>
     ((await dayOf(siteId, phone, day))?.flags ?? []) as Array<Record<string, unknown>>;
-  const payrollOf = async (siteId: string, phone: Phone, from: string, to: string) => {
-    const res = await http(
-      t.baseUrl,
-      'GET',
-      `/api/v5/sites/${siteId}/payroll?from=${from}&to=${to}&workerId=${phone.workerId}`,
-      { key: t.keys.auditor },
-    );
-    expect(res.status).toBe(200);
-    return res.body.workers[0];
-  };
+  const payrollOf = (siteId: string, phone: Phone, from: string, to: string) =>
+    workerPayroll(t, siteId, phone, from, to);
   const correct = (siteId: string, body: Record<string, unknown>) =>
     http(t.baseUrl, 'POST', `/api/v5/sites/${siteId}/corrections`, {
       body: { reason: 'site register', ...body },
@@ -80,10 +66,7 @@ describe('timesheets: a worker on two sites at once (e2e, controllable clock)', 
     });
 
   beforeAll(async () => {
-    t = await startTestApp(
-      { SYNC_MAX_OFFLINE_AGE_HOURS: String(24 * 30), TRUST_AUTO_BLOCK_FLOOR: '0' },
-      { clock },
-    );
+    t = await startTimesheetApp(clock);
     s1 = (await createSite(t.baseUrl, t.keys.admin, 'UTC')).siteId;
     s2 = (await createSite(t.baseUrl, t.keys.admin, 'UTC')).siteId;
     for (let i = 0; i < 7; i++) phones.push(await enrollTwoSiteWorker());

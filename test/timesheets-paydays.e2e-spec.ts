@@ -4,7 +4,18 @@ import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { ManualClock } from '@app/common';
 import { http, startTestApp, TestApp } from './support/test-app';
-import { createSite, phoneAt, punch, sync } from './support/timesheet-client';
+import {
+  createSite,
+  flagTypes as types,
+  phoneAt,
+  Punches,
+  punch,
+  startTimesheetApp,
+  sync,
+  syncPunches,
+  workerDay,
+  workerPayroll,
+} from './support/timesheet-client';
 import { Phone } from './support/worker-client';
 
 /**
@@ -24,42 +35,12 @@ describe('timesheets: a payroll month (e2e, controllable clock)', () => {
       body: { correctionId: randomUUID(), reason: 'site register', ...body },
       key: t.keys.admin,
     });
-  const dayOf = async (site: string, phone: Phone, day: string) => {
-    const res = await http(
-      t.baseUrl,
-      'GET',
-      `/api/v5/sites/${site}/timesheets?from=${day}&to=${day}&workerId=${phone.workerId}`,
-      { key: t.keys.admin },
-    );
-    expect(res.status).toBe(200);
-    return res.body.days[0];
-  };
-  const payrollOf = async (phone: Phone) => {
-    const res = await http(
-      t.baseUrl,
-      'GET',
-      `/api/v5/sites/${siteId}/payroll?from=2026-10-01&to=2026-10-31&workerId=${phone.workerId}`,
-      { key: t.keys.auditor },
-    );
-    expect(res.status).toBe(200);
-    return res.body.workers[0];
-  };
-  const punches = async (phone: Phone, list: ['check_in' | 'check_out', string][]) => {
-    const res = await sync(
-      t.baseUrl,
-      phone,
-      list.map(([type, at]) => punch(phone, type, at)),
-    );
-    expect(res.accepted).toBe(list.length);
-    return res.results.map((r) => r.seq!);
-  };
-  const types = (day: { flags: { type: string }[] }) => day.flags.map((f) => f.type);
+  const dayOf = (site: string, phone: Phone, day: string) => workerDay(t, site, phone, day);
+  const payrollOf = (phone: Phone) => workerPayroll(t, siteId, phone, '2026-10-01', '2026-10-31');
+  const punches = (phone: Phone, list: Punches) => syncPunches(t.baseUrl, phone, list);
 
   beforeAll(async () => {
-    t = await startTestApp(
-      { SYNC_MAX_OFFLINE_AGE_HOURS: String(24 * 30), TRUST_AUTO_BLOCK_FLOOR: '0' },
-      { clock },
-    );
+    t = await startTimesheetApp(clock);
     siteId = (await createSite(t.baseUrl, t.keys.admin, 'Asia/Kolkata')).siteId;
     london = (await createSite(t.baseUrl, t.keys.admin, 'Europe/London')).siteId;
   });
@@ -272,13 +253,7 @@ describe('timesheets: a site of real 18 h shifts, TIMESHEET_MAX_SHIFT_HOURS=20 (
       '2026-10-03T02:00:00+05:30',
     ]);
     expect([night.flags, night.flagged]).toEqual([[], false]);
-    const payroll = await http(
-      t.baseUrl,
-      'GET',
-      `/api/v5/sites/${siteId}/payroll?from=2026-10-01&to=2026-10-31&workerId=${phone.workerId}`,
-      { key: t.keys.auditor },
-    );
-    expect(payroll.status).toBe(200);
-    expect(payroll.body.workers[0]).toMatchObject({ hours: 18, flaggedDays: 0 });
+    const payroll = await workerPayroll(t, siteId, phone, '2026-10-01', '2026-10-31');
+    expect(payroll).toMatchObject({ hours: 18, flaggedDays: 0 });
   });
 });

@@ -512,9 +512,10 @@ describe('timesheets, corrections and payroll export (e2e, controllable clock)',
       expect(farRow.flags).toContain(`open_shift@${far.seq}`);
       const nightRow = rows.find((r) => r.worker_id === night.workerId && r.date === '2026-03-02')!;
       expect(nightRow).toMatchObject({
-        // the payroll needs who to pay: the name and the phone (a leading + neutralized)
+        // the payroll needs who to pay: the name and the phone (E.164 as it is: a + and digits
+        // is nothing a spreadsheet could run, so no single quote)
         worker_name: 'Sita Devi',
-        worker_phone: `'${(await get(`/api/v5/workers/${night.workerId}`)).body.phone}`,
+        worker_phone: (await get(`/api/v5/workers/${night.workerId}`)).body.phone,
         first_in: '2026-03-02T22:00:00+05:30',
         last_out: '2026-03-03T06:00:00+05:30',
         hours: '8.00',

@@ -18,8 +18,11 @@ export interface Browser {
   close: () => Promise<void>;
 }
 
-/** Headless Chromium with a fresh profile, no background traffic, nothing from the internet. */
-export async function launchBrowser(): Promise<Browser> {
+/**
+ * Headless Chromium with a fresh profile, no background traffic, nothing from the internet;
+ * `timezoneId` sets the browser's time zone (the machine's otherwise).
+ */
+export async function launchBrowser(options: { timezoneId?: string } = {}): Promise<Browser> {
   const userDataDir = mkdtempSync(join(tmpdir(), 'mdai-chromium-'));
   const context = await chromium.launchPersistentContext(userDataDir, {
     executablePath: CHROMIUM,
@@ -36,6 +39,7 @@ export async function launchBrowser(): Promise<Browser> {
     ],
     viewport: { width: 1360, height: 900 },
     acceptDownloads: true,
+    ...(options.timezoneId ? { timezoneId: options.timezoneId } : {}),
   });
   return {
     context,

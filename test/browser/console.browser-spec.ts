@@ -462,7 +462,10 @@ suite(title, () => {
 
       await tab.page.locator('table tbody tr a[href^="#/devices/"]').first().click();
       await tab.settled();
-      expect(await tab.page.locator('h1').innerText()).toBe(`Device ${phone.deviceId}`);
+      // named by its model and its worker, the id beside it
+      expect(await tab.page.locator('h1').innerText()).toBe(
+        `Redmi Note 12 of Sita Devi ${phone.deviceId}`,
+      );
       const score = Number(
         await tab.page.locator('[data-trust-score]').getAttribute('data-trust-score'),
       );
@@ -658,8 +661,8 @@ suite(title, () => {
       const csv = file.slice(1).split('\r\n');
       expect(csv[0]).toMatch(/^worker_id,worker_name,worker_phone,date,/);
       expect(
-        // the phone typed `+91 98100 00001`, stored in E.164 (a leading + neutralized)
-        csv.filter((line) => line.startsWith(`${phone.workerId},Sita Devi,"'+919810000001",`)),
+        // the phone typed `+91 98100 00001`, stored in E.164 (as it is: a + and digits, no formula quote)
+        csv.filter((line) => line.startsWith(`${phone.workerId},Sita Devi,+919810000001,`)),
       ).toHaveLength(1);
       expect(csv.filter((line) => line.includes(`,${day},`))).toHaveLength(1);
       expect(await tab.page.getByText(/: 1 worker-day, /).count()).toBe(1);

@@ -1,5 +1,6 @@
 /** Helpers for timesheet specs and the bench: sites with zones, crews, punches, signed requests. */
-import { http } from './test-app';
+import type { Clock, Env } from '@app/common';
+import { http, startTestApp, TestApp } from './test-app';
 import {
   canonicalJson,
   enrollPhone,
@@ -183,3 +184,61 @@ export async function allTimesheetDays(
   } while (cursor);
   return days;
 }
+
+/**
+ * A server for a month of timesheets on a controllable clock: syncs up to 30 days offline
+ * taken, and no worker blocked by a low trust score (`env` adds or overrides settings).
+ */
+export function startTimesheetApp(clock: Clock, env: Env = {}): Promise<TestApp> {
+  return startTestApp(
+    { SYNC_MAX_OFFLINE_AGE_HOURS: String(24 * 30), TRUST_AUTO_BLOCK_FLOOR: '0', ...env },
+    { clock },
+  );
+}
+
+/** A worker's day at a site (`day`: YYYY-MM-DD), as `t`'s admin reads it; undefined: none. */
+export async function workerDay(t: TestApp, siteId: string, phone: Phone, day: string) {
+  const res = await http(
+    t.baseUrl,
+    'GET',
+    `/api/v5/sites/${siteId}/timesheets?from=${day}&to=${day}&workerId=${phone.workerId}`,
+    { key: t.keys.admin },
+  );
+  expect(res.status).toBe(200);
+  return res.body.days[0];
+}
+
+/** A worker's payroll row at a site over [from, to], as `t`'s auditor reads it. */
+export async function workerPayroll(
+  t: TestApp,
+  siteId: string,
+  phone: Phone,
+  from: string,
+  to: string,
+) {
+  const res = await http(
+    t.baseUrl,
+    'GET',
+    `/api/v5/sites/${siteId}/payroll?from=${from}&to=${to}&workerId=${phone.workerId}`,
+    { key: t.keys.auditor },
+  );
+  expect(res.status).toBe(200);
+  return res.body.workers[0];
+}
+
+/** Punches to sync, each `[type, ISO time]`. */
+export type Punches = ['check_in' | 'check_out', string][];
+
+/** Syncs the punches, every one accepted; returns their ledger seqs. */
+export async function syncPunches(baseUrl: string, phone: Phone, list: Punches): Promise<number[]> {
+  const res = await sync(
+    baseUrl,
+    phone,
+    list.map(([type, at]) => punch(phone, type, at)),
+  );
+  expect(res.accepted).toBe(list.length);
+  return res.results.map((r) => r.seq!);
+}
+
+/** The types of a day's flags, in order. */
+export const flagTypes = (day: { flags: { type: string }[] }) => day.flags.map((f) => f.type);

@@ -225,6 +225,8 @@ export interface FraudEventDetailView {
   detail: string;
   /** When it was detected (ISO 8601); null when the stored value is not a date (a hand-edited or damaged row) */
   at: string;
+  /** The punch a refusal of an authentic packet names (well formed, its device signature verified, the token worker): site_not_allowed, timestamp_in_future, timestamp_too_old and outside_token_window only, recorded since the punch was kept; covered by the event tag. A payroll counts these by their claimed time (refusedPunches) */
+  punch?: RefusedPunchView;
   /** The latest review; absent while unreviewed */
   review?: FraudReviewView;
   /** verified: the server's tag over the event and its current review verifies; legacy: stored before tags existed (tagged as legacy at the upgrade, unchanged since; what it held before nobody can vouch for); tampered: changed outside the server (its type, time, ids, detail or review do not match its tag; in the event's own view also a review history with a review missing, moved or changed). A tampered event is listed, so the rest of the page stays usable, but is not to be trusted, and cannot be reviewed (503 fraud_event_tampered) */
@@ -247,6 +249,8 @@ export interface FraudEventView {
   detail: string;
   /** When it was detected (ISO 8601); null when the stored value is not a date (a hand-edited or damaged row) */
   at: string;
+  /** The punch a refusal of an authentic packet names (well formed, its device signature verified, the token worker): site_not_allowed, timestamp_in_future, timestamp_too_old and outside_token_window only, recorded since the punch was kept; covered by the event tag. A payroll counts these by their claimed time (refusedPunches) */
+  punch?: RefusedPunchView;
   /** The latest review; absent while unreviewed */
   review?: FraudReviewView;
   /** verified: the server's tag over the event and its current review verifies; legacy: stored before tags existed (tagged as legacy at the upgrade, unchanged since; what it held before nobody can vouch for); tampered: changed outside the server (its type, time, ids, detail or review do not match its tag; in the event's own view also a review history with a review missing, moved or changed). A tampered event is listed, so the rest of the page stays usable, but is not to be trusted, and cannot be reviewed (503 fraud_event_tampered) */
@@ -519,6 +523,8 @@ export interface PayrollWorkerView {
   /** Days flagged (see TimesheetDayView.flagged): an open shift, a stray check-out, a low-trust punch, an overlapping added shift, a shift overlapping one at another site (its hours are in both sites' payrolls until corrected), more hours than the longest shift, fraud not dismissed in review, or a fraud event changed outside the server; a day fixed by corrections (a stray punch voided) or whose fraud events were all dismissed (`fraud_dismissed`) is not counted */
   flaggedDays: number;
   correctedDays: number;
+  /** The worker's punches at this site that the server refused at sync, by their claimed time in the period (the site's local days): timestamp_too_old (a phone offline longer than SYNC_MAX_OFFLINE_AGE_HOURS), outside_token_window, site_not_allowed and timestamp_in_future of a well-formed packet signed by the phone, for the token worker. Not in the hours: pay them from the site register (an add_shift correction). List them: GET /api/v5/fraud/events?workerId=&type=timestamp_too_old&from= (each event `punch`). A worker with refused punches and no day has a row of zeros with them */
+  refusedPunches: number;
   /** When the period read is a closed one (`closed`): the totals the close recorded for the worker (zeros for a worker with no day then) */
   atClose?: PayrollTotalsView;
   /** When the period read is a closed one: the totals now less `atClose` (a late sync, an admin's correction since the close): what the next pay run adds, or takes back when negative */
@@ -548,6 +554,16 @@ export interface RefreshOfflineTokenResponse {
   /** Until when packets recorded under this token still sync after it expires (OFFLINE_TOKEN_GRACE_DAYS) */
   syncGraceEndsAt: string;
 }
+
+export interface RefusedPunchView {
+  type: 'check_in' | 'check_out';
+  /** The punch's time as the phone claimed it (ISO 8601, UTC); null when the stored value is not a date (the event then reads tampered) */
+  at: string;
+  /** The site the punch claimed (the event siteId) */
+  siteId?: string;
+}
+
+export const RefusedPunchViewTypeValues = ['check_in', 'check_out'] as const;
 
 export interface RegisterDeviceDto {
   device_id: string;

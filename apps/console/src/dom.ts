@@ -52,6 +52,19 @@ export function loading(what = 'Loading'): HTMLElement {
   return h('p', { class: 'loading', role: 'status' }, `${what}…`);
 }
 
+/**
+ * What to do about an error, in the console's words, for the codes a site manager meets at a
+ * payroll close (the server's message says what happened; this, what it means for the period).
+ */
+const CODE_HINTS: Record<string, string> = {
+  period_not_over:
+    "The period's last day is not over yet at the site (in the site's time zone): close it from the day after its last day.",
+  period_overlaps_close:
+    'Part of this period is already in another closed period of this site, and a day is closed once: see the closed periods listed here, and close the days outside them.',
+  period_closed:
+    "This day is in a closed payroll period: a thekedar can no longer correct it. An admin's correction is allowed, and shows in that period's payroll as a change since the close.",
+};
+
 /** Every API error shows its code, message and correlation id (and field errors). */
 export function errorBox(error: unknown): HTMLElement {
   const e =
@@ -62,6 +75,7 @@ export function errorBox(error: unknown): HTMLElement {
     'div',
     { class: 'error', role: 'alert' },
     h('p', {}, h('strong', {}, e.status ? `Error ${e.status}` : 'Error'), ': ', e.message),
+    CODE_HINTS[e.code] ? h('p', { class: 'error-hint' }, CODE_HINTS[e.code]) : null,
     h(
       'dl',
       { class: 'error-fields' },
@@ -174,13 +188,14 @@ export function table<T>(
   columns: Column<T>[],
   rows: T[],
   empty = 'Nothing yet.',
+  tableClass?: string,
 ): HTMLElement {
   if (rows.length === 0) return h('p', { class: 'empty' }, empty);
   return scrollBox(
     caption,
     h(
       'table',
-      {},
+      { class: tableClass ?? false },
       h('caption', {}, caption),
       h(
         'thead',
@@ -229,15 +244,59 @@ export function formValue(form: HTMLFormElement, name: string): string {
     : '';
 }
 
-export function when(iso?: string): string {
+/** The browser's time zone (IANA name), the one every instant is shown in. */
+export function localZone(): string {
+  return Intl.DateTimeFormat().resolvedOptions().timeZone || 'UTC';
+}
+
+/** An instant's local date and time with its UTC offset, and the zone's name. */
+function localParts(date: Date): { time: string; zone: string } {
+  const parts = new Intl.DateTimeFormat('en-GB', {
+    year: 'numeric',
+    month: '2-digit',
+    day: '2-digit',
+    hour: '2-digit',
+    minute: '2-digit',
+    second: '2-digit',
+    hourCycle: 'h23',
+    timeZoneName: 'shortOffset',
+  }).formatToParts(date);
+  const get = (type: string) => parts.find((p) => p.type === type)?.value ?? '';
+  return {
+    time: `${get('year')}-${get('month')}-${get('day')} ${get('hour')}:${get('minute')}:${get('second')} ${get('timeZoneName')}`,
+    zone: localZone(),
+  };
+}
+
+/**
+ * An instant in the browser's local time zone, named: `2026-03-19 10:01:00 GMT-4
+ * (America/New_York)`. The API's instants are UTC; a site manager reads the local clock.
+ */
+export function whenText(iso?: string): string {
   if (!iso) return '—';
   const date = new Date(iso);
-  return Number.isNaN(date.getTime())
-    ? iso
-    : date
-        .toISOString()
-        .replace('T', ' ')
-        .replace(/\.\d+Z$/, 'Z');
+  if (Number.isNaN(date.getTime())) return iso;
+  const { time, zone } = localParts(date);
+  return `${time} (${zone})`;
+}
+
+/**
+ * An instant as a `<time>`: local with its offset, the zone's name under it (small), the exact
+ * ISO instant (UTC) on hover and in `datetime`.
+ */
+export function when(iso?: string): HTMLElement | string {
+  if (!iso) return '—';
+  const date = new Date(iso);
+  if (Number.isNaN(date.getTime())) return iso;
+  const exact = date.toISOString();
+  const { time, zone } = localParts(date);
+  return h(
+    'time',
+    { datetime: exact, title: exact },
+    time,
+    ' ',
+    h('span', { class: 'zone' }, `(${zone})`),
+  );
 }
 
 export function short(text: string | undefined, length = 12): HTMLElement | string {

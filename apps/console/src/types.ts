@@ -19,6 +19,9 @@ import {
   KioskEventView,
   KioskView,
   LedgerVerificationView,
+  PayrollCloseView,
+  PayrollClosesView,
+  PayrollTotalsView,
   PayrollView,
   PayrollWorkerView,
   PunchView,
@@ -75,6 +78,9 @@ export type TimesheetDay = TimesheetDayView;
 export type TimesheetPage = TimesheetPageView;
 export type PayrollWorker = PayrollWorkerView;
 export type Payroll = PayrollView;
+export type PayrollTotals = PayrollTotalsView;
+export type PayrollClose = PayrollCloseView;
+export type PayrollCloses = PayrollClosesView;
 
 /** Every fraud event type, for the filter (generated from the contract's enum). */
 export const FRAUD_EVENT_TYPES = FraudEventViewTypeValues;

@@ -129,6 +129,15 @@ function toView(e: FraudEvent): FraudEventView {
     // a stored time that is not a date (a hand-edited or damaged row) is shown as null: one
     // bad row does not take the listing down
     at: Number.isNaN(e.at.getTime()) ? null : e.at.toISOString(),
+    ...(e.punch
+      ? {
+          punch: {
+            type: e.punch.type,
+            at: Number.isNaN(e.punch.at.getTime()) ? null : e.punch.at.toISOString(),
+            siteId: e.siteId,
+          },
+        }
+      : {}),
     // the current review is part of the event's tag: its integrity is the event's
     review: e.review ? toReviewView({ ...e.review, integrity: e.integrity }) : undefined,
     // fails closed: an event read without its tag checked is not vouched for

@@ -167,6 +167,9 @@ export class FraudService {
       detail: input.detail,
       id: newId(),
       at: input.at ?? now,
+      // as the other members, only when there is one (an absent punch keeps the event's tag
+      // the one it was before punches were kept)
+      ...(input.punch ? { punch: input.punch } : {}),
     }));
     await this.events.recordAll(events);
     const byType = new Map<FraudEvent['type'], number>();
@@ -251,6 +254,14 @@ export class FraudService {
   async ofPackets(packetIds: string[], limit = 10_000): Promise<FraudEvent[]> {
     if (packetIds.length === 0) return [];
     return this.noted(await this.events.listByPacketIds(packetIds, limit));
+  }
+
+  /**
+   * The events of a site's refused punches (PUNCH_REFUSAL_TYPES) claimed in [from, to), each
+   * with its `integrity` (a tampered one noted, as a listing notes it): the payroll's count.
+   */
+  async refusedPunches(siteId: string, from: Date, to: Date): Promise<FraudEvent[]> {
+    return this.noted(await this.events.listRefusedPunches(siteId, from, to));
   }
 
   /** One device's events naming one of these packets (one indexed seek per packet). */

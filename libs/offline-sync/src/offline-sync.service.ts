@@ -18,6 +18,7 @@ import {
   FraudEventType,
   FraudService,
   PacketObservation,
+  PUNCH_REFUSAL_TYPES,
   SiteGeofence,
 } from '@app/fraud';
 import {
@@ -722,8 +723,16 @@ export class OfflineSyncService {
     const p = verdict.payload;
     if (p && p.workerId !== claims.workerId) claimed.push(`workerId ${clip(p.workerId)}`);
     if (p && p.deviceId !== claims.deviceId) claimed.push(`deviceId ${clip(p.deviceId)}`);
+    const type = verdict.reason as FraudEventType;
+    // an authentic punch (its HMAC verified, the token's worker) refused for its site or time:
+    // the event keeps what the punch was, for the payroll (PUNCH_REFUSAL_TYPES)
+    const authentic =
+      p !== undefined &&
+      verdict.dataJcs !== undefined &&
+      claimed.length === 0 &&
+      PUNCH_REFUSAL_TYPES.has(type);
     return {
-      type: verdict.reason as FraudEventType,
+      type,
       deviceId: claims.deviceId,
       workerId: claims.workerId,
       siteId: p?.siteId,
@@ -732,6 +741,7 @@ export class OfflineSyncService {
         claimed.length > 0
           ? `${verdict.detail}; packet claimed ${claimed.join(', ')}`
           : verdict.detail,
+      ...(authentic ? { punch: { type: p.type, at: new Date(p.timestamp) } } : {}),
     };
   }
 }

@@ -11,3 +11,4 @@ export * from './sqlite/limited-statement';
 export * from './sqlite/sqlite-transactions';
 export * from './legacy-tagging';
 export * from './stored-text';
+export * from './retag-row';

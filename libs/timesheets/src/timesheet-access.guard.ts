@@ -1,13 +1,15 @@
 import {
+  applyDecorators,
   CanActivate,
   createParamDecorator,
   ExecutionContext,
   Injectable,
   SetMetadata,
+  UseGuards,
 } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import type { Request } from 'express';
-import { ApiKeyService, describeGuard, Principal, Role } from '@app/common';
+import { ApiKeyService, describeGuard, Principal, Public, Role } from '@app/common';
 import { AssistedOnboardingService, ThekedarSignedRequest } from '@app/device-trust';
 import { keyOrThekedarAccess } from '@app/workforce';
 
@@ -77,3 +79,10 @@ export const CurrentTimesheetActor = createParamDecorator(
   (_: unknown, ctx: ExecutionContext): TimesheetActor =>
     ctx.switchToHttp().getRequest<ActorRequest>().timesheetActor!,
 );
+
+/**
+ * A timesheet route's access in one piece: no global key check (`Public`), this guard instead,
+ * accepting a key of `roles` or a thekedar's signed request.
+ */
+export const TimesheetAccess = (...roles: Role[]) =>
+  applyDecorators(Public(), UseGuards(TimesheetAccessGuard), TimesheetKeyRoles(...roles));

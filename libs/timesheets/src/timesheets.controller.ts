@@ -1,19 +1,7 @@
-import {
-  Body,
-  Controller,
-  Get,
-  HttpCode,
-  Param,
-  Post,
-  Query,
-  Res,
-  Logger,
-  UseGuards,
-} from '@nestjs/common';
+import { Body, Controller, Get, HttpCode, Param, Post, Query, Res, Logger } from '@nestjs/common';
 import type { Response } from 'express';
 import {
   ErrorBody,
-  Public,
   ApiCreatedResponse,
   ApiOkResponse,
   ApiOperation,
@@ -35,12 +23,7 @@ import {
   TimesheetPageQuery,
   TimesheetPageView,
 } from './dto/timesheet.dto';
-import {
-  CurrentTimesheetActor,
-  TimesheetAccessGuard,
-  TimesheetActor,
-  TimesheetKeyRoles,
-} from './timesheet-access.guard';
+import { CurrentTimesheetActor, TimesheetAccess, TimesheetActor } from './timesheet-access.guard';
 import { TimesheetsService } from './timesheets.service';
 import { PayrollCloseService } from './payroll-close/payroll-close.service';
 
@@ -97,9 +80,7 @@ export class TimesheetsController {
   ) {}
 
   @Get('timesheets')
-  @Public()
-  @UseGuards(TimesheetAccessGuard)
-  @TimesheetKeyRoles('admin', 'auditor')
+  @TimesheetAccess('admin', 'auditor')
   @ApiOperation({
     summary: 'Worker-days of a period (JSON, keyset paged)',
     description: SIGNED_READ,
@@ -130,9 +111,7 @@ export class TimesheetsController {
   }
 
   @Get('timesheets.csv')
-  @Public()
-  @UseGuards(TimesheetAccessGuard)
-  @TimesheetKeyRoles('admin', 'auditor')
+  @TimesheetAccess('admin', 'auditor')
   @ApiOperation({
     summary: 'Worker-days of a period as CSV (RFC 4180, streamed)',
     description:
@@ -140,9 +119,11 @@ export class TimesheetsController {
       'to 2 decimals, so the rows of a period may not sum to the payroll `hours` (rounded once ' +
       'for the period, from the seconds); `corrected` appears once a day in `flags`. ' +
       "`worker_name` and `worker_phone` are the worker's now (what its record says at export " +
-      'time). A cell that starts with `=`, `+`, `-`, `@`, a tab or CR (a phone `+91…`, a name ' +
-      'typed as a formula) is written with a single quote before it, quoted (OWASP CSV ' +
-      'injection), so no spreadsheet runs it as a formula.',
+      'time). A cell that starts with `=`, `+`, `-`, `@`, a tab, CR or NUL (a name typed as a ' +
+      'formula) is written with a single quote before it, quoted (OWASP CSV injection), so no ' +
+      'spreadsheet runs it as a formula; a phone-shaped cell, `+` then digits in groups split ' +
+      'by single spaces (`+919810000001`, `+91 98100 00001`), is written as it is (a number to ' +
+      'a spreadsheet, nothing it could run).',
   })
   @ApiProduces('text/csv')
   @ApiOkResponse({ description: 'One row per worker-day, CRLF line ends, header first' })
@@ -152,8 +133,7 @@ export class TimesheetsController {
     @CurrentTimesheetActor() actor: TimesheetActor,
     @Res() res: Response,
   ): Promise<void> {
-    const { bom, ...period } = query;
-    const scope = await this.timesheets.scope({ ...period, siteId: params.siteId }, actor);
+    const { bom, scope } = await this.csvOpening(params, query, actor);
     const timesheets = this.timesheets;
     // a page at a time, each with the name and phone of its workers (one read a page)
     async function* chunks(): AsyncGenerator<string> {
@@ -167,7 +147,7 @@ export class TimesheetsController {
       {
         filename: `timesheets-${scope.siteId}-${scope.from}-${scope.to}.csv`,
         header: CSV_HEADER,
-        bom: bom === 'true',
+        bom,
         chunks: chunks(),
       },
       this.logger,
@@ -175,9 +155,7 @@ export class TimesheetsController {
   }
 
   @Get('payroll')
-  @Public()
-  @UseGuards(TimesheetAccessGuard)
-  @TimesheetKeyRoles('admin', 'auditor')
+  @TimesheetAccess('admin', 'auditor')
   @ApiOperation({
     summary: 'Payroll summary per worker for a period',
     description:
@@ -212,9 +190,7 @@ export class TimesheetsController {
   }
 
   @Get('payroll.csv')
-  @Public()
-  @UseGuards(TimesheetAccessGuard)
-  @TimesheetKeyRoles('admin', 'auditor')
+  @TimesheetAccess('admin', 'auditor')
   @ApiOperation({
     summary: 'Payroll summary per worker as CSV (the payroll JSON, one row per worker)',
     description:
@@ -222,7 +198,8 @@ export class TimesheetsController {
       "(`hours` to 2 decimals), and for a period that is exactly a closed one (the JSON's " +
       '`closed`) the change since the close (`sinceClose`), empty otherwise. The CSV rules ' +
       'of timesheets.csv: RFC 4180, CRLF, a cell a spreadsheet would run as a formula written ' +
-      'with a single quote before it, `bom=true` for a UTF-8 byte order mark; the payroll is ' +
+      'with a single quote before it (a phone `+` and digits as it is), `bom=true` for a ' +
+      "UTF-8 byte order mark; `flagged_days` is the JSON's `flaggedDays`; the payroll is " +
       'read whole before the status line, so a refusal is a JSON error (a file cut off after ' +
       'its status ends with an `#export_incomplete,<code>` line, as timesheets.csv).',
   })
@@ -234,8 +211,7 @@ export class TimesheetsController {
     @CurrentTimesheetActor() actor: TimesheetActor,
     @Res() res: Response,
   ): Promise<void> {
-    const { bom, ...period } = query;
-    const scope = await this.timesheets.scope({ ...period, siteId: params.siteId }, actor);
+    const { bom, scope } = await this.csvOpening(params, query, actor);
     const payroll = await this.closes.withClose(scope, await this.timesheets.payroll(scope));
     async function* chunks(): AsyncGenerator<string> {
       // 500 rows a write
@@ -251,7 +227,7 @@ export class TimesheetsController {
       {
         filename: `payroll-${scope.siteId}-${scope.from}-${scope.to}.csv`,
         header: PAYROLL_CSV_HEADER,
-        bom: bom === 'true',
+        bom,
         chunks: chunks(),
       },
       this.logger,
@@ -259,9 +235,7 @@ export class TimesheetsController {
   }
 
   @Post('corrections')
-  @Public()
-  @UseGuards(TimesheetAccessGuard)
-  @TimesheetKeyRoles('admin')
+  @TimesheetAccess('admin')
   @HttpCode(201)
   @ApiOperation({
     summary: 'Correct a punch, or record a missing shift: a new ledger entry, never an edit',
@@ -352,5 +326,12 @@ export class TimesheetsController {
     const result = await this.corrections.correct(params.siteId, body, actor);
     if (result.status === 'duplicate') res.status(200);
     return result;
+  }
+
+  /** A CSV's opening: whether it starts with a byte order mark, and the scope it reads. */
+  private async csvOpening(params: SiteParam, query: CsvQuery, actor: TimesheetActor) {
+    const { bom, ...period } = query;
+    const scope = await this.timesheets.scope({ ...period, siteId: params.siteId }, actor);
+    return { bom: bom === 'true', scope };
   }
 }

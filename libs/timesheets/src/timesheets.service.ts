@@ -1,6 +1,14 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { createHash } from 'node:crypto';
-import { CommonError, DAY_PATTERN, daysBetween, localIso, OBJECT_ID_PATTERN } from '@app/common';
+import {
+  CommonError,
+  DAY_PATTERN,
+  daysBetween,
+  localIso,
+  nextDay,
+  OBJECT_ID_PATTERN,
+  startOfLocalDay,
+} from '@app/common';
 import { Worker, WorkforceService } from '@app/workforce';
 import { refuseTamperedSite } from './site-integrity';
 import { FraudService } from '@app/fraud';
@@ -201,6 +209,16 @@ export class TimesheetsService {
    */
   async payroll(scope: Scope): Promise<PayrollWorkerView[]> {
     const byWorker = new Map<string, PayrollWorkerView>();
+    const row = (workerId: string, person?: CsvPerson): PayrollWorkerView => ({
+      workerId,
+      ...(person ? { name: person.name, phone: person.phone } : {}),
+      daysPresent: 0,
+      hours: 0,
+      workedSeconds: 0,
+      flaggedDays: 0,
+      correctedDays: 0,
+      refusedPunches: 0,
+    });
     for await (const page of this.walk(scope)) {
       const newcomers = page.filter((d) => !byWorker.has(d.workerId));
       const people =
@@ -208,16 +226,7 @@ export class TimesheetsService {
       for (const d of page) {
         let w = byWorker.get(d.workerId);
         if (!w) {
-          const person = people.get(d.workerId);
-          w = {
-            workerId: d.workerId,
-            ...(person ? { name: person.name, phone: person.phone } : {}),
-            daysPresent: 0,
-            hours: 0,
-            workedSeconds: 0,
-            flaggedDays: 0,
-            correctedDays: 0,
-          };
+          w = row(d.workerId, people.get(d.workerId));
           byWorker.set(d.workerId, w);
         }
         if (d.shifts.length > 0) w.daysPresent += 1;
@@ -226,7 +235,41 @@ export class TimesheetsService {
         if (d.corrected) w.correctedDays += 1;
       }
     }
-    return [...byWorker.values()].map((w) => ({ ...w, hours: hoursOf(w.workedSeconds) }));
+    const refused = await this.refusedPunchesOf(scope);
+    const unseen = [...refused.keys()].filter((id) => !byWorker.has(id));
+    // a worker whose every punch of the period was refused has no day: a row of its own (a
+    // thekedar's phone's punches are refused too, but a thekedar is no worker of the payroll)
+    const newcomers =
+      unseen.length > 0 ? (await this.workforce.findWorkers(unseen)).map((w) => w.id) : [];
+    const people = await this.peopleOfIds(newcomers);
+    for (const id of newcomers) byWorker.set(id, row(id, people.get(id)));
+    for (const [id, count] of refused) {
+      const w = byWorker.get(id);
+      if (w) w.refusedPunches = count;
+    }
+    return [...byWorker.values()]
+      .sort((a, b) => (a.workerId < b.workerId ? -1 : a.workerId > b.workerId ? 1 : 0))
+      .map((w) => ({ ...w, hours: hoursOf(w.workedSeconds) }));
+  }
+
+  /**
+   * Per worker of the scope, its punches at the site refused at sync whose claimed time is in
+   * the period (the site's local days `from` to `to`): the fraud events that name a refused
+   * punch (PUNCH_REFUSAL_TYPES), one range read of an index of those alone. Only events whose
+   * tag verifies count: one written or changed outside the server is not a punch of the
+   * worker's (the read notes it for /health, the metric and the log, as every fraud read does).
+   * A review does not change the count: a refused punch stays unpaid whatever the decision.
+   */
+  private async refusedPunchesOf(scope: Scope): Promise<Map<string, number>> {
+    const from = new Date(startOfLocalDay(scope.from, scope.timeZone));
+    const to = new Date(startOfLocalDay(nextDay(scope.to), scope.timeZone));
+    const inScope = (id: string) => scope.workerIds === undefined || scope.workerIds.includes(id);
+    const counts = new Map<string, number>();
+    for (const e of await this.fraud.refusedPunches(scope.siteId, from, to)) {
+      if (e.integrity !== 'verified' || e.workerId === undefined || !inScope(e.workerId)) continue;
+      counts.set(e.workerId, (counts.get(e.workerId) ?? 0) + 1);
+    }
+    return counts;
   }
 
   /**

@@ -64,7 +64,11 @@ export class StoreMac {
   private readonly current: StoreMacKey;
   /** Every key a tag verifies under, by id (the current one included). */
   private readonly known = new Map<string, StoreMacKey>();
-  private readonly keys = new Map<string, Buffer>();
+  /**
+   * The per-purpose keys made so far, by key id, then purpose (no name made per lookup: every
+   * tag written or checked asks, ~1,000 a sync batch).
+   */
+  private readonly keys = new Map<string, Map<StoreMacPurpose, Buffer>>();
   /** The ids of the keys held besides the current one (retired, staged, derived), in order. */
   private readonly others: HeldStoreMacKey[] = [];
 
@@ -123,11 +127,15 @@ export class StoreMac {
   }
 
   private keyOf(key: StoreMacKey, purpose: StoreMacPurpose): Buffer {
-    const name = `${key.kid}/${purpose}`;
-    let bytes = this.keys.get(name);
+    let byPurpose = this.keys.get(key.kid);
+    if (!byPurpose) {
+      byPurpose = new Map();
+      this.keys.set(key.kid, byPurpose);
+    }
+    let bytes = byPurpose.get(purpose);
     if (!bytes) {
       bytes = expandStoreMacKey(key.secret, purpose);
-      this.keys.set(name, bytes);
+      byPurpose.set(purpose, bytes);
     }
     return bytes;
   }

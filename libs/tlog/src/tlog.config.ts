@@ -13,7 +13,9 @@ import {
   defineConfig,
   Env,
   parseKeyHistory,
+  REDACTED,
   refuseRetiredSigningKey,
+  registerKeySecrets,
   RetiredKey,
   validateEnv,
   IsIn,
@@ -117,6 +119,13 @@ function readTlogConfig(env: Env, app: Pick<AppSettings, 'dataDir'>): TlogSettin
     parseStoreMacHistory('STORE_MAC_RETIRED_KEYS', v.STORE_MAC_RETIRED_KEYS),
   );
   problems.throwIfAny();
+  // every store MAC key held (the current one, those retired or staged by keys:rotate), never
+  // logged as it is, in any of its text forms
+  registerKeySecrets(
+    [...(storeMacKey ? [storeMacKey] : []), ...storeMacRetiredKeys!].map((k) => k.secret),
+    REDACTED,
+    v.STORE_MAC_KEY ? [v.STORE_MAC_KEY] : [],
+  );
   refuseRetiredSigningKey(
     { key: 'TLOG_SIGNING_KEY', history: 'TLOG_RETIRED_KEYS', signs: 'checkpoints' },
     signingKey!,

@@ -9,6 +9,8 @@ import {
   IsString,
   Max,
   Min,
+  REDACTED,
+  registerKeySecrets,
 } from '@app/common';
 
 const MIB = 1024 * 1024;
@@ -53,6 +55,7 @@ export interface VaultSettings {
 function readVaultConfig(env: Env): VaultSettings {
   const v = validateEnv(VaultEnv, env);
   const keys = new Map<string, Buffer>();
+  const written: string[] = [];
   for (const entry of v.VAULT_KEYS.split(',')
     .map((e) => e.trim())
     .filter(Boolean)) {
@@ -65,7 +68,11 @@ function readVaultConfig(env: Env): VaultSettings {
     if (keys.has(match[1]))
       throw new ConfigError('VAULT_KEYS', `key version ${match[1]} is listed twice`);
     keys.set(match[1], key);
+    written.push(match[2]);
   }
+  // every version held (the active one and those kept to open values sealed before a
+  // rotation), never logged as it is, in any of its text forms
+  registerKeySecrets(keys.values(), REDACTED, written);
   if (keys.size === 0) throw new ConfigError('VAULT_KEYS', 'must list at least one key');
   const activeKey = v.VAULT_ACTIVE_KEY ?? [...keys.keys()].pop()!;
   if (!keys.has(activeKey))

@@ -31,20 +31,15 @@
  * STORE_MAC_RETIRED_KEYS now. Run it with the server's environment (DATA_DIR or DATABASE_URL,
  * STORE_MAC_KEY, STORE_MAC_RETIRED_KEYS).
  */
-import { INestApplication } from '@nestjs/common';
+import { INestApplication, Type } from '@nestjs/common';
 import { WorkerDeviceRetagOutcome, WorkerDeviceService } from '@app/device-trust';
 import { FraudService, RetagOutcome } from '@app/fraud';
-import { KioskMarkRetag, KioskRegistryService, KioskRetagOutcome } from '@app/kiosk-registry';
+import { KioskMarkRetag, KioskRegistryService } from '@app/kiosk-registry';
 import { LedgerService } from '@app/offline-sync';
-import { CloseRetagOutcome, PayrollCloseService, TimesheetProjector } from '@app/timesheets';
+import { PayrollCloseService, TimesheetProjector } from '@app/timesheets';
 import { HeldStoreMacKey, STORE_MAC_LIVE_BEATS, StoreMac, StoreMacReplicas } from '@app/tlog';
 import { VaultAuditService } from '@app/vault';
-import {
-  RecordRetagOutcome,
-  SealedRecordKind,
-  WorkerRetagOutcome,
-  WorkforceService,
-} from '@app/workforce';
+import { SealedRecordKind, WorkforceService } from '@app/workforce';
 import { runAppJob } from './app-job';
 import { q } from './quote';
 import {
@@ -144,74 +139,33 @@ export const DEVICE_RETAG_TEXTS: RetagTexts = {
   removableSuspect: '; the suspect worker-device rows above then read tampered',
 };
 
-/** What the report says of kiosks (their state's tag over the public key and status, their events). */
-export const KIOSK_RETAG_TEXTS: RetagTexts = {
-  label: 'kiosks (key, status and events)',
-  showCurrent: true,
-  tamperedWord: 'tampered',
-  suspectWord: 'suspect',
-  changedHead: 'kiosks changed while this command ran',
-  tampered: (n) =>
-    `tampered: ${n} kiosks have a key or status no key held here vouches for; never re-tagged (a tampered kiosk reads as blocked: an admin's key rotation with its genuine key repairs it)`,
-  suspect: (n, by) =>
-    `suspect: ${n} kiosks verify only under a key given to --except (${by}): anyone holding that key could have set their key or status; never re-tagged, they read tampered (blocked) once the key is dropped: check them against a backup from before the leak`,
-  keyNotes: [
-    {
-      of: 'suspect',
-      note: (n) =>
-        `${n} suspect kiosks left under it (--except): they read tampered (blocked) once it is removed`,
-    },
-    { of: 'changed', note: (n) => `${n} kiosks changed while this ran: run keys:retag again` },
-  ],
-  blocks: 'kiosks',
-  removableTampered: '; the tampered kiosks above stay tampered whatever is held',
-  removableSuspect: '; the suspect kiosks above then read tampered',
-};
-
-/** What the report says of workers (their record's tag: name, phone, sites, status, trust). */
-export const WORKER_RETAG_TEXTS: RetagTexts = {
-  label: 'workers (name, phone, sites, status and trust)',
-  showCurrent: true,
-  tamperedWord: 'tampered',
-  suspectWord: 'suspect',
-  changedHead: 'workers changed while this command ran',
-  tampered: (n) =>
-    `tampered: ${n} workers have a record no key held here vouches for; never re-tagged (a tampered worker is refused: worker_tampered; restore it from a backup)`,
-  suspect: (n, by) =>
-    `suspect: ${n} workers verify only under a key given to --except (${by}): anyone holding that key could have set their phone, sites or status; never re-tagged, they read tampered (refused) once the key is dropped: check them against a backup from before the leak`,
-  keyNotes: [
-    {
-      of: 'suspect',
-      note: (n) =>
-        `${n} suspect workers left under it (--except): they read tampered (refused) once it is removed`,
-    },
-    { of: 'changed', note: (n) => `${n} workers changed while this ran: run keys:retag again` },
-  ],
-  blocks: 'workers',
-  removableTampered: '; the tampered workers above stay tampered whatever is held',
-  removableSuspect: '; the suspect workers above then read tampered',
-};
-
-/** What the report says of sites (geofence, time zone) and thekedars (sites, phone, trust). */
-export function recordRetagTexts(kind: SealedRecordKind): RetagTexts {
-  const plural = `${kind}s`;
-  const fields = kind === 'site' ? 'geofence or time zone' : 'sites, phone or trust score';
+/**
+ * The report's words of a kind whose rows each stand as one outcome (kiosks, workers, sites,
+ * thekedars, payroll closes): `plural` names them, `couldSet` what a leaked key could have set,
+ * `readsAs` what a tampered one reads as (`refused`).
+ */
+export function oneOutcomeRetagTexts(words: {
+  plural: string;
+  label: string;
+  tampered: (count: number) => string;
+  couldSet: string;
+  readsAs: string;
+}): RetagTexts {
+  const { plural, couldSet, readsAs } = words;
   return {
-    label:
-      kind === 'site' ? 'sites (geofence and time zone)' : 'thekedars (sites, phone and trust)',
+    label: words.label,
     showCurrent: true,
     tamperedWord: 'tampered',
     suspectWord: 'suspect',
     changedHead: `${plural} changed while this command ran`,
-    tampered: (n) =>
-      `tampered: ${n} ${plural} have a record no key held here vouches for; never re-tagged (a tampered ${kind} is refused: ${kind}_tampered; restore it from a backup)`,
+    tampered: words.tampered,
     suspect: (n, by) =>
-      `suspect: ${n} ${plural} verify only under a key given to --except (${by}): anyone holding that key could have set their ${fields}; never re-tagged, they read tampered (refused) once the key is dropped: check them against a backup from before the leak`,
+      `suspect: ${n} ${plural} verify only under a key given to --except (${by}): anyone holding that key could have set ${couldSet}; never re-tagged, they read tampered (${readsAs}) once the key is dropped: check them against a backup from before the leak`,
     keyNotes: [
       {
         of: 'suspect',
         note: (n) =>
-          `${n} suspect ${plural} left under it (--except): they read tampered (refused) once it is removed`,
+          `${n} suspect ${plural} left under it (--except): they read tampered (${readsAs}) once it is removed`,
       },
       { of: 'changed', note: (n) => `${n} ${plural} changed while this ran: run keys:retag again` },
     ],
@@ -221,148 +175,52 @@ export function recordRetagTexts(kind: SealedRecordKind): RetagTexts {
   };
 }
 
-/** A site's or thekedar's outcome as the tally counts it (its record's tag, one outcome). */
-export function recordRetagMark(o: RecordRetagOutcome): RetagMark {
-  return {
-    id: o.id,
-    result: o.result === 'tampered' || o.result === 'suspect' ? 'left' : o.result,
-    from: o.from && o.result !== 'suspect' ? [o.from] : [],
-    tampered: o.result === 'tampered',
-    suspect: o.result === 'suspect' ? [{ listed: q(o.id), kids: o.from ? [o.from] : [] }] : [],
-  };
+/** The tampered line of a record refused when tampered (`<kind>_tampered`): workers, sites, thekedars. */
+function refusedRecordTampered(kind: 'worker' | SealedRecordKind): (n: number) => string {
+  return (n) =>
+    `tampered: ${n} ${kind}s have a record no key held here vouches for; never re-tagged (a tampered ${kind} is refused: ${kind}_tampered; restore it from a backup)`;
 }
 
-/**
- * What `keys:retag` re-tags, in the order it does and reports it: each kind its store's pages,
- * what counts of each outcome, and the report's words (retag-tally.ts walks and reports them).
- */
-function retagKinds(app: INestApplication): RetagKind[] {
-  const fraud: RetagKind = {
-    page: async (after, limit, except) =>
-      (await app.get(FraudService, { strict: false }).retagPage(after, limit, except)).map(
-        fraudRetagMark,
-      ),
-    texts: FRAUD_RETAG_TEXTS,
-  };
-  const devices: RetagKind = {
-    page: async (after, limit, except) =>
-      (await app.get(WorkerDeviceService, { strict: false }).retagPage(after, limit, except)).map(
-        deviceRetagMark,
-      ),
-    texts: DEVICE_RETAG_TEXTS,
-  };
-  const kiosks: RetagKind = {
-    page: async (after, limit, except) =>
-      (await app.get(KioskRegistryService, { strict: false }).retagPage(after, limit, except)).map(
-        kioskRetagMark,
-      ),
-    texts: KIOSK_RETAG_TEXTS,
-  };
-  const workers: RetagKind = {
-    page: async (after, limit, except) =>
-      (await app.get(WorkforceService, { strict: false }).retagPage(after, limit, except)).map(
-        workerRetagMark,
-      ),
-    texts: WORKER_RETAG_TEXTS,
-  };
-  const records = (['site', 'thekedar'] as const).map((kind): RetagKind => ({
-    page: async (after, limit, except) =>
-      (
-        await app
-          .get(WorkforceService, { strict: false })
-          .retagRecordsPage(kind, after, limit, except)
-      ).map(recordRetagMark),
-    texts: recordRetagTexts(kind),
-  }));
-  const closes: RetagKind = {
-    page: async (after, limit, except) =>
-      (await app.get(PayrollCloseService, { strict: false }).retagPage(after, limit, except)).map(
-        closeRetagMark,
-      ),
-    texts: CLOSE_RETAG_TEXTS,
-  };
-  return [fraud, devices, kiosks, workers, ...records, closes];
+/** What the report says of kiosks (their state's tag over the public key and status, their events). */
+export const KIOSK_RETAG_TEXTS = oneOutcomeRetagTexts({
+  plural: 'kiosks',
+  label: 'kiosks (key, status and events)',
+  tampered: (n) =>
+    `tampered: ${n} kiosks have a key or status no key held here vouches for; never re-tagged (a tampered kiosk reads as blocked: an admin's key rotation with its genuine key repairs it)`,
+  couldSet: 'their key or status',
+  readsAs: 'blocked',
+});
+
+/** What the report says of workers (their record's tag: name, phone, sites, status, trust). */
+export const WORKER_RETAG_TEXTS = oneOutcomeRetagTexts({
+  plural: 'workers',
+  label: 'workers (name, phone, sites, status and trust)',
+  tampered: refusedRecordTampered('worker'),
+  couldSet: 'their phone, sites or status',
+  readsAs: 'refused',
+});
+
+/** What the report says of sites (geofence, time zone) and thekedars (sites, phone, trust). */
+export function recordRetagTexts(kind: SealedRecordKind): RetagTexts {
+  return oneOutcomeRetagTexts({
+    plural: `${kind}s`,
+    label:
+      kind === 'site' ? 'sites (geofence and time zone)' : 'thekedars (sites, phone and trust)',
+    tampered: refusedRecordTampered(kind),
+    couldSet: kind === 'site' ? 'their geofence or time zone' : 'their sites, phone or trust score',
+    readsAs: 'refused',
+  });
 }
 
 /** What the report says of payroll closes (the totals per worker a paid period was closed on). */
-export const CLOSE_RETAG_TEXTS: RetagTexts = {
+export const CLOSE_RETAG_TEXTS = oneOutcomeRetagTexts({
+  plural: 'payroll closes',
   label: 'payroll closes (period, time, author and totals per worker)',
-  showCurrent: true,
-  tamperedWord: 'tampered',
-  suspectWord: 'suspect',
-  changedHead: 'payroll closes changed while this command ran',
   tampered: (n) =>
     `tampered: ${n} payroll closes (site|first day) verify under no key held here; never re-tagged (the payroll of a period overlapping one answers 503 payroll_close_tampered: restore it from a backup)`,
-  suspect: (n, by) =>
-    `suspect: ${n} payroll closes verify only under a key given to --except (${by}): anyone holding that key could have set the totals they were paid on; never re-tagged, they read tampered (503 payroll_close_tampered) once the key is dropped: check them against a backup from before the leak`,
-  keyNotes: [
-    {
-      of: 'suspect',
-      note: (n) =>
-        `${n} suspect payroll closes left under it (--except): they read tampered (503 payroll_close_tampered) once it is removed`,
-    },
-    {
-      of: 'changed',
-      note: (n) => `${n} payroll closes changed while this ran: run keys:retag again`,
-    },
-  ],
-  blocks: 'payroll closes',
-  removableTampered: '; the tampered payroll closes above stay tampered whatever is held',
-  removableSuspect: '; the suspect payroll closes above then read tampered',
-};
-
-/** A payroll close's outcome as the tally counts it (its one tag), listed as `<siteId>|<from>`. */
-export function closeRetagMark(o: CloseRetagOutcome): RetagMark {
-  return {
-    id: o.id,
-    result: o.result === 'tampered' || o.result === 'suspect' ? 'left' : o.result,
-    from: o.from && o.result !== 'suspect' ? [o.from] : [],
-    tampered: o.result === 'tampered',
-    suspect: o.result === 'suspect' ? [{ listed: q(o.id), kids: o.from ? [o.from] : [] }] : [],
-  };
-}
-
-/** A worker's outcome as the tally counts it (its record's tag, one outcome). */
-export function workerRetagMark(o: WorkerRetagOutcome): RetagMark {
-  return {
-    id: o.workerId,
-    result: o.result === 'tampered' || o.result === 'suspect' ? 'left' : o.result,
-    from: o.from && o.result !== 'suspect' ? [o.from] : [],
-    tampered: o.result === 'tampered',
-    suspect:
-      o.result === 'suspect' ? [{ listed: q(o.workerId), kids: o.from ? [o.from] : [] }] : [],
-  };
-}
-
-/** A kiosk's outcome as the tally counts it (its state and events, one outcome). */
-export function kioskRetagMark(o: KioskRetagOutcome): RetagMark {
-  return {
-    id: o.deviceId,
-    result: o.result === 'tampered' || o.result === 'suspect' ? 'left' : o.result,
-    from: o.from && o.result !== 'suspect' ? [o.from] : [],
-    tampered: o.result === 'tampered',
-    suspect:
-      o.result === 'suspect' ? [{ listed: q(o.deviceId), kids: o.from ? [o.from] : [] }] : [],
-  };
-}
-
-/**
- * The line on the SQLite kiosk events' mark (KioskSeal.retagMark): its number and what was done
- * with it. A suspect one (under an `--except` key) is left: exit 5, as the suspect rows.
- */
-export function kioskMarkLine(mark: KioskMarkRetag, kid: string): string {
-  const head = `kiosk event mark (SQLite; seq ${mark.seq})`;
-  switch (mark.result) {
-    case 'current':
-      return `${head}: under the current key`;
-    case 'retagged':
-      return `${head}: re-tagged under ${kid} (from ${mark.from})`;
-    case 'tampered':
-      return `tampered: the ${head} verifies under no key held here: every kiosk reads tampered (blocked) and every kiosk change is refused (503 kiosk_mark_unverified); never re-tagged. Restore the kiosk tables from a backup, or delete the kiosk_event_mark row: the next kiosk event then skips a number, and every kiosk reads tampered until an admin's key rotation to its genuine key`;
-    case 'suspect':
-      return `suspect: the ${head} verifies only under a key given to --except (${mark.from})${mark.confirmed ? ', its number as the numbering stands' : '; the numbering does not confirm it (numbered kiosk events missing)'}: anyone holding that key could have written it after deleting the newest kiosk events; never re-tagged. Check the kiosks against a backup from before the leak, then any kiosk change (a registration, a key rotation, a block or unblock) writes it under the current key; dropped while it is under that key, every kiosk reads tampered and every kiosk change is refused (503 kiosk_mark_unverified)`;
-  }
-}
+  couldSet: 'the totals they were paid on',
+  readsAs: '503 payroll_close_tampered',
+});
 
 /** A fraud event's outcome as the tally counts it. */
 export function fraudRetagMark(o: RetagOutcome): RetagMark {
@@ -387,6 +245,104 @@ export function deviceRetagMark(o: WorkerDeviceRetagOutcome): RetagMark {
       kids: [row.kid],
     })),
   };
+}
+
+/**
+ * One outcome of a row under one key (a kiosk, worker, site, thekedar, payroll close: `from`
+ * the key it was under, or the excepted one it verifies under) as the tally counts it, by `id`.
+ */
+export function oneOutcomeRetagMark(
+  id: string,
+  o: { result: RetagMark['result'] | 'tampered' | 'suspect'; from?: string },
+): RetagMark {
+  return {
+    id,
+    result: o.result === 'tampered' || o.result === 'suspect' ? 'left' : o.result,
+    from: o.from && o.result !== 'suspect' ? [o.from] : [],
+    tampered: o.result === 'tampered',
+    suspect: o.result === 'suspect' ? [{ listed: q(id), kids: o.from ? [o.from] : [] }] : [],
+  };
+}
+
+/** A row of RETAG_TABLE, made into its kind on the booted app. */
+type RetagRow = (app: INestApplication) => RetagKind;
+
+/** A row: the service whose page of outcomes is read (`page`), each outcome's mark, the words. */
+function retagRow<S, O>(row: {
+  service: Type<S>;
+  page: (service: S, after: string, limit: number, except: string[]) => Promise<O[]>;
+  mark: (outcome: O) => RetagMark;
+  texts: RetagTexts;
+}): RetagRow {
+  return (app) => ({
+    texts: row.texts,
+    page: async (after, limit, except) =>
+      (await row.page(app.get(row.service, { strict: false }), after, limit, except)).map(row.mark),
+  });
+}
+
+/**
+ * What `keys:retag` re-tags, in the order it does and reports it: a row a kind, its store's
+ * pages, what counts of each outcome, and the report's words (retag-tally.ts walks and reports
+ * them). A new kind is one row.
+ */
+const RETAG_TABLE: RetagRow[] = [
+  retagRow({
+    service: FraudService,
+    page: (fraud, ...page) => fraud.retagPage(...page),
+    mark: fraudRetagMark,
+    texts: FRAUD_RETAG_TEXTS,
+  }),
+  retagRow({
+    service: WorkerDeviceService,
+    page: (devices, ...page) => devices.retagPage(...page),
+    mark: deviceRetagMark,
+    texts: DEVICE_RETAG_TEXTS,
+  }),
+  retagRow({
+    service: KioskRegistryService,
+    page: (kiosks, ...page) => kiosks.retagPage(...page),
+    mark: (o) => oneOutcomeRetagMark(o.deviceId, o),
+    texts: KIOSK_RETAG_TEXTS,
+  }),
+  retagRow({
+    service: WorkforceService,
+    page: (workforce, ...page) => workforce.retagPage(...page),
+    mark: (o) => oneOutcomeRetagMark(o.workerId, o),
+    texts: WORKER_RETAG_TEXTS,
+  }),
+  ...(['site', 'thekedar'] as const).map((kind) =>
+    retagRow({
+      service: WorkforceService,
+      page: (workforce, ...page) => workforce.retagRecordsPage(kind, ...page),
+      mark: (o) => oneOutcomeRetagMark(o.id, o),
+      texts: recordRetagTexts(kind),
+    }),
+  ),
+  retagRow({
+    service: PayrollCloseService,
+    page: (closes, ...page) => closes.retagPage(...page),
+    mark: (o) => oneOutcomeRetagMark(o.id, o),
+    texts: CLOSE_RETAG_TEXTS,
+  }),
+];
+
+/**
+ * The line on the SQLite kiosk events' mark (KioskSeal.retagMark): its number and what was done
+ * with it. A suspect one (under an `--except` key) is left: exit 5, as the suspect rows.
+ */
+export function kioskMarkLine(mark: KioskMarkRetag, kid: string): string {
+  const head = `kiosk event mark (SQLite; seq ${mark.seq})`;
+  switch (mark.result) {
+    case 'current':
+      return `${head}: under the current key`;
+    case 'retagged':
+      return `${head}: re-tagged under ${kid} (from ${mark.from})`;
+    case 'tampered':
+      return `tampered: the ${head} verifies under no key held here: every kiosk reads tampered (blocked) and every kiosk change is refused (503 kiosk_mark_unverified); never re-tagged. Restore the kiosk tables from a backup, or delete the kiosk_event_mark row: the next kiosk event then skips a number, and every kiosk reads tampered until an admin's key rotation to its genuine key`;
+    case 'suspect':
+      return `suspect: the ${head} verifies only under a key given to --except (${mark.from})${mark.confirmed ? ', its number as the numbering stands' : '; the numbering does not confirm it (numbered kiosk events missing)'}: anyone holding that key could have written it after deleting the newest kiosk events; never re-tagged. Check the kiosks against a backup from before the leak, then any kiosk change (a registration, a key rotation, a block or unblock) writes it under the current key; dropped while it is under that key, every kiosk reads tampered and every kiosk change is refused (503 kiosk_mark_unverified)`;
+  }
 }
 
 /** Unsealed ledger links by key id, and how many sites hold them. */
@@ -516,7 +472,7 @@ export async function retagStoreMac(
   );
   if (await refuseReplicasOnOtherKeys(app, mac.kid, force, out)) return RETAG_REPLICAS_ON_OTHER_KEY;
 
-  const kinds = retagKinds(app);
+  const kinds = RETAG_TABLE.map((row) => row(app));
   const tallies: RetagTally[] = [];
   for (const kind of kinds) {
     const tally = await walkRetag(kind, except);

@@ -2,6 +2,7 @@ import { facts, lastKey, pagedList, reasonForm } from '../components';
 import { Page, PageContext } from '../context';
 import { badge, h, link, panel, section, svg, table, when } from '../dom';
 import { DeviceTrust, FraudEvent, TrustFactor, WorkerDevice, WorkerDeviceDetail } from '../types';
+import { NameBook } from '../names';
 import { fraudTable } from './fraud';
 
 const PAGE_SIZE = 20;
@@ -18,13 +19,15 @@ export function trustBadge(score: number): HTMLElement {
   return badge(String(score), score >= 60 ? 'ok' : score >= 40 ? 'warn' : 'bad');
 }
 
-function userLink(device: WorkerDevice): HTMLElement | string {
+/** The phone's user by name (a worker's links to the worker), the id on hover. */
+function userLink(names: NameBook, device: WorkerDevice): HTMLElement {
   return device.user.kind === 'worker'
-    ? link(`#/workers/${device.user.id}`, `worker ${device.user.id.slice(-6)}`)
-    : `thekedar ${device.user.id.slice(-6)}`;
+    ? names.show('worker', device.user.id, `#/workers/${device.user.id}`)
+    : names.show('thekedar', device.user.id);
 }
 
 function renderList(ctx: PageContext): void {
+  const names = new NameBook(ctx);
   const list = pagedList<WorkerDevice>({
     label: 'Device list',
     pageSize: PAGE_SIZE,
@@ -46,7 +49,7 @@ function renderList(ctx: PageContext): void {
             header: 'Device',
             cell: (d) => link(`#/devices/${encodeURIComponent(d.deviceId)}`, d.deviceId),
           },
-          { header: 'User', cell: userLink },
+          { header: 'User', cell: (d) => userLink(names, d) },
           { header: 'Phone model', cell: (d) => `${d.fingerprint.model} (${d.fingerprint.os})` },
           // the live score, read for the whole page (`trust=live`); its factors are on the
           // device's page
@@ -74,13 +77,23 @@ function renderDevice(ctx: PageContext, deviceId: string): void {
   const detail = h('div', { class: 'panel' });
   const trust = h('div', { class: 'panel' });
   const fraud = h('div', { class: 'panel' });
+  const names = new NameBook(ctx);
+  const title = h('h1', {}, 'Device ', h('code', {}, deviceId));
+  // named by its model and user once read, the id kept beside it
+  title.setAttribute('aria-busy', 'true');
+  void names.name('device', deviceId).then((name) => {
+    title.removeAttribute('aria-busy');
+    if (name)
+      title.replaceChildren(name, ' ', h('small', { class: 'id' }, h('code', {}, deviceId)));
+  });
   const load = (): void => {
     void panel(
       detail,
       async () => (await ctx.api.get<WorkerDeviceDetail>(path)).data,
       (d) => [
         facts([
-          ['User', userLink(d)],
+          ['User', userLink(names, d)],
+          ['Device ID', h('code', {}, d.deviceId)],
           ['Phone', `${d.fingerprint.model}, ${d.fingerprint.os}`],
           ['Status', d.isBlocked ? badge('blocked', 'bad') : badge('active', 'ok')],
           ['Registered', when(d.createdAt)],
@@ -110,7 +123,7 @@ function renderDevice(ctx: PageContext, deviceId: string): void {
   };
   ctx.main.append(
     h('p', { class: 'crumbs' }, link('#/devices', 'Devices'), ' / ', deviceId),
-    h('h1', {}, `Device ${deviceId}`),
+    title,
     section('Live trust score', trust),
     detail,
     section(
@@ -128,7 +141,7 @@ function renderDevice(ctx: PageContext, deviceId: string): void {
     fraud,
     async () =>
       (await ctx.api.get<FraudEvent[]>('/api/v5/fraud/events', { deviceId, limit: 20 })).data,
-    (rows) => fraudTable(rows),
+    (rows) => fraudTable(rows, names),
   );
 }
 
@@ -154,7 +167,7 @@ function trustView(t: DeviceTrust): HTMLElement {
       ],
       t.factors,
     ),
-    h('p', { class: 'hint' }, `Computed ${when(t.computedAt)}`),
+    h('p', { class: 'hint' }, 'Computed ', when(t.computedAt)),
   );
 }
 

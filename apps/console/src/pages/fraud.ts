@@ -1,6 +1,7 @@
 import { actionForm, pagedList, success } from '../components';
 import { Page, PageContext } from '../context';
-import { badge, Child, field, formValue, h, link, short, table, when } from '../dom';
+import { badge, Child, field, formValue, h, localZone, short, table, when, whenText } from '../dom';
+import { NameBook } from '../names';
 import { FRAUD_EVENT_TYPES, FraudEvent, FraudEventDetail, FraudReview } from '../types';
 
 const PAGE_SIZE = 25;
@@ -21,7 +22,7 @@ export function reviewCell(review: FraudReview | undefined): Child {
   if (!review) return badge('unreviewed', 'warn');
   return h(
     'span',
-    { class: 'review', title: `${review.by}, ${when(review.at)}` },
+    { class: 'review', title: `${review.by}, ${whenText(review.at)} (${review.at})` },
     badge(review.decision, review.decision === 'dismissed' ? 'ok' : 'bad'),
     ' ',
     review.reason,
@@ -72,7 +73,11 @@ export function reviewForm(
   );
 }
 
-export function fraudTable(rows: FraudEvent[], review?: (event: FraudEvent) => Child): HTMLElement {
+export function fraudTable(
+  rows: FraudEvent[],
+  names: NameBook,
+  review?: (event: FraudEvent) => Child,
+): HTMLElement {
   return table(
     'Fraud events, newest first',
     [
@@ -100,28 +105,49 @@ export function fraudTable(rows: FraudEvent[], review?: (event: FraudEvent) => C
         header: 'Device',
         cell: (e) =>
           e.deviceId
-            ? link(`#/devices/${encodeURIComponent(e.deviceId)}`, short(e.deviceId, 10))
+            ? names.show('device', e.deviceId, `#/devices/${encodeURIComponent(e.deviceId)}`)
             : '—',
       },
       {
         header: 'Worker',
-        cell: (e) => (e.workerId ? link(`#/workers/${e.workerId}`, short(e.workerId, 10)) : '—'),
+        cell: (e) =>
+          e.workerId ? names.show('worker', e.workerId, `#/workers/${e.workerId}`) : '—',
       },
       {
         header: 'Site',
-        cell: (e) => (e.siteId ? link(`#/ledgers/${e.siteId}`, short(e.siteId, 10)) : '—'),
+        cell: (e) => (e.siteId ? names.show('site', e.siteId, `#/ledgers/${e.siteId}`) : '—'),
       },
-      { header: 'Packet', cell: (e) => short(e.packetId, 8) },
-      { header: 'Detail', cell: (e) => e.detail },
-      { header: 'Review', cell: (e) => reviewCell(e.review) },
-      ...(review ? [{ header: 'Action', cell: review }] : []),
+      // the packet under the detail, and the review action under the review: fewer, narrower
+      // columns, so the table fits a laptop's window beside the navigation (it scrolls in its
+      // box on a narrower one)
+      {
+        header: 'Detail',
+        cell: (e) => [
+          h('span', { class: 'detail' }, e.detail),
+          e.packetId ? h('small', { class: 'packet' }, 'packet ', short(e.packetId, 8)) : null,
+        ],
+      },
+      {
+        header: 'Review',
+        cell: (e) => [reviewCell(e.review), review ? review(e) : null],
+      },
     ],
     rows,
     'No fraud events match.',
+    'fraud-events',
   );
 }
 
+/** An ISO instant as a datetime-local input's value, in the browser's time zone. */
+function localInput(iso: string): string {
+  const date = new Date(iso);
+  if (Number.isNaN(date.getTime())) return '';
+  const pad = (n: number) => String(n).padStart(2, '0');
+  return `${date.getFullYear()}-${pad(date.getMonth() + 1)}-${pad(date.getDate())}T${pad(date.getHours())}:${pad(date.getMinutes())}:${pad(date.getSeconds())}`;
+}
+
 function render(ctx: PageContext): void {
+  const names = new NameBook(ctx);
   const type = h(
     'select',
     { name: 'type' },
@@ -147,15 +173,15 @@ function render(ctx: PageContext): void {
   };
   for (const name of FILTERS) {
     const value = ctx.query.get(name);
-    if (value)
-      inputs[name].value = name === 'from' || name === 'to' ? value.replace(/Z$/, '') : value;
+    if (value) inputs[name].value = name === 'from' || name === 'to' ? localInput(value) : value;
   }
   const filters = (): Record<string, string | undefined> => {
     const out: Record<string, string | undefined> = {};
     for (const name of FILTERS) {
       const value = inputs[name].value.trim();
       if (!value) continue;
-      out[name] = name === 'from' || name === 'to' ? new Date(`${value}Z`).toISOString() : value;
+      // a datetime-local value (no zone) is the browser's local time; the API takes UTC
+      out[name] = name === 'from' || name === 'to' ? new Date(value).toISOString() : value;
     }
     return out;
   };
@@ -172,7 +198,7 @@ function render(ctx: PageContext): void {
     },
     // a tampered event cannot be reviewed (503 fraud_event_tampered): no form
     render: (rows) =>
-      fraudTable(rows, (event) =>
+      fraudTable(rows, names, (event) =>
         event.integrity === 'tampered'
           ? 'Changed outside the server: not reviewable'
           : reviewForm(ctx, event, () => list.reload()),
@@ -195,8 +221,8 @@ function render(ctx: PageContext): void {
       field('Device ID', inputs.deviceId),
       field('Worker ID', inputs.workerId),
       field('Site ID', inputs.siteId),
-      field('From (UTC)', inputs.from),
-      field('To (UTC)', inputs.to),
+      field(`From (local time, ${localZone()})`, inputs.from),
+      field(`To (local time, ${localZone()})`, inputs.to),
       h('button', { type: 'submit' }, 'Apply filters'),
     ),
     list.element,

@@ -1,6 +1,7 @@
 import { facts, sitePicker, verdict } from '../components';
 import { Page, PageContext } from '../context';
 import { action, h, link, panel, section, short, table, when } from '../dom';
+import { NameBook } from '../names';
 import { LedgerCheckpoint, LedgerVerification } from '../types';
 
 export const ledgersPage: Page = {
@@ -51,27 +52,35 @@ function renderSite(ctx: PageContext, siteId: string): void {
       );
     });
   });
-  ctx.main.append(
-    section(
-      `Site ${siteId}`,
-      h(
-        'p',
-        {},
-        link(`#/timesheets/${siteId}`, 'Timesheets of this site'),
-        // the fraud page is the admin's only (an auditor would open a page its role cannot)
-        ...(ctx.can('admin')
-          ? [' · ', link(`#/fraud?siteId=${siteId}`, 'Fraud events at this site')]
-          : []),
-      ),
-      h('h3', {}, 'Head'),
-      head,
-      h('div', { class: 'actions' }, verifyButton, exportButton),
-      verifyResult,
-      exportResult,
-      h('h3', {}, 'Signed checkpoints'),
-      checkpoints,
+  const site = section(
+    `Site ${siteId}`,
+    h(
+      'p',
+      {},
+      link(`#/timesheets/${siteId}`, 'Timesheets of this site'),
+      // the fraud page is the admin's only (an auditor would open a page its role cannot)
+      ...(ctx.can('admin')
+        ? [' · ', link(`#/fraud?siteId=${siteId}`, 'Fraud events at this site')]
+        : []),
     ),
+    h('h3', {}, 'Head'),
+    head,
+    h('div', { class: 'actions' }, verifyButton, exportButton),
+    verifyResult,
+    exportResult,
+    h('h3', {}, 'Signed checkpoints'),
+    checkpoints,
   );
+  ctx.main.append(site);
+  // the site by its name once read, its id kept beside it
+  site.setAttribute('aria-busy', 'true');
+  void new NameBook(ctx).name('site', siteId).then((name) => {
+    site.removeAttribute('aria-busy');
+    if (name)
+      site
+        .querySelector('h2')
+        ?.replaceChildren(name, ' ', h('small', { class: 'id' }, h('code', {}, siteId)));
+  });
   void panel(
     checkpoints,
     async () => (await ctx.api.get<LedgerCheckpoint[]>(`${base}/checkpoints`)).data,
@@ -86,7 +95,9 @@ function renderSite(ctx: PageContext, siteId: string): void {
               h('strong', {}, String(last.treeSize)),
               ', root ',
               short(last.rootHash, 16),
-              ` (signed ${when(last.signedAt)}, log ${last.origin}). Verify for the current head.`,
+              ' (signed ',
+              when(last.signedAt),
+              `, log ${last.origin}). Verify for the current head.`,
             )
           : h('p', {}, 'No checkpoint signed yet. Verify for the current head.'),
       );

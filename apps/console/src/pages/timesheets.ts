@@ -1,8 +1,30 @@
-import { facts, sitePicker } from '../components';
+import { actionForm, facts, sitePicker } from '../components';
 import { KeysetPager, Page, PageContext } from '../context';
-import { action, badge, Child, field, h, link, panel, scrollBox, section, table } from '../dom';
+import {
+  action,
+  badge,
+  Child,
+  field,
+  h,
+  link,
+  panel,
+  scrollBox,
+  section,
+  table,
+  when,
+} from '../dom';
 import { pagerNav } from '../pager';
-import { Payroll, Site, TimesheetDay, TimesheetFlag, TimesheetPage, Worker } from '../types';
+import {
+  Payroll,
+  PayrollClose,
+  PayrollCloses,
+  PayrollTotals,
+  Site,
+  TimesheetDay,
+  TimesheetFlag,
+  TimesheetPage,
+  Worker,
+} from '../types';
 
 /** Worker rows a grid page shows (a month of a 2,000-worker site is 40 pages). */
 export const GRID_ROWS = 50;
@@ -13,6 +35,8 @@ const MAX_API_PAGES = 100;
 /** The worker list's page (its largest), to name the rows. */
 const NAME_LIMIT = 500;
 const MONTH = /^\d{4}-(0[1-9]|1[0-2])$/;
+/** The site's latest closes listed under the period. */
+const CLOSES_SHOWN = 12;
 
 export const timesheetsPage: Page = {
   id: 'timesheets',
@@ -91,7 +115,15 @@ function render(ctx: PageContext): void {
     const site = list?.find((s) => s.siteId === siteId);
     chosen = site;
     month.value = MONTH.test(requested) ? requested : currentMonth(site?.timeZone);
-    if (siteId) renderMonth(ctx, siteId, site, month.value);
+    if (!siteId) return;
+    // the month in its own box, drawn again after a close (its payroll then carries it)
+    const host = h('div', { class: 'month' });
+    ctx.main.append(host);
+    const draw = (): void => {
+      host.replaceChildren();
+      renderMonth(ctx, host, siteId, site, month.value, draw);
+    };
+    draw();
   });
 }
 
@@ -146,9 +178,11 @@ const FIRST: GridStart = { carry: [], done: false, firstRow: 1 };
 
 function renderMonth(
   ctx: PageContext,
+  host: HTMLElement,
   siteId: string,
   site: Site | undefined,
   month: string,
+  redraw: () => void,
 ): void {
   const dates = monthDays(month);
   const period = { from: dates[0], to: dates[dates.length - 1] };
@@ -178,7 +212,8 @@ function renderMonth(
       );
     });
   });
-  ctx.main.append(
+  const closing = h('div', { class: 'panel payroll-close' });
+  host.append(
     section(
       `${site?.name ?? `Site ${siteId}`}, ${monthName(month)}`,
       h(
@@ -191,6 +226,8 @@ function renderMonth(
       ),
       h('div', { class: 'actions' }, downloadButton),
       download,
+      h('h3', {}, 'Payroll period'),
+      closing,
       grid,
       legend(),
       h('h3', {}, 'Day detail'),
@@ -202,6 +239,30 @@ function renderMonth(
   // the grid's pages each read the worker-days of their GRID_ROWS workers
   const payroll = ctx.api.get<Payroll>(`${base}/payroll`, period).then((r) => r.data);
   const names = new SiteNames(ctx, siteId);
+  void panel(
+    closing,
+    async () => {
+      const [totals, closes, named] = await Promise.all([
+        payroll,
+        ctx.api
+          .get<PayrollCloses>(`${base}/payroll/closes`, { limit: CLOSES_SHOWN })
+          .then((r) => r.data),
+        // every worker the payroll has is named by it (it reads the records)
+        payroll.then((p) => new Map(p.workers.map((w) => [w.workerId, w.name ?? '']))),
+      ]);
+      return { totals, closes, named };
+    },
+    ({ totals, closes, named }) =>
+      periodView(ctx, {
+        base,
+        payroll: totals,
+        closes,
+        siteName: site?.name ?? `Site ${siteId}`,
+        period: monthName(month),
+        name: (id) => named.get(id) || `worker …${id.slice(-6)}`,
+        redraw,
+      }),
+  );
   const pager = new KeysetPager();
   const starts = new Map<string, GridStart>();
   const show = (): void => {
@@ -326,6 +387,8 @@ function monthGrid(data: MonthData, dates: string[], siteId: string, detail: HTM
     row.set(day.date, day);
   }
   const totals = new Map(data.payroll.workers.map((w) => [w.workerId, w]));
+  // a closed period: each row also shows what changed since the close
+  const closed = data.payroll.closed !== undefined;
   // the API's order (worker id: the order they were created in), the order of the pages
   const workerIds = [...byWorker.keys()];
   const total = data.payroll.workers.length;
@@ -357,7 +420,8 @@ function monthGrid(data: MonthData, dates: string[], siteId: string, detail: HTM
             h('th', { scope: 'col' }, 'Hours'),
             h('th', { scope: 'col' }, 'Days'),
             h('th', { scope: 'col' }, 'Flagged'),
-            h('th', { scope: 'col', class: 'sep' }, 'Corrected'),
+            h('th', { scope: 'col', class: closed ? false : 'sep' }, 'Corrected'),
+            closed ? h('th', { scope: 'col', class: 'sep' }, 'Since close') : null,
             dates.map((d) =>
               h(
                 'th',
@@ -381,7 +445,18 @@ function monthGrid(data: MonthData, dates: string[], siteId: string, detail: HTM
               h('td', { class: 'num' }, total ? hours(total.hours) : '—'),
               h('td', { class: 'num' }, total ? String(total.daysPresent) : '—'),
               h('td', { class: 'num' }, total ? String(total.flaggedDays) : '—'),
-              h('td', { class: 'num sep' }, total ? String(total.correctedDays) : '—'),
+              h(
+                'td',
+                { class: closed ? 'num' : 'num sep' },
+                total ? String(total.correctedDays) : '—',
+              ),
+              closed
+                ? h(
+                    'td',
+                    { class: 'num sep', 'data-since-close': workerId },
+                    change(total?.sinceClose),
+                  )
+                : null,
               dates.map((date) => {
                 const day = row?.get(date);
                 return h(
@@ -492,4 +567,174 @@ function legend(): HTMLElement {
     h('span', { class: 'cell cell-corrected' }, '8*'),
     ' corrected by a ledger entry',
   );
+}
+
+interface PeriodOptions {
+  base: string;
+  payroll: Payroll;
+  closes: PayrollCloses;
+  siteName: string;
+  /** The period in words ("March 2026"). */
+  period: string;
+  name: (workerId: string) => string;
+  redraw: () => void;
+}
+
+/** A change of totals, signed: "+1.5 h, +1 day"; '—' when nothing changed. */
+function change(delta: PayrollTotals | undefined): string {
+  if (!delta || (delta.workedSeconds === 0 && delta.daysPresent === 0 && delta.flaggedDays === 0))
+    return '—';
+  const signed = (n: number, text: string) => `${n > 0 ? '+' : ''}${text}`;
+  const parts = [signed(delta.hours, `${hours(delta.hours)} h`)];
+  if (delta.daysPresent !== 0)
+    parts.push(
+      signed(
+        delta.daysPresent,
+        `${delta.daysPresent} day${Math.abs(delta.daysPresent) === 1 ? '' : 's'}`,
+      ),
+    );
+  if (delta.flaggedDays !== 0)
+    parts.push(signed(delta.flaggedDays, `${delta.flaggedDays} flagged`));
+  return parts.join(', ');
+}
+
+/**
+ * The payroll period's state: closed (when, by whom, and per worker what changed since), or
+ * overlapping closed periods, or open; an admin may close it (after a confirmation), another
+ * role is told only an admin can; then the site's latest closes.
+ */
+function periodView(ctx: PageContext, o: PeriodOptions): Child {
+  const { payroll } = o;
+  const closed = payroll.closed;
+  const state: Child[] = [];
+  if (closed) {
+    const changed = payroll.workers.filter((w) => change(w.sinceClose) !== '—');
+    state.push(
+      h(
+        'p',
+        { 'data-period-state': 'closed' },
+        badge('closed', 'info'),
+        ` ${payroll.from} to ${payroll.to} was closed `,
+        when(closed.at),
+        ' by ',
+        h('code', {}, closed.by),
+        '. ',
+        changed.length
+          ? `${changed.length} worker${changed.length === 1 ? '' : 's'} changed since (a late sync or an admin's correction): the next pay run adds or takes back the difference.`
+          : 'Nothing changed since.',
+      ),
+      changed.length
+        ? table(
+            'Changes since the close',
+            [
+              {
+                header: 'Worker',
+                cell: (w) => link(`#/workers/${w.workerId}`, o.name(w.workerId)),
+              },
+              { header: 'Hours at close', cell: (w) => hours(w.atClose?.hours ?? 0) },
+              { header: 'Hours now', cell: (w) => hours(w.hours) },
+              {
+                header: 'Change',
+                cell: (w) => h('span', { 'data-since-close': w.workerId }, change(w.sinceClose)),
+              },
+            ],
+            changed,
+          )
+        : null,
+    );
+  } else if (payroll.overlapsClosed?.length) {
+    state.push(
+      h(
+        'p',
+        { 'data-period-state': 'overlaps' },
+        badge('partly closed', 'warn'),
+        ' This period overlaps closed periods: ',
+        payroll.overlapsClosed.map((c, i) => [
+          i ? '; ' : '',
+          `${c.from} to ${c.to} (closed `,
+          when(c.at),
+          ')',
+        ]),
+        '. A day is closed once: it cannot be closed as this period.',
+      ),
+    );
+  } else {
+    state.push(
+      h(
+        'p',
+        { 'data-period-state': 'open' },
+        badge('open', 'ok'),
+        ` ${payroll.from} to ${payroll.to} is not closed.`,
+      ),
+    );
+  }
+  if (!closed) state.push(closeAction(ctx, o));
+  return [
+    ...state,
+    table(
+      'Closed periods of this site, latest first',
+      [
+        { header: 'From', cell: (c: PayrollClose) => c.from },
+        { header: 'To', cell: (c) => c.to },
+        { header: 'Closed', cell: (c) => when(c.at) },
+        { header: 'By', cell: (c) => h('code', {}, c.by) },
+        {
+          header: 'Record',
+          cell: (c) =>
+            c.integrity === 'verified' ? badge('verified', 'ok') : badge('tampered', 'bad'),
+        },
+      ],
+      o.closes.closes,
+      'No period of this site is closed yet.',
+    ),
+  ];
+}
+
+/**
+ * "Close period…" for an admin: a confirmation that says what closing does, then the close
+ * (`POST …/payroll/closes`) and the month drawn again. Another role sees why it has no button.
+ */
+function closeAction(ctx: PageContext, o: PeriodOptions): HTMLElement {
+  if (!ctx.can('admin'))
+    return h(
+      'p',
+      { class: 'hint', 'data-close': 'admin-only' },
+      'Only an admin can close a period.',
+    );
+  const { from, to } = o.payroll;
+  const box = h('div', { class: 'close-period' });
+  const ask = h('button', { type: 'button', class: 'secondary' }, 'Close period…');
+  const confirm = (): HTMLElement => {
+    const cancel = h(
+      'button',
+      { type: 'button', class: 'secondary', onclick: () => box.replaceChildren(ask) },
+      'Cancel',
+    );
+    const form = actionForm(
+      {
+        submit: 'Yes, close the period',
+        danger: true,
+        run: async () => {
+          await ctx.api.post(`${o.base}/payroll/closes`, { from, to });
+          o.redraw();
+          return null;
+        },
+      },
+      h(
+        'p',
+        { class: 'confirm' },
+        `Close ${o.siteName} for ${o.period} (${from} to ${to})? Each worker's totals now are recorded as paid. Later punches and an admin's corrections show as changes since the close; a thekedar can no longer correct these days. A close cannot be undone.`,
+      ),
+    );
+    form.setAttribute('aria-label', 'Confirm the close');
+    form.querySelector('button[type=submit]')?.after(' ', cancel);
+    return form;
+  };
+  ask.addEventListener('click', () => {
+    const form = confirm();
+    box.replaceChildren(form);
+    form.querySelector<HTMLButtonElement>('button[type=submit]')?.focus();
+  });
+  box.append(ask);
+  return box;
 }

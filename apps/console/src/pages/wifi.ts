@@ -112,7 +112,7 @@ async function showChallenge(
       stateBox.dataset.state = state.state;
       problem.replaceChildren();
       if (state.state !== 'waiting') final = true;
-      if (state.state === 'used') countdown.textContent = `Used at ${when(state.used_at)}`;
+      if (state.state === 'used') countdown.replaceChildren('Used at ', when(state.used_at));
     } catch (error) {
       problem.replaceChildren(errorBox(error));
     }

@@ -3,13 +3,13 @@ import { Page, PageContext } from '../context';
 import {
   action,
   badge,
+  Child,
   field,
   formValue,
   h,
   link,
   panel,
   section,
-  short,
   table,
   when,
 } from '../dom';
@@ -24,6 +24,7 @@ import {
   WorkerEnrollmentCode,
 } from '../types';
 import { trustBadge } from './devices';
+import { NameBook } from '../names';
 import { fraudTable } from './fraud';
 
 const PAGE_SIZE = 20;
@@ -44,6 +45,7 @@ export const workerPage: Page = {
 };
 
 function render(ctx: PageContext): void {
+  const names = new NameBook(ctx);
   const siteFilter = h('select', { name: 'siteId' }, h('option', { value: '' }, 'All sites'));
   const statusFilter = h(
     'select',
@@ -201,7 +203,11 @@ function render(ctx: PageContext): void {
           },
           { header: 'Status', cell: (w) => statusBadge(w) },
           { header: 'Trust', cell: (w) => String(w.trustScore) },
-          { header: 'Onboarded by', cell: (w) => w.sponsorKind },
+          {
+            header: 'Onboarded by',
+            cell: (w) =>
+              w.thekedarId ? ['thekedar ', names.show('thekedar', w.thekedarId)] : w.sponsorKind,
+          },
           { header: 'Created', cell: (w) => when(w.createdAt) },
           {
             header: 'Enrollment',
@@ -592,7 +598,7 @@ async function showEnrollment(
         kind === 'worker' ? link(`#/workers/${personId}`, name) : name,
       ],
       ['Enrollment code', h('code', { class: 'enrollment-code' }, code)],
-      ...(expiresAt ? [['Expires', when(expiresAt)] as [string, string]] : []),
+      ...(expiresAt ? [['Expires', when(expiresAt)] as [string, Child]] : []),
     ]),
   );
 }
@@ -608,6 +614,7 @@ function renderWorker(ctx: PageContext): void {
   const detail = h('div', { class: 'panel' });
   const events = h('div', { class: 'panel' });
   const phones = h('div', { class: 'panel' });
+  const names = new NameBook(ctx);
   ctx.main.append(
     h(
       'p',
@@ -642,7 +649,7 @@ function renderWorker(ctx: PageContext): void {
           ],
           [
             'Sites',
-            w.siteIds.map((id) => h('span', {}, link(`#/ledgers/${id}`, short(id, 24)), ' ')),
+            w.siteIds.map((id) => h('span', {}, names.show('site', id, `#/ledgers/${id}`), ' ')),
           ],
           // the worker's own record (what a new phone starts from), not any phone's score now:
           // a blocked phone's live score is 0 while this stays; each phone's is under Phones
@@ -663,7 +670,18 @@ function renderWorker(ctx: PageContext): void {
           ],
           [
             'Onboarded by',
-            [w.sponsorKind, w.thekedarId ? [' ', h('code', {}, w.thekedarId)] : null],
+            [
+              w.sponsorKind,
+              // a thekedar's record is the admin's to read: an auditor sees its id
+              w.thekedarId
+                ? [
+                    ' ',
+                    ctx.can('admin')
+                      ? names.show('thekedar', w.thekedarId)
+                      : h('code', {}, w.thekedarId),
+                  ]
+                : null,
+            ],
           ],
           ['Created', when(w.createdAt)],
         ]),
@@ -678,7 +696,7 @@ function renderWorker(ctx: PageContext): void {
             {
               header: 'Sites after',
               cell: (e) =>
-                e.siteIds ? e.siteIds.map((id) => h('span', {}, short(id, 24), ' ')) : '—',
+                e.siteIds ? e.siteIds.map((id) => h('span', {}, names.show('site', id), ' ')) : '—',
             },
             {
               // phone_changed: where the worker's pay goes, both numbers masked by the server
@@ -733,7 +751,7 @@ function renderWorker(ctx: PageContext): void {
       events,
       async () =>
         (await ctx.api.get<FraudEvent[]>('/api/v5/fraud/events', { workerId, limit: 50 })).data,
-      (rows) => fraudTable(rows),
+      (rows) => fraudTable(rows, names),
     );
   }
 }

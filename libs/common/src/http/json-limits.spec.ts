@@ -118,6 +118,27 @@ describe('parseJsonBody on the paths it takes for speed', () => {
     expect(codeOf('["\\uD83D\\uDE00"]')).toBe('ok');
   });
 
+  it("should compare each object's names only with its own, nested or not, few or many", () => {
+    const many = (prefix: string) =>
+      Array.from({ length: 20 }, (_, i) => `"${prefix}${i}":${i}`).join(',');
+    for (const [text, code] of [
+      ['{"a":{"b":1},"b":2}', 'ok'],
+      ['{"a":{"a":1},"b":{"a":2,"b":3}}', 'ok'],
+      ['{"x":[{"a":1,"q":{"a":1}},{"a":2}],"a":3}', 'ok'],
+      ['{"a":{"b":1},"a":2}', 'json_duplicate_key'],
+      ['{"a":{"b":1,"c":{"b":1},"b":2}}', 'json_duplicate_key'],
+      ['{"x":[{"a":1,"q":{"a":1}},{"a":2}],"a":3,"x":1}', 'json_duplicate_key'],
+      [`{${many('k')},"n":{${many('k')}},"z":1}`, 'ok'],
+      [`{"n":{${many('k')}},"k1":1,"k2":{"k1":2}}`, 'ok'],
+      [`{${many('k')},"n":{${many('k')}},"k3":1}`, 'json_duplicate_key'],
+      [`{"n":{${many('k')},"o":{"k19":1},"k19":1}}`, 'json_duplicate_key'],
+      ['{"o":{"a\\u0062":1},"ab":2}', 'ok'],
+      ['{"o":{"a\\u0062":1,"ab":2}}', 'json_duplicate_key'],
+    ]) {
+      expect([text, codeOf(text)]).toEqual([text, code]);
+    }
+  });
+
   it('should check the range of long numbers and exponents', () => {
     expect(codeOf(`[${'9'.repeat(300)}]`)).toBe('ok');
     expect(codeOf(`[${'9'.repeat(320)}]`)).toBe('json_number_out_of_range');

@@ -166,10 +166,14 @@ class JsonScanner {
     this.i++;
     // a name with no escape is its bytes' place in the body, compared byte by byte (no string
     // made for it: a 500-packet body has ~7,000 names; UTF-8 spells a string one way only); an
-    // escaped one, its value. Past SMALL names, every name's value in a Set
-    const starts: number[] = [];
-    const ends: number[] = [];
-    const values: (string | undefined)[] = [];
+    // escaped one, its value. This object's names are [base, nameTop) of the scanner's name
+    // stack (an object nested in a member's value stacks its own above them, and leaves it as
+    // it found it): no arrays of its own per object (a 500-packet body has ~1,000 objects).
+    // Past SMALL names, every name's value in a Set
+    const starts = this.nameStarts;
+    const ends = this.nameEnds;
+    const values = this.nameValues;
+    const base = this.nameTop;
     let many: Set<string> | undefined;
     this.skipWs();
     if (bytes[this.i] === 0x7d) {
@@ -180,12 +184,14 @@ class JsonScanner {
       this.skipWs();
       if (bytes[this.i] !== 0x22) throw invalidJson();
       let name: string | undefined = this.string(NAME);
-      const [start, end] = [this.nameStart, this.nameEnd];
+      const start = this.nameStart;
+      const end = this.nameEnd;
       if (this.plainName) name = undefined;
       let repeated = false;
+      const top = this.nameTop;
       if (many) repeated = many.has((name ??= bytes.toString('utf8', start, end)));
       else {
-        for (let k = 0; k < starts.length && !repeated; k++)
+        for (let k = base; k < top && !repeated; k++)
           repeated = this.sameName(starts[k], ends[k], values[k], start, end, name);
       }
       if (repeated) {
@@ -202,13 +208,16 @@ class JsonScanner {
         );
       }
       if (many) many.add(name!);
-      else if (starts.push(start) > SMALL) {
-        ends.push(end);
-        values.push(name);
-        many = new Set(values.map((v, k) => v ?? bytes.toString('utf8', starts[k], ends[k])));
-      } else {
-        ends.push(end);
-        values.push(name);
+      else {
+        starts[top] = start;
+        ends[top] = end;
+        values[top] = name;
+        this.nameTop = top + 1;
+        if (top + 1 - base > SMALL) {
+          many = new Set<string>();
+          for (let k = base; k <= top; k++)
+            many.add(values[k] ?? bytes.toString('utf8', starts[k], ends[k]));
+        }
       }
       if (++this.keys > this.limits.maxKeys) {
         throw new BodyPipelineError(
@@ -235,7 +244,10 @@ class JsonScanner {
       } else this.value(depth + 1);
       this.skipWs();
       const next = bytes[this.i++];
-      if (next === 0x7d) return;
+      if (next === 0x7d) {
+        this.nameTop = base;
+        return;
+      }
       if (next !== 0x2c) throw invalidJson();
     }
   }
@@ -298,6 +310,16 @@ class JsonScanner {
       return true;
     });
   }
+
+  /**
+   * The names of the objects open now, outermost first (`object`): each name's place
+   * [start, end) in the bytes and, for an escaped one, its value (undefined otherwise); entries
+   * at `nameTop` and above are left from closed objects, overwritten as names are read.
+   */
+  private readonly nameStarts: number[] = [];
+  private readonly nameEnds: number[] = [];
+  private readonly nameValues: (string | undefined)[] = [];
+  private nameTop = 0;
 
   /** Where the last member name read (`string(NAME)`) is, and whether it had no escape. */
   private nameStart = 0;
@@ -368,7 +390,9 @@ class JsonScanner {
     this.i = i + 1;
     if (!wanted) return '';
     if (wanted === NAME) {
-      [this.nameStart, this.nameEnd, this.plainName] = [start, i, !escaped];
+      this.nameStart = start;
+      this.nameEnd = i;
+      this.plainName = !escaped;
       if (!escaped) return '';
     }
     return escaped ? out + bytes.toString('utf8', runStart, i) : bytes.toString('utf8', start, i);

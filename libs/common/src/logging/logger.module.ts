@@ -11,6 +11,7 @@ import {
 import { Logger, PARAMS_PROVIDER_TOKEN, Params, PinoLogger } from 'nestjs-pino';
 import { storage as requestLogScope } from 'nestjs-pino/storage';
 import { IncomingMessage } from 'node:http';
+import { types } from 'node:util';
 import { DestinationStream, destination, Logger as Pino, pino } from 'pino';
 import { LogLevel } from '../config/app.config';
 import { redactLogObject, redactString, redactValue } from './redact';
@@ -86,6 +87,21 @@ export class AccessLog {
   }
 }
 
+/**
+ * The message pino would log as `msg` of a call with no message argument (none, or undefined:
+ * nestjs-pino passes one so) and only an error, or an object holding one under `err` and no
+ * `msg`; undefined for any other call.
+ */
+function bareErrorMessage(args: unknown[]): string | undefined {
+  if (args[1] !== undefined || args[0] === null || typeof args[0] !== 'object') return undefined;
+  const first = args[0] as { err?: unknown; msg?: unknown };
+  const isError = (value: unknown): value is Error =>
+    value instanceof Error || types.isNativeError(value);
+  if (isError(first)) return first.message;
+  if (first.msg === undefined && isError(first.err)) return first.err.message;
+  return undefined;
+}
+
 /** The one pino logger of an app: level, serializers and the redacting formatter. */
 function createRootLogger(options: LoggingOptions): Pino {
   return pino(
@@ -109,10 +125,13 @@ function createRootLogger(options: LoggingOptions): Pino {
       },
       hooks: {
         logMethod(args: unknown[], method: (...a: unknown[]) => void) {
-          method.apply(
-            this,
-            args.map((a) => (typeof a === 'string' ? redactString(a) : a)),
-          );
+          const redacted = args.map((a) => (typeof a === 'string' ? redactString(a) : a));
+          // an error logged without a message (Nest's Logger.error(err), its exceptions
+          // handler): pino would take its message as the line's `msg` as it is, past every
+          // redaction; given here, redacted
+          const message = bareErrorMessage(redacted);
+          if (message !== undefined) redacted[1] = redactString(message);
+          method.apply(this, redacted);
         },
       },
     },

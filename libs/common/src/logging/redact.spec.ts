@@ -2,7 +2,15 @@ import { IncomingMessage, ServerResponse } from 'node:http';
 import { Socket } from 'node:net';
 import { runInNewContext } from 'node:vm';
 import { AUTH_SECRETS } from '../auth/auth.config';
-import { redactLogObject, redactString, redactValue, registerSecrets } from './redact';
+import { randomBytes } from 'node:crypto';
+import {
+  REDACTED,
+  redactLogObject,
+  redactString,
+  redactValue,
+  registerKeySecrets,
+  registerSecrets,
+} from './redact';
 
 describe('redact', () => {
   it('should hide sensitive fields at any depth', () => {
@@ -66,6 +74,25 @@ describe('redact', () => {
     expect(redactValue({ note: `key=${handMade}` })).toEqual({ note: 'key=[api key redacted]' });
     const metric = 'counted (mdai_fraud_events_unstored_total)';
     expect(redactString(metric)).toBe(metric);
+  });
+
+  it('should mask a binary key registered in each text form a line could show, and its text as configured', () => {
+    // bytes whose base64 holds + and /, so that base64 and base64url differ
+    const key = Buffer.concat([Buffer.from([0xfb, 0xff, 0xbf]), randomBytes(29)]);
+    const forms = [
+      key.toString('base64'),
+      key.toString('base64').replace(/=+$/, ''),
+      key.toString('base64url'),
+      key.toString('hex'),
+    ];
+    const written = 'written-as-configured-0123456789';
+    for (const form of [...forms, written]) expect(redactString(`k ${form}`)).toBe(`k ${form}`);
+    registerKeySecrets([key], REDACTED, [`${written}=`]);
+    for (const form of [...forms, written]) {
+      const out = redactString(`key ${form} in a line`);
+      expect(out).not.toContain(form);
+      expect(out).toContain(REDACTED);
+    }
   });
 
   it("should still mask every key of the server's shape, those close to a metric name too", () => {

@@ -34,8 +34,9 @@ export const REDACTED = '[redacted]';
 const MAY_BE_SENSITIVE = /PLT_|eyJ|mdai_|=/;
 
 /**
- * The server's own configured secrets (its API keys of every role, its JWT secret: registered
- * by the config that loads them, `registerSecrets`), replaced exactly wherever they occur in a
+ * The server's own configured secrets (its API keys of every role, its JWT secret, its store
+ * MAC keys and its vault master keys, every version held: registered by the config that loads
+ * them, `registerSecrets`, `registerKeySecrets`), replaced exactly wherever they occur in a
  * logged string, whatever their shape: a key chosen by hand (`mdai_live_backoffice_key_2026_q4`)
  * is not one the pattern above can tell from a metric name. Kept for the process's life.
  */
@@ -50,6 +51,29 @@ export function registerSecrets(values: Iterable<string>, replacement: string): 
     .sort((a, b) => b.length - a.length)
     .map((value) => value.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'));
   secretPattern = escaped.length > 0 ? new RegExp(escaped.join('|'), 'g') : undefined;
+}
+
+/**
+ * Registers binary keys (a store MAC key, a vault master key) in every text form a log line
+ * could show one in: base64 and base64url without their padding (so the padded forms are
+ * caught too, the `=` left), lowercase hex, and each `written` text as configured (padding
+ * dropped), which may be a form none of these is (base64 whose last character carries spare
+ * bits).
+ */
+export function registerKeySecrets(
+  keys: Iterable<Buffer>,
+  replacement: string,
+  written: Iterable<string> = [],
+): void {
+  const forms: string[] = [];
+  for (const key of keys)
+    forms.push(
+      key.toString('base64').replace(/=+$/, ''),
+      key.toString('base64url'),
+      key.toString('hex'),
+    );
+  for (const text of written) forms.push(text.trim().replace(/=+$/, ''));
+  registerSecrets(forms, replacement);
 }
 
 /**

@@ -71,6 +71,29 @@ export const UNSIGNED_REJECTION_TYPES: ReadonlySet<FraudEventType> = new Set<Fra
   'invalid_signature',
 ]);
 
+/**
+ * The refusals of an authentic punch: a packet well formed, signed with the device's secret
+ * (its HMAC verified) and naming the token's own worker, refused for its site or its time. Its
+ * fraud event records the punch (`FraudEvent.punch`: its type and claimed time; its site is the
+ * event's `siteId`), so a payroll clerk can pay it from a paper register (the payroll's
+ * `refusedPunches`). `worker_mismatch` names another worker (not this worker's punch) and
+ * `packet_id_conflict` another packet's id: not among them, nor the refusals decided before the
+ * signature (UNSIGNED_REJECTION_TYPES), whose content nobody vouches for.
+ */
+export const PUNCH_REFUSAL_TYPES: ReadonlySet<FraudEventType> = new Set<FraudEventType>([
+  'site_not_allowed',
+  'timestamp_in_future',
+  'timestamp_too_old',
+  'outside_token_window',
+]);
+
+/** The punch a refusal of PUNCH_REFUSAL_TYPES names, as the phone signed it. */
+export interface RefusedPunch {
+  type: 'check_in' | 'check_out';
+  /** The time the phone claimed (the packet's `timestamp`). */
+  at: Date;
+}
+
 /** What an admin decides about an event: a false positive (dismissed) or a real one (confirmed). */
 export const FRAUD_REVIEW_DECISIONS = ['dismissed', 'confirmed'] as const;
 export type FraudReviewDecision = (typeof FRAUD_REVIEW_DECISIONS)[number];
@@ -115,6 +138,11 @@ export interface FraudEvent {
   /** For humans; never a secret, token or signature. */
   detail: string;
   at: Date;
+  /**
+   * The refused punch (PUNCH_REFUSAL_TYPES only; absent on every other event and on events
+   * recorded before it was kept): covered by the event's tag.
+   */
+  punch?: RefusedPunch;
   /** The latest review, absent while the event is unreviewed. */
   review?: FraudReview;
   /** Whether its tag verifies (and, read with its reviews, whether their history holds). */

@@ -130,6 +130,20 @@ export class FraudReviewView {
   integrity?: string;
 }
 
+export class RefusedPunchView {
+  @ApiProperty({ enum: ['check_in', 'check_out'] }) type!: string;
+  @ApiProperty({
+    type: String,
+    nullable: true,
+    example: '2026-10-02T02:30:00.000Z',
+    description:
+      "The punch's time as the phone claimed it (ISO 8601, UTC); null when the stored value is not a date (the event then reads tampered)",
+  })
+  at!: string | null;
+  @ApiPropertyOptional({ description: 'The site the punch claimed (the event siteId)' })
+  siteId?: string;
+}
+
 export class FraudEventView {
   @ApiProperty() id!: string;
   @ApiProperty({ enum: FRAUD_EVENT_TYPES }) type!: string;
@@ -145,6 +159,12 @@ export class FraudEventView {
       'When it was detected (ISO 8601); null when the stored value is not a date (a hand-edited or damaged row)',
   })
   at!: string | null;
+  @ApiPropertyOptional({
+    type: RefusedPunchView,
+    description:
+      'The punch a refusal of an authentic packet names (well formed, its device signature verified, the token worker): site_not_allowed, timestamp_in_future, timestamp_too_old and outside_token_window only, recorded since the punch was kept; covered by the event tag. A payroll counts these by their claimed time (refusedPunches)',
+  })
+  punch?: RefusedPunchView;
   @ApiPropertyOptional({
     type: FraudReviewView,
     description: 'The latest review; absent while unreviewed',

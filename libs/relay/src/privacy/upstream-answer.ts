@@ -22,7 +22,7 @@ const MAY_HOLD_IMAGE = /\/9j\/|iVBORw0KGgo/;
  *   replaced with `[image removed]`: the face image goes to the upstream and the Vault only,
  *   never back to a client;
  * - every configured secret (`registerSecrets`: UPSTREAM_API_KEY, the API keys, the JWT
- *   secret) is replaced wherever it occurs, in keys and strings.
+ *   secret, the store MAC and vault keys) is replaced wherever it occurs, in keys and strings.
  * The body is already bounded in depth (UpstreamClient); this keeps that depth.
  */
 export function clientCopyOfAnswer(data: unknown): unknown {

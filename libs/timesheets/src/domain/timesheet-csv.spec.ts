@@ -20,7 +20,6 @@ describe('timesheet CSV (RFC 4180)', () => {
       // an RFC 4180 reader gets the value back with only the quote before it
       expect(parse(csvLine([value, 'next']))).toEqual([[`'${value}`, 'next']]);
     }
-    expect(csvField('+91 98100 00001')).toBe(`"'+91 98100 00001"`);
     expect(csvField('=1+2,3')).toBe(`"'=1+2,3"`);
     // the characters only count at the start
     expect(csvField('Sita =Devi')).toBe('Sita =Devi');
@@ -31,6 +30,46 @@ describe('timesheet CSV (RFC 4180)', () => {
     );
     expect(parse(csvLine(['a;b', 'c']))).toEqual([['a;b', 'c']]);
     expect(csvField('2026-03-02')).toBe('2026-03-02');
+  });
+
+  it('should write a phone-shaped value (+ and digits, single spaces between groups) as it is: arithmetic with nothing to run', () => {
+    for (const phone of ['+919810000001', '+91 98100 00001', '+1 555 0100', '+7']) {
+      expect(csvField(phone)).toBe(phone);
+      expect(parse(csvLine([phone, 'next']))).toEqual([[phone, 'next']]);
+    }
+  });
+
+  it('should keep the quote on anything else after a + (a call, a reference, DDE, an operator, a letter)', () => {
+    for (const value of [
+      "+1+cmd|' /C calc'!A0",
+      '+A1',
+      '+1+A1',
+      '+91 98100 00001+A1',
+      '+1-1',
+      '+91-98100-00001',
+      '+91  98100',
+      '+91 ',
+      '+ 91',
+      '+',
+      '+1E5',
+      '+1.5',
+      '+(1)',
+      '+91\t9810',
+      '+91\n9810',
+      '+919810000001\0',
+      '+९१९८१०',
+      '+SUM(1)',
+      '++91',
+      '+91,1',
+      '+91;=A1',
+    ]) {
+      expect(csvField(value).startsWith(`"'`)).toBe(true);
+      expect(parse(csvLine([value, 'next']))).toEqual([[`'${value}`, 'next']]);
+    }
+    // the other starts keep it whatever follows, digits too (a negative number, an @ or = one)
+    for (const value of ['-1', '=1', '@1', '\t1', '\r1', '\x001', '-91 98100 00001']) {
+      expect(csvField(value).startsWith(`"'`)).toBe(true);
+    }
   });
 
   it("should write the worker's name and phone after its id, quoted and neutralized", () => {
@@ -46,12 +85,13 @@ describe('timesheet CSV (RFC 4180)', () => {
       seqs: [1, 2],
     };
     const person = { name: 'Devi, "Sita"\n=cmd', phone: '+91 98100 00001' };
+    expect(csvRow(day, person)).toContain(',+91 98100 00001,');
     const line = csvRow(day, person);
     expect(parse(line)).toEqual([
       [
         'w1',
         'Devi, "Sita"\n=cmd',
-        "'+91 98100 00001",
+        '+91 98100 00001',
         '2026-03-02',
         '',
         '',
@@ -64,6 +104,10 @@ describe('timesheet CSV (RFC 4180)', () => {
     expect(
       parse(csvRow(day, { name: '@SUM(A1:A9)', phone: '98100 00001' }))[0].slice(1, 3),
     ).toEqual(["'@SUM(A1:A9)", '98100 00001']);
+    // a phone stored as typed with more than digits after its + keeps the quote
+    expect(parse(csvRow(day, { name: 'Sita', phone: '+91-98100-00001' }))[0][2]).toBe(
+      "'+91-98100-00001",
+    );
     expect(parse(csvRow(day))[0].slice(0, 4)).toEqual(['w1', '', '', '2026-03-02']);
   });
 

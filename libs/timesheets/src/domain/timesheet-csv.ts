@@ -33,14 +33,28 @@ export interface CsvPerson {
 const FORMULA_START = /^[=+\-@\t\r\0]/;
 
 /**
+ * A phone as the payroll has it: `+`, then digits, optionally in groups separated by single
+ * spaces (`+919810000001`, `+91 98100 00001`). A spreadsheet reads it as a formula of one
+ * unary plus over number literals: no function to call (HYPERLINK, WEBSERVICE, IMPORTXML), no
+ * cell or sheet reference to leak, no DDE (`cmd|`), no string; its worst is a number shown
+ * without the `+` (or an error value for the spaced form), never a call. So it is written as
+ * it is: the payroll software the export is imported into keeps a single quote literally.
+ * Anything else after a `+` (a letter, `|`, `(`, `-`, a second `+`, two spaces) keeps the
+ * quote.
+ */
+const PHONE_ONLY = /^\+\d+(?: \d+)*$/;
+
+/**
  * One RFC 4180 field. A value a spreadsheet would run as a formula (it starts with one of
- * FORMULA_START) is neutralized as OWASP says: a single quote before it, and the cell quoted.
- * Otherwise quoted when it holds a comma, a semicolon (the list separator of many locales: a
+ * FORMULA_START) is neutralized as OWASP says: a single quote before it, and the cell quoted;
+ * but a phone-shaped value (PHONE_ONLY: `+` and digits, arithmetic with nothing to run) is
+ * left as it is. Otherwise quoted when it holds a comma, a semicolon (the list separator of many locales: a
  * spreadsheet there would split the field and read a part starting with `=` as a formula), a
  * quote, CR or LF; quotes are doubled.
  */
 export function csvField(value: string): string {
-  if (FORMULA_START.test(value)) return `"'${value.replace(/"/g, '""')}"`;
+  if (FORMULA_START.test(value) && !PHONE_ONLY.test(value))
+    return `"'${value.replace(/"/g, '""')}"`;
   return /[",;\r\n]/.test(value) ? `"${value.replace(/"/g, '""')}"` : value;
 }
 
@@ -85,6 +99,7 @@ export const PAYROLL_CSV_HEADER = [
   'since_close_hours',
   'since_close_worked_seconds',
   'since_close_flagged_days',
+  'refused_punches',
 ];
 
 /**
@@ -106,5 +121,6 @@ export function payrollCsvRow(w: PayrollWorkerView): string {
     since ? since.hours.toFixed(2) : '',
     since ? String(since.workedSeconds) : '',
     since ? String(since.flaggedDays) : '',
+    String(w.refusedPunches),
   ]);
 }

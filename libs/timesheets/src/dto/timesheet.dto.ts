@@ -413,6 +413,17 @@ export class PayrollWorkerView {
   })
   flaggedDays!: number;
   @ApiProperty() correctedDays!: number;
+  @ApiProperty({
+    description:
+      "The worker's punches at this site that the server refused at sync, by their claimed time " +
+      "in the period (the site's local days): timestamp_too_old (a phone offline longer than " +
+      'SYNC_MAX_OFFLINE_AGE_HOURS), outside_token_window, site_not_allowed and ' +
+      'timestamp_in_future of a well-formed packet signed by the phone, for the token worker. ' +
+      'Not in the hours: pay them from the site register (an add_shift correction). List them: ' +
+      'GET /api/v5/fraud/events?workerId=&type=timestamp_too_old&from= (each event `punch`). ' +
+      'A worker with refused punches and no day has a row of zeros with them',
+  })
+  refusedPunches!: number;
   @ApiPropertyOptional({
     type: PayrollTotalsView,
     description:

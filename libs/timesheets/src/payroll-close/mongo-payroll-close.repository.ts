@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { Prop, Schema, SchemaFactory } from '@nestjs/mongoose';
 import type { Model } from 'mongoose';
-import { isDuplicateKeyError, MongoStoreHandle } from '@app/persistence';
+import { isDuplicateKeyError, MongoStoreHandle, retagMongoDocument } from '@app/persistence';
 import {
   closeIdOf,
   CloseResult,
@@ -102,27 +102,31 @@ export class MongoPayrollCloseRepository extends PayrollCloseRepository {
   ): Promise<CloseRetagOutcome> {
     // compare-and-set over the document as read (every field, the stored workers' JSON as
     // stored): three tries, as the other tagged records
-    for (let attempt = 0; attempt < 3; attempt++) {
-      const doc = await this.closes.findById(id).lean<PayrollCloseDocument>();
-      if (!doc) return { id, result: 'deleted' };
-      const made = plan(fromDoc(doc));
-      if (made.result !== 'retagged') return closeRetagOutcome(id, made);
-      const { matchedCount } = await this.closes.updateOne(
-        {
-          _id: doc._id,
-          siteId: doc.siteId,
-          from: doc.from,
-          to: doc.to,
-          at: doc.at,
-          by: doc.by,
-          workers: doc.workers,
-          tag: doc.tag,
-        },
-        { $set: { tag: made.tag } },
-      );
-      if (matchedCount === 1) return closeRetagOutcome(id, made);
-    }
-    return { id, result: 'changed' };
+    const outcome = await retagMongoDocument({
+      read: () => this.closes.findById(id).lean<PayrollCloseDocument>(),
+      retag: (doc) => {
+        const made = plan(fromDoc(doc));
+        return { outcome: closeRetagOutcome(id, made), tag: made.tag };
+      },
+      setTag: async (doc, tag) => {
+        const { matchedCount } = await this.closes.updateOne(
+          {
+            _id: doc._id,
+            siteId: doc.siteId,
+            from: doc.from,
+            to: doc.to,
+            at: doc.at,
+            by: doc.by,
+            workers: doc.workers,
+            tag: doc.tag,
+          },
+          { $set: { tag } },
+        );
+        return matchedCount === 1;
+      },
+      changed: { id, result: 'changed' },
+    });
+    return outcome ?? { id, result: 'deleted' };
   }
 
   private async firstOverlapping(close: PayrollClose): Promise<PayrollClose | undefined> {

@@ -125,6 +125,7 @@ export class PayrollCloseService {
         ...(people.get(id) ?? {}),
         ...NONE,
         correctedDays: 0,
+        refusedPunches: 0,
       })),
     ].sort((a, b) => (a.workerId < b.workerId ? -1 : a.workerId > b.workerId ? 1 : 0));
     return {

@@ -1,6 +1,11 @@
 import { Injectable } from '@nestjs/common';
 import type { Database } from 'better-sqlite3';
-import { SqliteMigration, SqliteStoreHandle, SqliteWriteTurns } from '@app/persistence';
+import {
+  retagSqliteRow,
+  SqliteMigration,
+  SqliteStoreHandle,
+  SqliteWriteTurns,
+} from '@app/persistence';
 import {
   closeIdOf,
   closeKeyOf,
@@ -134,19 +139,18 @@ export class SqlitePayrollCloseRepository extends PayrollCloseRepository {
     const write = this.db.prepare(
       'UPDATE payroll_closes SET tag = ? WHERE site_id = ? AND from_day = ?',
     );
-    // read and written in one immediate transaction under the write turn: nothing changes
-    // between (an immediate one waits for another process's write lock before it reads)
-    return this.turns.write(() =>
-      this.db
-        .transaction((): CloseRetagOutcome => {
-          const row = read.get(siteId, from);
-          if (!row) return { id, result: 'deleted' };
+    const outcome = await retagSqliteRow(
+      { db: this.db, turns: this.turns },
+      {
+        read: () => read.get(siteId, from),
+        retag: (row) => {
           const made = plan(fromRow(row));
-          if (made.result === 'retagged') write.run(made.tag, siteId, from);
-          return closeRetagOutcome(id, made);
-        })
-        .immediate(),
+          return { outcome: closeRetagOutcome(id, made), tag: made.tag };
+        },
+        write: (tag) => write.run(tag, siteId, from),
+      },
     );
+    return outcome ?? { id, result: 'deleted' };
   }
 }
 

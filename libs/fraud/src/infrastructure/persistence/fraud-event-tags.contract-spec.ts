@@ -130,6 +130,36 @@ describeStoreContract('FraudEventRepository tags', fraudEventAdapters, ({ sut, s
     expect((await integrityOf(repo, genuine.id)).listed).toBe('verified');
   });
 
+  it("should cover a refused punch with the event's tag: its type or claimed time changed, removed or added reads tampered", async () => {
+    const repo = await withTags();
+    const punch = { type: 'check_in' as const, at: new Date('2026-10-05T03:30:00.000Z') };
+    const [retyped, moved, removed, added, genuine] = [1, 2, 3, 4, 5].map(() =>
+      event({ type: 'timestamp_too_old', punch }),
+    );
+    added.punch = undefined;
+    await repo.recordAll([retyped, moved, removed, added, genuine]);
+    await setEvent(retyped.id, { punch_type: 'check_out' }, { 'punch.type': 'check_out' });
+    await setEvent(
+      moved.id,
+      { punch_at: '2026-10-06T03:30:00.000Z' },
+      { 'punch.at': new Date('2026-10-06T03:30:00.000Z') },
+    );
+    if (driver() === 'sqlite') {
+      await setEvent(removed.id, { punch_type: null, punch_at: null }, {});
+    } else {
+      await events().updateOne({ _id: removed.id as never }, { $unset: { punch: '' } });
+    }
+    await setEvent(
+      added.id,
+      { punch_type: 'check_in', punch_at: '2026-10-05T03:30:00.000Z' },
+      { punch: { type: 'check_in', at: new Date('2026-10-05T03:30:00.000Z') } },
+    );
+    for (const e of [retyped, moved, removed, added]) {
+      expect([e.id, (await integrityOf(repo, e.id)).listed]).toEqual([e.id, 'tampered']);
+    }
+    expect((await integrityOf(repo, genuine.id)).listed).toBe('verified');
+  });
+
   it('should read an event or review whose stored time is spelled other than the server writes it as tampered', async () => {
     // the same instant, but the queries compare the stored value: `+002026-…` sorts before any
     // `from` on SQLite, and a string or number escapes `$gte: Date` on MongoDB

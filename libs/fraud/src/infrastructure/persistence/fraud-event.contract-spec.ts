@@ -102,6 +102,33 @@ describeStoreContract('FraudEventRepository', fraudEventAdapters, ({ sut, store,
     }
   });
 
+  it("should keep a refused punch and read a site's refused punches by their claimed time in [from, to)", async () => {
+    const s = `site-${newId()}`;
+    const punched = (type: 'check_in' | 'check_out', at: string, site = s) =>
+      event({ type: 'timestamp_too_old', siteId: site, punch: { type, at: new Date(at) } });
+    const first = punched('check_in', '2026-10-04T18:30:00.000Z');
+    const last = punched('check_out', '2026-10-05T18:29:59.999Z');
+    const after = punched('check_out', '2026-10-05T18:30:00.000Z');
+    const elsewhere = punched('check_in', '2026-10-05T03:30:00.000Z', `site-${newId()}`);
+    const none = event({ type: 'timestamp_too_old', siteId: s });
+    await sut().recordAll([first, last, after, elsewhere, none]);
+    const found = await sut().listRefusedPunches(
+      s,
+      new Date('2026-10-04T18:30:00.000Z'),
+      new Date('2026-10-05T18:30:00.000Z'),
+    );
+    expect(found.map((e) => e.id).sort()).toEqual([first.id, last.id].sort());
+    expect(found.find((e) => e.id === last.id)!.punch).toEqual(last.punch);
+    const listed = await sut().listRecent({ siteId: s, limit: 10 });
+    expect(listed.find((e) => e.id === none.id)!.punch).toBeUndefined();
+    expect(listed.find((e) => e.id === first.id)!.punch).toEqual(first.punch);
+    if (driver() === 'mongo') {
+      const indexes = await (store() as MongoStore).connection.collection('fraud_events').indexes();
+      expect(indexes.map((i) => i.key)).toContainEqual({ siteId: 1, 'punch.at': 1 });
+      expect(indexes.map((i) => i.key)).toContainEqual({ workerId: 1, type: 1, at: -1, _id: -1 });
+    }
+  });
+
   it('should find the events of given packets, oldest first, up to the limit', async () => {
     const a = event({ packetId: 'pa', at: new Date('2026-01-02T00:00:00.000Z') });
     const b = event({ packetId: 'pb', at: new Date('2026-01-01T00:00:00.000Z') });

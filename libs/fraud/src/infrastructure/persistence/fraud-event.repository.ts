@@ -71,6 +71,12 @@ export abstract class FraudEventRepository {
     to: Date,
     perType: number,
   ): Promise<Map<string, CheckedFraudWeight[]>>;
+  /**
+   * The events of a site that name a refused punch (`punch`, PUNCH_REFUSAL_TYPES) whose claimed
+   * time is in [from, to), with their tags checked, in no order: one range read of an index of
+   * those events alone (the payroll's `refusedPunches`).
+   */
+  abstract listRefusedPunches(siteId: string, from: Date, to: Date): Promise<FraudEvent[]>;
   /** Events naming one of these packets (at most `limit`, oldest first). */
   abstract listByPacketIds(packetIds: string[], limit: number): Promise<FraudEvent[]>;
   /**

@@ -26,8 +26,8 @@ export type RetagPlan =
  * 'fraud-review'), written by the stores in the same write as the row and checked at every
  * read of rows.
  *
- * - An event's tag covers its every field (id, type, device, worker, site, packet, detail, time)
- *   and its current review (the copy the listing filters on), so a type, a severity (the type is
+ * - An event's tag covers its every field (id, type, device, worker, site, packet, detail, time,
+ *   the refused punch when it has one) and its current review (the copy the listing filters on), so a type, a severity (the type is
  *   the severity: it sets the weight), a time or a review decision changed in the database no
  *   longer verifies. A review rewrites it, in the same transaction.
  * - A review's tag covers the event's id, the review's place in the event's history (seq, from
@@ -192,7 +192,7 @@ function iso(at: Date): string {
 
 function eventData(e: FraudEvent, legacy: boolean): string {
   const r = e.review;
-  const data = [
+  const data: unknown[] = [
     e.id,
     e.type,
     e.deviceId ?? null,
@@ -203,6 +203,9 @@ function eventData(e: FraudEvent, legacy: boolean): string {
     iso(e.at),
     r ? [r.id, r.decision, r.reason, r.by, iso(r.at)] : null,
   ];
+  // the refused punch, only when the event has one: an event without (every one recorded before
+  // it was kept) is tagged over the same data as before, so its tag still verifies
+  if (e.punch) data.push(['punch', e.punch.type, iso(e.punch.at)]);
   return JSON.stringify(legacy ? ['legacy', ...data] : data);
 }
 

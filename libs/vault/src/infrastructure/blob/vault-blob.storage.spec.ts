@@ -51,6 +51,9 @@ describe('VaultBlobStorage reads', () => {
   for (const [version, chunkSize] of [
     [1, V1_CHUNK_BYTES],
     [2, DEFAULT_CHUNK_BYTES],
+    // pieces larger than the first read (the header's and the first piece's, sized for 1 MiB
+    // chunks): the first piece is read again from after the header
+    [2, 2 * DEFAULT_CHUNK_BYTES],
   ] as const) {
     it(`should give a version ${version} blob as its header, then whole records, each piece opened as it comes`, async () => {
       const data = randomBytes(3 * chunkSize * (version === 1 ? 17 : 1) + 12345);

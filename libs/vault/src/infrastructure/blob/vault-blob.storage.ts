@@ -153,25 +153,46 @@ async function writeAll(handle: FileHandle, parts: Buffer[], bytes: number): Pro
  * one per read keeps a read's ciphertext out of V8's external memory, which counts against the
  * heap's limit and, as a file's worth of it piles up between scavenges, starts full markings.
  * A header that gives no valid chunk size is read as 1 MiB records (the opener refuses it).
+ *
+ * The header and the first piece come from one read, sized for the pieces of the default chunk
+ * size (every blob written since format version 2): each trip to libuv's pool costs ~25 µs of
+ * CPU, a fixed part of every read (docs/benchmarks.md, vaultread). The header is handed out as
+ * a copy; when the header's chunk size gives pieces no larger than that read's, its first piece
+ * is the read's bytes after the header and the rest of the buffer is the first of the two; a
+ * larger piece (chunks over 1 MiB) reads its first piece again from after the header.
  */
 async function* readRecords(handle: FileHandle): AsyncGenerator<Buffer> {
-  const header = Buffer.allocUnsafe(BLOB_HEADER_BYTES);
-  const got = await readFully(handle, header, 0);
-  if (got > 0) yield header.subarray(0, got);
+  const firstBytes = piecesOf(DEFAULT_CHUNK_BYTES);
+  const first = Buffer.allocUnsafe(BLOB_HEADER_BYTES + firstBytes);
+  const got = await readFully(handle, first, 0);
+  if (got > 0) yield Buffer.from(first.subarray(0, Math.min(got, BLOB_HEADER_BYTES)));
   if (got < BLOB_HEADER_BYTES) return;
-  const chunk = header.readUInt32BE(8);
-  const record =
-    (chunk >= 1 && chunk <= MAX_CHUNK_BYTES ? chunk : DEFAULT_CHUNK_BYTES) + BLOB_TAG_BYTES;
-  const pieceBytes = record * Math.max(1, Math.floor(READ_BYTES / record));
+  const chunk = first.readUInt32BE(8);
+  const pieceBytes = piecesOf(chunk >= 1 && chunk <= MAX_CHUNK_BYTES ? chunk : DEFAULT_CHUNK_BYTES);
   const buffers: Buffer[] = [];
   let position = BLOB_HEADER_BYTES;
-  for (let turn = 0; ; turn ^= 1) {
+  let turn = 0;
+  if (pieceBytes <= firstBytes) {
+    buffers[0] = first.subarray(BLOB_HEADER_BYTES, BLOB_HEADER_BYTES + pieceBytes);
+    const bytes = Math.min(got - BLOB_HEADER_BYTES, pieceBytes);
+    if (bytes > 0) yield buffers[0].subarray(0, bytes);
+    if (bytes < pieceBytes) return;
+    position += bytes;
+    turn = 1;
+  }
+  for (; ; turn ^= 1) {
     const buffer = (buffers[turn] ??= Buffer.allocUnsafe(pieceBytes));
     const bytes = await readFully(handle, buffer, position);
     if (bytes > 0) yield buffer.subarray(0, bytes);
     if (bytes < pieceBytes) return;
     position += bytes;
   }
+}
+
+/** The bytes of a piece of whole records of `chunk` bytes: as many as fit in READ_BYTES, at least one. */
+function piecesOf(chunk: number): number {
+  const record = chunk + BLOB_TAG_BYTES;
+  return record * Math.max(1, Math.floor(READ_BYTES / record));
 }
 
 /** Fills `buffer` from `position` (a read may give less than asked); fewer bytes only at the end. */

@@ -133,4 +133,20 @@ export const FRAUD_SQLITE_MIGRATIONS: SqliteMigration[] = [
         WHERE packet_id IS NOT NULL;
     `,
   },
+  {
+    version: 11,
+    name: 'fraud events: the refused punch, and the listings of a worker by type and of a period',
+    // punch_type and punch_at (the claimed time): the punch an authentic refusal names
+    // (PUNCH_REFUSAL_TYPES), NULL on every other event. The partial index holds those events
+    // only, by site and claimed time: the payroll's count of a period's refused punches is one
+    // range seek of it. The listing filtered by worker and type (a worker's refused punches,
+    // `?workerId=&type=timestamp_too_old&from=`) seeks both, and its time and keyset, in one index.
+    up: `
+      ALTER TABLE fraud_events ADD COLUMN punch_type TEXT;
+      ALTER TABLE fraud_events ADD COLUMN punch_at TEXT;
+      CREATE INDEX fraud_events_site_punch ON fraud_events (site_id, punch_at)
+        WHERE punch_at IS NOT NULL;
+      CREATE INDEX fraud_events_worker_type_at_id ON fraud_events (worker_id, type, at, id);
+    `,
+  },
 ];

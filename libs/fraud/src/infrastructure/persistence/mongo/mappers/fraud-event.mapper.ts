@@ -3,6 +3,7 @@ import {
   FraudEventType,
   FraudReview,
   FraudReviewDecision,
+  RefusedPunch,
 } from '../../../../domain/fraud-event';
 import { FraudEventDocument, FraudReviewDocument } from '../schemas/fraud-event.schema';
 
@@ -18,6 +19,13 @@ export class FraudEventMongoMapper {
       detail: doc.detail,
       at: new Date(doc.at),
     };
+    // a punch written outside the server in another form still makes one: its tag fails
+    if (doc.punch != null) {
+      event.punch = {
+        type: String(doc.punch.type ?? '') as RefusedPunch['type'],
+        at: new Date(doc.punch.at ?? NaN),
+      };
+    }
     if (doc.review) event.review = FraudEventMongoMapper.reviewToDomain(doc.review);
     return event;
   }
@@ -34,6 +42,7 @@ export class FraudEventMongoMapper {
       packetId: e.packetId,
       detail: e.detail,
       at: e.at,
+      ...(e.punch ? { punch: { type: e.punch.type, at: e.punch.at } } : {}),
     };
   }
 

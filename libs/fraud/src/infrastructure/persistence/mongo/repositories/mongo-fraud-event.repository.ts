@@ -207,7 +207,9 @@ export class MongoFraudEventRepository extends FraudEventRepository implements O
     const event = Mapper.toDomain(doc);
     if (this.seal) {
       const timesCanonical =
-        canonicalMongoTime(doc.at) && (!doc.review || canonicalMongoTime(doc.review.at));
+        canonicalMongoTime(doc.at) &&
+        (!doc.review || canonicalMongoTime(doc.review.at)) &&
+        (doc.punch == null || canonicalMongoTime(doc.punch.at));
       event.integrity = timesCanonical ? this.seal.eventIntegrity(event, doc.tag) : 'tampered';
       // the current review must be the history's last (a listing reads only that one)
       const last = doc.reviews?.[doc.reviews.length - 1]?._id ?? null;
@@ -329,6 +331,14 @@ export class MongoFraudEventRepository extends FraudEventRepository implements O
       .find({ packetId: { $in: [...new Set(packetIds)] } }, EVENT_FIELDS)
       .sort({ at: 1, _id: 1 })
       .limit(limit)
+      .lean<FraudEventDocument[]>();
+    return docs.map((doc) => this.toEvent(doc));
+  }
+
+  async listRefusedPunches(siteId: string, from: Date, to: Date): Promise<FraudEvent[]> {
+    // `$exists` as the partial index's filter says: the planner takes `fraud_events_site_punch`
+    const docs = await this.events
+      .find({ siteId, 'punch.at': { $exists: true, $gte: from, $lt: to } }, EVENT_FIELDS)
       .lean<FraudEventDocument[]>();
     return docs.map((doc) => this.toEvent(doc));
   }

@@ -13,6 +13,14 @@ export class FraudReviewDocument {
 }
 export const FraudReviewSchema = SchemaFactory.createForClass(FraudReviewDocument);
 
+/** The punch an authentic refusal names (PUNCH_REFUSAL_TYPES): its type and claimed time. */
+@Schema({ _id: false, versionKey: false })
+export class RefusedPunchDocument {
+  @Prop({ type: String, required: true }) type!: string;
+  @Prop({ required: true }) at!: Date;
+}
+export const RefusedPunchSchema = SchemaFactory.createForClass(RefusedPunchDocument);
+
 @Schema({ collection: 'fraud_events', versionKey: false })
 export class FraudEventDocument {
   @Prop({ type: String, required: true }) _id!: string;
@@ -23,6 +31,8 @@ export class FraudEventDocument {
   @Prop() packetId?: string;
   @Prop({ required: true }) detail!: string;
   @Prop({ required: true }) at!: Date;
+  /** The refused punch (absent on other events and on those recorded before it was kept). */
+  @Prop({ type: RefusedPunchSchema }) punch?: RefusedPunchDocument;
   /** The latest of `reviews` (absent while unreviewed): what the listing filters on. */
   @Prop({ type: FraudReviewSchema }) review?: FraudReviewDocument;
   /**
@@ -44,6 +54,17 @@ FraudEventSchema.index({ siteId: 1, at: -1, _id: -1 });
 // ?review=: unreviewed is a missing review (null in the index), the others its decision
 FraudEventSchema.index({ 'review.decision': 1, at: -1, _id: -1 });
 FraudEventSchema.index({ packetId: 1 }, { sparse: true });
+/** A worker's events of one type (its refused punches), by time: SQLite's fraud migration 11. */
+FraudEventSchema.index({ workerId: 1, type: 1, at: -1, _id: -1 });
+/**
+ * A site's refused punches by claimed time (the payroll's `refusedPunches`), of those events
+ * only: SQLite's `fraud_events_site_punch` (fraud migration 11). `listRefusedPunches` queries
+ * with `punch.at: { $exists: true, ... }`, which lets the planner take the partial index.
+ */
+FraudEventSchema.index(
+  { siteId: 1, 'punch.at': 1 },
+  { name: 'fraud_events_site_punch', partialFilterExpression: { 'punch.at': { $exists: true } } },
+);
 /** A device's events of given packets (a signed refusal's dedupe): SQLite's fraud migration 10. */
 FraudEventSchema.index({ deviceId: 1, packetId: 1, type: 1 });
 /**

@@ -3,6 +3,7 @@ import {
   FraudEventType,
   FraudReview,
   FraudReviewDecision,
+  RefusedPunch,
 } from '../../../../domain/fraud-event';
 
 export interface FraudEventRow {
@@ -14,6 +15,9 @@ export interface FraudEventRow {
   packet_id: string | null;
   detail: string;
   at: string;
+  /** The refused punch's type and claimed time (fraud migration 11); NULL on other events. */
+  punch_type?: string | null;
+  punch_at?: string | null;
   /** The server's tag (FraudSeal); NULL when written without one. */
   tag?: string | null;
 }
@@ -51,6 +55,13 @@ export class FraudEventSqliteMapper {
       detail: row.detail,
       at: new Date(row.at),
     };
+    // either column alone (a row changed outside the server) still makes a punch: its tag fails
+    if (row.punch_type != null || row.punch_at != null) {
+      event.punch = {
+        type: (row.punch_type ?? '') as RefusedPunch['type'],
+        at: new Date(row.punch_at ?? NaN),
+      };
+    }
     if (row.review_decision !== null) {
       event.review = {
         id: row.review_id!,
@@ -75,6 +86,8 @@ export class FraudEventSqliteMapper {
       packet_id: e.packetId ?? null,
       detail: e.detail,
       at: e.at.toISOString(),
+      punch_type: e.punch?.type ?? null,
+      punch_at: e.punch?.at.toISOString() ?? null,
     };
   }
 

@@ -16,6 +16,7 @@ import {
 import {
   fraudEventListQuery,
   LEGACY_PAGE_SQL,
+  REFUSED_PUNCHES_SQL,
   RETAG_PAGE_SQL,
   SqliteFraudEventRepository,
   WEIGHING_SQL,
@@ -135,6 +136,40 @@ describe('SqliteFraudEventRepository query plans', () => {
     const plan = explainQueryPlan(store.db, RETAG_PAGE_SQL, ['a'.repeat(24), 1000]);
     expect(planProblems(plan)).toEqual([]);
     expect(plan.join(' ')).toMatch(/SEARCH fraud_events USING (COVERING )?INDEX \w+ \(id>\?\)/);
+  });
+
+  it("should seek a worker's events of one type by both, its first page by both and its time (a worker's refused punches)", () => {
+    for (const before of [
+      undefined,
+      { at: new Date('2026-10-20T00:00:00Z'), id: 'a'.repeat(24) },
+    ]) {
+      const { sql, params } = fraudEventListQuery({
+        workerId: 'wrk-1',
+        type: 'timestamp_too_old',
+        from: new Date('2026-10-01T00:00:00Z'),
+        before,
+        limit: 100,
+      });
+      const [plan] = literalLimitPlans(store.db, sql, params, [100]);
+      expect(planProblems(plan)).toEqual([]);
+      // a later page: SQLite takes the worker's (worker_id, at, id) for the keyset, a seek too
+      if (before) continue;
+      expect(plan.join(' ')).toMatch(
+        /SEARCH fraud_events USING INDEX fraud_events_worker_type_at_id \(worker_id=\? AND type=\? AND /,
+      );
+    }
+  });
+
+  it("should count a period's refused punches of a site by one range seek of their partial index", () => {
+    const plan = explainQueryPlan(store.db, REFUSED_PUNCHES_SQL, [
+      'site-1',
+      '2026-09-30T18:30:00.000Z',
+      '2026-10-31T18:30:00.000Z',
+    ]);
+    expect(planProblems(plan)).toEqual([]);
+    expect(plan.join(' ')).toMatch(
+      /SEARCH fraud_events USING INDEX fraud_events_site_punch \(site_id=\? AND punch_at>\? AND punch_at<\?\)/,
+    );
   });
 
   it('should seek the review index for a review filter alone', () => {

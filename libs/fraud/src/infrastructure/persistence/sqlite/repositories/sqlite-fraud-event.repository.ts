@@ -76,8 +76,10 @@ export class SqliteFraudEventRepository extends FraudEventRepository {
     this.turns = store.writeTurns;
     this.listings = new LimitedStatements(this.db, 16 * 3 * 2 * 3 + 1);
     this.insert = this.db.prepare(
-      `INSERT INTO fraud_events (id, type, device_id, worker_id, site_id, packet_id, detail, at, tag)
-       VALUES (@id, @type, @device_id, @worker_id, @site_id, @packet_id, @detail, @at, @tag)`,
+      `INSERT INTO fraud_events (id, type, device_id, worker_id, site_id, packet_id, detail, at,
+         punch_type, punch_at, tag)
+       VALUES (@id, @type, @device_id, @worker_id, @site_id, @packet_id, @detail, @at,
+         @punch_type, @punch_at, @tag)`,
     );
     this.findEvent = this.db.prepare<[string], FraudEventReviewedRow>(
       'SELECT * FROM fraud_events WHERE id = ?',
@@ -159,7 +161,8 @@ export class SqliteFraudEventRepository extends FraudEventRepository {
     if (this.seal) {
       const timesCanonical =
         canonicalSqliteTime(row.at) &&
-        (row.review_at === null || canonicalSqliteTime(row.review_at));
+        (row.review_at === null || canonicalSqliteTime(row.review_at)) &&
+        (row.punch_at == null || canonicalSqliteTime(row.punch_at));
       event.integrity = timesCanonical ? this.seal.eventIntegrity(event, row.tag) : 'tampered';
       // a listing's row: its current review must be its history's last (the detail checks the
       // whole history)
@@ -245,6 +248,13 @@ export class SqliteFraudEventRepository extends FraudEventRepository {
       );
     }
     return found;
+  }
+
+  async listRefusedPunches(siteId: string, from: Date, to: Date): Promise<FraudEvent[]> {
+    return this.db
+      .prepare<[string, string, string], FraudEventReviewedRow>(REFUSED_PUNCHES_SQL)
+      .all(siteId, from.toISOString(), to.toISOString())
+      .map((row) => this.toEvent(row));
   }
 
   async listOfDevicePackets(deviceId: string, packetIds: string[]): Promise<FraudEvent[]> {
@@ -440,6 +450,14 @@ const LAST_REVIEW_ID = `(SELECT r.id FROM fraud_event_reviews r WHERE r.event_id
  */
 export const LEGACY_PAGE_SQL =
   'SELECT * FROM fraud_events WHERE id > ? AND tag IS NULL ORDER BY id LIMIT 1000';
+
+/**
+ * The events of a site's refused punches claimed in [from, to): one range seek of the partial
+ * index `fraud_events_site_punch` (fraud migration 11), each row read for its tag. Exported for
+ * the query-plan test.
+ */
+export const REFUSED_PUNCHES_SQL = `SELECT *, ${LAST_REVIEW_ID} FROM fraud_events
+  WHERE site_id = ? AND punch_at IS NOT NULL AND punch_at >= ? AND punch_at < ?`;
 
 /**
  * A page of `keys:retag`: event ids after an id, in id order (the primary key's index: each

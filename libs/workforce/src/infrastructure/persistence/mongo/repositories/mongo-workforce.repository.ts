@@ -7,6 +7,7 @@ import {
   mongoLegacyTaggingState,
   MongoStoreHandle,
   onlyDuplicateKeysOn,
+  retagMongoDocument,
   StoredForms,
   storedFormsCanonical,
   tagLegacyRowsOnceMongo,
@@ -222,19 +223,18 @@ export class MongoWorkforceRepository extends WorkforceRepository implements OnM
 
   protected async retagRecord(kind: SealedRecordKind, id: string, except: readonly string[]) {
     const { model } = this.recordStore(kind);
-    // compare-and-set over the document as read: three tries, as the workers'
-    for (let attempt = 0; attempt < 3; attempt++) {
-      const doc = await model.findById(id, PERSON_FIELDS).lean<SiteDocument & ThekedarDocument>();
-      if (!doc) return undefined;
-      const { plan, outcome } = this.records.retag(kind, doc, except);
-      if (outcome.result !== 'retagged') return outcome;
-      const { matchedCount } = await model.updateOne(
-        { ...recordAsRead(doc), tag: doc.tag },
-        { $set: { tag: plan.tag } },
-      );
-      if (matchedCount === 1) return outcome;
-    }
-    return { id, result: 'changed' as const };
+    return retagMongoDocument({
+      read: () => model.findById(id, PERSON_FIELDS).lean<SiteDocument & ThekedarDocument>(),
+      retag: (doc) => {
+        const { plan, outcome } = this.records.retag(kind, doc, except);
+        return { outcome, tag: plan.tag };
+      },
+      setTag: async (doc, tag) => {
+        const as = { ...recordAsRead(doc), tag: doc.tag };
+        return (await model.updateOne(as, { $set: { tag } })).matchedCount === 1;
+      },
+      changed: { id, result: 'changed' },
+    });
   }
 
   /**
@@ -319,36 +319,21 @@ export class MongoWorkforceRepository extends WorkforceRepository implements OnM
       .lean<Pick<WorkerDocument, '_id'>[]>();
     const out: WorkerRetagOutcome[] = [];
     for (const { _id: id } of ids) {
-      // compare-and-set over the document as read: a change meanwhile misses, read again (three
-      // tries, as the kiosks': one changed on each is left, `changed`)
-      let outcome: WorkerRetagOutcome | undefined = { workerId: id, result: 'changed' };
-      for (let attempt = 0; attempt < 3; attempt++) {
-        const doc = await this.workers.findById(id, WORKER_FIELDS).lean<WorkerDocument>();
-        if (!doc) {
-          outcome = undefined;
-          break;
-        }
-        const stored = { tag: doc.tag, eventId: doc.eventId };
-        const newest = doc.events?.at(-1)?.id;
-        const { plan, outcome: planned } = seal.retag(
-          Mapper.workerToDomain(doc),
-          stored,
-          newest,
-          except,
-        );
-        if (planned.result !== 'retagged') {
-          outcome = planned;
-          break;
-        }
-        const { matchedCount } = await this.workers.updateOne(
-          { ...asRead(doc), tag: doc.tag, eventId: doc.eventId ?? { $exists: false } },
-          { $set: { tag: plan.tag } },
-        );
-        if (matchedCount === 1) {
-          outcome = planned;
-          break;
-        }
-      }
+      // three tries, as the kiosks': one changed on each is left, `changed`
+      const outcome = await retagMongoDocument({
+        read: () => this.workers.findById(id, WORKER_FIELDS).lean<WorkerDocument>(),
+        retag: (doc) => {
+          const stored = { tag: doc.tag, eventId: doc.eventId };
+          const newest = doc.events?.at(-1)?.id;
+          const { plan, outcome } = seal.retag(Mapper.workerToDomain(doc), stored, newest, except);
+          return { outcome, tag: plan.tag };
+        },
+        setTag: async (doc, tag) => {
+          const as = { ...asRead(doc), tag: doc.tag, eventId: doc.eventId ?? { $exists: false } };
+          return (await this.workers.updateOne(as, { $set: { tag } })).matchedCount === 1;
+        },
+        changed: { workerId: id, result: 'changed' },
+      });
       if (outcome) out.push(outcome);
     }
     return out;

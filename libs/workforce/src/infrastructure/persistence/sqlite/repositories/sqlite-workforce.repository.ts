@@ -6,6 +6,7 @@ import {
   LimitedStatements,
   logLegacyTagging,
   readTransaction,
+  retagSqliteRow,
   SqliteStoreHandle,
   sqliteLegacyTaggingState,
   SqliteWriteTurns,
@@ -28,13 +29,7 @@ import {
 } from '../../../../domain/workforce';
 import { PhoneNumbers } from '../../../../domain/phone-number';
 import { reportThekedarSiteGrants } from '../../thekedar-site-grants';
-import {
-  RecordRetagOutcome,
-  SiteSeal,
-  siteTampered,
-  ThekedarSeal,
-  thekedarTampered,
-} from '../../site-seal';
+import { SiteSeal, siteTampered, ThekedarSeal, thekedarTampered } from '../../site-seal';
 import { SealedRecordRows } from '../../sealed-record-rows';
 import {
   alarmWorkerLegacyRefused,
@@ -180,15 +175,16 @@ export class SqliteWorkforceRepository extends WorkforceRepository {
       `SELECT * FROM ${table} WHERE id = ?`,
     );
     const write = this.db.prepare(`UPDATE ${table} SET tag = ? WHERE id = ?`);
-    // read and written in one transaction under the write turn: nothing changes between
-    return this.turns.write(
-      this.immediate((): RecordRetagOutcome | undefined => {
-        const row = read.get(id);
-        if (!row) return undefined;
-        const { plan, outcome } = this.records.retag(kind, row, except);
-        if (outcome.result === 'retagged') write.run(plan.tag, id);
-        return outcome;
-      }),
+    return retagSqliteRow(
+      { db: this.db, turns: this.turns },
+      {
+        read: () => read.get(id),
+        retag: (row) => {
+          const { plan, outcome } = this.records.retag(kind, row, except);
+          return { outcome, tag: plan.tag };
+        },
+        write: (tag) => write.run(tag, id),
+      },
     );
   }
 
@@ -572,19 +568,23 @@ export class SqliteWorkforceRepository extends WorkforceRepository {
       .map((r) => r.id);
     const out: WorkerRetagOutcome[] = [];
     for (const id of ids) {
-      // read and written in one transaction under the write turn: nothing changes between
-      const outcome = await this.turns.write(
-        this.immediate((): WorkerRetagOutcome | undefined => {
-          const row = this.readWorker(id);
-          if (!row) return undefined;
-          const stored = { tag: row.tag, eventId: row.event_id };
-          const newest = this.newestEventId(id);
-          const { plan, outcome } = seal.retag(Mapper.workerToDomain(row), stored, newest, except);
-          if (outcome.result === 'retagged') {
-            this.db.prepare('UPDATE workers SET tag = ? WHERE id = ?').run(plan.tag, id);
-          }
-          return outcome;
-        }),
+      const outcome = await retagSqliteRow(
+        { db: this.db, turns: this.turns },
+        {
+          read: () => this.readWorker(id),
+          retag: (row) => {
+            const stored = { tag: row.tag, eventId: row.event_id };
+            const newest = this.newestEventId(id);
+            const { plan, outcome } = seal.retag(
+              Mapper.workerToDomain(row),
+              stored,
+              newest,
+              except,
+            );
+            return { outcome, tag: plan.tag };
+          },
+          write: (tag) => this.db.prepare('UPDATE workers SET tag = ? WHERE id = ?').run(tag, id),
+        },
       );
       if (outcome) out.push(outcome);
     }

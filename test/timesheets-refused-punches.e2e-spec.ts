@@ -1,0 +1,161 @@
+import Database from 'better-sqlite3';
+import { parse } from 'csv-parse/sync';
+import { join } from 'node:path';
+import { ManualClock } from '@app/common';
+import { http, startTestApp, TestApp } from './support/test-app';
+import { createSite, phoneAt, punch, sync } from './support/timesheet-client';
+import { Phone, signPacket } from './support/worker-client';
+
+/**
+ * A payroll clerk's month: a phone offline longer than SYNC_MAX_OFFLINE_AGE_HOURS (168 h by
+ * default) has its punches refused at sync (`timestamp_too_old`). Their fraud events keep the
+ * punch (type, claimed time, site: covered by the event's tag), and the site's payroll counts
+ * them per worker by their claimed time (`refusedPunches`, the CSV's `refused_punches`), so
+ * the clerk knows whom to pay from the paper register.
+ */
+describe('timesheets: refused punches in the payroll (e2e, controllable clock)', () => {
+  let t: TestApp;
+  const clock = new ManualClock('2026-10-01T00:00:00.000Z');
+  let siteId: string;
+  let otherSite: string;
+
+  const payroll = async (from: string, to: string, workerId?: string) => {
+    const q = `from=${from}&to=${to}${workerId ? `&workerId=${workerId}` : ''}`;
+    const res = await http(t.baseUrl, 'GET', `/api/v5/sites/${siteId}/payroll?${q}`, {
+      key: t.keys.auditor,
+    });
+    expect(res.status).toBe(200);
+    return res.body.workers as Record<string, any>[];
+  };
+  const refusedOf = (phone: Phone) =>
+    http(
+      t.baseUrl,
+      'GET',
+      `/api/v5/fraud/events?workerId=${phone.workerId}&type=timestamp_too_old&from=2026-10-01`,
+      { key: t.keys.admin },
+    );
+
+  beforeAll(async () => {
+    t = await startTestApp({ TRUST_AUTO_BLOCK_FLOOR: '0' }, { clock });
+    siteId = (await createSite(t.baseUrl, t.keys.admin, 'Asia/Kolkata')).siteId;
+    otherSite = (await createSite(t.baseUrl, t.keys.admin, 'Asia/Kolkata')).siteId;
+  });
+
+  afterAll(async () => {
+    await t?.close();
+  });
+
+  it('should keep the punch of a timestamp_too_old refusal in its event and count it in the payroll by its claimed local day', async () => {
+    const phone = await phoneAt(t.baseUrl, t.keys.admin, siteId);
+    // 3 October, synced the same day: paid as usual
+    clock.set('2026-10-03T14:00:00.000Z');
+    const honest = await sync(t.baseUrl, phone, [
+      punch(phone, 'check_in', '2026-10-03T03:30:00.000Z'),
+      punch(phone, 'check_out', '2026-10-03T12:00:00.000Z'),
+    ]);
+    expect(honest.accepted).toBe(2);
+    // 5 October 09:00 IST to 00:30 IST on the 6th (a late night), synced nine days later
+    clock.set('2026-10-14T06:00:00.000Z');
+    const late = await sync(t.baseUrl, phone, [
+      punch(phone, 'check_in', '2026-10-05T03:30:00.000Z'),
+      punch(phone, 'check_out', '2026-10-05T19:00:00.000Z'),
+    ]);
+    expect(late.results.map((r) => [r.status, (r as any).reason])).toEqual([
+      ['rejected', 'timestamp_too_old'],
+      ['rejected', 'timestamp_too_old'],
+    ]);
+
+    // the events say what was refused: the punch's type, claimed time and site
+    const listed = await refusedOf(phone);
+    expect(listed.status).toBe(200);
+    const events = (listed.body as any[]).sort((a, b) => (a.punch.at < b.punch.at ? -1 : 1));
+    expect(events.map((e) => [e.punch, e.integrity, e.siteId])).toEqual([
+      [{ type: 'check_in', at: '2026-10-05T03:30:00.000Z', siteId }, 'verified', siteId],
+      [{ type: 'check_out', at: '2026-10-05T19:00:00.000Z', siteId }, 'verified', siteId],
+    ]);
+
+    // the month: one day paid, two refused punches to pay from the register
+    const [month] = await payroll('2026-10-01', '2026-10-31', phone.workerId);
+    expect(month).toMatchObject({ daysPresent: 1, hours: 8.5, refusedPunches: 2 });
+    // by the site's local days: the check-out at 00:30 IST is the 6th's
+    expect((await payroll('2026-10-01', '2026-10-05', phone.workerId))[0].refusedPunches).toBe(1);
+    expect(await payroll('2026-10-06', '2026-10-31', phone.workerId)).toEqual([
+      expect.objectContaining({ workerId: phone.workerId, daysPresent: 0, refusedPunches: 1 }),
+    ]);
+    // the CSV carries the same count, in its last column
+    const csv = await http(
+      t.baseUrl,
+      'GET',
+      `/api/v5/sites/${siteId}/payroll.csv?from=2026-10-01&to=2026-10-31&workerId=${phone.workerId}`,
+      { key: t.keys.auditor },
+    );
+    expect(csv.status).toBe(200);
+    const header = (csv.body as string).split('\r\n')[0].split(',');
+    expect(header[header.length - 1]).toBe('refused_punches');
+    const [row] = parse<Record<string, string>>(csv.body as string, { columns: true });
+    expect(row).toMatchObject({ worker_id: phone.workerId, refused_punches: '2' });
+  });
+
+  it('should give a worker whose every punch was refused a payroll row, and keep the punch of a site_not_allowed refusal', async () => {
+    clock.set('2026-10-15T00:00:00.000Z');
+    const phone = await phoneAt(t.baseUrl, t.keys.admin, siteId);
+    clock.set('2026-10-24T06:00:00.000Z');
+    const res = await sync(t.baseUrl, phone, [
+      punch(phone, 'check_in', '2026-10-16T03:30:00.000Z'),
+      punch(phone, 'check_out', '2026-10-16T12:30:00.000Z'),
+      // signed by the phone for a site its token does not allow
+      signPacket(phone, {
+        type: 'check_in',
+        siteId: otherSite,
+        timestamp: '2026-10-24T04:00:00.000Z',
+      }),
+    ]);
+    expect(res.results.map((r) => (r as any).reason)).toEqual([
+      'timestamp_too_old',
+      'timestamp_too_old',
+      'site_not_allowed',
+    ]);
+    const all = await payroll('2026-10-01', '2026-10-31');
+    expect(all.find((w) => w.workerId === phone.workerId)).toMatchObject({
+      name: 'Sita Devi',
+      daysPresent: 0,
+      hours: 0,
+      flaggedDays: 0,
+      refusedPunches: 2,
+    });
+    // rows stay in worker order
+    const ids = all.map((w) => w.workerId);
+    expect(ids).toEqual([...ids].sort());
+    const other = await http(
+      t.baseUrl,
+      'GET',
+      `/api/v5/fraud/events?workerId=${phone.workerId}&type=site_not_allowed`,
+      { key: t.keys.admin },
+    );
+    expect(other.body.map((e: any) => e.punch)).toEqual([
+      { type: 'check_in', at: '2026-10-24T04:00:00.000Z', siteId: otherSite },
+    ]);
+  });
+
+  it('should read an event whose stored punch was changed as tampered, and not count it', async () => {
+    if (t.config.database.driver !== 'sqlite') return;
+    clock.set('2026-10-25T00:00:00.000Z');
+    const phone = await phoneAt(t.baseUrl, t.keys.admin, siteId);
+    clock.set('2026-11-02T06:00:00.000Z');
+    await sync(t.baseUrl, phone, [punch(phone, 'check_in', '2026-10-26T03:30:00.000Z')]);
+    expect((await payroll('2026-10-01', '2026-10-31', phone.workerId))[0].refusedPunches).toBe(1);
+    const [event] = (await refusedOf(phone)).body as any[];
+    const file = new Database(join(t.dataDir, 'mdai.sqlite'));
+    try {
+      // a check-in moved to another day in the database: the tag covers the punch
+      file
+        .prepare('UPDATE fraud_events SET punch_at = ? WHERE id = ?')
+        .run('2026-10-27T03:30:00.000Z', event.id);
+    } finally {
+      file.close();
+    }
+    const [changed] = (await refusedOf(phone)).body as any[];
+    expect([changed.id, changed.integrity]).toEqual([event.id, 'tampered']);
+    expect(await payroll('2026-10-01', '2026-10-31', phone.workerId)).toEqual([]);
+  });
+});
