@@ -2,6 +2,7 @@ import { Inject, Injectable, Logger } from '@nestjs/common';
 import { KioskRegistryService } from '@app/kiosk-registry';
 import { PairingSession, SessionService } from '@app/session';
 import { VaultService } from '@app/vault';
+import { clientCopyOfAnswer } from './privacy/upstream-answer';
 import { RelayErrorCode, ResultCode } from './protocol/messages';
 import { UpstreamClient, UpstreamOutcome } from './upstream/upstream.client';
 import { RelayMetrics } from './relay.metrics';
@@ -36,7 +37,10 @@ export type SubmissionOutcome =
       status: 'success' | 'failure';
       code?: ResultCode;
       statusCode: number;
-      /** The upstream's body, or `{status:'failure', code, message}` when it gave none. */
+      /**
+       * The upstream's body without images or configured secrets (clientCopyOfAnswer), or
+       * `{status:'failure', code, message}` when it gave none.
+       */
       data: unknown;
       latencyMs: number;
       final: boolean;
@@ -335,7 +339,8 @@ function toDecided(
               ? 'upstream_error'
               : 'upstream_rejected',
         statusCode: outcome.statusCode,
-        data: outcome.data,
+        // what every client and the kept outcome get: never an echoed image or secret
+        data: clientCopyOfAnswer(outcome.data),
         latencyMs: outcome.latencyMs,
         final: true,
         platformId,

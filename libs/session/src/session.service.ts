@@ -14,6 +14,17 @@ import { sessionConfig, SessionSettings } from './session.config';
  */
 export const PLATFORM_ID_PATTERN = /^PLT_[A-Za-z0-9]{10,124}$/;
 
+/**
+ * Where a platform id (PLATFORM_ID_PATTERN's shape) may be inside a longer text, for the relay's
+ * filter toward kiosks: the same prefix and letters, unanchored, in any letter case, and with no
+ * upper bound (an over-long run is one id to remove whole, never an id and a visible rest).
+ * Built from PLATFORM_ID_PATTERN itself, so the two cannot drift apart.
+ */
+export const PLATFORM_ID_IN_TEXT = new RegExp(
+  PLATFORM_ID_PATTERN.source.replace(/^\^|\$$/g, '').replace(/\{(\d+),\d+\}/, '{$1,}'),
+  'i',
+);
+
 export interface OpenedMobileSession {
   session: PairingSession;
   mobileToken: string;

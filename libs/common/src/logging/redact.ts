@@ -76,7 +76,12 @@ export function registerKeySecrets(
   registerSecrets(forms, replacement);
 }
 
-function redactSecrets(value: string): string {
+/**
+ * `value` with every registered secret replaced (`registerSecrets`): the one list of the
+ * server's configured secrets, for logs and for whatever else must never carry one (the relay's
+ * copy of an upstream answer).
+ */
+export function redactSecrets(value: string): string {
   return secretPattern ? value.replace(secretPattern, (secret) => SECRETS.get(secret)!) : value;
 }
 

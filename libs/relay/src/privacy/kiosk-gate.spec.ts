@@ -44,6 +44,25 @@ describe('gateKioskText', () => {
     }
   });
 
+  it('should replace a platform id the session never held, for both kiosks, long or short', () => {
+    const other = 'PLT_leakedUser9999';
+    for (const pad of ['', 'x'.repeat(2000)]) {
+      for (const role of ['device', 'hardware'] as KioskRole[]) {
+        const text = JSON.stringify({
+          type: 'result',
+          data: { pad, message: `enrolled as ${other.toLowerCase()}`, [other]: 1 },
+        });
+        const out = gateKioskText(text, role, ids, 'PLT_ALIAS_abc');
+        expect(out).not.toMatch(/leakedUser9999/i);
+        expect(JSON.parse(out!).data).toEqual({
+          pad,
+          message: 'enrolled as [platform_id removed]',
+          '[platform_id removed]': 1,
+        });
+      }
+    }
+  });
+
   it('should drop a frame when the replacement itself would carry the id', () => {
     const text = JSON.stringify({ type: 'from_app', data: { v: ID } });
     expect(gateKioskText(text, 'hardware', ids, `again ${ID}`)).toBeUndefined();
@@ -63,6 +82,18 @@ describe('kioskCopyOfAnswer', () => {
     ).toEqual({ status: 'success', code: 7, message: 'm'.repeat(256) });
     expect(kioskCopyOfAnswer([ID])).toEqual({});
     expect(kioskCopyOfAnswer({ status: { nested: ID } })).toEqual({});
+  });
+
+  it('should leave out the part of a platform id the cut went through', () => {
+    expect(kioskCopyOfAnswer({ message: `${'m'.repeat(250)}PLT_leakedUser9999` }).message).toBe(
+      'm'.repeat(250),
+    );
+    expect(kioskCopyOfAnswer({ message: `${'m'.repeat(240)} plt_${'x'.repeat(20)}` }).message).toBe(
+      `${'m'.repeat(240)} `,
+    );
+    // an id that ends before the cut is the gate's to replace (the alias, for the legacy hardware)
+    const whole = `${'m'.repeat(200)} ${ID} ${'m'.repeat(100)}`;
+    expect(kioskCopyOfAnswer({ message: whole }).message).toBe(whole.slice(0, 256));
   });
 });
 

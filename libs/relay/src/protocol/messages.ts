@@ -186,7 +186,7 @@ export const RESULT = message({
   routes: [
     toClient(
       ['mobile'],
-      "The submission's outcome, for every upstream outcome (answer, 5xx, timeout, unreachable), with the platform id and the upstream's body in `data`. A failure carries `code` (see Result codes). `session_closed` follows and both sockets close, except after `upstream_unreachable`, `upstream_not_configured` or `store_failed`, when the image never left and the kiosk may submit again. A phone whose socket was gone when a final outcome was known gets this same frame, once, when it reconnects with the same token before the deadline (see A phone that comes back for its result).",
+      "The submission's outcome, for every upstream outcome (answer, 5xx, timeout, unreachable), with the platform id and the upstream's body in `data` (less any echoed image and configured secret: see What an upstream answer carries). A failure carries `code` (see Result codes). `session_closed` follows and both sockets close, except after `upstream_unreachable`, `upstream_not_configured` or `store_failed`, when the image never left and the kiosk may submit again. A phone whose socket was gone when a final outcome was known gets this same frame, once, when it reconnects with the same token before the deadline (see A phone that comes back for its result).",
     ),
   ],
   example: {
@@ -291,7 +291,7 @@ export const BACKEND_RESPONSE = message({
   routes: [
     toClient(
       LEGACY_PROTOCOL,
-      "Legacy: the submission's outcome, to both, for every upstream outcome: the upstream's status and body, or 502/504 with `data` = `{status:'failure', code, message}` when it could not be reached or did not answer. The hardware's `data` keeps only `status`, `code` and `message`, with the alias in place of the real id.",
+      "Legacy: the submission's outcome, to both, for every upstream outcome: the upstream's status and body (less any echoed image and configured secret: see What an upstream answer carries), or 502/504 with `data` = `{status:'failure', code, message}` when it could not be reached or did not answer. The hardware's `data` keeps only `status`, `code` and `message`, with the alias in place of the real id and any other platform id replaced.",
     ),
   ],
   example: {

@@ -9,6 +9,7 @@ import {
   Matches,
   Max,
   Min,
+  registerSecrets,
 } from '@app/common';
 
 class UpstreamEnv {
@@ -48,9 +49,12 @@ export interface UpstreamSettings {
 function readUpstreamConfig(env: Env, app?: Pick<AppSettings, 'nodeEnv'>): UpstreamSettings {
   const v = validateEnv(UpstreamEnv, env);
   const devDefault = app?.nodeEnv === 'development' && v.UPSTREAM_URL === undefined;
+  const apiKey = v.UPSTREAM_API_KEY ?? (devDefault ? DEV_UPSTREAM.apiKey : undefined);
+  // never logged, nor relayed when the upstream echoes it back (privacy/upstream-answer.ts)
+  if (apiKey) registerSecrets([apiKey], '[api key redacted]');
   return {
     url: devDefault ? DEV_UPSTREAM.url : v.UPSTREAM_URL?.replace(/\/+$/, ''),
-    apiKey: v.UPSTREAM_API_KEY ?? (devDefault ? DEV_UPSTREAM.apiKey : undefined),
+    apiKey,
     timeoutMs: v.UPSTREAM_TIMEOUT_MS ?? 100_000,
     retries: v.UPSTREAM_RETRIES ?? 2,
   };
