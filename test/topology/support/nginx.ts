@@ -7,11 +7,12 @@ export const NGINX = process.env.NGINX_BIN ?? '/usr/sbin/nginx';
 
 /**
  * deploy/nginx.conf with only its addresses substituted: the `upstream` block's
- * `server api:3000 resolve` becomes one `server` line per replica (compose resolves `api` to
- * both replicas; `resolve` goes with the name: it re-resolves names, and there are none here,
- * and Debian's nginx 1.22 predates it), `listen 80` becomes a local port, and the image's
+ * `server api:3000 resolve …` becomes one `server` line per replica with the same parameters
+ * (compose resolves `api` to both replicas; `resolve` goes with the name: it re-resolves
+ * names, and there are none here, and Debian's nginx 1.22 predates it), `listen 80` becomes a local port, and the image's
  * access log (/var/log/nginx/access.log, its stdout there) the file `accessLog`. With `bind`,
- * nginx connects to the replicas from that address (`proxy_bind`), as compose's nginx does
+ * nginx connects to the replicas from that address (`proxy_bind`, beside the server's proxy
+ * settings, so every location has it), as compose's nginx does
  * from its fixed address on the compose network. Each substitution must match exactly once,
  * so a changed shipped file fails here instead of being tested in a form nobody runs.
  */
@@ -29,8 +30,8 @@ export function renderShippedConfig(
   };
   let text = replace(
     shipped,
-    /^(\s*)server api:3000 resolve;$/,
-    replicas.map((address) => `$1server ${address};`).join('\n'),
+    /^(\s*)server api:3000 resolve((?: [\w=]+)*);$/,
+    replicas.map((address) => `$1server ${address}$2;`).join('\n'),
   );
   text = replace(text, /^(\s*)listen 80;$/, `$1listen ${listen};`);
   text = replace(
@@ -41,8 +42,8 @@ export function renderShippedConfig(
   if (bind) {
     text = replace(
       text,
-      /^(\s*)proxy_pass http:\/\/mdai_api;$/,
-      `$1proxy_pass http://mdai_api;\n$1proxy_bind ${bind};`,
+      /^(\s*)proxy_http_version 1\.1;$/,
+      `$1proxy_http_version 1.1;\n$1proxy_bind ${bind};`,
     );
   }
   return text;

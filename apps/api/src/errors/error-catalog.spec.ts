@@ -1,7 +1,9 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import { CODE_BY_STATUS } from '@app/common';
 import { renderErrorDoc } from './error-doc';
 import { ERROR_CATALOGS, ERROR_STATUS, StatusTable } from './error-status';
+import { PROXY_ERRORS } from './proxy-errors';
 
 const root = join(__dirname, '..', '..', '..', '..');
 
@@ -54,5 +56,38 @@ describe('error catalog', () => {
     expect([ERROR_STATUS.common.storage_full, ERROR_STATUS.common.storage_unavailable]).toEqual([
       507, 503,
     ]);
+  });
+
+  it("should list as the proxy's errors exactly what deploy/nginx.conf answers itself, each code with the status it has in the API", () => {
+    const conf = readFileSync(join(root, 'deploy', 'nginx.conf'), 'utf8');
+    // every `error_page … =status @name` and what `location @name` returns
+    const pages = [...conf.matchAll(/^\s*error_page ([\d ]+) =(\d+) @(\w+);$/gm)].map((m) => ({
+      status: Number(m[2]),
+      location: m[3],
+    }));
+    const answers = pages.map(({ status, location }) => {
+      const block = new RegExp(
+        `location @${location} \\{[^}]*?return (\\d+) '(\\{[^']*\\})\\\\n';`,
+        's',
+      ).exec(conf);
+      expect([location, block !== null]).toEqual([location, true]);
+      const body = JSON.parse(block![2].replace('$request_id', 'id')) as Record<string, unknown>;
+      expect([location, Number(block![1]), body.statusCode]).toEqual([location, status, status]);
+      expect(Object.keys(body)).toEqual(['statusCode', 'code', 'message', 'correlationId']);
+      return { code: body.code, status };
+    });
+    expect(answers).toEqual(PROXY_ERRORS.map(({ code, status }) => ({ code, status })));
+    // the same code means the same status wherever the API answers it
+    const elsewhere = (code: string) => [
+      ...ERROR_CATALOGS.flatMap((c) => {
+        const statuses: Readonly<Record<string, number>> = ERROR_STATUS[c.module];
+        return code in c.codes ? [statuses[code]] : [];
+      }),
+      ...Object.entries(CODE_BY_STATUS).flatMap(([s, c]) => (c === code ? [Number(s)] : [])),
+    ];
+    for (const { code, status } of PROXY_ERRORS) {
+      expect([code, elsewhere(code).length > 0]).toEqual([code, true]);
+      expect([code, [...new Set(elsewhere(code))]]).toEqual([code, [status]]);
+    }
   });
 });

@@ -1,5 +1,6 @@
 import { CODE_BY_STATUS } from '@app/common';
 import { ERROR_CATALOGS, ERROR_STATUS } from './error-status';
+import { PROXY_ERRORS } from './proxy-errors';
 
 const STATUS_TEXT: Record<number, string> = {
   400: 'Bad Request',
@@ -51,6 +52,16 @@ export function renderErrorDoc(): string {
     lines.push('');
   }
   lines.push(
+    '## proxy',
+    '',
+    'What the shipped nginx (`deploy/nginx.conf`) answers itself, in the same body (its',
+    '`correlationId`, also in `x-correlation-id`, is the one at the end of its access log line,',
+    "not in any replica log). A replica's own errors pass through it unchanged.",
+    '',
+    '| code | HTTP status | meaning |',
+    '| --- | --- | --- |',
+    ...PROXY_ERRORS.map((e) => `| \`${e.code}\` | ${status(e.status)} | ${e.meaning} |`),
+    '',
     '## framework',
     '',
     "Nest's own exceptions (an unknown route, a wrong method) carry a code named after their",

@@ -1,0 +1,222 @@
+import { readFileSync } from 'node:fs';
+import { connect } from 'node:net';
+import { jpegBytes } from '../support/image-bytes';
+import { pollUntil } from '../support/test-app';
+import { Topology } from './support/stack';
+
+/** A bound on a hang (the old config held a request to a frozen replica for 300 s), not a speed. */
+const HANG_BOUND_MS = 120_000;
+
+interface Answer {
+  status: number;
+  headers: Headers;
+  body: unknown;
+}
+
+async function ask(
+  url: string,
+  init: RequestInit & { headers?: Record<string, string> } = {},
+): Promise<Answer> {
+  const response = await fetch(url, { ...init, signal: AbortSignal.timeout(HANG_BOUND_MS) });
+  const text = await response.text();
+  let body: unknown = text;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    // nginx's HTML page: kept as text, and the expectations below fail on it
+  }
+  return { status: response.status, headers: response.headers, body };
+}
+
+/** The API's error body as nginx now answers it itself. */
+const errorBody = (statusCode: number, code: string) => ({
+  statusCode,
+  code,
+  message: expect.any(String),
+  correlationId: expect.stringMatching(/^[0-9a-f]{32}$/),
+});
+
+/**
+ * Whether a connection to `port` on loopback holds bytes its process has not read: a request
+ * nginx sent to a replica that is stopped (accepted by the kernel, never by the process).
+ */
+function unreadRequestOn(port: number): boolean {
+  const hexPort = port.toString(16).toUpperCase().padStart(4, '0');
+  // the replicas listen on every interface (`::`): nginx's IPv4 connections are in tcp6
+  return ['/proc/net/tcp', '/proc/net/tcp6'].some((table) =>
+    readFileSync(table, 'utf8')
+      .split('\n')
+      .slice(1)
+      .some((line) => {
+        const [, local, , state, queues] = line.trim().split(/\s+/);
+        // 01 = ESTABLISHED; tx_queue:rx_queue in hex
+        return (
+          local?.endsWith(`:${hexPort}`) && state === '01' && parseInt(queues.split(':')[1], 16) > 0
+        );
+      }),
+  );
+}
+
+/** One request written byte for byte (fetch would refuse to send a malformed header). */
+function rawExchange(port: number, request: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(port, '127.0.0.1');
+    const chunks: Buffer[] = [];
+    socket.on('data', (chunk: Buffer) => chunks.push(chunk));
+    socket.on('error', reject);
+    socket.on('end', () => resolve(Buffer.concat(chunks).toString('latin1')));
+    socket.write(request);
+  });
+}
+
+/**
+ * deploy/nginx.conf when a replica stops answering (issue: SRE fault hunt, findings 2 and 4):
+ * a frozen replica (SIGSTOP: a stuck event loop, a VM pause) still accepts connections, so only
+ * nginx's own timeouts and `max_fails` take it out; and the errors nginx answers itself are the
+ * API's JSON error body (docs/errors.md, "proxy"), not HTML pages.
+ */
+describe('nginx in front of the replicas: failover and its own errors', () => {
+  let stack: Topology;
+  let proxy: string;
+  const stopped = new Set<number>();
+  const signal = (index: number, name: NodeJS.Signals) => {
+    const pid = stack.replicas[index].service.child.pid!;
+    process.kill(pid, name);
+    if (name === 'SIGSTOP') stopped.add(pid);
+    else stopped.delete(pid);
+  };
+
+  beforeAll(async () => {
+    stack = new Topology();
+    try {
+      await stack.start();
+    } catch (error) {
+      const logs = stack.logs();
+      await stack.stop();
+      throw new Error(`${(error as Error).message}\n${logs}`);
+    }
+    proxy = stack.proxyUrl;
+  }, 240_000);
+
+  afterAll(async () => {
+    for (const pid of stopped) {
+      try {
+        process.kill(pid, 'SIGCONT');
+      } catch {
+        // gone
+      }
+    }
+    await stack?.stop();
+  });
+
+  it('should answer an upload over 32 MiB with the JSON 413 payload_too_large', async () => {
+    const answer = await ask(`${proxy}/api/v5/vault`, {
+      method: 'POST',
+      headers: { 'x-api-key': stack.keys.admin, 'content-type': 'image/jpeg' },
+      body: Buffer.alloc(33 * 1024 * 1024, 0x42),
+    });
+    expect([answer.status, answer.headers.get('content-type'), answer.body]).toEqual([
+      413,
+      'application/json',
+      errorBody(413, 'payload_too_large'),
+    ]);
+    const body = answer.body as { correlationId: string };
+    expect(answer.headers.get('x-correlation-id')).toBe(body.correlationId);
+    // nginx's access log line ends with it: the operator's way from a client's report to the line
+    expect(stack.nginx.accessLog()).toContain(`413 `);
+    expect(stack.nginx.accessLog()).toContain(body.correlationId);
+  });
+
+  it("should answer a header over nginx's buffers with the JSON 431 headers_too_large", async () => {
+    const answer = await ask(`${proxy}/api/v5/vault/6b16612c338636cdbd79013b`, {
+      headers: { 'x-api-key': stack.keys.auditor, 'x-access-purpose': 'p'.repeat(9000) },
+    });
+    expect([answer.status, answer.headers.get('content-type'), answer.body]).toEqual([
+      431,
+      'application/json',
+      errorBody(431, 'headers_too_large'),
+    ]);
+  });
+
+  it('should answer a request it cannot parse with the JSON 400 malformed_request', async () => {
+    const port = Number(new URL(proxy).port);
+    const text = await rawExchange(
+      port,
+      'GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nno colon here\r\nConnection: close\r\n\r\n',
+    );
+    const [head, body] = text.split('\r\n\r\n');
+    expect(head).toMatch(/^HTTP\/1\.1 400 /);
+    expect(head).toMatch(/\r\nContent-Type: application\/json\r\n/i);
+    expect(JSON.parse(body)).toEqual(errorBody(400, 'malformed_request'));
+  });
+
+  it('should keep answering through the other replica while one is frozen: GETs and syncs resent there, the frozen one taken out', async () => {
+    signal(0, 'SIGSTOP');
+    try {
+      // round robin: of two requests in a row, one goes to the frozen replica. A sync is
+      // idempotent by packetId, so nginx resends it to the other, which answers it (here 4xx:
+      // this test's bearer is no token)
+      for (let i = 0; i < 2; i++) {
+        const sync = await ask(`${proxy}/api/v5/sync`, {
+          method: 'POST',
+          headers: { authorization: 'Bearer not-a-token', 'content-type': 'application/json' },
+          body: JSON.stringify({ packets: [] }),
+        });
+        expect([i, sync.status < 500, (sync.body as { code?: string }).code]).toEqual([
+          i,
+          true,
+          expect.any(String),
+        ]);
+      }
+      const answers: unknown[] = [];
+      for (let i = 0; i < 6; i++) {
+        const health = await ask(`${proxy}/health`);
+        const kiosks = await ask(`${proxy}/api/kiosks?limit=1`, {
+          headers: { 'x-api-key': stack.keys.admin },
+        });
+        answers.push([health.status, health.body], kiosks.status);
+      }
+      expect(answers).toEqual(
+        Array.from({ length: 6 }, () => [[200, { status: 'ok' }], 200]).flat(),
+      );
+    } finally {
+      signal(0, 'SIGCONT');
+    }
+  });
+
+  it('should answer a request it cannot resend, whose replica died under it, with the JSON 503 service_unavailable and Retry-After', async () => {
+    const port = Number(new URL(stack.replicas[0].baseUrl).port);
+    signal(0, 'SIGSTOP');
+    // a vault store is not resent (another replica would store a second file). After the
+    // freeze above the stopped replica is out of the rotation for fail_timeout: uploads go to
+    // the other until nginx tries it again with one, which it holds unread (and dies with)
+    const upload = () =>
+      ask(`${proxy}/api/v5/vault`, {
+        method: 'POST',
+        headers: { 'x-api-key': stack.keys.admin, 'content-type': 'image/jpeg' },
+        body: jpegBytes(2048),
+      });
+    const uploads: Promise<Answer>[] = [];
+    const held = await pollUntil(
+      async () => {
+        if (unreadRequestOn(port)) return true;
+        uploads.push(upload());
+        await new Promise((resolve) => setTimeout(resolve, 500));
+        return unreadRequestOn(port);
+      },
+      (yes) => yes,
+      HANG_BOUND_MS,
+    );
+    expect(held).toBe(true);
+    signal(0, 'SIGKILL');
+    const answers = await Promise.all(uploads);
+    const refused = answers.filter((a) => a.status !== 201);
+    expect(answers.filter((a) => a.status === 201)).toHaveLength(answers.length - 1);
+    expect(refused.map((a) => [a.status, a.headers.get('content-type'), a.body])).toEqual([
+      [503, 'application/json', errorBody(503, 'service_unavailable')],
+    ]);
+    expect(Number(refused[0].headers.get('retry-after'))).toBeGreaterThan(0);
+    // the other replica goes on answering alone
+    expect((await ask(`${proxy}/health`)).status).toBe(200);
+  });
+});
