@@ -571,6 +571,7 @@ describe('timesheet corrections: bounds, retries and added check-ins (e2e, contr
         workedSeconds: 20,
         flaggedDays: 2,
         correctedDays: 0,
+        refusedPunches: 0,
       });
     });
 

@@ -593,6 +593,7 @@ describe('timesheets, corrections and payroll export (e2e, controllable clock)',
         // 5 March was fixed by a void: corrected, not flagged
         flaggedDays: 0,
         correctedDays: 2,
+        refusedPunches: 0,
       });
       expect(byWorker.get(night.workerId)).toMatchObject({
         name: 'Sita Devi',
