@@ -17,6 +17,16 @@ export const fraudPage: Page = {
 /** Pattern rules flag accepted packets; the others are refusals. */
 const FLAGS = new Set(['impossible_travel', 'outside_geofence', 'rapid_repeat', 'shared_device']);
 
+/** The refusals of an authentic punch: the payroll's `refusedPunches` counts their events. */
+const REFUSED_PUNCH_TYPES = [
+  'timestamp_too_old',
+  'outside_token_window',
+  'site_not_allowed',
+  'timestamp_in_future',
+] as const;
+/** The type filter's value for any of them (the API takes one type: one read of each). */
+const REFUSED = 'refused';
+
 /** The current review: who decided what, when and why; "unreviewed" when none. */
 export function reviewCell(review: FraudReview | undefined): Child {
   if (!review) return badge('unreviewed', 'warn');
@@ -124,6 +134,16 @@ export function fraudTable(
         header: 'Detail',
         cell: (e) => [
           h('span', { class: 'detail' }, e.detail),
+          e.punch
+            ? h(
+                'small',
+                { class: 'punch', 'data-punch': e.punch.type },
+                'refused punch: ',
+                e.punch.type === 'check_in' ? 'check-in' : 'check-out',
+                ' at ',
+                when(e.punch.at),
+              )
+            : null,
           e.packetId ? h('small', { class: 'packet' }, 'packet ', short(e.packetId, 8)) : null,
         ],
       },
@@ -152,6 +172,7 @@ function render(ctx: PageContext): void {
     'select',
     { name: 'type' },
     h('option', { value: '' }, 'Any type'),
+    h('option', { value: REFUSED }, 'Refused punch (any of the four)'),
     FRAUD_EVENT_TYPES.map((t) => h('option', { value: t }, t)),
   );
   const review = h(
@@ -171,6 +192,8 @@ function render(ctx: PageContext): void {
     from: h('input', { name: 'from', type: 'datetime-local', step: 1 }),
     to: h('input', { name: 'to', type: 'datetime-local', step: 1 }),
   };
+  // the payroll's link to a worker's refused punches
+  if (ctx.query.get('refused') && !ctx.query.get('type')) type.value = REFUSED;
   for (const name of FILTERS) {
     const value = ctx.query.get(name);
     if (value) inputs[name].value = name === 'from' || name === 'to' ? localInput(value) : value;
@@ -185,12 +208,44 @@ function render(ctx: PageContext): void {
     }
     return out;
   };
+  /**
+   * A page of each refusal type still going (its cursor kept in the console's cursor, a JSON
+   * map), merged newest first: a page holds up to four API pages.
+   */
+  const loadRefused = async (
+    query: Record<string, string | undefined>,
+    cursor: string | undefined,
+  ): Promise<{ rows: FraudEvent[]; next?: string }> => {
+    const cursors: Record<string, string> = cursor
+      ? (JSON.parse(cursor) as Record<string, string>)
+      : {};
+    const types = cursor ? Object.keys(cursors) : [...REFUSED_PUNCH_TYPES];
+    const pages = await Promise.all(
+      types.map(async (t) => {
+        const res = await ctx.api.get<FraudEvent[]>('/api/v5/fraud/events', {
+          ...query,
+          type: t,
+          limit: PAGE_SIZE,
+          cursor: cursors[t],
+        });
+        return { type: t, rows: res.data, next: res.headers.get('x-next-cursor') ?? undefined };
+      }),
+    );
+    const next: Record<string, string> = {};
+    for (const page of pages) if (page.next) next[page.type] = page.next;
+    return {
+      rows: pages.flatMap((p) => p.rows).sort((a, b) => (a.at < b.at ? 1 : a.at > b.at ? -1 : 0)),
+      next: Object.keys(next).length ? JSON.stringify(next) : undefined,
+    };
+  };
   const list = pagedList<FraudEvent>({
     label: 'Fraud event',
     pageSize: PAGE_SIZE,
     load: async (cursor) => {
+      const query = filters();
+      if (query.type === REFUSED) return loadRefused(query, cursor);
       const res = await ctx.api.get<FraudEvent[]>('/api/v5/fraud/events', {
-        ...filters(),
+        ...query,
         limit: PAGE_SIZE,
         cursor,
       });

@@ -156,8 +156,14 @@ interface MonthData {
   days: TimesheetDay[];
   payroll: Payroll;
   names: Map<string, string>;
-  /** 1-based number of the first row on this page, among every worker with days. */
+  /** 1-based number of the first row on this page, among every worker of the payroll. */
   firstRow: number;
+  /**
+   * The payroll's workers with no day whose ids fall among this page's (after the previous
+   * page's last worker, up to this one's, or to the end on the last page): a worker whose every
+   * punch of the month was refused at sync has a payroll row and no day.
+   */
+  dayless: string[];
   next?: GridStart;
 }
 
@@ -172,6 +178,8 @@ interface GridStart {
   carry: TimesheetDay[];
   done: boolean;
   firstRow: number;
+  /** The last worker of the previous grid page. */
+  after?: string;
 }
 
 const FIRST: GridStart = { carry: [], done: false, firstRow: 1 };
@@ -271,7 +279,16 @@ function renderMonth(
       grid,
       async (): Promise<MonthData> => {
         const [rows, totals] = await Promise.all([loadRows(ctx, base, period, start), payroll]);
-        return { ...rows, payroll: totals, names: await names.covering(rows.days, totals) };
+        const dayless = daylessWorkers(totals, rows.days, start.after, rows.next?.after);
+        // the next page's rows are numbered after this one's, these included
+        const next = rows.next && { ...rows.next, firstRow: rows.next.firstRow + dayless.length };
+        return {
+          ...rows,
+          next,
+          dayless,
+          payroll: totals,
+          names: await names.covering(rows.days, totals),
+        };
       },
       (data) => {
         let nextKey: string | undefined;
@@ -320,7 +337,7 @@ async function loadRows(
   const carry = days.filter((d) => !shown.has(d.workerId));
   const next =
     carry.length > 0 || !done
-      ? { cursor, carry, done, firstRow: start.firstRow + shown.size }
+      ? { cursor, carry, done, firstRow: start.firstRow + shown.size, after: [...shown].pop() }
       : undefined;
   return { days: days.filter((d) => shown.has(d.workerId)), firstRow: start.firstRow, next };
 }
@@ -363,6 +380,27 @@ class SiteNames {
   }
 }
 
+/**
+ * The payroll's workers without a day in the grid page's range of worker ids, `(after, upTo]`
+ * (both go in worker id order): no day read names them, so no day page would show them.
+ */
+function daylessWorkers(
+  payroll: Payroll,
+  days: TimesheetDay[],
+  after: string | undefined,
+  upTo: string | undefined,
+): string[] {
+  const withDays = new Set(days.map((d) => d.workerId));
+  return payroll.workers
+    .map((w) => w.workerId)
+    .filter(
+      (id) =>
+        !withDays.has(id) &&
+        (after === undefined || id > after) &&
+        (upTo === undefined || id <= upTo),
+    );
+}
+
 function monthName(month: string): string {
   const [year, m] = month.split('-').map(Number);
   return new Date(Date.UTC(year, m - 1, 1)).toLocaleString('en-GB', {
@@ -377,7 +415,7 @@ function hours(value: number): string {
 }
 
 function monthGrid(data: MonthData, dates: string[], siteId: string, detail: HTMLElement): Child {
-  if (data.days.length === 0 && data.payroll.workers.length === 0) {
+  if (data.days.length === 0 && data.dayless.length === 0 && data.payroll.workers.length === 0) {
     return h('p', { class: 'empty' }, 'No punches at this site in this month.');
   }
   const byWorker = new Map<string, Map<string, TimesheetDay>>();
@@ -389,8 +427,13 @@ function monthGrid(data: MonthData, dates: string[], siteId: string, detail: HTM
   const totals = new Map(data.payroll.workers.map((w) => [w.workerId, w]));
   // a closed period: each row also shows what changed since the close
   const closed = data.payroll.closed !== undefined;
-  // the API's order (worker id: the order they were created in), the order of the pages
+  // the API's order (worker id: the order they were created in), the order of the pages; a
+  // worker whose punches were all refused goes where its id does
   const workerIds = [...byWorker.keys()];
+  for (const id of data.dayless) {
+    const at = workerIds.findIndex((other) => other > id);
+    workerIds.splice(at < 0 ? workerIds.length : at, 0, id);
+  }
   const total = data.payroll.workers.length;
   const lastRow = data.firstRow + workerIds.length - 1;
   const name = (id: string) => data.names.get(id) ?? `worker ${id.slice(-6)}`;
@@ -420,7 +463,17 @@ function monthGrid(data: MonthData, dates: string[], siteId: string, detail: HTM
             h('th', { scope: 'col' }, 'Hours'),
             h('th', { scope: 'col' }, 'Days'),
             h('th', { scope: 'col' }, 'Flagged'),
-            h('th', { scope: 'col', class: closed ? false : 'sep' }, 'Corrected'),
+            h('th', { scope: 'col' }, 'Corrected'),
+            h(
+              'th',
+              {
+                scope: 'col',
+                class: closed ? false : 'sep',
+                title:
+                  'Punches the server refused at sync (not in the hours): pay them from the site register',
+              },
+              'Refused',
+            ),
             closed ? h('th', { scope: 'col', class: 'sep' }, 'Since close') : null,
             dates.map((d) =>
               h(
@@ -445,10 +498,11 @@ function monthGrid(data: MonthData, dates: string[], siteId: string, detail: HTM
               h('td', { class: 'num' }, total ? hours(total.hours) : '—'),
               h('td', { class: 'num' }, total ? String(total.daysPresent) : '—'),
               h('td', { class: 'num' }, total ? String(total.flaggedDays) : '—'),
+              h('td', { class: 'num' }, total ? String(total.correctedDays) : '—'),
               h(
                 'td',
-                { class: closed ? 'num' : 'num sep' },
-                total ? String(total.correctedDays) : '—',
+                { class: closed ? 'num' : 'num sep', 'data-refused': workerId },
+                refusedCell(total, name(workerId), siteId, dates[0]),
               ),
               closed
                 ? h(
@@ -472,6 +526,31 @@ function monthGrid(data: MonthData, dates: string[], siteId: string, detail: HTM
     ),
     h('p', { class: 'hint scroll-hint' }, 'The days scroll sideways; the names stay in view.'),
   ];
+}
+
+/**
+ * A worker's punches refused at sync in the month, linked to their fraud events (the worker's
+ * at this site since the month began: the events are recorded at sync, after the punch).
+ */
+function refusedCell(
+  total: Payroll['workers'][number] | undefined,
+  worker: string,
+  siteId: string,
+  from: string,
+): Child {
+  if (!total || total.refusedPunches === 0) return '—';
+  const n = total.refusedPunches;
+  const query = new URLSearchParams({ workerId: total.workerId, siteId, from, refused: 'yes' });
+  return h(
+    'a',
+    {
+      href: `#/fraud?${query.toString()}`,
+      class: 'refused',
+      title: `${worker}: ${n} punch${n === 1 ? '' : 'es'} refused at sync, not in the hours; see them in the fraud events`,
+    },
+    String(n),
+    h('span', { class: 'mark', 'aria-hidden': 'true' }, '!'),
+  );
 }
 
 function flagText(flag: TimesheetFlag): string {
