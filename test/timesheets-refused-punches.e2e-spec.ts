@@ -159,3 +159,69 @@ describe('timesheets: refused punches in the payroll (e2e, controllable clock)',
     expect(await payroll('2026-10-01', '2026-10-31', phone.workerId)).toEqual([]);
   });
 });
+
+/**
+ * A refused punch counts once per packet (its device and packetId), and not at all once the
+ * same packet was accepted when sent again: a `timestamp_in_future` refusal is not final (the
+ * server's clock catches up), and one packet can be refused for two reasons over its resends.
+ */
+describe('timesheets: refused punches counted per packet (e2e, controllable clock)', () => {
+  let t: TestApp;
+  const clock = new ManualClock('2026-12-01T00:00:00.000Z');
+  let siteId: string;
+
+  const payroll = async (workerId: string) => {
+    const q = `from=2026-12-01&to=2026-12-31&workerId=${workerId}`;
+    const res = await http(t.baseUrl, 'GET', `/api/v5/sites/${siteId}/payroll?${q}`, {
+      key: t.keys.auditor,
+    });
+    expect(res.status).toBe(200);
+    return res.body.workers as Record<string, any>[];
+  };
+  const reasons = (res: Awaited<ReturnType<typeof sync>>) =>
+    res.results.map((r) => (r as any).reason ?? r.status);
+
+  beforeAll(async () => {
+    t = await startTestApp(
+      { TRUST_AUTO_BLOCK_FLOOR: '0', SYNC_MAX_OFFLINE_AGE_HOURS: '2' },
+      { clock },
+    );
+    siteId = (await createSite(t.baseUrl, t.keys.admin, 'Asia/Kolkata')).siteId;
+  });
+
+  afterAll(async () => {
+    await t?.close();
+  });
+
+  it('should not count a timestamp_in_future refusal whose packet was accepted when sent again', async () => {
+    clock.set('2026-12-02T02:00:00.000Z');
+    const phone = await phoneAt(t.baseUrl, t.keys.admin, siteId);
+    // the phone's clock runs half an hour ahead of the server's
+    clock.set('2026-12-02T03:00:00.000Z');
+    const checkIn = punch(phone, 'check_in', '2026-12-02T03:30:00.000Z');
+    expect(reasons(await sync(t.baseUrl, phone, [checkIn]))).toEqual(['timestamp_in_future']);
+    // the same packet once the server's clock caught up: accepted, in the hours
+    clock.set('2026-12-02T03:40:00.000Z');
+    expect(reasons(await sync(t.baseUrl, phone, [checkIn]))).toEqual(['accepted']);
+    clock.set('2026-12-02T12:00:00.000Z');
+    const checkOut = punch(phone, 'check_out', '2026-12-02T12:00:00.000Z');
+    expect(reasons(await sync(t.baseUrl, phone, [checkOut]))).toEqual(['accepted']);
+    expect(await payroll(phone.workerId)).toEqual([
+      expect.objectContaining({ daysPresent: 1, hours: 8.5, refusedPunches: 0 }),
+    ]);
+  });
+
+  it('should count a punch refused twice for two reasons once', async () => {
+    clock.set('2026-12-03T02:00:00.000Z');
+    const phone = await phoneAt(t.baseUrl, t.keys.admin, siteId);
+    // stamped before the token's start
+    const early = punch(phone, 'check_in', '2026-12-03T01:00:00.000Z');
+    clock.set('2026-12-03T03:00:00.000Z');
+    expect(reasons(await sync(t.baseUrl, phone, [early]))).toEqual(['outside_token_window']);
+    clock.set('2026-12-03T04:30:00.000Z');
+    expect(reasons(await sync(t.baseUrl, phone, [early]))).toEqual(['timestamp_too_old']);
+    expect(await payroll(phone.workerId)).toEqual([
+      expect.objectContaining({ daysPresent: 0, refusedPunches: 1 }),
+    ]);
+  });
+});

@@ -259,16 +259,34 @@ export class TimesheetsService {
    * tag verifies count: one written or changed outside the server is not a punch of the
    * worker's (the read notes it for /health, the metric and the log, as every fraud read does).
    * A review does not change the count: a refused punch stays unpaid whatever the decision.
+   * A punch counts once (its device and packetId), however often and for whatever reasons it
+   * was refused, and not at all once its packet is in the ledger (accepted when sent again).
    */
   private async refusedPunchesOf(scope: Scope): Promise<Map<string, number>> {
     const from = new Date(startOfLocalDay(scope.from, scope.timeZone));
     const to = new Date(startOfLocalDay(nextDay(scope.to), scope.timeZone));
     const inScope = (id: string) => scope.workerIds === undefined || scope.workerIds.includes(id);
-    const counts = new Map<string, number>();
+    // one punch is one packet (its device and packetId): refused twice, for two reasons or
+    // not, it counts once
+    const punches = new Map<string, { workerId: string; deviceId: string; packetId: string }>();
     for (const e of await this.fraud.refusedPunches(scope.siteId, from, to)) {
       if (e.integrity !== 'verified' || e.workerId === undefined || !inScope(e.workerId)) continue;
-      counts.set(e.workerId, (counts.get(e.workerId) ?? 0) + 1);
+      if (e.deviceId === undefined || e.packetId === undefined) continue;
+      const key = `${e.deviceId}\u0000${e.packetId}`;
+      if (!punches.has(key))
+        punches.set(key, { workerId: e.workerId, deviceId: e.deviceId, packetId: e.packetId });
     }
+    const refused = [...punches.values()];
+    // a refusal that is not final (timestamp_in_future: sent again once the server's clock
+    // caught up) whose packet the ledger holds since is a punch in the hours: one read for all
+    const links = await this.ledger.linksOf(
+      refused.map((r) => ({ deviceId: r.deviceId, packetId: r.packetId })),
+    );
+    const counts = new Map<string, number>();
+    refused.forEach((r, i) => {
+      if (links[i] !== undefined) return;
+      counts.set(r.workerId, (counts.get(r.workerId) ?? 0) + 1);
+    });
     return counts;
   }
 

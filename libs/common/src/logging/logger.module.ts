@@ -89,8 +89,9 @@ export class AccessLog {
 
 /**
  * The message pino would log as `msg` of a call with no message argument (none, or undefined:
- * nestjs-pino passes one so) and only an error, or an object holding one under `err` and no
- * `msg`; undefined for any other call.
+ * nestjs-pino passes one so) and only an error, or an object holding under `err` an error or
+ * any object with a string `message` (pino takes that too) and no `msg`; undefined for any
+ * other call.
  */
 function bareErrorMessage(args: unknown[]): string | undefined {
   if (args[1] !== undefined || args[0] === null || typeof args[0] !== 'object') return undefined;
@@ -98,12 +99,26 @@ function bareErrorMessage(args: unknown[]): string | undefined {
   const isError = (value: unknown): value is Error =>
     value instanceof Error || types.isNativeError(value);
   if (isError(first)) return first.message;
-  if (first.msg === undefined && isError(first.err)) return first.err.message;
-  return undefined;
+  if (first.msg !== undefined || first.err === null || typeof first.err !== 'object')
+    return undefined;
+  const message = (first.err as { message?: unknown }).message;
+  return typeof message === 'string' ? message : undefined;
+}
+
+/**
+ * A call's arguments with every string redacted, and the format arguments after its message
+ * (`error('x %s', value)`, `%o`, `%j`: pino formats them into `msg`, past the log formatter)
+ * redacted as values: a string as text, an object field by field.
+ */
+function redactedArgs(args: unknown[]): unknown[] {
+  const message = typeof args[0] === 'string' ? 0 : typeof args[1] === 'string' ? 1 : -1;
+  return args.map((a, i) =>
+    typeof a === 'string' ? redactString(a) : message >= 0 && i > message ? redactValue(a) : a,
+  );
 }
 
 /** The one pino logger of an app: level, serializers and the redacting formatter. */
-function createRootLogger(options: LoggingOptions): Pino {
+export function createRootLogger(options: LoggingOptions): Pino {
   return pino(
     {
       level: options.level,
@@ -125,7 +140,7 @@ function createRootLogger(options: LoggingOptions): Pino {
       },
       hooks: {
         logMethod(args: unknown[], method: (...a: unknown[]) => void) {
-          const redacted = args.map((a) => (typeof a === 'string' ? redactString(a) : a));
+          const redacted = redactedArgs(args);
           // an error logged without a message (Nest's Logger.error(err), its exceptions
           // handler): pino would take its message as the line's `msg` as it is, past every
           // redaction; given here, redacted

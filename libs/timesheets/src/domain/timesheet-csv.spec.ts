@@ -39,6 +39,22 @@ describe('timesheet CSV (RFC 4180)', () => {
     }
   });
 
+  it('should keep the quote on a phone-shaped value of more than 15 digits (a spreadsheet would round it), spaced or not', () => {
+    // E.164's longest, 15 digits, is written as it is (spaced too)
+    for (const phone of ['+123456789012345', '+12 3456 789 012345']) {
+      expect(csvField(phone)).toBe(phone);
+    }
+    for (const value of [
+      '+1234567890123456',
+      '+12345678901234567890',
+      '+12 3456 7890 123456',
+      '+91 98100 00001 98100 00001',
+    ]) {
+      expect(csvField(value)).toBe(`"'${value}"`);
+      expect(parse(csvLine([value, 'next']))).toEqual([[`'${value}`, 'next']]);
+    }
+  });
+
   it('should keep the quote on anything else after a + (a call, a reference, DDE, an operator, a letter)', () => {
     for (const value of [
       "+1+cmd|' /C calc'!A0",

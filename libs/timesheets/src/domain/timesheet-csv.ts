@@ -40,21 +40,26 @@ const FORMULA_START = /^[=+\-@\t\r\0]/;
  * without the `+` (or an error value for the spaced form), never a call. So it is written as
  * it is: the payroll software the export is imported into keeps a single quote literally.
  * Anything else after a `+` (a letter, `|`, `(`, `-`, a second `+`, two spaces) keeps the
- * quote.
+ * quote, and so does a longer number than E.164's 15 digits: a spreadsheet keeps 15 digits of
+ * a number and would round the rest away (the quote keeps it text).
  */
 const PHONE_ONLY = /^\+\d+(?: \d+)*$/;
+const E164_MAX_DIGITS = 15;
+
+function isPhoneOnly(value: string): boolean {
+  return PHONE_ONLY.test(value) && value.replace(/\D/g, '').length <= E164_MAX_DIGITS;
+}
 
 /**
  * One RFC 4180 field. A value a spreadsheet would run as a formula (it starts with one of
  * FORMULA_START) is neutralized as OWASP says: a single quote before it, and the cell quoted;
- * but a phone-shaped value (PHONE_ONLY: `+` and digits, arithmetic with nothing to run) is
+ * but a phone-shaped value (PHONE_ONLY: `+` and 1 to 15 digits, arithmetic with nothing to run) is
  * left as it is. Otherwise quoted when it holds a comma, a semicolon (the list separator of many locales: a
  * spreadsheet there would split the field and read a part starting with `=` as a formula), a
  * quote, CR or LF; quotes are doubled.
  */
 export function csvField(value: string): string {
-  if (FORMULA_START.test(value) && !PHONE_ONLY.test(value))
-    return `"'${value.replace(/"/g, '""')}"`;
+  if (FORMULA_START.test(value) && !isPhoneOnly(value)) return `"'${value.replace(/"/g, '""')}"`;
   return /[",;\r\n]/.test(value) ? `"${value.replace(/"/g, '""')}"` : value;
 }
 

@@ -419,6 +419,9 @@ export class PayrollWorkerView {
       "in the period (the site's local days): timestamp_too_old (a phone offline longer than " +
       'SYNC_MAX_OFFLINE_AGE_HOURS), outside_token_window, site_not_allowed and ' +
       'timestamp_in_future of a well-formed packet signed by the phone, for the token worker. ' +
+      'One per packet (its device and packetId), however often and for whatever reasons it was ' +
+      'refused; none for a packet the ledger holds (accepted when sent again, as a ' +
+      'timestamp_in_future once the server clock caught up: it is in the hours). ' +
       'Not in the hours: pay them from the site register (an add_shift correction). List them: ' +
       'GET /api/v5/fraud/events?workerId=&type=timestamp_too_old&from= (each event `punch`). ' +
       'A worker with refused punches and no day has a row of zeros with them',
