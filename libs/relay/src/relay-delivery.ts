@@ -235,8 +235,21 @@ export class RelayDelivery {
   ): void {
     if (conn.closing) return;
     if (peer) {
+      // another kiosk now holds the session (the first one's slot was lost): the phone is told
+      const changed =
+        peer.present &&
+        peer.deviceId !== undefined &&
+        conn.deviceId !== undefined &&
+        peer.deviceId !== conn.deviceId;
       if (peer.present && peer.deviceId) conn.deviceId ??= peer.deviceId;
-      if (conn.peerPresent !== peer.present) {
+      if (changed) {
+        conn.deviceId = peer.deviceId;
+        this.logger.warn(
+          { sessionId: conn.sessionId },
+          "Another kiosk took the session's device socket: the phone is told",
+        );
+      }
+      if (conn.peerPresent !== peer.present || changed) {
         conn.peerPresent = peer.present;
         this.sendText(conn, text, gatedWith, source);
       }

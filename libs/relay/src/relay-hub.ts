@@ -30,6 +30,11 @@ import { RelayIntake } from './relay-intake';
 import { RelayMetrics } from './relay.metrics';
 import { kioskFrameLimit, relayConfig, RelaySettings } from './relay.config';
 
+/** How many resync windows a join waits out before it is refused `bus_unavailable`. */
+const MAX_RESYNC_WAITS = 3;
+/** Past the end of the resync window (the store's clock), before the claim is made again. */
+const RESYNC_MARGIN_MS = 50;
+
 const TOKEN_TYPES: Record<RelayRole, SessionTokenType[]> = {
   mobile: ['mobile'],
   device: ['device'],
@@ -80,6 +85,8 @@ export class RelayHub implements OnModuleInit, OnModuleDestroy, BeforeApplicatio
       Math.max(100, Math.floor(this.settings.slotTtlMs / 3)),
     );
     this.slotRefresh.unref();
+    // Redis back after an outage (maybe empty): this instance's slots are re-asserted at once
+    this.bus.onReconnect(() => void this.refreshSlots());
   }
 
   onModuleDestroy(): void {
@@ -462,7 +469,14 @@ export class RelayHub implements OnModuleInit, OnModuleDestroy, BeforeApplicatio
         );
       }
     }
-    if (!(await this.bus.claimSlot(conn.sessionId, conn.role, conn.id, ttl))) {
+    const claim = await this.claimSlot(conn, ttl);
+    if (claim === 'gone') return;
+    if (claim !== 'claimed') {
+      if (claim === 'held')
+        this.logger.warn(
+          { sessionId: conn.sessionId, role: conn.role },
+          'Refused a second socket for a session: its slot is held',
+        );
       return this.delivery.closeWithError(
         conn,
         'already_connected',
@@ -505,6 +519,31 @@ export class RelayHub implements OnModuleInit, OnModuleDestroy, BeforeApplicatio
       deviceId: conn.deviceId,
     });
     this.logger.debug({ sessionId: conn.sessionId, role: conn.role }, 'Socket joined');
+  }
+
+  /**
+   * The slot's claim. While the slot store resyncs (it came back empty: Redis restarted) a free
+   * slot may be a live socket's whose instance has not re-asserted it yet: the join waits out
+   * the window (at most RELAY_SLOT_TTL_MS), then claims again, so the first holder keeps its
+   * session. `gone`: the socket closed meanwhile.
+   */
+  private async claimSlot(
+    conn: RelayConnection,
+    ttl: number,
+  ): Promise<'claimed' | 'held' | 'gone'> {
+    for (let attempt = 0; ; attempt++) {
+      const claim = await this.bus.claimSlot(conn.sessionId, conn.role, conn.id, ttl);
+      if (typeof claim === 'string') return claim;
+      if (attempt >= MAX_RESYNC_WAITS)
+        throw new BusUnavailableError('claimSlot', new Error('the slot store keeps resyncing'));
+      if (attempt === 0)
+        this.logger.warn(
+          { sessionId: conn.sessionId, role: conn.role, waitMs: claim.resyncMs },
+          'Join held: the relay slot store came back empty and its holders are re-asserting their slots',
+        );
+      await new Promise((resolve) => setTimeout(resolve, claim.resyncMs + RESYNC_MARGIN_MS));
+      if (conn.closing || !this.connections.has(conn)) return 'gone';
+    }
   }
 
   private async onClose(conn: RelayConnection): Promise<void> {
@@ -569,6 +608,10 @@ export class RelayHub implements OnModuleInit, OnModuleDestroy, BeforeApplicatio
         const conn = held.find((c) => c.id === slot.holder);
         if (!conn) continue;
         conn.slotHeld = false;
+        this.logger.warn(
+          { sessionId: conn.sessionId, role: conn.role },
+          "A socket's slot was taken by another socket (its refresh came too late): it is closed",
+        );
         this.delivery.closeWithError(conn, 'already_connected', 'Another socket took this session');
       }
     } catch (error) {

@@ -32,10 +32,14 @@ import { UpstreamClient } from './upstream/upstream.client';
     {
       // chosen once from config: Redis pub/sub when REDIS_URL is set, else in-process
       provide: RelayBus,
-      inject: [RedisService],
-      useFactory: (redis: RedisService) =>
+      inject: [RedisService, relayConfig.KEY],
+      useFactory: (redis: RedisService, settings: RelaySettings) =>
         redis.enabled
-          ? new RedisRelayBus(redis.client('relay-pub'), redis.client('relay-sub'))
+          ? new RedisRelayBus(
+              redis.client('relay-pub'),
+              redis.client('relay-sub'),
+              settings.slotTtlMs,
+            )
           : new InProcessRelayBus(),
     },
     {

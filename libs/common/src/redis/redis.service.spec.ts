@@ -46,7 +46,7 @@ describe('RedisService outage logging', () => {
         .map((call: unknown[]) => call[1])
         .filter((m) => /^Redis connection/.test(String(m)));
     try {
-      const client = redis.client('outage');
+      const client = redis.client('relay-sub');
       await client.ping();
       let errors = 0;
       client.on('error', () => (errors += 1));
@@ -54,13 +54,19 @@ describe('RedisService outage logging', () => {
       // ioredis retries with a growing delay (50 ms, 100 ms, …): several failed attempts
       await until(() => errors >= 5);
       expect(messages(warn)).toEqual([
-        'Redis connection error: reconnecting (a line a minute while it lasts)',
+        'Redis connection relay-sub (relay subscriber) error: reconnecting (a line a minute while it lasts)',
       ]);
+      expect(warn.mock.calls.find((call) => /^Redis/.test(String(call[1])))?.[0]).toMatchObject({
+        connection: 'relay-sub',
+        use: 'relay subscriber',
+      });
       await own.restart();
       await until(() => client.status === 'ready');
-      expect(messages(log)).toEqual(['Redis connection is back']);
-      expect(log.mock.calls.find((call) => call[1] === 'Redis connection is back')?.[0]).toEqual({
-        connection: 'outage',
+      const back = 'Redis connection relay-sub (relay subscriber) is back';
+      expect(messages(log)).toEqual([back]);
+      expect(log.mock.calls.find((call) => call[1] === back)?.[0]).toEqual({
+        connection: 'relay-sub',
+        use: 'relay subscriber',
         errors: expect.any(Number),
       });
     } finally {

@@ -41,9 +41,13 @@ export class RedisService implements OnApplicationShutdown {
   /**
    * One line when a connection's outage starts, one a minute while it lasts (with the count of
    * errors), one when it is back: ioredis reports every failed reconnect attempt (about one a
-   * second per connection), which flooded the log with stack traces during an outage.
+   * second per connection), which flooded the log with stack traces during an outage. Each
+   * line names its connection, in the text and as fields (`connection`, `use`): one outage
+   * writes a line per connection, and the relay's subscriber being back is the one that matters
+   * for cross-instance delivery.
    */
   private logOutages(client: Redis, name: string): void {
+    const use = CONNECTION_USES[name] ?? 'other';
     let down = false;
     let errors = 0;
     let reportedAt = 0;
@@ -54,19 +58,23 @@ export class RedisService implements OnApplicationShutdown {
         down = true;
         reportedAt = now;
         this.logger.warn(
-          { err: error, connection: name },
-          'Redis connection error: reconnecting (a line a minute while it lasts)',
+          { err: error, connection: name, use },
+          `Redis connection ${name} (${use}) error: reconnecting (a line a minute while it lasts)`,
         );
       } else if (now - reportedAt >= OUTAGE_REPORT_EVERY_MS) {
         reportedAt = now;
         this.logger.warn(
-          { connection: name, errors, error: error.message },
-          'Redis connection still down',
+          { connection: name, use, errors, error: error.message },
+          `Redis connection ${name} (${use}) still down`,
         );
       }
     });
     client.on('ready', () => {
-      if (down) this.logger.log({ connection: name, errors }, 'Redis connection is back');
+      if (down)
+        this.logger.log(
+          { connection: name, use, errors },
+          `Redis connection ${name} (${use}) is back`,
+        );
       down = false;
       errors = 0;
     });
@@ -100,6 +108,14 @@ export class RedisService implements OnApplicationShutdown {
     this.clients.clear();
   }
 }
+
+/** What each named connection is for, as its outage lines say. */
+const CONNECTION_USES: Record<string, string> = {
+  default: 'health probe',
+  'relay-pub': 'relay publisher, slots, kiosk presence',
+  'relay-sub': 'relay subscriber',
+  throttler: 'rate limit',
+};
 
 /** How often an outage that lasts is reported again. */
 const OUTAGE_REPORT_EVERY_MS = 60_000;

@@ -5,6 +5,7 @@ import {
   KioskNotice,
   KioskNoticeHandler,
   RelayBus,
+  SlotClaim,
 } from './relay-bus';
 import { RelayRole } from '../protocol/messages';
 
@@ -34,8 +35,8 @@ export class InProcessRelayBus extends RelayBus {
     role: RelayRole,
     holder: string,
     ttlMs: number,
-  ): Promise<boolean> {
-    return this.claim(`${sessionId}:${role}`, holder, ttlMs, Date.now());
+  ): Promise<SlotClaim> {
+    return this.claim(`${sessionId}:${role}`, holder, ttlMs, Date.now()) ? 'claimed' : 'held';
   }
 
   private claim(key: string, holder: string, ttlMs: number, now: number): boolean {

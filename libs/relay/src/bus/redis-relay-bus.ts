@@ -1,4 +1,5 @@
 import { Logger } from '@nestjs/common';
+import { randomBytes } from 'node:crypto';
 import type Redis from 'ioredis';
 import { RelayRole } from '../protocol/messages';
 import {
@@ -9,6 +10,7 @@ import {
   KioskNotice,
   KioskNoticeHandler,
   RelayBus,
+  SlotClaim,
 } from './relay-bus';
 
 const CHANNEL_PREFIX = 'mdai:relay:s:';
@@ -16,6 +18,44 @@ const SLOT_PREFIX = 'mdai:relay:slot:';
 const USED_PREFIX = 'mdai:relay:used:';
 /** Kiosk notices, to every instance (outside CHANNEL_PREFIX: no session's channel). */
 const KIOSK_CHANNEL = 'mdai:relay:kiosks';
+/**
+ * Which slot store this is: a random value set once by the first instance to reach it, kept
+ * without TTL. Missing when Redis restarted empty (or lost its keys): the slots went with it.
+ */
+const EPOCH_KEY = 'mdai:relay:epoch';
+/** Present (PX the resync window) while the slot store resyncs after it came back empty. */
+const RESYNC_KEY = 'mdai:relay:resync';
+/**
+ * A claim: KEYS slot, epoch, resync; ARGV holder, slot TTL, resync window, a fresh epoch. A store
+ * without its epoch came back empty: the resync window starts. A held slot answers -1 (held),
+ * a free one during the window the window's remaining ms, else it is taken (0).
+ */
+const CLAIM_SLOT = `
+if redis.call('exists', KEYS[2]) == 0 then
+  redis.call('set', KEYS[2], ARGV[4])
+  redis.call('set', KEYS[3], '1', 'PX', ARGV[3])
+end
+if redis.call('exists', KEYS[1]) == 1 then return -1 end
+local wait = redis.call('pttl', KEYS[3])
+if wait > 0 then return wait end
+redis.call('set', KEYS[1], ARGV[1], 'PX', ARGV[2])
+return 0`;
+/**
+ * On every (re)connect: KEYS epoch, resync; ARGV the epoch this instance saw before ('' at
+ * boot), resync window, a fresh epoch. A store whose epoch is missing or not the one seen before
+ * was replaced since: the resync window (re)starts. At boot nothing was seen: a missing epoch is
+ * set without a window (a fresh store holds no one's slots). Returns the store's epoch.
+ */
+const CHECK_EPOCH = `
+local current = redis.call('get', KEYS[1])
+if not current then
+  redis.call('set', KEYS[1], ARGV[3])
+  current = ARGV[3]
+end
+if ARGV[1] ~= '' and current ~= ARGV[1] then
+  redis.call('set', KEYS[2], '1', 'PX', ARGV[2])
+end
+return current`;
 const RELEASE_IF_HOLDER = `if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end return 0`;
 /** Extends every slot still ours, re-takes a free one; returns the indexes of the lost ones. */
 const REFRESH_SLOTS = `
@@ -45,12 +85,23 @@ export class RedisRelayBus extends RelayBus {
   private readonly handlers = new Map<string, EnvelopeHandler>();
   private kioskHandler?: KioskNoticeHandler;
   private kioskSubscribed = false;
+  /** The slot store's epoch as this instance last saw it ('' before the first connect). */
+  private epoch = '';
+  private connectedBefore = false;
+  private readonly reconnectListeners: (() => void)[] = [];
 
+  /**
+   * `resyncMs`: how long after the slot store came back empty a free slot is not handed out (the
+   * instances' slot TTL: a live holder re-asserts its slots within it, as it refreshes them).
+   */
   constructor(
     private readonly pub: Redis,
     private readonly sub: Redis,
+    private readonly resyncMs: number,
   ) {
     super();
+    this.pub.on('ready', () => void this.onPubReady());
+    if (this.pub.status === 'ready') void this.onPubReady();
     // a subscription that failed (Redis down at boot) is taken when Redis is back; a taken one
     // ioredis itself renews after a reconnect
     this.sub.on('ready', () => void this.takeKioskChannel());
@@ -89,16 +140,60 @@ export class RedisRelayBus extends RelayBus {
     await bounded('unsubscribe', () => this.sub.unsubscribe(CHANNEL_PREFIX + sessionId));
   }
 
-  claimSlot(sessionId: string, role: RelayRole, holder: string, ttlMs: number): Promise<boolean> {
-    return bounded('claimSlot', async () => {
-      const result = await this.pub.set(
-        `${SLOT_PREFIX}${sessionId}:${role}`,
-        holder,
-        'PX',
-        Math.max(1, Math.ceil(ttlMs)),
-        'NX',
+  override onReconnect(listener: () => void): void {
+    this.reconnectListeners.push(listener);
+  }
+
+  /**
+   * The publisher connection is up: the store's epoch is checked (a store replaced since the last
+   * connect starts the resync window on every instance), then, after a reconnect, this
+   * instance's slots are re-asserted (the listeners).
+   */
+  private async onPubReady(): Promise<void> {
+    const reconnect = this.connectedBefore;
+    this.connectedBefore = true;
+    try {
+      const epoch = await bounded(
+        'checkEpoch',
+        async () =>
+          (await this.pub.eval(
+            CHECK_EPOCH,
+            2,
+            EPOCH_KEY,
+            RESYNC_KEY,
+            this.epoch,
+            String(this.resyncMs),
+            randomBytes(8).toString('hex'),
+          )) as string,
       );
-      return result === 'OK';
+      if (this.epoch !== '' && epoch !== this.epoch)
+        this.logger.warn(
+          { resyncMs: this.resyncMs },
+          'Relay slot store came back empty: free slots are held back while their holders re-assert them',
+        );
+      this.epoch = epoch;
+    } catch (error) {
+      this.logger.warn({ err: error }, 'Relay slot store: its epoch could not be checked');
+    }
+    if (reconnect) for (const listener of this.reconnectListeners) listener();
+  }
+
+  claimSlot(sessionId: string, role: RelayRole, holder: string, ttlMs: number): Promise<SlotClaim> {
+    return bounded('claimSlot', async () => {
+      const result = (await this.pub.eval(
+        CLAIM_SLOT,
+        3,
+        `${SLOT_PREFIX}${sessionId}:${role}`,
+        EPOCH_KEY,
+        RESYNC_KEY,
+        holder,
+        String(Math.max(1, Math.ceil(ttlMs))),
+        String(this.resyncMs),
+        randomBytes(8).toString('hex'),
+      )) as number;
+      if (result === 0) return 'claimed';
+      if (result < 0) return 'held';
+      return { resyncMs: result };
     });
   }
 

@@ -28,6 +28,14 @@ export interface HeldSlot {
   holder: string;
 }
 
+/**
+ * A claim's answer: the slot is ours (`claimed`), another socket holds it (`held`), or the slot
+ * store came back empty (Redis restarted, or its keys were lost) less than the resync window ago,
+ * so the slot may belong to a socket whose instance has not re-asserted it yet: ask again in
+ * `resyncMs`.
+ */
+export type SlotClaim = 'claimed' | 'held' | { resyncMs: number };
+
 /** The bus could not do what was asked (Redis down or not answering). */
 export class BusUnavailableError extends Error {
   constructor(operation: string, cause: unknown) {
@@ -49,13 +57,24 @@ export abstract class RelayBus {
   /** One handler per session on this instance; replaces an earlier one. */
   abstract subscribe(sessionId: string, handler: EnvelopeHandler): Promise<void>;
   abstract unsubscribe(sessionId: string): Promise<void>;
-  /** Takes the session's slot for a role if it is free (or expired). */
+  /**
+   * Takes the session's slot for a role if it is free (or expired), unless the slot store is
+   * resyncing (see SlotClaim).
+   */
   abstract claimSlot(
     sessionId: string,
     role: RelayRole,
     holder: string,
     ttlMs: number,
-  ): Promise<boolean>;
+  ): Promise<SlotClaim>;
+  /**
+   * `listener` runs each time the bus is back after an outage: the slots this instance holds may
+   * be gone (an empty Redis), and are to be re-asserted at once. A bus that cannot lose its
+   * slots never calls it.
+   */
+  onReconnect(listener: () => void): void {
+    void listener;
+  }
   /**
    * Extends the TTL of slots this instance holds (re-taking one that expired while the bus was
    * away); returns the slots now held by someone else.
