@@ -1,4 +1,6 @@
 import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer, request, Server } from 'node:http';
+import { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ManualClock } from '@app/common';
@@ -14,6 +16,9 @@ jest.setTimeout(600_000);
 const BROWSER_ZONE = 'America/New_York';
 const SITE_NAME = 'Okhla Phase II Depot';
 const WORKERS = ['Sita Devi', 'Mohammed Irfan Qureshi'];
+/** Names of 200 characters without a space: a fraud table's column must still wrap them. */
+const LONG_WORKER = 'SitaDevi'.repeat(25);
+const LONG_SITE = 'OkhlaPhaseIIDepot'.repeat(12).slice(0, 200);
 
 const suite = chromiumPresent ? describe : describe.skip;
 const title = chromiumPresent
@@ -92,6 +97,27 @@ suite(title, () => {
     thekedarId = thekedar.thekedarId;
     crew = await crewPhone(t.baseUrl, thekedar, siteId, clock.now().toISOString());
 
+    // a worker and a site with unbroken 200-character names (its phone teleports below)
+    const longSite = await api('POST', '/api/v5/sites', {
+      name: LONG_SITE,
+      geo: { lat: 28.6139, lng: 77.209 },
+      radiusM: 250,
+      timeZone: 'Asia/Kolkata',
+    });
+    expect(longSite.status).toBe(201);
+    const longWorker = await api('POST', '/api/v5/workers', {
+      name: LONG_WORKER,
+      phone: '+91 98100 70009',
+      siteIds: [longSite.body.siteId],
+    });
+    expect(longWorker.status).toBe(201);
+    const hopper = await registerPhone(
+      t.baseUrl,
+      longWorker.body,
+      longSite.body.siteId,
+      'long-sim',
+    );
+
     // March 2-6 at the site, 09:00-17:00 IST, synced on the 20th (the month not over yet)
     clock.set('2026-03-20T06:00:00.000Z');
     for (const phone of phones) {
@@ -124,6 +150,25 @@ suite(title, () => {
         'The worker took the company bus from the depot to the Parwanoo site; the supervisor confirmed it by phone at 21:10',
     });
     expect(reviewed.status).toBe(201);
+
+    // its phone teleporting back and forth: more than a page of fraud events (25)
+    const hops = await syncBatch(
+      t.baseUrl,
+      hopper.token,
+      Array.from({ length: 40 }, (_, i) =>
+        signPacket(hopper, {
+          type: i % 2 ? 'check_out' : 'check_in',
+          timestamp: new Date(Date.parse('2026-03-18T10:00:00.000Z') + i * 60_000).toISOString(),
+          geo: { lat: i % 2 ? 31.31 : 28.6139, lng: 77.209, accuracyM: 8 },
+        }),
+      ),
+    );
+    expect(hops.body).toMatchObject({ accepted: 40 });
+    const hopEvents = await api(
+      'GET',
+      `/api/v5/fraud/events?workerId=${hopper.workerId}&limit=100`,
+    );
+    expect(hopEvents.body.length).toBeGreaterThan(25);
 
     browser = await launchBrowser({ timezoneId: BROWSER_ZONE });
     admin = await ConsoleTab.open(browser, t.baseUrl);
@@ -165,6 +210,9 @@ suite(title, () => {
     await admin.settled();
     await admin.screenshot('site-manager-fraud-1400');
     const g = await fraudGeometry();
+    // the 200-character names are on the page, wrapped
+    expect(await admin.page.locator('table tbody').innerText()).toContain(LONG_WORKER);
+    expect(await admin.page.locator('table tbody').innerText()).toContain(LONG_SITE);
     expect(g.headers.map((h) => h.text)).toEqual(
       expect.arrayContaining(['When', 'Device', 'Worker', 'Site', 'Detail', 'Review']),
     );
@@ -232,6 +280,91 @@ suite(title, () => {
       `From (local time, ${BROWSER_ZONE})`,
     );
     expect(admin.pageErrors).toEqual([]);
+  });
+
+  it('should read each name once a session: turning fraud pages back and forth reads none again', async () => {
+    // the server's requests counted on their way: a proxy in front of the app
+    const reads: string[] = [];
+    const target = new URL(t.baseUrl);
+    const proxy: Server = createServer((req, res) => {
+      const path = req.url ?? '/';
+      if (req.method === 'GET' && /^\/api\/v5\/(workers|devices|thekedars)\/[^/?]+$/.test(path))
+        reads.push(path);
+      const onward = request(
+        {
+          host: target.hostname,
+          port: target.port,
+          path,
+          method: req.method,
+          headers: req.headers,
+        },
+        (answer) => {
+          res.writeHead(answer.statusCode ?? 502, answer.headers);
+          answer.pipe(res);
+        },
+      );
+      req.pipe(onward);
+    });
+    await new Promise<void>((ready) => proxy.listen(0, '127.0.0.1', ready));
+    const tab = await ConsoleTab.open(
+      browser,
+      `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`,
+    );
+    try {
+      await tab.signIn(t.keys.admin);
+      const turn = async (name: 'Next page' | 'Previous page') => {
+        await tab.page.getByRole('button', { name }).first().click();
+        await tab.settled();
+      };
+      await tab.goto('#/fraud');
+      const first = reads.length;
+      expect(first).toBeGreaterThan(0);
+      // no name read twice on a page
+      expect(new Set(reads).size).toBe(reads.length);
+      await turn('Next page');
+      const second = reads.length;
+      // back and forth: the names are known
+      await turn('Previous page');
+      await turn('Next page');
+      await turn('Previous page');
+      expect(reads.length).toBe(second);
+      expect(new Set(reads).size).toBe(reads.length);
+      // a visit to another page (naming the other phones' users) and back: none again
+      await tab.goto('#/devices');
+      const devices = reads.length;
+      await tab.goto('#/fraud');
+      expect(reads.length).toBe(devices);
+      expect(new Set(reads).size).toBe(reads.length);
+      // signing in again (a key perhaps changed) starts afresh
+      await tab.signOut();
+      await tab.signIn(t.keys.admin);
+      await tab.goto('#/fraud');
+      expect(reads.length).toBeGreaterThan(devices);
+      expect(tab.pageErrors).toEqual([]);
+    } finally {
+      await tab.page.close();
+      proxy.closeAllConnections();
+      await new Promise<void>((done) => proxy.close(() => done()));
+    }
+  });
+
+  it('should name the zone by its current IANA name where Chrome reports a legacy one', async () => {
+    // Chrome's ICU says Asia/Calcutta for a browser in Asia/Kolkata
+    const indian = await launchBrowser({ timezoneId: 'Asia/Kolkata' });
+    try {
+      const tab = await ConsoleTab.open(indian, t.baseUrl);
+      await tab.signIn(t.keys.admin);
+      await tab.goto('#/fraud');
+      const filters = await tab.page.locator('form.filters').innerText();
+      expect(filters).toContain('From (local time, Asia/Kolkata)');
+      expect(await tab.page.locator('table tbody time').first().innerText()).toContain(
+        '(Asia/Kolkata)',
+      );
+      expect(await tab.page.locator('main').innerText()).not.toContain('Calcutta');
+      expect(tab.pageErrors).toEqual([]);
+    } finally {
+      await indian.close();
+    }
   });
 
   describe('payroll close', () => {

@@ -156,7 +156,7 @@ const SITE_PAGE = 500;
  * Every site, for pickers and site names: the API's pages of 500 followed to the end, so a
  * picker is never cut at the first 500 (a table of sites pages itself instead).
  */
-export async function loadSites(ctx: PageContext): Promise<Site[]> {
+export async function loadSites(ctx: Pick<PageContext, 'api'>): Promise<Site[]> {
   const sites: Site[] = [];
   let after: string | undefined;
   do {

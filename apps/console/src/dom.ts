@@ -244,9 +244,37 @@ export function formValue(form: HTMLFormElement, name: string): string {
     : '';
 }
 
-/** The browser's time zone (IANA name), the one every instant is shown in. */
+/**
+ * The legacy zone names a browser's ICU still reports (CLDR keeps them as its canonical ids:
+ * Chrome says `Asia/Calcutta` for `Asia/Kolkata`), with the current IANA name shown instead.
+ * Only CLDR's canonical ids that IANA has since renamed; other aliases ICU already resolves.
+ */
+const CURRENT_ZONE: Readonly<Record<string, string>> = {
+  'Africa/Asmera': 'Africa/Asmara',
+  'America/Buenos_Aires': 'America/Argentina/Buenos_Aires',
+  'America/Catamarca': 'America/Argentina/Catamarca',
+  'America/Coral_Harbour': 'America/Atikokan',
+  'America/Cordoba': 'America/Argentina/Cordoba',
+  'America/Godthab': 'America/Nuuk',
+  'America/Indianapolis': 'America/Indiana/Indianapolis',
+  'America/Jujuy': 'America/Argentina/Jujuy',
+  'America/Louisville': 'America/Kentucky/Louisville',
+  'America/Mendoza': 'America/Argentina/Mendoza',
+  'Asia/Calcutta': 'Asia/Kolkata',
+  'Asia/Katmandu': 'Asia/Kathmandu',
+  'Asia/Rangoon': 'Asia/Yangon',
+  'Asia/Saigon': 'Asia/Ho_Chi_Minh',
+  'Atlantic/Faeroe': 'Atlantic/Faroe',
+  'Europe/Kiev': 'Europe/Kyiv',
+  'Pacific/Enderbury': 'Pacific/Kanton',
+  'Pacific/Ponape': 'Pacific/Pohnpei',
+  'Pacific/Truk': 'Pacific/Chuuk',
+};
+
+/** The browser's time zone (current IANA name), the one every instant is shown in. */
 export function localZone(): string {
-  return Intl.DateTimeFormat().resolvedOptions().timeZone || 'UTC';
+  const zone = Intl.DateTimeFormat().resolvedOptions().timeZone || 'UTC';
+  return CURRENT_ZONE[zone] ?? zone;
 }
 
 /** An instant's local date and time with its UTC offset, and the zone's name. */

@@ -27,7 +27,7 @@ function userLink(names: NameBook, device: WorkerDevice): HTMLElement {
 }
 
 function renderList(ctx: PageContext): void {
-  const names = new NameBook(ctx);
+  const names = NameBook.of(ctx);
   const list = pagedList<WorkerDevice>({
     label: 'Device list',
     pageSize: PAGE_SIZE,
@@ -77,7 +77,7 @@ function renderDevice(ctx: PageContext, deviceId: string): void {
   const detail = h('div', { class: 'panel' });
   const trust = h('div', { class: 'panel' });
   const fraud = h('div', { class: 'panel' });
-  const names = new NameBook(ctx);
+  const names = NameBook.of(ctx);
   const title = h('h1', {}, 'Device ', h('code', {}, deviceId));
   // named by its model and user once read, the id kept beside it
   title.setAttribute('aria-busy', 'true');

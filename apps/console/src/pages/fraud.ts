@@ -167,7 +167,7 @@ function localInput(iso: string): string {
 }
 
 function render(ctx: PageContext): void {
-  const names = new NameBook(ctx);
+  const names = NameBook.of(ctx);
   const type = h(
     'select',
     { name: 'type' },

@@ -74,13 +74,15 @@ function renderSite(ctx: PageContext, siteId: string): void {
   ctx.main.append(site);
   // the site by its name once read, its id kept beside it
   site.setAttribute('aria-busy', 'true');
-  void new NameBook(ctx).name('site', siteId).then((name) => {
-    site.removeAttribute('aria-busy');
-    if (name)
-      site
-        .querySelector('h2')
-        ?.replaceChildren(name, ' ', h('small', { class: 'id' }, h('code', {}, siteId)));
-  });
+  void NameBook.of(ctx)
+    .name('site', siteId)
+    .then((name) => {
+      site.removeAttribute('aria-busy');
+      if (name)
+        site
+          .querySelector('h2')
+          ?.replaceChildren(name, ' ', h('small', { class: 'id' }, h('code', {}, siteId)));
+    });
   void panel(
     checkpoints,
     async () => (await ctx.api.get<LedgerCheckpoint[]>(`${base}/checkpoints`)).data,

@@ -119,9 +119,11 @@ function render(ctx: PageContext): void {
     // the month in its own box, drawn again after a close (its payroll then carries it)
     const host = h('div', { class: 'month' });
     ctx.main.append(host);
+    // the month shown, not the field's value when redrawn (edited without Show, or cleared)
+    const shown = month.value;
     const draw = (): void => {
       host.replaceChildren();
-      renderMonth(ctx, host, siteId, site, month.value, draw);
+      renderMonth(ctx, host, siteId, site, shown, draw);
     };
     draw();
   });

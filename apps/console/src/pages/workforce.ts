@@ -45,7 +45,7 @@ export const workerPage: Page = {
 };
 
 function render(ctx: PageContext): void {
-  const names = new NameBook(ctx);
+  const names = NameBook.of(ctx);
   const siteFilter = h('select', { name: 'siteId' }, h('option', { value: '' }, 'All sites'));
   const statusFilter = h(
     'select',
@@ -614,7 +614,7 @@ function renderWorker(ctx: PageContext): void {
   const detail = h('div', { class: 'panel' });
   const events = h('div', { class: 'panel' });
   const phones = h('div', { class: 'panel' });
-  const names = new NameBook(ctx);
+  const names = NameBook.of(ctx);
   ctx.main.append(
     h(
       'p',
