@@ -154,5 +154,76 @@ describeStoreContract(
       const [edited] = await sut().readChainTexts(siteId, 0, 10);
       expect(recordHashOfText(edited)).not.toBe(edited.recordHash);
     });
+
+    /**
+     * The duplicate lookup and the unique key read a link's key copies (MongoDB's `packetId` and
+     * `deviceId`, SQLite's `packet_id` and `device_id` columns), which no hash covers: a copy set
+     * to the packetId of a packet not yet synced would answer that packet as a duplicate (it
+     * would be dropped), and the link's own packet, sent again, would be appended as a second
+     * link. The link reads tampered in every reader of texts, and a lookup that finds a link
+     * whose data names another key refuses (neither duplicate nor appended).
+     */
+    async function setKeyCopy(siteId: string, column: 'packetId' | 'deviceId', value: string) {
+      if (driver() === 'sqlite') {
+        const db = (store() as SqliteStore).db;
+        db.exec('DROP TRIGGER IF EXISTS attendance_logs_append_only_update');
+        const name = column === 'packetId' ? 'packet_id' : 'device_id';
+        db.prepare(`UPDATE attendance_logs SET ${name} = ? WHERE site_id = ? AND seq = 1`).run(
+          value,
+          siteId,
+        );
+      } else {
+        await (store() as MongoStore).connection
+          .collection('attendance_logs')
+          .updateOne({ siteId, seq: 1 }, { $set: { [column]: value } });
+      }
+    }
+
+    async function expectTampered(siteId: string): Promise<void> {
+      const [edited, next] = await sut().readChainTexts(siteId, 0, 10);
+      expect(recordHashOfText(edited)).not.toBe(edited.recordHash);
+      expect(recordHashOfText(next)).toBe(next.recordHash);
+      const [tagged] = await sut().readTaggedTexts(siteId, 1, 1);
+      expect(recordHashOfText(tagged)).not.toBe(tagged.recordHash);
+      const [chained] = await sut().readTaggedChain(siteId, 0, 1);
+      expect(recordHashOfText(chained.text)).not.toBe(chained.text.recordHash);
+    }
+
+    it("should refuse a packet not yet synced whose packetId was put in a link's key copy, not answer it as a duplicate, and read the link as tampered", async () => {
+      const siteId = `S-${randomUUID()}`;
+      const first = entry(siteId);
+      await sut().appendToChains([first, entry(siteId)]);
+      const future = entry(siteId);
+      await setKeyCopy(siteId, 'packetId', future.packetId);
+      const refused = { code: 'ledger_unauthenticated_entry' };
+      await expect(sut().appendToChains([future])).rejects.toMatchObject(refused);
+      await expect(sut().appendAtHead(future, 2)).rejects.toMatchObject(refused);
+      await expect(
+        sut().findByKeys([{ packetId: future.packetId, deviceId: 'd1' }]),
+      ).rejects.toMatchObject(refused);
+      expect(await sut().headSeq(siteId)).toBe(2);
+      await expectTampered(siteId);
+    });
+
+    it('should read a link whose packetId key copy was changed (its packet, sent again, no longer found as its duplicate) as tampered', async () => {
+      const siteId = `S-${randomUUID()}`;
+      const first = entry(siteId);
+      await sut().appendToChains([first, entry(siteId)]);
+      await setKeyCopy(siteId, 'packetId', randomUUID());
+      await expectTampered(siteId);
+    });
+
+    it("should refuse a packet whose device was put in a link's device key copy, and read the link as tampered", async () => {
+      const siteId = `S-${randomUUID()}`;
+      const first = entry(siteId);
+      await sut().appendToChains([first, entry(siteId)]);
+      const other = { ...first, data: { ...first.data, deviceId: 'd2' } };
+      await setKeyCopy(siteId, 'deviceId', 'd2');
+      await expect(sut().appendToChains([other])).rejects.toMatchObject({
+        code: 'ledger_unauthenticated_entry',
+      });
+      expect(await sut().headSeq(siteId)).toBe(2);
+      await expectTampered(siteId);
+    });
   },
 );

@@ -2,9 +2,11 @@ import {
   AttendanceLog,
   LedgerEntryData,
   LedgerEntryKey,
+  ledgerDeviceOf,
   PendingLogEntry,
   StoredLinkText,
 } from '../../domain/attendance-log';
+import { OfflineSyncError } from '../../offline-sync.errors';
 
 /** A site's chain and the seq of its head (its last link). */
 export interface SiteHead {
@@ -152,4 +154,32 @@ export abstract class AttendanceLogRepository {
     to: Date,
     known?: KnownLinks,
   ): Promise<string[]>;
+}
+
+/**
+ * The data text a reader gives for a link whose stored key copies (its packetId, and its
+ * device where a store keeps one) are not the ones its data names: it hashes to no recordHash,
+ * so the link reads record_hash_mismatch (verify names it, the seal refuses it, read models stop
+ * before it). The copies are what the duplicate lookup reads, and no hash covers them.
+ */
+export const KEY_COPIES_DISAGREE_TEXT = '"stored copies disagree with data"';
+
+/** Whether `key` is the key the link's hashed data names (its packetId and its device). */
+export function dataHasKey(data: LedgerEntryData, key: LedgerEntryKey): boolean {
+  return data.packetId === key.packetId && ledgerDeviceOf(data) === key.deviceId;
+}
+
+/**
+ * `link`, found by `key` through its stored key copies, if its data names that key; else the
+ * copies were changed in the store (the link would answer as the duplicate of a packet it is
+ * not, or its own packet, sent again, would be appended as a second link): the sync is refused
+ * as for a ledger entry the server did not write (503 `ledger_unauthenticated_entry`), neither
+ * answering `duplicate` nor appending, until an operator restores the link from a backup.
+ */
+export function confirmKey(link: AttendanceLog, key: LedgerEntryKey): AttendanceLog {
+  if (dataHasKey(link.data, key)) return link;
+  throw new OfflineSyncError(
+    'ledger_unauthenticated_entry',
+    `The site's ledger holds an entry whose stored key does not match its hashed data (seq ${link.seq}, changed outside the server); nothing is appended for that key until an operator restores it`,
+  );
 }

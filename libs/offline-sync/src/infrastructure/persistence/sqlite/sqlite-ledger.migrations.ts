@@ -6,10 +6,11 @@ export const PACKET_WORKER = `json_extract(data, '$.workerId')`;
 export const PACKET_DEVICE = `json_extract(data, '$.deviceId')`;
 /**
  * The device of an entry, as its `device_id` column keeps it: a packet's `data.deviceId`, and ''
- * for an entry no device made (one with a `kind`, e.g. a timesheet correction). Only the
- * migration that added the column computes it in SQL; appends give it (`ledgerDeviceOf`).
+ * for an entry no device made (one with a `kind`, e.g. a timesheet correction). The migration
+ * that added the column computes it in SQL, appends give it (`ledgerDeviceOf`), and the readers
+ * of texts check the column against it (a changed key copy reads record_hash_mismatch).
  */
-const ENTRY_DEVICE = `CASE WHEN json_type(data, '$.kind') IS NULL THEN coalesce(${PACKET_DEVICE}, '') ELSE '' END`;
+export const ENTRY_DEVICE = `CASE WHEN json_type(data, '$.kind') IS NULL THEN coalesce(${PACKET_DEVICE}, '') ELSE '' END`;
 
 const APPEND_ONLY_TRIGGERS = `
       CREATE TRIGGER attendance_logs_append_only_update BEFORE UPDATE ON attendance_logs

@@ -21,6 +21,8 @@ import {
   AppendAtHeadResult,
   AppendResult,
   AttendanceLogRepository,
+  confirmKey,
+  KEY_COPIES_DISAGREE_TEXT,
   PreviousKey,
   SiteHead,
   TaggedLink,
@@ -76,9 +78,12 @@ export class MongoAttendanceLogRepository extends AttendanceLogRepository implem
   private appendOne(entry: PendingLogEntry, headSeq?: number): Promise<AppendAtHeadResult> {
     return appendWithRetry(async (): Promise<AppendAtHeadResult> => {
       const existing = await this.logs
-        .findOne(keyFilter({ packetId: entry.packetId, deviceId: ledgerDeviceOf(entry.data) }))
+        .findOne(keyFilter(keyOf(entry)))
         .lean<AttendanceLogDocument>();
-      if (existing) return { status: 'duplicate', log: Mapper.toDomain(existing) };
+      if (existing) {
+        const log = Mapper.toDomain(existing);
+        return { status: 'duplicate', log: confirmKey(log, keyOf(entry)) };
+      }
       const headDoc = await this.logs
         .findOne({ siteId: entry.siteId }, { seq: 1, recordHash: 1 })
         .sort({ seq: -1 })
@@ -137,7 +142,7 @@ export class MongoAttendanceLogRepository extends AttendanceLogRepository implem
     );
     return keys.map((key) => {
       const doc = byKey.get(entryKeyText(key));
-      return doc && Mapper.toDomain(doc);
+      return doc && confirmKey(Mapper.toDomain(doc), key);
     });
   }
 
@@ -339,6 +344,11 @@ function taggedText(doc: AttendanceLogDocument): TaggedLinkText {
   };
 }
 
+/** The key an entry is stored under. */
+function keyOf(entry: PendingLogEntry): LedgerEntryKey {
+  return { packetId: entry.packetId, deviceId: ledgerDeviceOf(entry.data) };
+}
+
 /** A key as a filter: an entry no device made has no deviceId (null matches a missing field). */
 function keyFilter(key: LedgerEntryKey): { packetId: string; deviceId: string | null } {
   return { packetId: key.packetId, deviceId: key.deviceId === NO_DEVICE ? null : key.deviceId };
@@ -423,20 +433,20 @@ function storedJcs(stored: unknown): string {
 }
 
 /**
- * A document's data as hashed (`storedJcs`), if its top-level copies (`workerId`, `deviceId`,
- * `at`) are the ones `toPersistence` writes for it: the fraud screen's lookups and the entry's key
+ * A document's data as hashed (`storedJcs`), if its top-level copies (`packetId`, `workerId`,
+ * `deviceId`, `at`) are the ones `toPersistence` writes for it: the fraud screen's lookups and the entry's key
  * read the copies, which no hash covers, so a copy changed in the store (a worker's packet hidden
  * from that worker's history, or moved into another's) gives a text that hashes to no
  * recordHash: the link reads record_hash_mismatch, as its data changed would (verify names it,
  * the seal refuses it past the last checkpoint, read models stop before it).
  */
 function storedDataJcs(doc: AttendanceLogDocument): string {
-  return copiesAgree(doc) ? storedJcs(doc.data) : '"stored copies disagree with data"';
+  return copiesAgree(doc) ? storedJcs(doc.data) : KEY_COPIES_DISAGREE_TEXT;
 }
 
 /**
  * Whether a document's copies are exactly those `AttendanceLogMongoMapper.toPersistence` writes
- * for its data: a packet's worker, device and timestamp (a BSON date of the same instant), and
+ * for its data: its packetId (every entry's), a packet's worker, device and timestamp (a BSON date of the same instant), and
  * none on an entry that is no packet (a correction: a copy there would put it in a worker's or a
  * device's history).
  */
@@ -446,6 +456,10 @@ export function copiesAgree(doc: AttendanceLogDocument): boolean {
     typeof data === 'object' && data !== null && isPacketData(data as LedgerEntryData)
       ? (data as PacketCopies)
       : undefined;
+  // the key copy the duplicate lookup reads (`packetId`, with `deviceId`): changed, a packet
+  // sent again would be appended as a second link, or another would answer as its duplicate
+  if (typeof data !== 'object' || data === null) return false;
+  if (doc.packetId !== (data as { packetId?: unknown }).packetId) return false;
   if (!expected) return doc.workerId == null && doc.deviceId == null && doc.at == null;
   if (doc.workerId !== expected.workerId || doc.deviceId !== expected.deviceId) return false;
   const at: unknown = doc.at;

@@ -31,6 +31,9 @@ import {
   AppendAtHeadResult,
   AppendResult,
   AttendanceLogRepository,
+  confirmKey,
+  dataHasKey,
+  KEY_COPIES_DISAGREE_TEXT,
   KnownLinks,
   PreviousKey,
   SiteHead,
@@ -44,6 +47,7 @@ import {
   TaggedTextRow,
 } from '../mappers/attendance-log.mapper';
 import {
+  ENTRY_DEVICE,
   LEDGER_SQLITE_MIGRATIONS,
   PACKET_AT_MS,
   PACKET_DEVICE,
@@ -121,13 +125,21 @@ export const SITE_HEADS_SQL = `
     (SELECT seq FROM attendance_logs a WHERE a.site_id = sites.site_id ORDER BY seq DESC LIMIT 1) AS seq
   FROM sites WHERE site_id IS NOT NULL`;
 /** A page of one site's chain, after a seq (the primary key's range). */
+/**
+ * A row's data text as hashed, if its key columns (packet_id, device_id: what the unique key and
+ * the duplicate lookup read, and no hash covers) are the ones its data names (`ledgerDeviceOf`:
+ * a packet's device, none for an entry with a kind); else a text that hashes to no recordHash,
+ * so the link reads record_hash_mismatch (`KEY_COPIES_DISAGREE_TEXT`).
+ */
+const STORED_DATA = `CASE WHEN packet_id IS json_extract(data, '$.packetId') AND device_id IS ${ENTRY_DEVICE}
+  THEN data ELSE '${KEY_COPIES_DISAGREE_TEXT}' END AS data`;
 export const CHAIN_PAGE_SQL =
   'SELECT * FROM attendance_logs WHERE site_id = ? AND seq > ? ORDER BY seq LIMIT ?';
 /** seq fromSeq..toSeq of one site: the columns a link's hashed text is made of, and its tag. */
-export const TAGGED_TEXTS_SQL = `SELECT site_id, seq, prev_hash, record_hash, data, meta, mac, mac_kid
+export const TAGGED_TEXTS_SQL = `SELECT site_id, seq, prev_hash, record_hash, ${STORED_DATA}, meta, mac, mac_kid
   FROM attendance_logs WHERE site_id = ? AND seq BETWEEN ? AND ? ORDER BY seq`;
 /** The same page, only the columns a link's hashed text is made of. */
-export const CHAIN_TEXT_PAGE_SQL = `SELECT site_id, seq, prev_hash, record_hash, data, meta
+export const CHAIN_TEXT_PAGE_SQL = `SELECT site_id, seq, prev_hash, record_hash, ${STORED_DATA}, meta
   FROM attendance_logs WHERE site_id = ? AND seq > ? ORDER BY seq LIMIT ?`;
 
 export { BY_KEYS_SQL } from '../sqlite-chain-appender';
@@ -269,7 +281,7 @@ export class SqliteAttendanceLogRepository
     const rows = this.appender.rowsOf(keys);
     return keys.map((key) => {
       const row = rows.get(entryKeyText(key));
-      return row && Mapper.toDomain(row);
+      return row && confirmKey(Mapper.toDomain(row), key);
     });
   }
 
@@ -289,9 +301,14 @@ export class SqliteAttendanceLogRepository
 
   /** `readChain`'s rows hold the texts and the tag already: one read, each row's texts as stored. */
   async readTaggedChain(siteId: string, afterSeq: number, limit: number): Promise<TaggedLink[]> {
-    return this.chainPage
-      .all([siteId, afterSeq], limit)
-      .map((row) => ({ log: Mapper.toDomain(row), text: Mapper.toTaggedText(row) }));
+    return this.chainPage.all([siteId, afterSeq], limit).map((row) => {
+      const log = Mapper.toDomain(row);
+      const text = Mapper.toTaggedText(row);
+      // as STORED_DATA: key columns that are not the data's make the text hash to nothing
+      const key = { packetId: row.packet_id, deviceId: row.device_id };
+      if (!dataHasKey(log.data, key)) text.dataJcs = KEY_COPIES_DISAGREE_TEXT;
+      return { log, text };
+    });
   }
 
   async headSeq(siteId: string): Promise<number> {
@@ -433,8 +450,10 @@ function toAppendResult(
   result: Exclude<AppendTextResult, { status: 'head_moved' }>,
   entry: PendingLogEntry,
 ): AppendResult {
-  if (result.status === 'duplicate')
-    return { status: 'duplicate', log: Mapper.toDomain(result.row) };
+  if (result.status === 'duplicate') {
+    const key = { packetId: entry.packetId, deviceId: ledgerDeviceOf(entry.data) };
+    return { status: 'duplicate', log: confirmKey(Mapper.toDomain(result.row), key) };
+  }
   return {
     status: 'appended',
     log: {
