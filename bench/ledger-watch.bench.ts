@@ -57,11 +57,13 @@ export async function run(): Promise<void> {
   );
   try {
     const ledger = api.app.get(LedgerService);
+    // an entry's key is its data's packetId (a link whose key copy is not its data's reads tampered)
+    const markerId = randomUUID();
     await ledger.append([
       {
         siteId,
-        packetId: randomUUID(),
-        data: { kind: 'bench_marker', packetId: randomUUID() },
+        packetId: markerId,
+        data: { kind: 'bench_marker', packetId: markerId },
         meta: { isOfflineSync: false, syncTimestamp: new Date().toISOString() },
       },
     ]);

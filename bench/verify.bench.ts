@@ -139,6 +139,8 @@ export async function run(): Promise<void> {
   const dstate = process.env.BENCH_DSTATE === '1' ? await DstateSampler.start() : undefined;
   try {
     const ledger = api.app.get(LedgerService);
+    // an entry's key is its data's packetId (a link whose key copy is not its data's reads tampered)
+    const markerId = randomUUID();
     // setup: one more link through the ledger seals the backlog into the tree (the server's
     // path, `TransparencyLogService.seal`) and starts the timesheet read model's catch-up
     const sealed = await watched(
@@ -147,8 +149,8 @@ export async function run(): Promise<void> {
         ledger.append([
           {
             siteId,
-            packetId: randomUUID(),
-            data: { kind: 'bench_marker', packetId: randomUUID() },
+            packetId: markerId,
+            data: { kind: 'bench_marker', packetId: markerId },
             meta: { isOfflineSync: false, syncTimestamp: new Date().toISOString() },
           },
         ]),
