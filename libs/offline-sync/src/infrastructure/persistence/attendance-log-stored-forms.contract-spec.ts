@@ -213,6 +213,27 @@ describeStoreContract(
       await expectTampered(siteId);
     });
 
+    it('should read a link whose data was edited into JSON that is no object as tampered, and refuse its key, not throw a TypeError', async () => {
+      const siteId = `S-${randomUUID()}`;
+      const first = entry(siteId);
+      await sut().appendToChains([first, entry(siteId)]);
+      if (driver() === 'sqlite') {
+        const db = (store() as SqliteStore).db;
+        db.exec('DROP TRIGGER IF EXISTS attendance_logs_append_only_update');
+        db.prepare(`UPDATE attendance_logs SET data = 'null' WHERE site_id = ? AND seq = 1`).run(
+          siteId,
+        );
+      } else {
+        await (store() as MongoStore).connection
+          .collection('attendance_logs')
+          .updateOne({ siteId, seq: 1 }, { $set: { data: null } });
+      }
+      await expectTampered(siteId);
+      await expect(
+        sut().findByKeys([{ packetId: first.packetId, deviceId: 'd1' }]),
+      ).rejects.toMatchObject({ code: 'ledger_unauthenticated_entry' });
+    });
+
     it("should refuse a packet whose device was put in a link's device key copy, and read the link as tampered", async () => {
       const siteId = `S-${randomUUID()}`;
       const first = entry(siteId);

@@ -164,8 +164,13 @@ export abstract class AttendanceLogRepository {
  */
 export const KEY_COPIES_DISAGREE_TEXT = '"stored copies disagree with data"';
 
-/** Whether `key` is the key the link's hashed data names (its packetId and its device). */
+/**
+ * Whether `key` is the key the link's hashed data names (its packetId and its device). A data
+ * edited in the store into JSON that is no object names no key (it reads tampered, not a TypeError).
+ */
 export function dataHasKey(data: LedgerEntryData, key: LedgerEntryKey): boolean {
+  const value = data as unknown;
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return false;
   return data.packetId === key.packetId && ledgerDeviceOf(data) === key.deviceId;
 }
 
