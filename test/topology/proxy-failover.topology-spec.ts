@@ -93,8 +93,10 @@ function rawExchange(port: number, request: string): Promise<string> {
 /**
  * deploy/nginx.conf when a replica stops answering (issue: SRE fault hunt, findings 2 and 4):
  * a frozen replica (SIGSTOP: a stuck event loop, a VM pause) still accepts connections, so only
- * nginx's own timeouts and `max_fails` take it out; and the errors nginx answers itself are the
- * API's JSON error body (docs/errors.md, "proxy"), not HTML pages.
+ * nginx's own timeouts and `max_fails` take it out, while one request a replica answers too late
+ * does not (reviewer: max_fails=1 did); and the errors nginx answers itself are the API's JSON
+ * error body (docs/errors.md, "proxy"), not HTML pages, whatever the path's extension, a request
+ * line over 8 KiB and one that is not HTTP included.
  */
 describe('nginx in front of the replicas: failover and its own errors', () => {
   let stack: Topology;
