@@ -155,6 +155,32 @@ describe('docker-compose.yml', () => {
     expect(major * 1e6 + minor * 1e3 + patch).toBeGreaterThanOrEqual(1_027_003);
   });
 
+  it('should take a replica out after three failures, and never for a long answer (300 s class) over its time', () => {
+    const conf = read('deploy/nginx.conf');
+    // nginx counts every error and timeout toward max_fails, whatever proxy_next_upstream says
+    const maxFails = new Map(
+      [...conf.matchAll(/^upstream (\w+) \{[^}]*?^\s*server api:3000 resolve([^;]*);/gms)].map(
+        (m) => [m[1], Number(/ max_fails=(\d+)/.exec(m[2])?.[1] ?? 1)],
+      ),
+    );
+    // each location that proxies: its read timeout (the server's 30 s unless it sets one)
+    const routes = [...conf.matchAll(/^\s*location ([^{]+)\{([^}]*)\}/gm)]
+      .filter((m) => m[2].includes('proxy_pass'))
+      .map((m) => ({
+        location: m[1].trim(),
+        group: /proxy_pass http:\/\/(\w+);/.exec(m[2])![1],
+        read: /proxy_read_timeout (\d+)s;/.exec(m[2])?.[1] ?? '30',
+      }));
+    expect(routes.length).toBeGreaterThan(3);
+    for (const { location, group, read: timeout } of routes) {
+      const fails = maxFails.get(group);
+      // the 300 s class counts no failure (0); every other class three (one slow request is not
+      // a replica gone)
+      expect([location, timeout, fails]).toEqual([location, timeout, timeout === '300' ? 0 : 3]);
+    }
+    expect(routes.filter((r) => r.read === '300')).toHaveLength(1);
+  });
+
   it('should log paths without their query string: no session token of a WebSocket URL in the access log', () => {
     const conf = read('deploy/nginx.conf');
     // the one access log (the image's) in a format of the shipped file's own, not the image's `main`

@@ -57,6 +57,27 @@ function unreadRequestOn(port: number): boolean {
   );
 }
 
+/**
+ * Sends requests made by `send` until nginx sends one to the stopped replica on `port` (round
+ * robin: one of two in a row), and waits for that one's answer from nginx. A request answered
+ * before it is held went to another replica.
+ */
+async function heldBy(port: number, send: () => Promise<Answer>): Promise<Answer> {
+  for (let i = 0; i < 2; i++) {
+    const answer = send();
+    let answered = false;
+    void answer.finally(() => (answered = true)).catch(() => undefined);
+    const where = await pollUntil(
+      async () => (unreadRequestOn(port) ? 'held' : answered ? 'answered' : 'pending'),
+      (state) => state !== 'pending',
+      HANG_BOUND_MS,
+    );
+    if (where === 'held') return await answer;
+    await answer;
+  }
+  throw new Error(`nginx sent none of two requests in a row to the replica on ${port}`);
+}
+
 /** One request written byte for byte (fetch would refuse to send a malformed header). */
 function rawExchange(port: number, request: string): Promise<string> {
   return new Promise((resolve, reject) => {
@@ -72,8 +93,10 @@ function rawExchange(port: number, request: string): Promise<string> {
 /**
  * deploy/nginx.conf when a replica stops answering (issue: SRE fault hunt, findings 2 and 4):
  * a frozen replica (SIGSTOP: a stuck event loop, a VM pause) still accepts connections, so only
- * nginx's own timeouts and `max_fails` take it out; and the errors nginx answers itself are the
- * API's JSON error body (docs/errors.md, "proxy"), not HTML pages.
+ * nginx's own timeouts and `max_fails` take it out, while one request a replica answers too late
+ * does not (reviewer: max_fails=1 did); and the errors nginx answers itself are the API's JSON
+ * error body (docs/errors.md, "proxy"), not HTML pages, whatever the path's extension, a request
+ * line over 8 KiB and one that is not HTTP included.
  */
 describe('nginx in front of the replicas: failover and its own errors', () => {
   let stack: Topology;
@@ -148,6 +171,85 @@ describe('nginx in front of the replicas: failover and its own errors', () => {
     expect(head).toMatch(/^HTTP\/1\.1 400 /);
     expect(head).toMatch(/\r\nContent-Type: application\/json\r\n/i);
     expect(JSON.parse(body)).toEqual(errorBody(400, 'malformed_request'));
+  });
+
+  it("should answer a request line over nginx's buffers (8 KiB) with the JSON 431 headers_too_large, as the API does", async () => {
+    // nginx's 414, which it answered with its HTML page
+    const answer = await ask(`${proxy}/api/kiosks?limit=1&pad=${'a'.repeat(9000)}`, {
+      headers: { 'x-api-key': stack.keys.admin },
+    });
+    expect([answer.status, answer.headers.get('content-type'), answer.body]).toEqual([
+      431,
+      'application/json',
+      errorBody(431, 'headers_too_large'),
+    ]);
+    const body = answer.body as { correlationId: string };
+    expect(answer.headers.get('x-correlation-id')).toBe(body.correlationId);
+  });
+
+  it('should answer a request line that is not HTTP with the JSON 400 malformed_request', async () => {
+    // nginx has no URI for it: it answered its HTML 500 when sent to a named location
+    const text = await rawExchange(Number(new URL(proxy).port), 'NOT HTTP AT ALL\r\n\r\n');
+    const [head, body] = text.split('\r\n\r\n');
+    expect(head).toMatch(/^HTTP\/1\.1 400 /);
+    expect(head).toMatch(/\r\nContent-Type: application\/json\r\n/i);
+    expect(JSON.parse(body)).toEqual(errorBody(400, 'malformed_request'));
+  });
+
+  it("should answer its own errors as JSON whatever the path's extension (the console's files)", async () => {
+    const answers: unknown[] = [];
+    for (const path of ['/console/app.js', '/console/styles.css', '/console/index.html']) {
+      const answer = await ask(`${proxy}${path}`, {
+        headers: { 'x-access-purpose': 'p'.repeat(9000) },
+      });
+      answers.push([path, answer.status, answer.headers.get('content-type'), answer.body]);
+    }
+    expect(answers).toEqual(
+      ['/console/app.js', '/console/styles.css', '/console/index.html'].map((path) => [
+        path,
+        431,
+        'application/json',
+        errorBody(431, 'headers_too_large'),
+      ]),
+    );
+  });
+
+  it('should keep a replica in the rotation after one request it answered too late (a POST, answered 503)', async () => {
+    const port = Number(new URL(stack.replicas[0].baseUrl).port);
+    // a replica slow with one request is, to nginx, one that holds it past its read timeout
+    // (30 s): replica 0 stopped for that one request only
+    signal(0, 'SIGSTOP');
+    let slow: Answer;
+    try {
+      slow = await heldBy(port, () =>
+        ask(`${proxy}/api/kiosks`, {
+          method: 'POST',
+          headers: { 'x-api-key': stack.keys.admin, 'content-type': 'application/json' },
+          body: '{}',
+        }),
+      );
+    } finally {
+      signal(0, 'SIGCONT');
+    }
+    // not resent (a POST): nginx's own 503
+    expect([slow.status, slow.body]).toEqual([503, errorBody(503, 'service_unavailable')]);
+    // the next requests still go to both replicas (with max_fails=1 the slow one was out for
+    // fail_timeout, 30 s, and every one of them went to the other)
+    const ids = Array.from({ length: 4 }, (_, i) => `slow-once-${Date.now()}-${i}`);
+    for (const id of ids) {
+      const answer = await ask(`${proxy}/api/kiosks?limit=1`, {
+        headers: { 'x-api-key': stack.keys.admin, 'x-correlation-id': id },
+      });
+      expect([id, answer.status]).toEqual([id, 200]);
+    }
+    const servedBy = () =>
+      ids.map((id) => stack.replicas.findIndex((r) => r.service.logs().includes(`"${id}"`)));
+    const served = await pollUntil(
+      async () => servedBy(),
+      (list) => !list.includes(-1),
+      30_000,
+    );
+    expect([...new Set(served)].sort()).toEqual([0, 1]);
   });
 
   it('should keep answering through the other replica while one is frozen: GETs and syncs resent there, the frozen one taken out', async () => {

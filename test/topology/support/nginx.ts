@@ -6,15 +6,16 @@ import { run, Service, waitUntil } from './processes';
 export const NGINX = process.env.NGINX_BIN ?? '/usr/sbin/nginx';
 
 /**
- * deploy/nginx.conf with only its addresses substituted: the `upstream` block's
+ * deploy/nginx.conf with only its addresses substituted: each `upstream` block's
  * `server api:3000 resolve …` becomes one `server` line per replica with the same parameters
  * (compose resolves `api` to both replicas; `resolve` goes with the name: it re-resolves
  * names, and there are none here, and Debian's nginx 1.22 predates it), `listen 80` becomes a local port, and the image's
  * access log (/var/log/nginx/access.log, its stdout there) the file `accessLog`. With `bind`,
  * nginx connects to the replicas from that address (`proxy_bind`, beside the server's proxy
  * settings, so every location has it), as compose's nginx does
- * from its fixed address on the compose network. Each substitution must match exactly once,
- * so a changed shipped file fails here instead of being tested in a form nobody runs.
+ * from its fixed address on the compose network. Each substitution must match exactly once
+ * (the `server` line once in each upstream block), so a changed shipped file fails here instead
+ * of being tested in a form nobody runs.
  */
 export function renderShippedConfig(
   replicas: string[],
@@ -23,15 +24,19 @@ export function renderShippedConfig(
   bind?: string,
 ): string {
   const shipped = read('deploy/nginx.conf');
-  const replace = (text: string, pattern: RegExp, by: string) => {
+  const replace = (text: string, pattern: RegExp, by: string, times = 1) => {
     const count = text.match(new RegExp(pattern.source, 'gm'))?.length ?? 0;
-    if (count !== 1) throw new Error(`deploy/nginx.conf: expected one ${pattern} (found ${count})`);
-    return text.replace(new RegExp(pattern.source, 'm'), by);
+    if (count !== times) {
+      throw new Error(`deploy/nginx.conf: expected ${times} of ${pattern} (found ${count})`);
+    }
+    return text.replace(new RegExp(pattern.source, 'gm'), by);
   };
+  const upstreams = shipped.match(/^upstream \w+ \{$/gm)?.length ?? 0;
   let text = replace(
     shipped,
     /^(\s*)server api:3000 resolve((?: [\w=]+)*);$/,
     replicas.map((address) => `$1server ${address}$2;`).join('\n'),
+    upstreams,
   );
   text = replace(text, /^(\s*)listen 80;$/, `$1listen ${listen};`);
   text = replace(
@@ -51,7 +56,8 @@ export function renderShippedConfig(
 
 /**
  * The part of the official nginx image's /etc/nginx/nginx.conf that matters here (the
- * shipped file goes in its `http` block as conf.d/default.conf does), with every path in a
+ * shipped file goes in its `http` block as conf.d/default.conf does: after the image's
+ * `include mime.types`, so a path's extension names its type as there), with every path in a
  * private prefix so the test runs beside anything else on the machine. Its access log is the
  * image's, in the image's `main` format (the whole request line, query string included),
  * unless the shipped file says otherwise.
@@ -63,6 +69,8 @@ pid ${prefix}/nginx.pid;
 error_log stderr warn;
 events { worker_connections 512; }
 http {
+  include /etc/nginx/mime.types;
+  default_type application/octet-stream;
   log_format main '$remote_addr - $remote_user [$time_local] "$request" '
                   '$status $body_bytes_sent "$http_referer" '
                   '"$http_user_agent" "$http_x_forwarded_for"';

@@ -60,14 +60,15 @@ describe('error catalog', () => {
 
   it("should list as the proxy's errors exactly what deploy/nginx.conf answers itself, each code with the status it has in the API", () => {
     const conf = readFileSync(join(root, 'deploy', 'nginx.conf'), 'utf8');
-    // every `error_page … =status @name` and what `location @name` returns
-    const pages = [...conf.matchAll(/^\s*error_page ([\d ]+) =(\d+) @(\w+);$/gm)].map((m) => ({
-      status: Number(m[2]),
-      location: m[3],
-    }));
+    // every `error_page … =status /.proxy-error/name` and what its internal location returns
+    // (its body may hold one `{ … }` block, `types { }`)
+    const pages = [
+      ...conf.matchAll(/^\s*error_page ([\d ]+) =(\d+) (\/\.proxy-error\/\w+);$/gm),
+    ].map((m) => ({ status: Number(m[2]), location: m[3] }));
+    expect(pages.length).toBe([...conf.matchAll(/^\s*error_page /gm)].length);
     const answers = pages.map(({ status, location }) => {
       const block = new RegExp(
-        `location @${location} \\{[^}]*?return (\\d+) '(\\{[^']*\\})\\\\n';`,
+        `location = ${location.replace(/\./g, '\\.')} \\{(?:[^{}]|\\{[^{}]*\\})*?\\binternal;(?:[^{}]|\\{[^{}]*\\})*?return (\\d+) '(\\{[^']*\\})\\\\n';`,
         's',
       ).exec(conf);
       expect([location, block !== null]).toEqual([location, true]);

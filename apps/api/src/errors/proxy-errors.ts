@@ -25,7 +25,7 @@ export const PROXY_ERRORS: readonly ProxyError[] = [
     code: 'headers_too_large',
     status: 431,
     meaning:
-      "a request header (or the headers together) is over nginx's buffers (large_client_header_buffers, 8 KiB a line); a request line over 8 KiB gets nginx's own 414 page",
+      "the request line, a request header or the headers together are over nginx's buffers (large_client_header_buffers, 8 KiB a line): nginx's 414 and 494, answered as the API answers the same over its 16 KiB",
   },
   {
     code: 'service_unavailable',
