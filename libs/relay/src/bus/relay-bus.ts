@@ -30,9 +30,9 @@ export interface HeldSlot {
 
 /**
  * A claim's answer: the slot is ours (`claimed`), another socket holds it (`held`), or the slot
- * store came back empty (Redis restarted, or its keys were lost) less than the resync window ago,
- * so the slot may belong to a socket whose instance has not re-asserted it yet: ask again in
- * `resyncMs`.
+ * store came back (Redis restarted, empty or from a snapshot, or its keys were lost) less than the
+ * resync window ago, so the slot may belong to a socket whose instance has not re-asserted it
+ * yet: ask again in `resyncMs`.
  */
 export type SlotClaim = 'claimed' | 'held' | { resyncMs: number };
 
