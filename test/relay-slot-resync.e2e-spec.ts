@@ -134,6 +134,54 @@ describe('relay slots after Redis comes back empty (e2e)', () => {
     mobile.close();
     device.close();
   }, 180_000);
+
+  it('should let a legacy app that gave up while its join was held join when it comes back', async () => {
+    // the earlier restarts' resync windows are over
+    const client = new Redis(redis.url);
+    await eventually(async () => (await client.exists('mdai:relay:resync')) === 0, 'resynced');
+    client.disconnect();
+    const auth = await http(b.baseUrl, 'POST', '/auth', { body: { api_key: b.keys.hardware } });
+    const token = auth.body.token as string;
+    const hardware = await TestSocket.open(`${b.wsUrl}/ws/hardware?token=${token}`);
+    await hardware.next('joined');
+    const warn = jest.spyOn(Logger.prototype, 'warn');
+    try {
+      await redis.kill();
+      await redis.restart();
+      await eventually(
+        async () => (await http(b.baseUrl, 'GET', '/health')).status === 200,
+        'health back up',
+      );
+      // the app's join is held (its slot is free while the store resyncs): the app gives up
+      const app = await TestSocket.open(`${b.wsUrl}/ws/app?token=${token}`);
+      await eventually(
+        async () =>
+          app.closeCode !== undefined ||
+          warn.mock.calls.some(
+            (call) =>
+              /^Join held/.test(String(call[1])) && (call[0] as { role?: string }).role === 'app',
+          ),
+        "the app's join held",
+      );
+      expect(app.frames).toEqual([]);
+      app.close();
+      await app.waitClose();
+    } finally {
+      warn.mockRestore();
+    }
+
+    // it tries again, with the same token: it is the session's app, never joined
+    const again = await TestSocket.open(`${b.wsUrl}/ws/app?token=${token}`);
+    expect(await again.next('joined', SLOT_TTL_MS + 30_000)).toEqual({
+      type: 'joined',
+      role: 'app',
+    });
+    expect(await hardware.next('status')).toEqual({ type: 'status', msg: 'app connected' });
+    again.send({ type: 'to_hardware', data: { message: 'hello' } });
+    expect((await hardware.next('from_app')).data).toEqual({ message: 'hello' });
+    again.close();
+    hardware.close();
+  }, 180_000);
 });
 
 /**

@@ -330,6 +330,12 @@ export class RedisRelayBus extends RelayBus {
     });
   }
 
+  wasUsed(sessionId: string, role: RelayRole): Promise<boolean> {
+    return bounded(
+      'wasUsed',
+      async () => (await this.pub.exists(`${USED_PREFIX}${sessionId}:${role}`)) === 1,
+    );
+  }
 }
 
 /** Runs a Redis call with a time bound; any failure becomes BusUnavailableError. */

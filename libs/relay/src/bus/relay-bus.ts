@@ -92,4 +92,6 @@ export abstract class RelayBus {
   abstract subscribeKioskNotices(handler: KioskNoticeHandler): Promise<void>;
   /** True the first time it is called for this session and role (kept for `ttlMs`). */
   abstract firstUse(sessionId: string, role: RelayRole, ttlMs: number): Promise<boolean>;
+  /** Whether `firstUse` was spent for this session and role (and is still kept); spends nothing. */
+  abstract wasUsed(sessionId: string, role: RelayRole): Promise<boolean>;
 }
