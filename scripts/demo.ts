@@ -8,7 +8,9 @@
  * where a local server keeps the ones it generated. The pairing flows need the server to reach
  * an identity API: a development server (`npm start`) points at http://127.0.0.1:4010 with the
  * key dev-upstream-key unless UPSTREAM_URL says otherwise, and the demo starts the upstream stub
- * there when nothing answers on that port (DEMO_UPSTREAM_PORT to use another).
+ * there when nothing answers on that port. Give the demo the server's UPSTREAM_URL when it has
+ * one: a local URL's port is where the stub starts (when nothing answers there), another host
+ * means no stub (the server's own identity API answers); DEMO_UPSTREAM_PORT overrides both.
  * `npm run demo -- pairing legacy` runs only the named flows.
  */
 import { readFileSync } from 'node:fs';
@@ -76,9 +78,36 @@ async function ensureKeys(ctx: DemoContext, loaded: LoadedKeys): Promise<void> {
   }
 }
 
-/** Starts scripts/upstream-stub.js on DEMO_UPSTREAM_PORT (4010) unless something answers there. */
+const LOCAL_HOSTS = new Set(['127.0.0.1', 'localhost', '[::1]']);
+
+/**
+ * Where the demo starts its upstream stub: DEMO_UPSTREAM_PORT; else the port of UPSTREAM_URL
+ * when it names this machine, or undefined (`remote`) when it names another host (the server
+ * calls that API, a stub here would answer nobody); else 4010, a development server's default.
+ */
+function upstreamStubPlace(env: NodeJS.ProcessEnv): { port: number } | { remote: string } {
+  if (env.DEMO_UPSTREAM_PORT) return { port: Number(env.DEMO_UPSTREAM_PORT) };
+  if (!env.UPSTREAM_URL) return { port: 4010 };
+  let url: URL;
+  try {
+    url = new URL(env.UPSTREAM_URL);
+  } catch {
+    throw new Error(
+      'UPSTREAM_URL is not a URL: give the identity API URL the server was started with',
+    );
+  }
+  if (!LOCAL_HOSTS.has(url.hostname)) return { remote: url.origin };
+  return { port: Number(url.port || (url.protocol === 'https:' ? 443 : 80)) };
+}
+
+/** Starts scripts/upstream-stub.js where `upstreamStubPlace` says, unless something answers there. */
 async function ensureUpstreamStub(): Promise<void> {
-  const port = Number(process.env.DEMO_UPSTREAM_PORT ?? 4010);
+  const place = upstreamStubPlace(process.env);
+  if ('remote' in place) {
+    process.stdout.write(`(the identity API is ${place.remote}: no upstream stub started)\n`);
+    return;
+  }
+  const { port } = place;
   try {
     await fetch(`http://127.0.0.1:${port}/health`);
     return;

@@ -9,16 +9,18 @@ import { startTestApp, TestApp } from './support/test-app';
 async function runDemo(
   baseUrl: string,
   dataDir: string,
+  more: { env?: NodeJS.ProcessEnv; flows?: string[] } = {},
 ): Promise<{ code: number | null; stderr: string; stdout: string }> {
-  const child = spawn(process.execPath, ['-r', '@swc-node/register', 'scripts/demo.ts'], {
-    cwd: join(__dirname, '..'),
-    env: {
-      ...process.env,
-      MDAI_URL: baseUrl,
-      DATA_DIR: dataDir,
-      DEMO_UPSTREAM_PORT: String(await freePort()),
-    },
-  });
+  const script = ['-r', '@swc-node/register', 'scripts/demo.ts', ...(more.flows ?? [])];
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    MDAI_URL: baseUrl,
+    DATA_DIR: dataDir,
+    DEMO_UPSTREAM_PORT: String(await freePort()),
+    ...more.env,
+  };
+  for (const [name, value] of Object.entries(env)) if (value === undefined) delete env[name];
+  const child = spawn(process.execPath, script, { cwd: join(__dirname, '..'), env });
   let stderr = '';
   let stdout = '';
   child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
@@ -87,5 +89,49 @@ describe('npm run demo with the wrong DATA_DIR (e2e)', () => {
     );
     expect(stderr + stdout).not.toContain(other);
     expect(stdout).not.toContain('undefined');
+  });
+});
+
+/**
+ * The demo honours the server's UPSTREAM_URL (an outside client author's finding: it started its
+ * stub on 4010 while the server called another identity API): a local URL's port is where its
+ * stub starts, another host means no stub at all.
+ */
+describe('npm run demo and UPSTREAM_URL (e2e)', () => {
+  let t: TestApp;
+  let dataDir: string;
+  beforeAll(async () => {
+    t = await startTestApp();
+    dataDir = mkdtempSync(join(tmpdir(), 'mdai-demo-upstream-'));
+    writeFileSync(
+      join(dataDir, 'secrets.json'),
+      JSON.stringify({ ADMIN_API_KEYS: t.keys.admin, MOBILE_API_KEYS: t.keys.mobile }),
+    );
+  });
+  afterAll(async () => {
+    await t.close();
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  // "no-such-flow": the demo checks the server, its keys and the upstream, then runs no flow
+  it('should start its stub on the port of a local UPSTREAM_URL', async () => {
+    const port = await freePort();
+    const env = { UPSTREAM_URL: `http://127.0.0.1:${port}`, DEMO_UPSTREAM_PORT: undefined };
+    const { code, stdout, stderr } = await runDemo(t.baseUrl, dataDir, {
+      env,
+      flows: ['no-such-flow'],
+    });
+    expect({ code, stderr }).toEqual({ code: 0, stderr: '' });
+    expect(stdout).toContain(`(started the upstream stub on port ${port})`);
+  });
+
+  it('should start no stub when UPSTREAM_URL names another host', async () => {
+    const env = { UPSTREAM_URL: 'https://identity.example.net/v1', DEMO_UPSTREAM_PORT: undefined };
+    const { code, stdout } = await runDemo(t.baseUrl, dataDir, { env, flows: ['no-such-flow'] });
+    expect(code).toBe(0);
+    expect(stdout).toContain(
+      '(the identity API is https://identity.example.net: no upstream stub started)',
+    );
+    expect(stdout).not.toContain('started the upstream stub');
   });
 });

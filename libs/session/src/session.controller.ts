@@ -82,6 +82,11 @@ export class SessionController {
   @ApiProduces('image/png', 'image/svg+xml')
   @ApiOperation({
     summary: "The session's QR (qr_payload) as PNG or SVG; Authorization: Bearer <mobile token>",
+    description:
+      'Each call mints a new kiosk token for the session (a new `jti` and `iat`, the same ' +
+      'session and expiry), so two calls give two different QR codes; either opens ' +
+      '`/ws/device` for this session, and the session still takes one kiosk socket (a second ' +
+      'kiosk is refused `already_connected`).',
   })
   async qr(
     @Headers('authorization') authorization: string | undefined,

@@ -2,7 +2,11 @@ import { ApiProperty, ApiPropertyOptional } from '../http/openapi-decorators';
 
 class FieldErrorDto {
   @ApiProperty({ example: 'device_id' }) field!: string;
-  @ApiProperty({ example: 'must match /^TEE-[A-Za-z0-9._-]{1,64}$/' }) message!: string;
+  @ApiProperty({
+    example:
+      'device_id must be 1-128 characters: letters, digits and . _ : - (e.g. TEE-RDKX5-0001)',
+  })
+  message!: string;
 }
 
 /** The JSON body of every error response. */

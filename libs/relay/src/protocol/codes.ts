@@ -34,7 +34,8 @@ export type ResultCode = keyof typeof RESULT_CODES;
 export const RELAY_ERROR_CODES = {
   invalid_json:
     'the frame is not a JSON object, or not I-JSON (RFC 7493) as REST bodies must be: a member name repeated in one object, a member named `__proto__`/`constructor`/`prototype`, a lone surrogate, a number no 64-bit float holds (on /ws/hardware the ones `JSON.parse` takes drop the frame without this error: the fielded hardware takes any error as fatal)',
-  unknown_type: 'the frame has no type, or one this socket does not take',
+  unknown_type:
+    'the frame has no type, or one this socket does not take (or no longer takes: a second `auth` after a successful one)',
   invalid_message:
     'a field of the frame is missing, of the wrong type or out of its bounds, or the frame nests deeper or holds more object members than allowed (see Limits; on /ws/hardware those two drop the frame without this error: the fielded hardware takes any error as fatal)',
   unsupported_frame: 'binary frames are not accepted',
