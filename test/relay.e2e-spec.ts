@@ -290,6 +290,29 @@ describe('pairing relay, new protocol (e2e)', () => {
     device.close();
   });
 
+  it("should show a phone that joins later the session's kiosk, not a second kiosk refused at its join", async () => {
+    const other = await TestKiosk.registered(t, 'TEE-RELAY-2');
+    const session = await openSession(t, PLATFORM_ID);
+    const { mobile, device } = await pair(t, t, kiosk, session);
+    // authenticated (its key verifies), then refused: the session's slot is the first kiosk's
+    const second = await connectDevice(t, other, session);
+    await second.error('already_connected');
+    expect(await second.waitClose()).toBe(4409);
+
+    mobile.close();
+    expect(await device.next('status')).toMatchObject({ peer: 'mobile', state: 'disconnected' });
+    const again = await TestSocket.open(`${t.wsUrl}/ws/mobile?token=${session.mobileToken}`);
+    await again.next('joined');
+    expect(await again.next('status')).toEqual({
+      type: 'status',
+      peer: 'device',
+      state: 'connected',
+      device_id: kiosk.deviceId,
+    });
+    again.close();
+    device.close();
+  });
+
   it('should answer malformed frames with error frames and keep the socket', async () => {
     const session = await openSession(t, PLATFORM_ID);
     const mobile = await TestSocket.open(`${t.wsUrl}/ws/mobile?token=${session.mobileToken}`);

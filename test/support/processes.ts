@@ -32,15 +32,21 @@ function killChild(child: ChildProcess): Promise<void> {
 
 /**
  * A redis-server of the test's own on a free port (never the shared one on 6379): killed with
- * SIGKILL to play an outage, started again on the same port to play the recovery.
+ * SIGKILL to play an outage, started again on the same port to play the recovery. Without
+ * persistence (it comes back empty), or, given `snapshotDir`, with Redis's default snapshot
+ * points (`save 3600 1 300 100 60 10000`, as the shipped redis:7-alpine) writing `dump.rdb`
+ * there: started again, it loads the last snapshot (a SIGKILL writes none).
  */
 export class PrivateRedis {
   private child?: ChildProcess;
 
-  private constructor(readonly port: number) {}
+  private constructor(
+    readonly port: number,
+    private readonly snapshotDir?: string,
+  ) {}
 
-  static async start(): Promise<PrivateRedis> {
-    const redis = new PrivateRedis(await freePort());
+  static async start(options: { snapshotDir?: string } = {}): Promise<PrivateRedis> {
+    const redis = new PrivateRedis(await freePort(), options.snapshotDir);
     await redis.restart();
     return redis;
   }
@@ -52,7 +58,17 @@ export class PrivateRedis {
   restart(): Promise<void> {
     const child = spawn(
       'redis-server',
-      ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
+      [
+        '--port',
+        String(this.port),
+        '--bind',
+        '127.0.0.1',
+        ...(this.snapshotDir
+          ? ['--dir', this.snapshotDir, '--dbfilename', 'dump.rdb']
+          : ['--save', '']),
+        '--appendonly',
+        'no',
+      ],
       { stdio: ['ignore', 'pipe', 'pipe'] },
     );
     this.child = child;

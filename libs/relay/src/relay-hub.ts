@@ -32,6 +32,8 @@ import { kioskFrameLimit, relayConfig, RelaySettings } from './relay.config';
 
 /** How many resync windows a join waits out before it is refused `bus_unavailable`. */
 const MAX_RESYNC_WAITS = 3;
+/** A legacy app socket on a session whose app already joined once. */
+const APP_USED = 'This session already had its app';
 /** Past the end of the resync window (the store's clock), before the claim is made again. */
 const RESYNC_MARGIN_MS = 50;
 
@@ -458,17 +460,9 @@ export class RelayHub implements OnModuleInit, OnModuleDestroy, BeforeApplicatio
       this.settings.slotTtlMs,
       conn.expiresAt.getTime() - this.clock.now().getTime(),
     );
-    if (conn.role === 'app') {
-      // a legacy session's app slot is taken once: after the app left, nobody takes its place
-      const lifetime = conn.expiresAt.getTime() - this.clock.now().getTime() + 60_000;
-      if (!(await this.bus.firstUse(conn.sessionId, 'app', lifetime))) {
-        return this.delivery.closeWithError(
-          conn,
-          'already_connected',
-          'This session already had its app',
-        );
-      }
-    }
+    // a legacy session's app slot is taken once: after the app left, nobody takes its place
+    if (conn.role === 'app' && (await this.bus.wasUsed(conn.sessionId, 'app')))
+      return this.delivery.closeWithError(conn, 'already_connected', APP_USED);
     const claim = await this.claimSlot(conn, ttl);
     if (claim === 'gone') return;
     if (claim !== 'claimed') {
@@ -490,6 +484,20 @@ export class RelayHub implements OnModuleInit, OnModuleDestroy, BeforeApplicatio
       await this.bus.releaseSlot(conn.sessionId, conn.role, conn.id);
       return;
     }
+    if (conn.role === 'app') {
+      // spent once the slot is ours, not before the claim: an app that gave up while its join
+      // waited (a resync window) comes back to a session whose app it still is
+      const lifetime = conn.expiresAt.getTime() - this.clock.now().getTime() + 60_000;
+      if (!(await this.bus.firstUse(conn.sessionId, 'app', lifetime))) {
+        conn.slotHeld = false;
+        await this.bus.releaseSlot(conn.sessionId, conn.role, conn.id);
+        return this.delivery.closeWithError(conn, 'already_connected', APP_USED);
+      }
+    }
+    // the session's kiosk is the one that holds its slot: a kiosk refused here is never
+    // recorded (a phone that joins later is shown the session's device id)
+    if (conn.role === 'device' && conn.deviceId)
+      await this.sessions.recordDevice(conn.sessionId, conn.deviceId);
     conn.joined = true;
     if (conn.role === 'device' && conn.deviceId) this.presence.joined(conn.id, conn.deviceId);
     await this.delivery.register(conn);

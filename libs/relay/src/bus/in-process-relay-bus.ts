@@ -79,6 +79,10 @@ export class InProcessRelayBus extends RelayBus {
     this.kioskHandler = handler;
   }
 
+  async wasUsed(sessionId: string, role: RelayRole): Promise<boolean> {
+    return (this.used.get(`${sessionId}:${role}`) ?? 0) > Date.now();
+  }
+
   async firstUse(sessionId: string, role: RelayRole, ttlMs: number): Promise<boolean> {
     const key = `${sessionId}:${role}`;
     const now = Date.now();

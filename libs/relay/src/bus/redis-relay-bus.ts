@@ -20,17 +20,52 @@ const USED_PREFIX = 'mdai:relay:used:';
 const KIOSK_CHANNEL = 'mdai:relay:kiosks';
 /**
  * Which slot store this is: a random value set once by the first instance to reach it, kept
- * without TTL. Missing when Redis restarted empty (or lost its keys): the slots went with it.
+ * without TTL, and set anew when the store is found replaced (`STORE_RUN`). Missing when Redis
+ * restarted empty (or lost its keys): the slots went with it.
  */
 const EPOCH_KEY = 'mdai:relay:epoch';
-/** Present (PX the resync window) while the slot store resyncs after it came back empty. */
+/** Present (PX the resync window) while the slot store resyncs after it came back. */
 const RESYNC_KEY = 'mdai:relay:resync';
 /**
- * A claim: KEYS slot, epoch, resync; ARGV holder, slot TTL, resync window, a fresh epoch. A store
- * without its epoch came back empty: the resync window starts. A held slot answers -1 (held),
- * a free one during the window the window's remaining ms, else it is taken (0).
+ * The `run_id` (INFO server) of the Redis process the slots were taken on. Redis draws a new one
+ * at every start: a Redis that came back from a snapshot (RDB or AOF, the shipped redis:7-alpine
+ * saves to its /data volume) brings the epoch back unchanged but not this, and has lost every
+ * slot taken after the snapshot, and holds ones since released or taken by another socket.
  */
-const CLAIM_SLOT = `
+const RUN_KEY = 'mdai:relay:run';
+/**
+ * Lua, first in every script that reads or writes slots (a queued command may reach a restarted
+ * Redis before any instance's reconnect check): KEYS epoch, resync, run (in that order, at
+ * `base`); a window and a fresh epoch. A run recorded that is not this process's: the store came
+ * back from a snapshot, so its slot keys are dropped (the live holders re-assert theirs within
+ * the window), the epoch is set anew and the resync window starts. None recorded (a store from
+ * before the run was kept, or one that came back empty, which the epoch tells): only recorded.
+ */
+const STORE_RUN = `
+local function storeRun(base, window, epoch)
+  local run = string.match(redis.call('info', 'server'), 'run_id:(%x+)')
+  local recorded = redis.call('get', KEYS[base + 2])
+  if recorded == run then return end
+  redis.call('set', KEYS[base + 2], run)
+  if not recorded then return end
+  local cursor = '0'
+  repeat
+    local page = redis.call('scan', cursor, 'match', '${SLOT_PREFIX}*', 'count', 1000)
+    cursor = page[1]
+    for _, key in ipairs(page[2]) do redis.call('del', key) end
+  until cursor == '0'
+  redis.call('set', KEYS[base], epoch)
+  redis.call('set', KEYS[base + 1], '1', 'PX', window)
+end
+`;
+/**
+ * A claim: KEYS slot, epoch, resync, run; ARGV holder, slot TTL, resync window, a fresh epoch. A
+ * store without its epoch came back empty, one of another run from a snapshot: the resync window
+ * starts. A held slot answers -1 (held), a free one during the window the window's remaining
+ * ms, else it is taken (0).
+ */
+const CLAIM_SLOT = `${STORE_RUN}
+storeRun(2, ARGV[3], ARGV[4])
 if redis.call('exists', KEYS[2]) == 0 then
   redis.call('set', KEYS[2], ARGV[4])
   redis.call('set', KEYS[3], '1', 'PX', ARGV[3])
@@ -41,12 +76,13 @@ if wait > 0 then return wait end
 redis.call('set', KEYS[1], ARGV[1], 'PX', ARGV[2])
 return 0`;
 /**
- * On every (re)connect: KEYS epoch, resync; ARGV the epoch this instance saw before ('' at
+ * On every (re)connect: KEYS epoch, resync, run; ARGV the epoch this instance saw before ('' at
  * boot), resync window, a fresh epoch. A store whose epoch is missing or not the one seen before
  * was replaced since: the resync window (re)starts. At boot nothing was seen: a missing epoch is
  * set without a window (a fresh store holds no one's slots). Returns the store's epoch.
  */
-const CHECK_EPOCH = `
+const CHECK_EPOCH = `${STORE_RUN}
+storeRun(1, ARGV[2], ARGV[3])
 local current = redis.call('get', KEYS[1])
 if not current then
   redis.call('set', KEYS[1], ARGV[3])
@@ -57,17 +93,23 @@ if ARGV[1] ~= '' and current ~= ARGV[1] then
 end
 return current`;
 const RELEASE_IF_HOLDER = `if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end return 0`;
-/** Extends every slot still ours, re-takes a free one; returns the indexes of the lost ones. */
-const REFRESH_SLOTS = `
+/**
+ * Extends every slot still ours, re-takes a free one; returns the indexes of the lost ones.
+ * KEYS epoch, resync, run, then the slots; ARGV slot TTL, resync window, a fresh epoch, then
+ * the holders.
+ */
+const REFRESH_SLOTS = `${STORE_RUN}
+storeRun(1, ARGV[2], ARGV[3])
 local lost = {}
-for i, key in ipairs(KEYS) do
+for i = 4, #KEYS do
+  local key = KEYS[i]
   local holder = redis.call('get', key)
-  if holder == ARGV[i + 1] then
+  if holder == ARGV[i] then
     redis.call('pexpire', key, ARGV[1])
   elseif not holder then
-    redis.call('set', key, ARGV[i + 1], 'PX', ARGV[1])
+    redis.call('set', key, ARGV[i], 'PX', ARGV[1])
   else
-    table.insert(lost, i)
+    table.insert(lost, i - 3)
   end
 end
 return lost`;
@@ -91,8 +133,9 @@ export class RedisRelayBus extends RelayBus {
   private readonly reconnectListeners: (() => void)[] = [];
 
   /**
-   * `resyncMs`: how long after the slot store came back empty a free slot is not handed out (the
-   * instances' slot TTL: a live holder re-asserts its slots within it, as it refreshes them).
+   * `resyncMs`: how long after the slot store came back (empty, or from a snapshot) a free slot is
+   * not handed out (the instances' slot TTL: a live holder re-asserts its slots within it, as it
+   * refreshes them).
    */
   constructor(
     private readonly pub: Redis,
@@ -158,9 +201,10 @@ export class RedisRelayBus extends RelayBus {
         async () =>
           (await this.pub.eval(
             CHECK_EPOCH,
-            2,
+            3,
             EPOCH_KEY,
             RESYNC_KEY,
+            RUN_KEY,
             this.epoch,
             String(this.resyncMs),
             randomBytes(8).toString('hex'),
@@ -169,7 +213,7 @@ export class RedisRelayBus extends RelayBus {
       if (this.epoch !== '' && epoch !== this.epoch)
         this.logger.warn(
           { resyncMs: this.resyncMs },
-          'Relay slot store came back empty: free slots are held back while their holders re-assert them',
+          'Relay slot store came back (Redis restarted): free slots are held back while their holders re-assert them',
         );
       this.epoch = epoch;
     } catch (error) {
@@ -182,10 +226,11 @@ export class RedisRelayBus extends RelayBus {
     return bounded('claimSlot', async () => {
       const result = (await this.pub.eval(
         CLAIM_SLOT,
-        3,
+        4,
         `${SLOT_PREFIX}${sessionId}:${role}`,
         EPOCH_KEY,
         RESYNC_KEY,
+        RUN_KEY,
         holder,
         String(Math.max(1, Math.ceil(ttlMs))),
         String(this.resyncMs),
@@ -202,9 +247,14 @@ export class RedisRelayBus extends RelayBus {
     return bounded('refreshSlots', async () => {
       const lost = (await this.pub.eval(
         REFRESH_SLOTS,
-        slots.length,
+        3 + slots.length,
+        EPOCH_KEY,
+        RESYNC_KEY,
+        RUN_KEY,
         ...slots.map((s) => `${SLOT_PREFIX}${s.sessionId}:${s.role}`),
         String(Math.max(1, Math.ceil(ttlMs))),
+        String(this.resyncMs),
+        randomBytes(8).toString('hex'),
         ...slots.map((s) => s.holder),
       )) as number[];
       return lost.map((index) => slots[index - 1]);
@@ -278,6 +328,13 @@ export class RedisRelayBus extends RelayBus {
       );
       return result === 'OK';
     });
+  }
+
+  wasUsed(sessionId: string, role: RelayRole): Promise<boolean> {
+    return bounded(
+      'wasUsed',
+      async () => (await this.pub.exists(`${USED_PREFIX}${sessionId}:${role}`)) === 1,
+    );
   }
 }
 

@@ -30,9 +30,9 @@ export interface HeldSlot {
 
 /**
  * A claim's answer: the slot is ours (`claimed`), another socket holds it (`held`), or the slot
- * store came back empty (Redis restarted, or its keys were lost) less than the resync window ago,
- * so the slot may belong to a socket whose instance has not re-asserted it yet: ask again in
- * `resyncMs`.
+ * store came back (Redis restarted, empty or from a snapshot, or its keys were lost) less than the
+ * resync window ago, so the slot may belong to a socket whose instance has not re-asserted it
+ * yet: ask again in `resyncMs`.
  */
 export type SlotClaim = 'claimed' | 'held' | { resyncMs: number };
 
@@ -92,4 +92,6 @@ export abstract class RelayBus {
   abstract subscribeKioskNotices(handler: KioskNoticeHandler): Promise<void>;
   /** True the first time it is called for this session and role (kept for `ttlMs`). */
   abstract firstUse(sessionId: string, role: RelayRole, ttlMs: number): Promise<boolean>;
+  /** Whether `firstUse` was spent for this session and role (and is still kept); spends nothing. */
+  abstract wasUsed(sessionId: string, role: RelayRole): Promise<boolean>;
 }

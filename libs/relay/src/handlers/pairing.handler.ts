@@ -97,7 +97,8 @@ export class PairingHandler {
     conn.keyFingerprint = keyFingerprint;
     conn.platformId = this.sessions.platformIdOf(session);
     conn.platformIds.add(conn.platformId);
-    await this.sessions.recordDevice(conn.sessionId, frame.device_id);
+    // recorded in the session once its slot is taken (RelayHub.takeSession), not here: a kiosk
+    // refused `already_connected` is not the session's
     return { frames: [], join: true };
   }
 
