@@ -1,5 +1,5 @@
 import { ManualClock } from '@app/common';
-import { phoneAt, punch, sync } from '../support/timesheet-client';
+import { phoneAt, syncPunches, syncRefused } from '../support/timesheet-client';
 import { Phone } from '../support/worker-client';
 import { ConsoleTab } from './console-driver';
 import { consoleSuite, ConsoleSite, startConsoleSite } from './console-site';
@@ -36,25 +36,23 @@ consoleSuite('console: punches refused at sync in the payroll grid and the fraud
     refusedOnly = await phoneAt(t.baseUrl, t.keys.admin, siteId);
     // 3 October 09:00-17:30 IST, synced the same day: paid as usual
     clock.set('2026-10-03T14:00:00.000Z');
-    const honest = await sync(t.baseUrl, paid, [
-      punch(paid, 'check_in', '2026-10-03T03:30:00.000Z'),
-      punch(paid, 'check_out', '2026-10-03T12:00:00.000Z'),
+    await syncPunches(t.baseUrl, paid, [
+      ['check_in', '2026-10-03T03:30:00.000Z'],
+      ['check_out', '2026-10-03T12:00:00.000Z'],
     ]);
-    expect(honest.accepted).toBe(2);
     // 5 and 6 October, synced nine days later: refused
     clock.set('2026-10-14T06:00:00.000Z');
-    const late = await sync(t.baseUrl, paid, [
-      punch(paid, 'check_in', '2026-10-05T03:30:00.000Z'),
-      punch(paid, 'check_out', '2026-10-05T12:00:00.000Z'),
-    ]);
-    expect(late.results.map((r) => (r as any).reason)).toEqual([
-      'timestamp_too_old',
-      'timestamp_too_old',
-    ]);
-    const lost = await sync(t.baseUrl, refusedOnly, [
-      punch(refusedOnly, 'check_in', '2026-10-06T03:30:00.000Z'),
-    ]);
-    expect(lost.results.map((r) => (r as any).reason)).toEqual(['timestamp_too_old']);
+    const tooOld = 'timestamp_too_old';
+    await syncRefused(
+      t.baseUrl,
+      paid,
+      [
+        ['check_in', '2026-10-05T03:30:00.000Z'],
+        ['check_out', '2026-10-05T12:00:00.000Z'],
+      ],
+      tooOld,
+    );
+    await syncRefused(t.baseUrl, refusedOnly, [['check_in', '2026-10-06T03:30:00.000Z']], tooOld);
 
     admin = await site.signedIn(t.keys.admin);
   });
