@@ -8,6 +8,7 @@ import { TestSocket } from './support/ws-client';
 import { connectDevice, openSession, pair } from './support/pairing';
 import { ApiProcess, PrivateRedis, startApiProcess } from './support/processes';
 import { http, startTestApp, TestApp } from './support/test-app';
+import { TestSocket } from './support/ws-client';
 
 /**
  * Long slots: refreshed every 10 s, so after Redis comes back empty the first kiosk's instance
@@ -22,6 +23,30 @@ async function eventually(check: () => Promise<boolean>, what: string): Promise<
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
   throw new Error(`never: ${what}`);
+}
+
+/** A second kiosk refused the session (its kiosk still connected elsewhere), never joined. */
+async function expectRefused(intruder: TestSocket): Promise<void> {
+  const refusal = await intruder.error('already_connected', SLOT_TTL_MS + 30_000);
+  expect(refusal.message).toBe('This session already has a device socket');
+  expect(await intruder.waitClose()).toBe(4409);
+  expect(intruder.frames.filter((f) => f.type === 'joined')).toEqual([]);
+}
+
+/**
+ * The first pairing untouched: it still relays, both ways, across the instances, and the phone
+ * was told of no other kiosk; then closed.
+ */
+async function expectFirstPairingRelays(mobile: TestSocket, device: TestSocket): Promise<void> {
+  device.send({ type: 'to_mobile', data: { still: 'first' } });
+  expect((await mobile.next('from_device')).data).toEqual({ still: 'first' });
+  mobile.send({ type: 'to_device', data: { hello: 'first' } });
+  expect((await device.next('from_mobile')).data).toEqual({ hello: 'first' });
+  expect(device.closeCode).toBeUndefined();
+  expect(device.frames.filter((f) => f.type === 'error')).toEqual([]);
+  expect(mobile.frames.filter((f) => f.type === 'status')).toEqual([]);
+  mobile.close();
+  device.close();
 }
 
 /**
@@ -66,23 +91,8 @@ describe('relay slots after Redis comes back empty (e2e)', () => {
       );
 
     // the second kiosk, on the phone's instance, with the QR token and a valid signature
-    const intruder = await connectDevice(b, second, session);
-    const refusal = await intruder.error('already_connected', SLOT_TTL_MS + 30_000);
-    expect(refusal.message).toBe('This session already has a device socket');
-    expect(await intruder.waitClose()).toBe(4409);
-    expect(intruder.frames.filter((f) => f.type === 'joined')).toEqual([]);
-
-    // the first pairing is untouched and still relays, both ways, across the instances
-    device.send({ type: 'to_mobile', data: { still: 'first' } });
-    expect((await mobile.next('from_device')).data).toEqual({ still: 'first' });
-    mobile.send({ type: 'to_device', data: { hello: 'first' } });
-    expect((await device.next('from_mobile')).data).toEqual({ hello: 'first' });
-    expect(device.closeCode).toBeUndefined();
-    expect(device.frames.filter((f) => f.type === 'error')).toEqual([]);
-    // the phone was told of no other kiosk
-    expect(mobile.frames.filter((f) => f.type === 'status')).toEqual([]);
-    mobile.close();
-    device.close();
+    await expectRefused(await connectDevice(b, second, session));
+    await expectFirstPairingRelays(mobile, device);
   }, 180_000);
 
   it("should hold the second kiosk's join until the first kiosk's instance, back later, re-asserts its slot", async () => {
@@ -112,10 +122,7 @@ describe('relay slots after Redis comes back empty (e2e)', () => {
       );
       a.child.kill('SIGCONT');
 
-      const refusal = await intruder.error('already_connected', SLOT_TTL_MS + 30_000);
-      expect(refusal.message).toBe('This session already has a device socket');
-      expect(await intruder.waitClose()).toBe(4409);
-      expect(intruder.frames.filter((f) => f.type === 'joined')).toEqual([]);
+      await expectRefused(intruder);
     } finally {
       a.child.kill('SIGCONT');
       warn.mockRestore();
@@ -124,15 +131,7 @@ describe('relay slots after Redis comes back empty (e2e)', () => {
       async () => (await http(a.baseUrl, 'GET', '/health')).status === 200,
       'health back up',
     );
-    device.send({ type: 'to_mobile', data: { still: 'first' } });
-    expect((await mobile.next('from_device')).data).toEqual({ still: 'first' });
-    mobile.send({ type: 'to_device', data: { hello: 'first' } });
-    expect((await device.next('from_mobile')).data).toEqual({ hello: 'first' });
-    expect(device.closeCode).toBeUndefined();
-    expect(device.frames.filter((f) => f.type === 'error')).toEqual([]);
-    expect(mobile.frames.filter((f) => f.type === 'status')).toEqual([]);
-    mobile.close();
-    device.close();
+    await expectFirstPairingRelays(mobile, device);
   }, 180_000);
 
   it('should let a legacy app that gave up while its join was held join when it comes back', async () => {

@@ -1,21 +1,13 @@
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { ManualClock } from '@app/common';
-import { buildConsole } from '../../scripts/build-console';
 import { imageBytes } from '../support/image-bytes';
 import { TestKiosk } from '../support/kiosk';
-import { http, startTestApp, TestApp } from '../support/test-app';
+import { http, TestApp } from '../support/test-app';
 import { punch, sync } from '../support/timesheet-client';
-import { Phone, registerPhone, signPacket, syncBatch } from '../support/worker-client';
-import {
-  ARTIFACTS,
-  Browser,
-  CHROMIUM,
-  chromiumPresent,
-  ConsoleTab,
-  launchBrowser,
-} from './console-driver';
+import { Phone } from '../support/worker-client';
+import { ARTIFACTS, Browser, ConsoleTab } from './console-driver';
+import { consoleSuite, ConsoleSite, startConsoleSite } from './console-site';
 
 jest.setTimeout(600_000);
 
@@ -24,10 +16,7 @@ const WIDTHS = [390, 768, 1400] as const;
 const HEIGHT = 900;
 const MONTH = '2026-03';
 
-const suite = chromiumPresent ? describe : describe.skip;
-const title = chromiumPresent
-  ? 'console layout at phone, tablet and laptop widths in Chromium (browser)'
-  : `console layout at phone, tablet and laptop widths in Chromium (browser) (skipped: no Chromium at ${CHROMIUM})`;
+const title = 'console layout at phone, tablet and laptop widths in Chromium';
 
 /** What one page looks like at one width, measured in the page. */
 interface Layout {
@@ -179,10 +168,10 @@ function gridAtFarRight(): {
  * inside their own box, the navigation stays on screen, nothing is clipped, and the timesheet
  * grid scrolls in its box with the worker column kept in view.
  */
-suite(title, () => {
+consoleSuite(title, () => {
+  let site: ConsoleSite;
   let t: TestApp;
   let browser: Browser;
-  let consoleDir: string;
   let admin: ConsoleTab;
   let auditor: ConsoleTab;
   const clock = new ManualClock('2026-03-01T00:00:00.000Z');
@@ -208,10 +197,8 @@ suite(title, () => {
   ];
 
   beforeAll(async () => {
-    consoleDir = await buildConsole(mkdtempSync(join(tmpdir(), 'mdai-console-build-')));
-    t = await startTestApp(
+    site = await startConsoleSite(
       {
-        CONSOLE_DIR: consoleDir,
         // a month of punches synced at its end
         SYNC_MAX_OFFLINE_AGE_HOURS: String(24 * 40),
         OFFLINE_TOKEN_TTL_DAYS: '60',
@@ -219,26 +206,12 @@ suite(title, () => {
       },
       { clock },
     );
-    const api = (method: 'GET' | 'POST', path: string, body?: unknown, key = t.keys.admin) =>
-      http(t.baseUrl, method, path, { key, body });
+    ({ t, browser } = site);
+    const { api } = site;
 
-    const site = await api('POST', '/api/v5/sites', {
-      name: 'Dwarka Sector 21 Metro Depot, Tower B (North Wing Extension)',
-      geo: { lat: 28.6139, lng: 77.209 },
-      radiusM: 250,
-      timeZone: 'Asia/Kolkata',
-    });
-    expect(site.status).toBe(201);
-    siteId = site.body.siteId;
-    for (const name of ['Noida Sector 62 Data Centre Annexe', 'Gurugram Cyber Hub Phase III']) {
-      const other = await api('POST', '/api/v5/sites', {
-        name,
-        geo: { lat: 28.5, lng: 77.1 },
-        radiusM: 150,
-        timeZone: 'Asia/Kolkata',
-      });
-      expect(other.status).toBe(201);
-    }
+    siteId = await site.site('Dwarka Sector 21 Metro Depot, Tower B (North Wing Extension)');
+    for (const name of ['Noida Sector 62 Data Centre Annexe', 'Gurugram Cyber Hub Phase III'])
+      await site.site(name);
 
     // kiosks with long ids, one with a history of block, unblock and a reason
     for (let i = 1; i <= 6; i++) {
@@ -255,15 +228,7 @@ suite(title, () => {
 
     // a dozen workers with phones, a thekedar
     phones = [];
-    for (const [i, name] of NAMES.entries()) {
-      const worker = await api('POST', '/api/v5/workers', {
-        name,
-        phone: `+91 98100 ${String(40000 + i).padStart(5, '0')}`,
-        siteIds: [siteId],
-      });
-      expect(worker.status).toBe(201);
-      phones.push(await registerPhone(t.baseUrl, worker.body, siteId, `layout-sim-${i}`));
-    }
+    for (const name of NAMES) phones.push(await site.workerPhone(name, siteId));
     const thekedar = await api('POST', '/api/v5/thekedars', {
       name: 'Ramesh Chandra Vishwakarma',
       phone: '+91 98100 49999',
@@ -284,18 +249,7 @@ suite(title, () => {
       await sync(t.baseUrl, phone, packets);
     }
     // a teleporting phone: fraud events
-    const teleported = await syncBatch(t.baseUrl, phones[0].token, [
-      signPacket(phones[0], {
-        timestamp: '2026-03-31T14:00:00.000Z',
-        geo: { lat: 28.6139, lng: 77.209, accuracyM: 8 },
-      }),
-      signPacket(phones[0], {
-        type: 'check_out',
-        timestamp: '2026-03-31T14:01:00.000Z',
-        geo: { lat: 31.31, lng: 77.209, accuracyM: 8 },
-      }),
-    ]);
-    expect(teleported.body).toMatchObject({ accepted: 2 });
+    await site.teleport(phones[0], '2026-03-31T14:00:00.000Z');
 
     // the vault: a stored file, read with a purpose
     const stored = await http(t.baseUrl, 'POST', '/api/v5/vault', {
@@ -312,19 +266,12 @@ suite(title, () => {
     });
     expect(read.status).toBe(200);
 
-    browser = await launchBrowser();
-    admin = await ConsoleTab.open(browser, t.baseUrl);
-    await admin.signIn(t.keys.admin);
-    auditor = await ConsoleTab.open(browser, t.baseUrl);
-    await auditor.signIn(t.keys.auditor);
+    admin = await site.signedIn(t.keys.admin);
+    auditor = await site.signedIn(t.keys.auditor);
     mkdirSync(ARTIFACTS, { recursive: true });
   });
 
-  afterAll(async () => {
-    await browser?.close();
-    await t?.close();
-    if (consoleDir) rmSync(consoleDir, { recursive: true, force: true });
-  });
+  afterAll(() => site?.close());
 
   /** Measures the page as it is at each width, noting every fault; a screenshot of each. */
   async function atEveryWidth(tab: ConsoleTab, name: string, nav = true): Promise<void> {

@@ -1,39 +1,13 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { ManualClock } from '@app/common';
-import { buildConsole } from '../../scripts/build-console';
-import { http, startTestApp, TestApp } from '../support/test-app';
-import { createSite, phoneAt, punch, sync } from '../support/timesheet-client';
+import { phoneAt, syncPunches, syncRefused } from '../support/timesheet-client';
 import { Phone } from '../support/worker-client';
-import { Browser, CHROMIUM, chromiumPresent, ConsoleTab, launchBrowser } from './console-driver';
+import { ConsoleTab } from './console-driver';
+import { consoleSuite, ConsoleSite, startConsoleSite } from './console-site';
 
 jest.setTimeout(600_000);
 
 /** The browser's zone: neither UTC (the API's) nor the site's (Asia/Kolkata). */
 const BROWSER_ZONE = 'America/New_York';
-
-const suite = chromiumPresent ? describe : describe.skip;
-const title = chromiumPresent
-  ? 'console: punches refused at sync in the payroll grid and the fraud events (browser)'
-  : `console: refused punches (browser) (skipped: no Chromium at ${CHROMIUM})`;
-
-/** What `whenText` shows for an instant in BROWSER_ZONE, worked out here in node. */
-function localText(iso: string): string {
-  const parts = new Intl.DateTimeFormat('en-GB', {
-    timeZone: BROWSER_ZONE,
-    year: 'numeric',
-    month: '2-digit',
-    day: '2-digit',
-    hour: '2-digit',
-    minute: '2-digit',
-    second: '2-digit',
-    hourCycle: 'h23',
-    timeZoneName: 'short',
-  }).formatToParts(new Date(iso));
-  const get = (type: string) => parts.find((p) => p.type === type)?.value ?? '';
-  return `${get('year')}-${get('month')}-${get('day')} ${get('hour')}:${get('minute')}:${get('second')} ${get('timeZoneName')} (${BROWSER_ZONE})`;
-}
 
 /**
  * A payroll clerk's month in the console: a phone offline longer than
@@ -42,10 +16,8 @@ function localText(iso: string): string {
  * every punch was refused gets a row), linked to the worker's refusals in the fraud events,
  * which show each refused punch's type and claimed time in the browser's zone.
  */
-suite(title, () => {
-  let t: TestApp;
-  let browser: Browser;
-  let consoleDir: string;
+consoleSuite('console: punches refused at sync in the payroll grid and the fraud events', () => {
+  let site: ConsoleSite;
   let admin: ConsoleTab;
   const clock = new ManualClock('2026-10-01T00:00:00.000Z');
   let siteId: string;
@@ -54,50 +26,43 @@ suite(title, () => {
   let refusedOnly: Phone;
 
   beforeAll(async () => {
-    consoleDir = await buildConsole(mkdtempSync(join(tmpdir(), 'mdai-console-build-')));
-    t = await startTestApp({ CONSOLE_DIR: consoleDir, TRUST_AUTO_BLOCK_FLOOR: '0' }, { clock });
-    siteId = (await createSite(t.baseUrl, t.keys.admin, 'Asia/Kolkata')).siteId;
+    site = await startConsoleSite(
+      { TRUST_AUTO_BLOCK_FLOOR: '0' },
+      { clock, timezoneId: BROWSER_ZONE },
+    );
+    const { t } = site;
+    siteId = await site.site('Kalkaji Depot');
     paid = await phoneAt(t.baseUrl, t.keys.admin, siteId);
     refusedOnly = await phoneAt(t.baseUrl, t.keys.admin, siteId);
     // 3 October 09:00-17:30 IST, synced the same day: paid as usual
     clock.set('2026-10-03T14:00:00.000Z');
-    const honest = await sync(t.baseUrl, paid, [
-      punch(paid, 'check_in', '2026-10-03T03:30:00.000Z'),
-      punch(paid, 'check_out', '2026-10-03T12:00:00.000Z'),
+    await syncPunches(t.baseUrl, paid, [
+      ['check_in', '2026-10-03T03:30:00.000Z'],
+      ['check_out', '2026-10-03T12:00:00.000Z'],
     ]);
-    expect(honest.accepted).toBe(2);
     // 5 and 6 October, synced nine days later: refused
     clock.set('2026-10-14T06:00:00.000Z');
-    const late = await sync(t.baseUrl, paid, [
-      punch(paid, 'check_in', '2026-10-05T03:30:00.000Z'),
-      punch(paid, 'check_out', '2026-10-05T12:00:00.000Z'),
-    ]);
-    expect(late.results.map((r) => (r as any).reason)).toEqual([
-      'timestamp_too_old',
-      'timestamp_too_old',
-    ]);
-    const lost = await sync(t.baseUrl, refusedOnly, [
-      punch(refusedOnly, 'check_in', '2026-10-06T03:30:00.000Z'),
-    ]);
-    expect(lost.results.map((r) => (r as any).reason)).toEqual(['timestamp_too_old']);
+    const tooOld = 'timestamp_too_old';
+    await syncRefused(
+      t.baseUrl,
+      paid,
+      [
+        ['check_in', '2026-10-05T03:30:00.000Z'],
+        ['check_out', '2026-10-05T12:00:00.000Z'],
+      ],
+      tooOld,
+    );
+    await syncRefused(t.baseUrl, refusedOnly, [['check_in', '2026-10-06T03:30:00.000Z']], tooOld);
 
-    browser = await launchBrowser({ timezoneId: BROWSER_ZONE });
-    admin = await ConsoleTab.open(browser, t.baseUrl);
-    await admin.signIn(t.keys.admin);
+    admin = await site.signedIn(t.keys.admin);
   });
 
-  afterAll(async () => {
-    await browser?.close();
-    await t?.close();
-    if (consoleDir) rmSync(consoleDir, { recursive: true, force: true });
-  });
+  afterAll(() => site?.close());
 
   it("should show each worker's refused punches in the month's grid, a worker with refused punches only in a row of its own", async () => {
-    const payroll = await http(
-      t.baseUrl,
+    const payroll = await site.api(
       'GET',
       `/api/v5/sites/${siteId}/payroll?from=2026-10-01&to=2026-10-31`,
-      { key: t.keys.admin },
     );
     const workers = payroll.body.workers as Array<{ workerId: string; name: string }>;
     await admin.goto(`#/timesheets/${siteId}?month=2026-10`);
@@ -146,16 +111,15 @@ suite(title, () => {
       {
         type: 'check_in',
         at: '2026-10-05T03:30:00.000Z',
-        text: `refused punch: check-in at ${localText('2026-10-05T03:30:00.000Z')}`,
+        // 03:30 UTC is the evening before in New York (daylight time), the offset named
+        text: 'refused punch: check-in at 2026-10-04 23:30:00 GMT-4 (America/New_York)',
       },
       {
         type: 'check_out',
         at: '2026-10-05T12:00:00.000Z',
-        text: `refused punch: check-out at ${localText('2026-10-05T12:00:00.000Z')}`,
+        text: 'refused punch: check-out at 2026-10-05 08:00:00 GMT-4 (America/New_York)',
       },
     ]);
-    // 03:30 UTC is the evening before in New York, the offset named
-    expect(punches[0].text).toContain('2026-10-04 23:30:00 GMT-4 (America/New_York)');
     expect(await rows.first().innerText()).toContain('timestamp_too_old');
     expect(await admin.check('refused-punches-fraud')).toEqual([]);
 

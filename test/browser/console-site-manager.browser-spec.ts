@@ -1,14 +1,11 @@
-import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, request, Server } from 'node:http';
 import { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { ManualClock } from '@app/common';
-import { buildConsole } from '../../scripts/build-console';
-import { http, startTestApp, TestApp } from '../support/test-app';
+import { TestApp } from '../support/test-app';
 import { crewPhone, punch, sync, thekedarWithDevice } from '../support/timesheet-client';
-import { Phone, registerPhone, signPacket, syncBatch } from '../support/worker-client';
-import { Browser, CHROMIUM, chromiumPresent, ConsoleTab, launchBrowser } from './console-driver';
+import { Phone, signPacket, syncBatch } from '../support/worker-client';
+import { Browser, ConsoleTab, launchBrowser } from './console-driver';
+import { consoleSuite, ConsoleSite, startConsoleSite } from './console-site';
 
 jest.setTimeout(600_000);
 
@@ -20,26 +17,8 @@ const WORKERS = ['Sita Devi', 'Mohammed Irfan Qureshi'];
 const LONG_WORKER = 'SitaDevi'.repeat(25);
 const LONG_SITE = 'OkhlaPhaseIIDepot'.repeat(12).slice(0, 200);
 
-const suite = chromiumPresent ? describe : describe.skip;
-const title = chromiumPresent
-  ? "console for a site manager: payroll closes, names, local times, the fraud table's width (browser)"
-  : `console for a site manager (browser) (skipped: no Chromium at ${CHROMIUM})`;
-
-/** What `whenText` should show for an instant in BROWSER_ZONE, worked out here in node. */
-function localText(iso: string): string {
-  const parts = new Intl.DateTimeFormat('en-GB', {
-    timeZone: BROWSER_ZONE,
-    year: 'numeric',
-    month: '2-digit',
-    day: '2-digit',
-    hour: '2-digit',
-    minute: '2-digit',
-    second: '2-digit',
-    hourCycle: 'h23',
-  }).formatToParts(new Date(iso));
-  const get = (type: string) => parts.find((p) => p.type === type)?.value ?? '';
-  return `${get('year')}-${get('month')}-${get('day')} ${get('hour')}:${get('minute')}:${get('second')}`;
-}
+const title =
+  "console for a site manager: payroll closes, names, local times, the fraud table's width";
 
 /**
  * A site manager's findings, each fixed and held here: the payroll period can be closed from
@@ -48,10 +27,10 @@ function localText(iso: string): string {
  * the browser, the zone named, the ISO instant on hover; every column of the fraud events is
  * reachable at a 1400 px wide window.
  */
-suite(title, () => {
+consoleSuite(title, () => {
+  let site: ConsoleSite;
   let t: TestApp;
   let browser: Browser;
-  let consoleDir: string;
   let admin: ConsoleTab;
   let auditor: ConsoleTab;
   const clock = new ManualClock('2026-03-01T00:00:00.000Z');
@@ -60,63 +39,28 @@ suite(title, () => {
   let crew: Phone;
   let thekedarId: string;
 
-  const api = (method: 'GET' | 'POST', path: string, body?: unknown, key?: string) =>
-    http(t.baseUrl, method, path, { key: key ?? t.keys.admin, body });
+  const api: ConsoleSite['api'] = (...args) => site.api(...args);
 
   beforeAll(async () => {
-    consoleDir = await buildConsole(mkdtempSync(join(tmpdir(), 'mdai-console-build-')));
-    t = await startTestApp(
+    site = await startConsoleSite(
       {
-        CONSOLE_DIR: consoleDir,
         SYNC_MAX_OFFLINE_AGE_HOURS: String(24 * 40),
         OFFLINE_TOKEN_TTL_DAYS: '60',
         TRUST_AUTO_BLOCK_FLOOR: '0',
       },
-      { clock },
+      { clock, timezoneId: BROWSER_ZONE },
     );
-    const site = await api('POST', '/api/v5/sites', {
-      name: SITE_NAME,
-      geo: { lat: 28.6139, lng: 77.209 },
-      radiusM: 250,
-      timeZone: 'Asia/Kolkata',
-    });
-    expect(site.status).toBe(201);
-    siteId = site.body.siteId;
+    ({ t, browser } = site);
+    siteId = await site.site(SITE_NAME);
     phones = [];
-    for (const [i, name] of WORKERS.entries()) {
-      const worker = await api('POST', '/api/v5/workers', {
-        name,
-        phone: `+91 98100 7000${i}`,
-        siteIds: [siteId],
-      });
-      expect(worker.status).toBe(201);
-      phones.push(await registerPhone(t.baseUrl, worker.body, siteId, `manager-sim-${i}`));
-    }
+    for (const name of WORKERS) phones.push(await site.workerPhone(name, siteId));
     // a thekedar with a phone, and a worker it onboarded
     const thekedar = await thekedarWithDevice(t.baseUrl, t.keys.admin, [siteId]);
     thekedarId = thekedar.thekedarId;
     crew = await crewPhone(t.baseUrl, thekedar, siteId, clock.now().toISOString());
 
     // a worker and a site with unbroken 200-character names (its phone teleports below)
-    const longSite = await api('POST', '/api/v5/sites', {
-      name: LONG_SITE,
-      geo: { lat: 28.6139, lng: 77.209 },
-      radiusM: 250,
-      timeZone: 'Asia/Kolkata',
-    });
-    expect(longSite.status).toBe(201);
-    const longWorker = await api('POST', '/api/v5/workers', {
-      name: LONG_WORKER,
-      phone: '+91 98100 70009',
-      siteIds: [longSite.body.siteId],
-    });
-    expect(longWorker.status).toBe(201);
-    const hopper = await registerPhone(
-      t.baseUrl,
-      longWorker.body,
-      longSite.body.siteId,
-      'long-sim',
-    );
+    const hopper = await site.workerPhone(LONG_WORKER, await site.site(LONG_SITE));
 
     // March 2-6 at the site, 09:00-17:00 IST, synced on the 20th (the month not over yet)
     clock.set('2026-03-20T06:00:00.000Z');
@@ -129,18 +73,7 @@ suite(title, () => {
       await sync(t.baseUrl, phone, packets);
     }
     // a phone that teleports: fraud events, with a long detail each
-    const teleported = await syncBatch(t.baseUrl, phones[0].token, [
-      signPacket(phones[0], {
-        timestamp: '2026-03-19T14:00:00.000Z',
-        geo: { lat: 28.6139, lng: 77.209, accuracyM: 8 },
-      }),
-      signPacket(phones[0], {
-        type: 'check_out',
-        timestamp: '2026-03-19T14:01:00.000Z',
-        geo: { lat: 31.31, lng: 77.209, accuracyM: 8 },
-      }),
-    ]);
-    expect(teleported.body).toMatchObject({ accepted: 2 });
+    await site.teleport(phones[0], '2026-03-19T14:00:00.000Z');
     const events = await api('GET', '/api/v5/fraud/events?limit=5');
     expect(events.body.length).toBeGreaterThan(0);
     // one reviewed, with a long reason: the Review column's widest cell
@@ -170,18 +103,11 @@ suite(title, () => {
     );
     expect(hopEvents.body.length).toBeGreaterThan(25);
 
-    browser = await launchBrowser({ timezoneId: BROWSER_ZONE });
-    admin = await ConsoleTab.open(browser, t.baseUrl);
-    await admin.signIn(t.keys.admin);
-    auditor = await ConsoleTab.open(browser, t.baseUrl);
-    await auditor.signIn(t.keys.auditor);
+    admin = await site.signedIn(t.keys.admin);
+    auditor = await site.signedIn(t.keys.auditor);
   });
 
-  afterAll(async () => {
-    await browser?.close();
-    await t?.close();
-    if (consoleDir) rmSync(consoleDir, { recursive: true, force: true });
-  });
+  afterAll(() => site?.close());
 
   /** Where the fraud table's box and its column headers are, the box scrolled to its start. */
   const fraudGeometry = () =>
@@ -269,12 +195,14 @@ suite(title, () => {
   it("should show times in the browser's zone, named, the exact instant on hover", async () => {
     const events = await api('GET', `/api/v5/fraud/events?workerId=${phones[0].workerId}`);
     const at = events.body[0].at as string;
+    // flagged when synced (the clock's 06:00 UTC): 02:00 in New York, on daylight time
+    expect(at).toBe('2026-03-20T06:00:00.000Z');
     await admin.goto(`#/fraud?workerId=${phones[0].workerId}`);
     const time = admin.page.locator('table tbody tr').first().locator('td').first().locator('time');
     expect(await time.getAttribute('datetime')).toBe(at);
     expect(await time.getAttribute('title')).toBe(at);
     const text = (await time.innerText()).replace(/\s+/g, ' ');
-    expect(text).toBe(`${localText(at)} GMT-4 (${BROWSER_ZONE})`);
+    expect(text).toBe('2026-03-20 02:00:00 GMT-4 (America/New_York)');
     // the filters take local times too, and say so
     expect(await admin.page.locator('form.filters').innerText()).toContain(
       `From (local time, ${BROWSER_ZONE})`,

@@ -1,33 +1,26 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { newId } from '@app/common';
 import { LedgerService } from '@app/offline-sync';
 import { punchEntry } from '@app/offline-sync/testing/punch-entry';
 import { WorkforceRepository } from '@app/workforce/infrastructure/persistence/workforce.repository';
-import { buildConsole } from '../../scripts/build-console';
-import { http, startTestApp, TestApp } from '../support/test-app';
+import { http, TestApp } from '../support/test-app';
 import { createSite } from '../support/timesheet-client';
-import { Browser, CHROMIUM, chromiumPresent, ConsoleTab, launchBrowser } from './console-driver';
+import { ConsoleTab } from './console-driver';
+import { consoleSuite, ConsoleSite, startConsoleSite } from './console-site';
 
 jest.setTimeout(300_000);
 
 const WORKERS = 2000;
 const ROWS = 50;
 
-const suite = chromiumPresent ? describe : describe.skip;
-const title = chromiumPresent
-  ? 'console timesheet grid of a large site in Chromium (browser)'
-  : `console timesheet grid of a large site in Chromium (browser) (skipped: no Chromium at ${CHROMIUM})`;
+const title = 'console timesheet grid of a large site in Chromium';
 
 /**
  * A site of 2,000 workers, each with a day in March 2026: the grid pages through every one of
  * them (50 rows a page, the API's cursor underneath), names them all, and goes back.
  */
-suite(title, () => {
+consoleSuite(title, () => {
+  let app: ConsoleSite;
   let t: TestApp;
-  let browser: Browser;
-  let consoleDir: string;
   let tab: ConsoleTab;
   let siteId: string;
   /** The workers in the API's order (by id), with their names. */
@@ -35,8 +28,8 @@ suite(title, () => {
   let otherSite: string;
 
   beforeAll(async () => {
-    consoleDir = await buildConsole(mkdtempSync(join(tmpdir(), 'mdai-console-build-')));
-    t = await startTestApp({ CONSOLE_DIR: consoleDir });
+    app = await startConsoleSite();
+    t = app.t;
     siteId = (await createSite(t.baseUrl, t.keys.admin, 'Asia/Kolkata')).siteId;
     // seeded through the ports (2,000 HTTP creations and phones would be the slow part)
     const store = t.app.get(WorkforceRepository, { strict: false });
@@ -93,16 +86,10 @@ suite(title, () => {
         timestamp: '2026-03-01T09:30:00.000Z',
       }),
     ]);
-    browser = await launchBrowser();
-    tab = await ConsoleTab.open(browser, t.baseUrl);
-    await tab.signIn(t.keys.auditor);
+    tab = await app.signedIn(t.keys.auditor);
   });
 
-  afterAll(async () => {
-    await browser?.close();
-    await t?.close();
-    if (consoleDir) rmSync(consoleDir, { recursive: true, force: true });
-  });
+  afterAll(() => app?.close());
 
   const rowIds = () =>
     tab.page

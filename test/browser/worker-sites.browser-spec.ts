@@ -1,42 +1,29 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { buildConsole } from '../../scripts/build-console';
-import { http, startTestApp, TestApp } from '../support/test-app';
+import { http, TestApp } from '../support/test-app';
 import { nextPhoneNumber } from '../support/worker-client';
 import type { Route } from 'playwright-core';
-import { Browser, CHROMIUM, chromiumPresent, ConsoleTab, launchBrowser } from './console-driver';
+import { ConsoleTab } from './console-driver';
+import { consoleSuite, ConsoleSite, startConsoleSite } from './console-site';
 
 jest.setTimeout(120_000);
 
-const suite = chromiumPresent ? describe : describe.skip;
-const title = chromiumPresent
-  ? "console: a worker's sites and status in Chromium (browser)"
-  : `console: a worker's sites and status in Chromium (browser) (skipped: no Chromium at ${CHROMIUM})`;
+const title = "console: a worker's sites and status in Chromium";
 
 /**
  * The worker page's admin controls, through the REST API only: change the sites, deactivate
  * with a reason, reactivate; the workers list shows the status and filters by it.
  */
-suite(title, () => {
+consoleSuite(title, () => {
+  let app: ConsoleSite;
   let t: TestApp;
-  let browser: Browser;
-  let consoleDir: string;
   let tab: ConsoleTab;
 
   beforeAll(async () => {
-    consoleDir = await buildConsole(mkdtempSync(join(tmpdir(), 'mdai-console-build-')));
-    t = await startTestApp({ CONSOLE_DIR: consoleDir });
-    browser = await launchBrowser();
-    tab = await ConsoleTab.open(browser, t.baseUrl);
-    await tab.signIn(t.keys.admin);
+    app = await startConsoleSite();
+    t = app.t;
+    tab = await app.signedIn(t.keys.admin);
   });
 
-  afterAll(async () => {
-    await browser?.close();
-    await t?.close();
-    if (consoleDir) rmSync(consoleDir, { recursive: true, force: true });
-  });
+  afterAll(() => app?.close());
 
   const site = async (name: string) => {
     const res = await http(t.baseUrl, 'POST', '/api/v5/sites', {

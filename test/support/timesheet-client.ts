@@ -47,7 +47,7 @@ export async function sync(baseUrl: string, phone: Phone, packets: ReturnType<ty
   const res = await syncBatch(baseUrl, phone.token, packets);
   expect(res.status).toBe(200);
   return res.body as {
-    results: { packetId: string; status: string; seq?: number }[];
+    results: { packetId: string; status: string; seq?: number; reason?: string }[];
     accepted: number;
     duplicates: number;
   };
@@ -238,6 +238,23 @@ export async function syncPunches(baseUrl: string, phone: Phone, list: Punches):
   );
   expect(res.accepted).toBe(list.length);
   return res.results.map((r) => r.seq!);
+}
+
+/** Syncs the punches, every one refused (`rejected`) for `reason`. */
+export async function syncRefused(
+  baseUrl: string,
+  phone: Phone,
+  list: Punches,
+  reason: string,
+): Promise<void> {
+  const res = await sync(
+    baseUrl,
+    phone,
+    list.map(([type, at]) => punch(phone, type, at)),
+  );
+  expect(res.results.map((r) => [r.status, r.reason])).toEqual(
+    list.map(() => ['rejected', reason]),
+  );
 }
 
 /** The types of a day's flags, in order. */

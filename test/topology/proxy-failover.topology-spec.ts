@@ -110,14 +110,7 @@ describe('nginx in front of the replicas: failover and its own errors', () => {
   };
 
   beforeAll(async () => {
-    stack = new Topology();
-    try {
-      await stack.start();
-    } catch (error) {
-      const logs = stack.logs();
-      await stack.stop();
-      throw new Error(`${(error as Error).message}\n${logs}`);
-    }
+    stack = await Topology.started();
     proxy = stack.proxyUrl;
   }, 240_000);
 

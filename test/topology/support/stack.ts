@@ -59,6 +59,21 @@ export class Topology {
   /** compose's named volume `api-data`, mounted at /data in both replicas. */
   readonly dataDir = join(this.dir, 'api-data');
 
+  /**
+   * A topology started for a spec: when the start fails, everything started is stopped again
+   * and the error carries the services' last log lines.
+   */
+  static async started(): Promise<Topology> {
+    const stack = new Topology();
+    try {
+      return await stack.start();
+    } catch (error) {
+      const logs = stack.logs();
+      await stack.stop();
+      throw new Error(`${(error as Error).message}\n${logs}`);
+    }
+  }
+
   constructor() {
     this.dotenv = initEnv(this.dir);
     // a key of our own rather than the example's, so both sides visibly read it from .env
