@@ -231,7 +231,7 @@ function runBackupWith(env: Record<string, string>, ...args: string[]) {
     }
   }, 120_000);
 
-  it('should check a backup without a server: a truncated blob, a changed byte of the database, a missing file, an edited manifest, no manifest, a changed ledger entry, a witness line beyond the log and a --key that did not sign the checkpoints each fail with their line', async () => {
+  it('should check a backup without a server: a truncated blob, a changed byte of the database, a missing file, an edited manifest, no manifest, a changed ledger entry, a changed ledger key copy, a witness line beyond the log and a --key that did not sign the checkpoints each fail with their line', async () => {
     const manifestOf = (dir: string) =>
       JSON.parse(readFileSync(join(dir, 'backup-manifest.json'), 'utf8'));
     /** The manifest written again as the backup would, after `change` (its digest holds). */
@@ -298,6 +298,25 @@ function runBackupWith(env: Record<string, string>, ...args: string[]) {
     }
     resealDatabase(ledger);
 
+    // a ledger link's key copy changed (its packet_id, which no hash covers; its data as it was),
+    // the manifest made to agree: the check reads data as the server does, the link tampered
+    const keyCopy = damaged('keycopy');
+    const rekey = new Database(join(keyCopy, 'mdai.sqlite'));
+    try {
+      for (const { name } of rekey
+        .prepare(
+          "SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'attendance_logs'",
+        )
+        .all() as { name: string }[])
+        rekey.exec(`DROP TRIGGER "${name}"`);
+      rekey
+        .prepare("UPDATE attendance_logs SET packet_id = 'moved-' || packet_id WHERE seq = 2")
+        .run();
+    } finally {
+      rekey.close();
+    }
+    resealDatabase(keyCopy);
+
     // a witness line beyond the copied log (what a plain copy taken the wrong way round has)
     const beyond = damaged('beyond');
     const witness = readFileSync(join(beyond, 'tlog-witness.ndjson'), 'utf8').trimEnd().split('\n');
@@ -350,7 +369,7 @@ function runBackupWith(env: Record<string, string>, ...args: string[]) {
     const listless = damaged('listless');
     reseal(listless, (w) => (w.missingBlobs = { fileId: 'x' }));
 
-    const [t, f, mi, e, c, l, b, k, a, u, ln, ml] = await Promise.all([
+    const [t, f, mi, e, c, l, b, k, a, u, ln, ml, kc] = await Promise.all([
       ...[truncated, flipped, missing, edited, cut, ledger, beyond].map((dir) => checkBackup(dir)),
       // the checkpoints against a key given (not the manifest's): another key signed them
       checkBackup(pristine, '--key', Buffer.alloc(32, 7).toString('base64')),
@@ -358,6 +377,7 @@ function runBackupWith(env: Record<string, string>, ...args: string[]) {
       checkBackup(untabled),
       checkBackup(linked),
       checkBackup(listless),
+      checkBackup(keyCopy),
     ]);
     const problems = (r: { stderr: string }) => r.stderr.trimEnd().split('\n');
     expect([t.code, problems(t)]).toEqual([
@@ -389,6 +409,12 @@ function runBackupWith(env: Record<string, string>, ...args: string[]) {
     expect(problems(l)).toContainEqual(
       expect.stringMatching(
         /^problem: "mdai\.local\/ledger\/[^"]+": verify:log FAIL chain broken at seq 3 \(record_hash_mismatch\)$/,
+      ),
+    );
+    expect(kc.code).toBe(1);
+    expect(problems(kc)).toContainEqual(
+      expect.stringMatching(
+        /^problem: "mdai\.local\/ledger\/[^"]+": verify:log FAIL chain broken at seq 2 \(record_hash_mismatch\)$/,
       ),
     );
     // the copied log may hold entries beyond the last witness line (rows signed after the
@@ -437,7 +463,7 @@ function runBackupWith(env: Record<string, string>, ...args: string[]) {
     ]);
     // a check leaves the backup as it was (SQLite made nothing beside the database)
     expect(readdirSync(flipped).sort()).toEqual(readdirSync(pristine).sort());
-    // twelve checks at once, each a process: minutes on a loaded machine (not a speed check)
+    // thirteen checks at once, each a process: minutes on a loaded machine (not a speed check)
   }, 180_000);
 
   it("should quote the paths and origins of problem lines, and name whose keys do not sign: --key's, or the manifest's logKeys", async () => {

@@ -133,6 +133,7 @@ export class LedgerService {
    * condition and wait for nothing: only the conditional entry can lose.
    */
   async appendAtHead(entry: PendingLogEntry, headSeq: number): Promise<AppendAtHeadResult> {
+    assertKeysOfData([entry]);
     await this.refuseWhileUnauthenticated([entry.siteId]);
     const result = await this.logs.appendAtHead(entry, headSeq);
     if (result.status === 'head_moved') return result;
@@ -146,6 +147,7 @@ export class LedgerService {
 
   /** Appends, then seals every touched site's log with a checkpoint and proves each entry in it. */
   async appendWithReceipts(entries: PendingLogEntry[]): Promise<LedgerAppend> {
+    assertKeysOfData(entries);
     await this.refuseWhileUnauthenticated(entries.map((e) => e.siteId));
     const results = await this.logs.appendToChains(entries);
     try {
@@ -1022,4 +1024,25 @@ function knownFirst(known: ReadonlyMap<number, AttendanceLog>, read: LeafSource)
     }
     return hashes;
   };
+}
+
+/**
+ * Every entry's key (`packetId`, what the store's unique key and duplicate lookup hold) is the
+ * packetId its hashed data names, or the call is a caller's bug, refused before anything is
+ * written (an internal error): stored, such a link would read tampered from its append on (its
+ * key copy disagrees with its data), and its data's packet could be appended again.
+ */
+export function assertKeysOfData(entries: PendingLogEntry[]): void {
+  for (let i = 0; i < entries.length; i++) {
+    const data = entries[i].data as unknown;
+    const named =
+      typeof data === 'object' && data !== null
+        ? (data as { packetId?: unknown }).packetId
+        : undefined;
+    if (entries[i].packetId !== named) {
+      throw new Error(
+        `Ledger append refused: entry ${i} of ${entries.length} (site ${JSON.stringify(entries[i].siteId)}) is keyed by a packetId its data does not name; nothing was appended`,
+      );
+    }
+  }
 }

@@ -23,7 +23,7 @@ export const OFFLINE_SYNC_ERRORS = {
     checkpoint_unavailable:
       'the packets are stored but their checkpoint could not be signed; send the same batch again for receipts',
     ledger_unauthenticated_entry:
-      "the site's ledger holds an entry past its last checkpoint that carries no valid server MAC (written straight into the database, with no MAC or with one copied from another link, or tagged under a signing key retired before it was sealed): the server signs no checkpoint over it and takes no append to the site until an operator runs `ledger:seal-foreign`; or a packet's key (deviceId, packetId) is found on a link whose hashed data names another key (its stored key copy changed in the database): the packet is neither answered as a duplicate nor appended until an operator restores the link from a backup; try again later",
+      "the site's ledger holds an entry past its last checkpoint that carries no valid server MAC (written straight into the database, with no MAC or with one copied from another link, or tagged under a signing key retired before it was sealed): the server signs no checkpoint over it and takes no append to the site until an operator runs `ledger:seal-foreign`; or a packet's key (deviceId, packetId) is found on a link whose hashed data names another key (its stored key copy changed in the database): the batch holding that packet is refused whole (none of its packets appended, nor answered as duplicates) until an operator restores the link from a backup; try again later",
     checkpoint_not_found: 'the site has no signed checkpoint yet',
     site_not_found: 'no site has this siteId',
     link_not_found: 'no ledger link of this site matches',

@@ -26,6 +26,8 @@ import { createInterface } from 'node:readline';
 import { ConfigError, readStored, SECRETS_FILE } from '@app/common';
 import { type ChainLink, noteSignedBy, parseNote } from '@app/tlog';
 import { auditRecordHash, VaultAuditEntry } from '@app/vault/domain/vault-audit-record';
+import { KEY_COPIES_DISAGREE_TEXT } from '@app/offline-sync/infrastructure/persistence/attendance-log.repository';
+import { KEY_COPIES_AGREE } from '@app/offline-sync/infrastructure/persistence/sqlite/sqlite-ledger.migrations';
 import { q } from './quote';
 import {
   BACKUP_MANIFEST,
@@ -606,11 +608,18 @@ function namedUnsealed(manifest: BackupManifest, suffix: string): boolean {
   );
 }
 
-/** A site's ledger in the copy, in seq order, as export lines. */
+/**
+ * A site's ledger in the copy, in seq order, as export lines. A link's data is read as the
+ * server's readers read it: a link whose key copies (packet_id, device_id: what the unique key
+ * and the duplicate lookup hold, no hash covers them) are not the ones its data names gives a
+ * text that hashes to no recordHash (`KEY_COPIES_AGREE`): such a backup fails at that link.
+ */
 async function* ledgerLinks(db: Database.Database, siteId: string): AsyncGenerator<ExportLine> {
   const rows = db
     .prepare(
-      'SELECT site_id, seq, prev_hash, record_hash, data, meta FROM attendance_logs WHERE site_id = ? ORDER BY seq',
+      `SELECT site_id, seq, prev_hash, record_hash,
+         CASE WHEN ${KEY_COPIES_AGREE} THEN data ELSE '${KEY_COPIES_DISAGREE_TEXT}' END AS data, meta
+       FROM attendance_logs WHERE site_id = ? ORDER BY seq`,
     )
     .iterate(siteId) as IterableIterator<{
     site_id: string;

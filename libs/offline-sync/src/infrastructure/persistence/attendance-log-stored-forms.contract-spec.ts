@@ -205,6 +205,38 @@ describeStoreContract(
       await expectTampered(siteId);
     });
 
+    it("should refuse a whole batch that holds a packet whose packetId was put in a link's key copy, writing none of its fresh packets (not half-committed), and append it whole once the link is restored", async () => {
+      const [siteId, otherSite] = [`S-${randomUUID()}`, `S-${randomUUID()}`];
+      const first = entry(siteId);
+      await sut().appendToChains([first, entry(siteId)]);
+      const future = entry(siteId);
+      await setKeyCopy(siteId, 'packetId', future.packetId);
+      // fresh packets before and after it, one on another site's chain
+      const batch = [entry(siteId), future, entry(otherSite), entry(siteId)];
+      const freshKeys = [0, 2, 3].map((i) => ({ packetId: batch[i].packetId, deviceId: 'd1' }));
+      const refused = { code: 'ledger_unauthenticated_entry' };
+      await expect(sut().appendToChains(batch)).rejects.toMatchObject(refused);
+      // nothing of the call was kept: its retry would answer them duplicate, never screened
+      expect(await sut().headSeq(siteId)).toBe(2);
+      expect(await sut().headSeq(otherSite)).toBe(0);
+      expect(await sut().findByKeys(freshKeys)).toEqual([undefined, undefined, undefined]);
+      // sent again, refused again the same way
+      await expect(sut().appendToChains(batch)).rejects.toMatchObject(refused);
+      expect(await sut().headSeq(siteId)).toBe(2);
+
+      // the operator restores the link: the same batch is appended, every packet of it
+      await setKeyCopy(siteId, 'packetId', first.packetId);
+      const results = await sut().appendToChains(batch);
+      expect(results.map((r) => [r.status, r.log.siteId, r.log.seq])).toEqual([
+        ['appended', siteId, 3],
+        ['appended', siteId, 4],
+        ['appended', otherSite, 1],
+        ['appended', siteId, 5],
+      ]);
+      const [restored] = await sut().readChainTexts(siteId, 0, 1);
+      expect(recordHashOfText(restored)).toBe(restored.recordHash);
+    });
+
     it('should read a link whose packetId key copy was changed (its packet, sent again, no longer found as its duplicate) as tampered', async () => {
       const siteId = `S-${randomUUID()}`;
       const first = entry(siteId);

@@ -183,8 +183,18 @@ export function dataHasKey(data: LedgerEntryData, key: LedgerEntryKey): boolean 
  */
 export function confirmKey(link: AttendanceLog, key: LedgerEntryKey): AttendanceLog {
   if (dataHasKey(link.data, key)) return link;
-  throw new OfflineSyncError(
+  throw keyCopiesDisagree(link.seq);
+}
+
+/**
+ * The refusal of a sync or append that met a link (`seq`) whose stored key copies are not the
+ * ones its data names: nothing of that call is appended (a store checks its whole batch's
+ * duplicates before it keeps any of it: its fresh entries, kept, would be neither screened nor
+ * projected, their retry a duplicate).
+ */
+export function keyCopiesDisagree(seq: number): OfflineSyncError {
+  return new OfflineSyncError(
     'ledger_unauthenticated_entry',
-    `The site's ledger holds an entry whose stored key does not match its hashed data (seq ${link.seq}, changed outside the server); nothing is appended for that key until an operator restores it`,
+    `The site's ledger holds an entry whose stored key does not match its hashed data (seq ${seq}, changed outside the server); nothing of this batch is appended until an operator restores it`,
   );
 }

@@ -1,7 +1,7 @@
 import { extname, join } from 'node:path';
 import { Logger } from '@nestjs/common';
 import { WorkerPool, WorkerPoolUnavailable } from '@app/common/workers/worker-pool';
-import type { AppendText, AppendTextResult, LinkMacKey } from './sqlite-chain-appender';
+import type { AppendText, AppendTextResults, LinkMacKey } from './sqlite-chain-appender';
 import type { AppendTask, AppendThreadData } from './sqlite-append.worker';
 
 /**
@@ -25,7 +25,7 @@ const MAX_CRASHES_IN_A_ROW = 3;
 
 export class SqliteAppendThread {
   private readonly logger = new Logger(SqliteAppendThread.name);
-  private readonly pool: WorkerPool<AppendTask, AppendTextResult[]>;
+  private readonly pool: WorkerPool<AppendTask, AppendTextResults>;
   private closing = false;
   /** Threads that died under a task since the last task one finished. */
   private crashesInARow = 0;
@@ -48,7 +48,7 @@ export class SqliteAppendThread {
   async run(
     entries: AppendText[],
     autocheckpointPages: number,
-  ): Promise<AppendTextResult[] | 'not_run' | 'interrupted'> {
+  ): Promise<AppendTextResults | 'not_run' | 'interrupted'> {
     const closedBefore = this.closing;
     try {
       const results = await this.pool.run({ entries, autocheckpointPages });

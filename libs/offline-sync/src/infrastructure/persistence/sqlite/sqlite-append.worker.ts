@@ -8,7 +8,7 @@ import { serveWorkerTasks } from '@app/common/workers/serve-worker-tasks';
 import { openSqliteConnection } from '@app/persistence/sqlite/sqlite-connection';
 import {
   AppendText,
-  AppendTextResult,
+  AppendTextResults,
   LinkMacKey,
   SqliteChainAppender,
 } from './sqlite-chain-appender';
@@ -42,7 +42,7 @@ db.pragma('cache_size = -16384');
 db.pragma('synchronous = FULL');
 const appender = new SqliteChainAppender(db, mac);
 
-serveWorkerTasks<AppendTask, AppendTextResult[]>((task) => {
+serveWorkerTasks<AppendTask, AppendTextResults>((task) => {
   if (task.autocheckpointPages !== autocheckpointPages) {
     db.pragma(`wal_autocheckpoint = ${task.autocheckpointPages}`);
     autocheckpointPages = task.autocheckpointPages;

@@ -9,6 +9,7 @@ import {
   recordJcs,
 } from '../../../domain/attendance-log';
 import type { AttendanceLogRow } from './mappers/attendance-log.mapper';
+import { KEY_COPIES_AGREE } from './sqlite-ledger.migrations';
 
 /** One entry to append, as the texts that are hashed and stored (no parsed values). */
 export interface AppendText {
@@ -42,11 +43,38 @@ export type AppendTextResult =
   | { status: 'head_moved'; headSeq: number };
 
 /**
- * The links of a JSON array of [packetId, deviceId] keys (one seek of the unique index each):
- * the keys joined to the table.
+ * An append call refused whole, nothing of it written (its transaction rolled back): an entry's
+ * key was found on a link whose key columns are not the ones its data names (`seq` of `siteId`:
+ * a key copy changed in the database). Answered as a duplicate, that entry would be dropped;
+ * the call's other entries, committed, would never be screened nor projected (their retry is a
+ * duplicate): none is kept until the link is restored.
  */
-export const BY_KEYS_SQL = `SELECT l.* FROM json_each(?)
+export interface KeyCopiesDisagree {
+  status: 'key_copies_disagree';
+  siteId: string;
+  seq: number;
+}
+
+/** What one append call gives back: each entry's result in order, or the call's refusal. */
+export type AppendTextResults = AppendTextResult[] | KeyCopiesDisagree;
+
+/** A row found by its key, with whether its key columns are its data's (`KEY_COPIES_AGREE`). */
+type KeyedRow = AttendanceLogRow & { key_agrees?: 0 | 1 | null };
+
+/**
+ * The links of a JSON array of [packetId, deviceId] keys (one seek of the unique index each):
+ * the keys joined to the table, each with `key_agrees` (`KEY_COPIES_AGREE`: its columns are
+ * the link's, json_each has none of those names).
+ */
+export const BY_KEYS_SQL = `SELECT l.*, ${KEY_COPIES_AGREE} AS key_agrees FROM json_each(?)
   JOIN attendance_logs l ON l.device_id = json_each.value ->> 1 AND l.packet_id = json_each.value ->> 0`;
+
+/** Thrown inside the append's transaction (rolled back), caught outside it. */
+class KeyCopiesDisagreeError extends Error {
+  constructor(readonly refusal: KeyCopiesDisagree) {
+    super('key copies disagree');
+  }
+}
 
 /**
  * The ledger's SQLite append, written once for the two places it runs: the request's thread
@@ -63,8 +91,8 @@ export const BY_KEYS_SQL = `SELECT l.* FROM json_each(?)
 export class SqliteChainAppender {
   private readonly insert: Statement;
   private readonly head: Statement<[string], { seq: number; record_hash: string }>;
-  private readonly byKey: Statement<[string, string], AttendanceLogRow>;
-  private readonly byKeys: Statement<[string], AttendanceLogRow>;
+  private readonly byKey: Statement<[string, string], KeyedRow>;
+  private readonly byKeys: Statement<[string], KeyedRow>;
 
   private readonly macKey?: Buffer;
   private readonly macKid: string | null;
@@ -84,23 +112,38 @@ export class SqliteChainAppender {
     this.head = db.prepare(
       'SELECT seq, record_hash FROM attendance_logs WHERE site_id = ? ORDER BY seq DESC LIMIT 1',
     );
-    this.byKey = db.prepare('SELECT * FROM attendance_logs WHERE device_id = ? AND packet_id = ?');
+    this.byKey = db.prepare(
+      `SELECT *, ${KEY_COPIES_AGREE} AS key_agrees FROM attendance_logs WHERE device_id = ? AND packet_id = ?`,
+    );
     this.byKeys = db.prepare(BY_KEYS_SQL);
   }
 
-  append(entries: AppendText[]): AppendTextResult[] {
+  /**
+   * Appends `entries` in one transaction; an entry met as a duplicate of a link whose key columns
+   * are not its data's refuses the call whole (`KeyCopiesDisagree`: rolled back, nothing written).
+   */
+  append(entries: AppendText[]): AppendTextResults {
     if (entries.length === 0) return [];
+    try {
+      return this.appendOrThrow(entries);
+    } catch (error) {
+      if (error instanceof KeyCopiesDisagreeError) return error.refusal;
+      throw error;
+    }
+  }
+
+  private appendOrThrow(entries: AppendText[]): AppendTextResult[] {
     return appendImmediate(this.db, (): AppendTextResult[] => {
       const heads = new Map<string, { seq: number; recordHash: string }>();
       // after the first duplicate of a call, the keys still ahead are looked up in one
       // statement: a batch sent again skips the hashing and the refused inserts
-      let stored: Map<string, AttendanceLogRow> | undefined;
+      let stored: Map<string, KeyedRow> | undefined;
       const results: AppendTextResult[] = [];
       for (let i = 0; i < entries.length; i++) {
         const entry = entries[i];
         const known = stored?.get(entryKeyText(entry));
         if (known) {
-          results.push({ status: 'duplicate', row: known });
+          results.push({ status: 'duplicate', row: confirmed(known) });
           continue;
         }
         let head = heads.get(entry.siteId);
@@ -114,7 +157,9 @@ export class SqliteChainAppender {
           // told apart by `appendAgain`)
           const row = this.byKey.get(entry.deviceId, entry.packetId);
           results.push(
-            row ? { status: 'duplicate', row } : { status: 'head_moved', headSeq: head.seq },
+            row
+              ? { status: 'duplicate', row: confirmed(row) }
+              : { status: 'head_moved', headSeq: head.seq },
           );
           continue;
         }
@@ -143,7 +188,7 @@ export class SqliteChainAppender {
           stored ??= this.rowsOf(entries.slice(i + 1));
           results.push({
             status: 'duplicate',
-            row: this.byKey.get(entry.deviceId, entry.packetId)!,
+            row: confirmed(this.byKey.get(entry.deviceId, entry.packetId)!),
           });
           continue;
         }
@@ -160,8 +205,10 @@ export class SqliteChainAppender {
    * commit and is answered as appended (with the link it got), not as a duplicate. The meta
    * holds this sync's own server time and trust score, so no earlier sync stored the same.
    */
-  appendAgain(entries: AppendText[]): AppendTextResult[] {
-    return this.append(entries).map((result, i) =>
+  appendAgain(entries: AppendText[]): AppendTextResults {
+    const results = this.append(entries);
+    if (!Array.isArray(results)) return results;
+    return results.map((result, i) =>
       result.status === 'duplicate' &&
       result.row.data === entries[i].dataJcs &&
       result.row.meta === entries[i].metaJcs
@@ -176,7 +223,7 @@ export class SqliteChainAppender {
   }
 
   /** The stored rows of these keys, by `entryKeyText`: one statement, one seek each. */
-  rowsOf(keys: LedgerEntryKey[]): Map<string, AttendanceLogRow> {
+  rowsOf(keys: LedgerEntryKey[]): Map<string, KeyedRow> {
     if (keys.length === 0) return new Map();
     const unique = new Map(keys.map((k) => [entryKeyText(k), [k.packetId, k.deviceId]]));
     const rows = this.byKeys.all(JSON.stringify([...unique.values()]));
@@ -184,4 +231,19 @@ export class SqliteChainAppender {
       rows.map((row) => [entryKeyText({ deviceId: row.device_id, packetId: row.packet_id }), row]),
     );
   }
+}
+
+/**
+ * A duplicate's row, if its key columns are its data's (`key_agrees`); else the append refuses
+ * (thrown inside its transaction: rolled back).
+ */
+function confirmed(row: KeyedRow): AttendanceLogRow {
+  if (row.key_agrees !== 1) {
+    throw new KeyCopiesDisagreeError({
+      status: 'key_copies_disagree',
+      siteId: row.site_id,
+      seq: row.seq,
+    });
+  }
+  return row;
 }

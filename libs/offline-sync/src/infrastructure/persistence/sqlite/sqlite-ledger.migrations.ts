@@ -1,4 +1,4 @@
-import { SqliteMigration } from '@app/persistence';
+import type { SqliteMigration } from '@app/persistence';
 
 /** A packet's signed timestamp as integer epoch milliseconds (the expression the indexes use). */
 export const PACKET_AT_MS = `CAST(round(unixepoch(json_extract(data, '$.timestamp'), 'subsec') * 1000) AS INTEGER)`;
@@ -11,6 +11,14 @@ export const PACKET_DEVICE = `json_extract(data, '$.deviceId')`;
  * of texts check the column against it (a changed key copy reads record_hash_mismatch).
  */
 export const ENTRY_DEVICE = `CASE WHEN json_type(data, '$.kind') IS NULL THEN coalesce(${PACKET_DEVICE}, '') ELSE '' END`;
+/**
+ * Whether a row's key columns (packet_id, device_id: what the unique key and the duplicate lookup
+ * read, and no hash covers) are the ones its data names: a packetId and `ENTRY_DEVICE`. The one
+ * comparison of a link's key copies with its data: the readers of texts (a row whose copies
+ * disagree reads record_hash_mismatch), the append's duplicates (a call meeting one is refused
+ * whole) and `backup --check`.
+ */
+export const KEY_COPIES_AGREE = `packet_id IS json_extract(data, '$.packetId') AND device_id IS ${ENTRY_DEVICE}`;
 
 const APPEND_ONLY_TRIGGERS = `
       CREATE TRIGGER attendance_logs_append_only_update BEFORE UPDATE ON attendance_logs

@@ -58,9 +58,30 @@ export class MongoAttendanceLogRepository extends AttendanceLogRepository implem
     await dropGlobalPacketIdIndex(this.logs);
   }
 
+  /**
+   * The batch's stored keys are read first, in one query, each confirmed against its link's data
+   * (`findByKeys`): a key copy changed in the store refuses the call before its first insert
+   * (the inserts go one at a time, with no transaction to roll back; the fresh entries, kept,
+   * would be neither screened nor projected, their retry a duplicate). A key found is a
+   * duplicate; one not found is inserted without being looked up again (the unique key refuses
+   * it if it was stored meanwhile: looked up then), unless an earlier entry of the call has it.
+   */
   async appendToChains(entries: PendingLogEntry[]): Promise<AppendResult[]> {
+    if (entries.length === 0) return [];
+    const keys = entries.map(keyOf);
+    const stored = await this.findByKeys(keys);
     const results: AppendResult[] = [];
-    for (const entry of entries) results.push(await this.appendOne(entry));
+    const appended = new Set<string>();
+    for (let i = 0; i < entries.length; i++) {
+      const log = stored[i];
+      if (log) {
+        results.push({ status: 'duplicate', log });
+        continue;
+      }
+      const key = entryKeyText(keys[i]);
+      results.push(await this.appendOne(entries[i], undefined, !appended.has(key)));
+      appended.add(key);
+    }
     return results;
   }
 
@@ -73,13 +94,25 @@ export class MongoAttendanceLogRepository extends AttendanceLogRepository implem
     return this.appendOne(entry, headSeq);
   }
 
-  private appendOne(entry: PendingLogEntry): Promise<AppendResult>;
+  /** `notStored`: the key was just looked up and not found (its first attempt skips the lookup). */
+  private appendOne(
+    entry: PendingLogEntry,
+    headSeq: undefined,
+    notStored: boolean,
+  ): Promise<AppendResult>;
   private appendOne(entry: PendingLogEntry, headSeq: number): Promise<AppendAtHeadResult>;
-  private appendOne(entry: PendingLogEntry, headSeq?: number): Promise<AppendAtHeadResult> {
+  private appendOne(
+    entry: PendingLogEntry,
+    headSeq?: number,
+    notStored = false,
+  ): Promise<AppendAtHeadResult> {
+    let lookUp = !notStored;
     return appendWithRetry(async (): Promise<AppendAtHeadResult> => {
-      const existing = await this.logs
-        .findOne(keyFilter(keyOf(entry)))
-        .lean<AttendanceLogDocument>();
+      // a retry (a duplicate-key error: this seq or this key taken meanwhile) looks it up
+      const existing = lookUp
+        ? await this.logs.findOne(keyFilter(keyOf(entry))).lean<AttendanceLogDocument>()
+        : null;
+      lookUp = true;
       if (existing) {
         const log = Mapper.toDomain(existing);
         return { status: 'duplicate', log: confirmKey(log, keyOf(entry)) };

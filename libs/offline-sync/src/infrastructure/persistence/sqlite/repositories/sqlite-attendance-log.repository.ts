@@ -34,6 +34,7 @@ import {
   confirmKey,
   dataHasKey,
   KEY_COPIES_DISAGREE_TEXT,
+  keyCopiesDisagree,
   KnownLinks,
   PreviousKey,
   SiteHead,
@@ -47,7 +48,7 @@ import {
   TaggedTextRow,
 } from '../mappers/attendance-log.mapper';
 import {
-  ENTRY_DEVICE,
+  KEY_COPIES_AGREE,
   LEDGER_SQLITE_MIGRATIONS,
   PACKET_AT_MS,
   PACKET_DEVICE,
@@ -131,8 +132,7 @@ export const SITE_HEADS_SQL = `
  * a packet's device, none for an entry with a kind); else a text that hashes to no recordHash,
  * so the link reads record_hash_mismatch (`KEY_COPIES_DISAGREE_TEXT`).
  */
-const STORED_DATA = `CASE WHEN packet_id IS json_extract(data, '$.packetId') AND device_id IS ${ENTRY_DEVICE}
-  THEN data ELSE '${KEY_COPIES_DISAGREE_TEXT}' END AS data`;
+const STORED_DATA = `CASE WHEN ${KEY_COPIES_AGREE} THEN data ELSE '${KEY_COPIES_DISAGREE_TEXT}' END AS data`;
 export const CHAIN_PAGE_SQL =
   'SELECT * FROM attendance_logs WHERE site_id = ? AND seq > ? ORDER BY seq LIMIT ?';
 /** seq fromSeq..toSeq of one site: the columns a link's hashed text is made of, and its tag. */
@@ -254,11 +254,15 @@ export class SqliteAttendanceLogRepository
     return result.status === 'head_moved' ? result : toAppendResult(result, entry);
   }
 
-  /** One append call, on the append thread when there is one (`SqliteChainAppender`). */
-  private appendTexts(texts: AppendText[]): Promise<AppendTextResult[]> {
+  /**
+   * One append call, on the append thread when there is one (`SqliteChainAppender`). A call
+   * that met a duplicate whose key columns are not its data's was rolled back whole: refused
+   * (503 `ledger_unauthenticated_entry`), none of its entries kept.
+   */
+  private async appendTexts(texts: AppendText[]): Promise<AppendTextResult[]> {
     // the append holds the store's write turn wherever it runs: the store connection's other
     // writes (checkpoints, read models, fraud events) wait for it without sleeping the loop
-    return this.writeTurns.hold(async () => {
+    const results = await this.writeTurns.hold(async () => {
       // its commits checkpoint as the store's own connection's do (a backstop beside a
       // checkpoint thread that is up, else SQLite's own interval)
       const pages = this.store.autocheckpointPages();
@@ -267,6 +271,8 @@ export class SqliteAttendanceLogRepository
       if (ran === 'not_run') return this.appender.append(texts);
       return ran === 'interrupted' ? this.appender.appendAgain(texts) : ran;
     });
+    if (!Array.isArray(results)) throw keyCopiesDisagree(results.seq);
+    return results;
   }
 
   /**
