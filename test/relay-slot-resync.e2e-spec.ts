@@ -4,7 +4,6 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { TestKiosk } from './support/kiosk';
-import { TestSocket } from './support/ws-client';
 import { connectDevice, openSession, pair } from './support/pairing';
 import { ApiProcess, PrivateRedis, startApiProcess } from './support/processes';
 import { http, startTestApp, TestApp } from './support/test-app';
