@@ -90,4 +90,34 @@ describe('VaultBlobStorage reads', () => {
       }
     });
   }
+  // the blob is a raw descriptor closed synchronously: a close asked while a read is in flight
+  // must wait for it, or the read would run on a closed (or since reused) descriptor number
+  it('should end a read in flight before closing the blob, and refuse reads after the close', async () => {
+    const data = randomBytes(3 * DEFAULT_CHUNK_BYTES + 777);
+    const { fileId } = await stored(data, 2, DEFAULT_CHUNK_BYTES);
+    const file = readFileSync(storage.pathOf(fileId));
+    for (let round = 0; round < 20; round++) {
+      const blob = await storage.open(fileId);
+      const pieces = blob.read()[Symbol.asyncIterator]();
+      const header = await pieces.next();
+      expect(Buffer.from(header.value as Buffer).equals(file.subarray(0, BLOB_HEADER_BYTES))).toBe(
+        true,
+      );
+      await pieces.next();
+      // the next piece is read from the file now: the close is asked before it ends
+      const inFlight = pieces.next();
+      const closed = blob.close();
+      const piece = await inFlight;
+      const record = DEFAULT_CHUNK_BYTES + BLOB_TAG_BYTES;
+      const at = BLOB_HEADER_BYTES + record;
+      expect(
+        Buffer.from(piece.value as Buffer).equals(
+          file.subarray(at, at + (piece.value as Buffer).length),
+        ),
+      ).toBe(true);
+      await closed;
+      await expect(pieces.next()).rejects.toThrow();
+      await blob.close();
+    }
+  });
 });
