@@ -98,8 +98,8 @@ export class VaultBlobStorage implements OnApplicationShutdown {
   }
 
   /** The blob's bytes, read a few records at a time (as `readRecords`). */
-  async *read(fileId: string): AsyncGenerator<Buffer> {
-    const blob = await this.open(fileId);
+  async *read(fileId: string, expectedBytes?: number): AsyncGenerator<Buffer> {
+    const blob = await this.open(fileId, expectedBytes);
     try {
       yield* blob.read();
     } finally {
@@ -117,13 +117,13 @@ export class VaultBlobStorage implements OnApplicationShutdown {
    * vaultperf 2026-12-07). A close asked while a read is in flight waits for that read to end,
    * so no read ever runs on a descriptor number the process has since reused for another file.
    */
-  async open(fileId: string): Promise<OpenBlob> {
+  async open(fileId: string, expectedBytes?: number): Promise<OpenBlob> {
     const fd = await new Promise<number>((resolve, reject) =>
       openFd(this.pathOf(fileId), 'r', (error, opened) =>
         error ? reject(error) : resolve(opened),
       ),
     );
-    return new RawBlob(fd);
+    return new RawBlob(fd, expectedBytes);
   }
 
   async remove(fileId: string): Promise<void> {
@@ -163,19 +163,39 @@ async function writeAll(handle: FileHandle, parts: Buffer[], bytes: number): Pro
  * a copy; when the header's chunk size gives pieces no larger than that read's, its first piece
  * is the read's bytes after the header and the rest of the buffer is the first of the two; a
  * larger piece (chunks over 1 MiB) reads its first piece again from after the header.
+ *
+ * `expectedBytes` (the most bytes the blob of the metadata's size can have, `blobBytesAtMost`)
+ * sizes that first read for a small blob: a buffer of that many bytes and one more, not 1 MiB
+ * for a 64 KiB image (a fresh 1 MiB of V8's external memory a read, which brought its
+ * scavenges sooner; docs/benchmarks.md, vaultperf 2026-12-07). A read that ends short of the
+ * buffer has the whole blob in hand: its pieces are that buffer's, handed out whole records at
+ * a time as always. One that fills it (a blob longer than its metadata says) goes on reading
+ * as without the bound, so what the opener is given is the same bytes either way.
  */
-async function* readRecords(blob: RawBlob): AsyncGenerator<Buffer> {
+async function* readRecords(blob: RawBlob, expectedBytes?: number): AsyncGenerator<Buffer> {
   const firstBytes = piecesOf(DEFAULT_CHUNK_BYTES);
-  const first = Buffer.allocUnsafe(BLOB_HEADER_BYTES + firstBytes);
+  const bounded =
+    expectedBytes !== undefined && expectedBytes + 1 < BLOB_HEADER_BYTES + firstBytes
+      ? Math.max(BLOB_HEADER_BYTES, expectedBytes + 1)
+      : BLOB_HEADER_BYTES + firstBytes;
+  const first = Buffer.allocUnsafe(bounded);
   const got = await blob.readFully(first, 0);
   if (got > 0) yield Buffer.from(first.subarray(0, Math.min(got, BLOB_HEADER_BYTES)));
   if (got < BLOB_HEADER_BYTES) return;
   const chunk = first.readUInt32BE(8);
   const pieceBytes = piecesOf(chunk >= 1 && chunk <= MAX_CHUNK_BYTES ? chunk : DEFAULT_CHUNK_BYTES);
+  if (got < first.length) {
+    // the whole blob came in this read (a read is short only at the end): its pieces from it,
+    // a buffer no later read reuses
+    for (let at = BLOB_HEADER_BYTES; at < got; at += pieceBytes) {
+      yield first.subarray(at, Math.min(got, at + pieceBytes));
+    }
+    return;
+  }
   const buffers: Buffer[] = [];
   let position = BLOB_HEADER_BYTES;
   let turn = 0;
-  if (pieceBytes <= firstBytes) {
+  if (pieceBytes <= first.length - BLOB_HEADER_BYTES) {
     buffers[0] = first.subarray(BLOB_HEADER_BYTES, BLOB_HEADER_BYTES + pieceBytes);
     const bytes = Math.min(got - BLOB_HEADER_BYTES, pieceBytes);
     if (bytes > 0) yield buffers[0].subarray(0, bytes);
@@ -205,10 +225,13 @@ class RawBlob implements OpenBlob {
   private closed = false;
   private drained?: () => void;
 
-  constructor(private readonly fd: number) {}
+  constructor(
+    private readonly fd: number,
+    private readonly expectedBytes?: number,
+  ) {}
 
   read(): AsyncIterable<Buffer> {
-    return readRecords(this);
+    return readRecords(this, this.expectedBytes);
   }
 
   /**
