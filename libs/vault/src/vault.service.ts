@@ -14,6 +14,7 @@ import {
 } from '@app/common';
 import { KeyringService } from './keyring/keyring.service';
 import {
+  blobBytesAtMost,
   BlobIntegrityError,
   BlobOpener,
   BlobSealer,
@@ -346,13 +347,14 @@ export class VaultService {
     const held = this.hold.take(file.size) ? new HeldPlaintext(this.hold, file.size) : undefined;
     // read twice: the blob is opened once for both passes, so the second reads what the first
     // checked even when a delete removes it meanwhile (the read was allowed before the delete)
-    const blob = held ? undefined : await this.blobs.open(file.id).catch(() => undefined);
+    const expected = blobBytesAtMost(file.size);
+    const blob = held ? undefined : await this.blobs.open(file.id, expected).catch(() => undefined);
     const fault =
       held || blob
         ? await this.checkPlaintext(
             file,
             dataKey,
-            blob?.read() ?? this.blobs.read(file.id),
+            blob?.read() ?? this.blobs.read(file.id, expected),
             held?.chunks,
           )
         : 'blob_unreadable';

@@ -121,15 +121,35 @@ export function parseNote(note: string): ParsedNote | undefined {
 
 /** True when one signature line is by (keyName, key) and verifies over the text. */
 export function noteSignedBy(parsed: ParsedNote, keyName: string, rawPublicKey: Buffer): boolean {
-  const keyId = noteKeyId(keyName, rawPublicKey);
+  const { keyId, key } = verifyingKey(keyName, rawPublicKey);
   const line = parsed.signatures.find((s) => s.keyName === keyName && s.keyId.equals(keyId));
   if (!line || line.signature.length !== 64) return false;
-  return verify(
-    null,
-    Buffer.from(parsed.text, 'utf8'),
-    ed25519FromRaw(rawPublicKey),
-    line.signature,
-  );
+  return verify(null, Buffer.from(parsed.text, 'utf8'), key, line.signature);
+}
+
+/**
+ * A (key name, public key)'s key id and key object, made once: every checkpoint the vault audit
+ * watch walks (one per access under sequential reads) checked its signature with a public key
+ * parsed again from DER and a key id hashed again, ~17% of the main thread's CPU in a run of
+ * small reads (docs/benchmarks.md, vaultperf 2026-12-07). Both are functions of the two values
+ * alone, so the signature's check is the same; the few keys of a server's key history
+ * (`LogKeyService.all`) and origins fit, and the cache starts over past VERIFYING_KEYS.
+ */
+const verifyingKeys = new Map<string, { keyId: Buffer; key: KeyObject }>();
+const VERIFYING_KEYS = 256;
+
+function verifyingKey(keyName: string, rawPublicKey: Buffer): { keyId: Buffer; key: KeyObject } {
+  const name = `${rawPublicKey.toString('hex')} ${keyName}`;
+  let found = verifyingKeys.get(name);
+  if (!found) {
+    if (verifyingKeys.size >= VERIFYING_KEYS) verifyingKeys.clear();
+    found = {
+      keyId: noteKeyId(keyName, rawPublicKey),
+      key: ed25519FromRaw(rawPublicKey),
+    };
+    verifyingKeys.set(name, found);
+  }
+  return found;
 }
 
 function hasControl(text: string): boolean {

@@ -90,6 +90,17 @@ export interface ExpectedContent extends PlaintextSummary {
   metadata?: Buffer;
 }
 
+/**
+ * The most bytes a blob of `size` plaintext bytes has when its chunks are V1_CHUNK_BYTES or
+ * larger (every blob the vault writes): the header, the plaintext, a tag a record and one for a
+ * last record. A read's hint only (`VaultBlobStorage.open`): a longer blob is still read whole
+ * and refused by its check; undefined for a size that is no byte count.
+ */
+export function blobBytesAtMost(size: number): number | undefined {
+  if (!Number.isSafeInteger(size) || size < 0) return undefined;
+  return BLOB_HEADER_BYTES + size + BLOB_TAG_BYTES * (Math.ceil(size / V1_CHUNK_BYTES) + 1);
+}
+
 export function encodeHeader(
   fileId: string,
   chunkSize: number,

@@ -6,6 +6,7 @@ import { AppSettings, newId } from '@app/common';
 import {
   BLOB_HEADER_BYTES,
   BLOB_TAG_BYTES,
+  blobBytesAtMost,
   BlobFormatVersion,
   BlobOpener,
   BlobSealer,
@@ -60,13 +61,16 @@ describe('VaultBlobStorage reads', () => {
       const { fileId, key, summary } = await stored(data, version, chunkSize);
       const file = readFileSync(storage.pathOf(fileId));
       const record = chunkSize + BLOB_TAG_BYTES;
-      for (const open of [
-        () => ({ pieces: storage.read(fileId), close: async () => undefined }),
+      // without a bound, with the metadata's (`blobBytesAtMost`), and with one too small (a blob
+      // longer than its metadata says): the same bytes in the same whole-record pieces
+      const bounds = [undefined, blobBytesAtMost(data.length), 100, BLOB_HEADER_BYTES + 1000];
+      for (const open of bounds.flatMap((bound) => [
+        () => ({ pieces: storage.read(fileId, bound), close: async () => undefined }),
         async () => {
-          const blob = await storage.open(fileId);
+          const blob = await storage.open(fileId, bound);
           return { pieces: blob.read(), close: () => blob.close() };
         },
-      ]) {
+      ])) {
         const { pieces, close } = await open();
         const opener = new BlobOpener(key, fileId, summary());
         const plaintext: Buffer[] = [];
@@ -90,4 +94,56 @@ describe('VaultBlobStorage reads', () => {
       }
     });
   }
+  // the blob is a raw descriptor closed synchronously: a close asked while a read is in flight
+  // must wait for it, or the read would run on a closed (or since reused) descriptor number
+  it('should end a read in flight before closing the blob, and refuse reads after the close', async () => {
+    const data = randomBytes(3 * DEFAULT_CHUNK_BYTES + 777);
+    const { fileId } = await stored(data, 2, DEFAULT_CHUNK_BYTES);
+    const file = readFileSync(storage.pathOf(fileId));
+    for (let round = 0; round < 20; round++) {
+      const blob = await storage.open(fileId);
+      const pieces = blob.read()[Symbol.asyncIterator]();
+      const header = await pieces.next();
+      expect(Buffer.from(header.value as Buffer).equals(file.subarray(0, BLOB_HEADER_BYTES))).toBe(
+        true,
+      );
+      await pieces.next();
+      // the next piece is read from the file now: the close is asked before it ends
+      const inFlight = pieces.next();
+      const closed = blob.close();
+      const piece = await inFlight;
+      const record = DEFAULT_CHUNK_BYTES + BLOB_TAG_BYTES;
+      const at = BLOB_HEADER_BYTES + record;
+      expect(
+        Buffer.from(piece.value as Buffer).equals(
+          file.subarray(at, at + (piece.value as Buffer).length),
+        ),
+      ).toBe(true);
+      await closed;
+      await expect(pieces.next()).rejects.toThrow();
+      await blob.close();
+    }
+  });
+  it('should read a blob smaller than one piece into a buffer of its expected size, not of a piece', async () => {
+    for (const [version, chunkSize, size] of [
+      [2, DEFAULT_CHUNK_BYTES, 64 * 1024],
+      [2, DEFAULT_CHUNK_BYTES, 5000],
+      [1, V1_CHUNK_BYTES, 300 * 1024],
+    ] as const) {
+      const data = randomBytes(size);
+      const { fileId, key, summary } = await stored(data, version, chunkSize);
+      const expected = blobBytesAtMost(size)!;
+      const opener = new BlobOpener(key, fileId, summary());
+      const plaintext: Buffer[] = [];
+      const backing: number[] = [];
+      for await (const piece of storage.read(fileId, expected)) {
+        backing.push(piece.buffer.byteLength);
+        opener.push(piece, plaintext);
+      }
+      opener.end(plaintext);
+      expect(Buffer.concat(plaintext).equals(data)).toBe(true);
+      // the header is a copy; every piece is a view of the one read's buffer
+      for (const bytes of backing.slice(1)) expect(bytes).toBeLessThanOrEqual(expected + 1);
+    }
+  });
 });

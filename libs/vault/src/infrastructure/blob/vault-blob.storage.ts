@@ -1,4 +1,5 @@
 import { Inject, Injectable, OnApplicationShutdown } from '@nestjs/common';
+import { closeSync, open as openFd, read as readFd } from 'node:fs';
 import { FileHandle, mkdir, open, rename, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { appConfig, AppSettings } from '@app/common';
@@ -97,30 +98,32 @@ export class VaultBlobStorage implements OnApplicationShutdown {
   }
 
   /** The blob's bytes, read a few records at a time (as `readRecords`). */
-  async *read(fileId: string): AsyncGenerator<Buffer> {
-    const handle = await open(this.pathOf(fileId), 'r');
+  async *read(fileId: string, expectedBytes?: number): AsyncGenerator<Buffer> {
+    const blob = await this.open(fileId, expectedBytes);
     try {
-      yield* readRecords(handle);
+      yield* blob.read();
     } finally {
-      await handle.close();
+      await blob.close();
     }
   }
 
   /**
    * The blob opened once, to be read from its start as often as needed: what is read is the
    * blob that was opened, even when it is removed (or replaced) meanwhile. `close` once done.
+   *
+   * A raw descriptor, not a `FileHandle`: its reads are libuv's callbacks (no promise machinery
+   * of `fs/promises` per call), and it is closed synchronously (a descriptor opened read-only
+   * has nothing to flush: no trip to libuv's pool, ~25 µs of CPU a read; docs/benchmarks.md,
+   * vaultperf 2026-12-07). A close asked while a read is in flight waits for that read to end,
+   * so no read ever runs on a descriptor number the process has since reused for another file.
    */
-  async open(fileId: string): Promise<OpenBlob> {
-    const handle = await open(this.pathOf(fileId), 'r');
-    let closed = false;
-    return {
-      read: () => readRecords(handle),
-      close: async () => {
-        if (closed) return;
-        closed = true;
-        await handle.close();
-      },
-    };
+  async open(fileId: string, expectedBytes?: number): Promise<OpenBlob> {
+    const fd = await new Promise<number>((resolve, reject) =>
+      openFd(this.pathOf(fileId), 'r', (error, opened) =>
+        error ? reject(error) : resolve(opened),
+      ),
+    );
+    return new RawBlob(fd, expectedBytes);
   }
 
   async remove(fileId: string): Promise<void> {
@@ -160,19 +163,39 @@ async function writeAll(handle: FileHandle, parts: Buffer[], bytes: number): Pro
  * a copy; when the header's chunk size gives pieces no larger than that read's, its first piece
  * is the read's bytes after the header and the rest of the buffer is the first of the two; a
  * larger piece (chunks over 1 MiB) reads its first piece again from after the header.
+ *
+ * `expectedBytes` (the most bytes the blob of the metadata's size can have, `blobBytesAtMost`)
+ * sizes that first read for a small blob: a buffer of that many bytes and one more, not 1 MiB
+ * for a 64 KiB image (a fresh 1 MiB of V8's external memory a read, which brought its
+ * scavenges sooner; docs/benchmarks.md, vaultperf 2026-12-07). A read that ends short of the
+ * buffer has the whole blob in hand: its pieces are that buffer's, handed out whole records at
+ * a time as always. One that fills it (a blob longer than its metadata says) goes on reading
+ * as without the bound, so what the opener is given is the same bytes either way.
  */
-async function* readRecords(handle: FileHandle): AsyncGenerator<Buffer> {
+async function* readRecords(blob: RawBlob, expectedBytes?: number): AsyncGenerator<Buffer> {
   const firstBytes = piecesOf(DEFAULT_CHUNK_BYTES);
-  const first = Buffer.allocUnsafe(BLOB_HEADER_BYTES + firstBytes);
-  const got = await readFully(handle, first, 0);
+  const bounded =
+    expectedBytes !== undefined && expectedBytes + 1 < BLOB_HEADER_BYTES + firstBytes
+      ? Math.max(BLOB_HEADER_BYTES, expectedBytes + 1)
+      : BLOB_HEADER_BYTES + firstBytes;
+  const first = Buffer.allocUnsafe(bounded);
+  const got = await blob.readFully(first, 0);
   if (got > 0) yield Buffer.from(first.subarray(0, Math.min(got, BLOB_HEADER_BYTES)));
   if (got < BLOB_HEADER_BYTES) return;
   const chunk = first.readUInt32BE(8);
   const pieceBytes = piecesOf(chunk >= 1 && chunk <= MAX_CHUNK_BYTES ? chunk : DEFAULT_CHUNK_BYTES);
+  if (got < first.length) {
+    // the whole blob came in this read (a read is short only at the end): its pieces from it,
+    // a buffer no later read reuses
+    for (let at = BLOB_HEADER_BYTES; at < got; at += pieceBytes) {
+      yield first.subarray(at, Math.min(got, at + pieceBytes));
+    }
+    return;
+  }
   const buffers: Buffer[] = [];
   let position = BLOB_HEADER_BYTES;
   let turn = 0;
-  if (pieceBytes <= firstBytes) {
+  if (pieceBytes <= first.length - BLOB_HEADER_BYTES) {
     buffers[0] = first.subarray(BLOB_HEADER_BYTES, BLOB_HEADER_BYTES + pieceBytes);
     const bytes = Math.min(got - BLOB_HEADER_BYTES, pieceBytes);
     if (bytes > 0) yield buffers[0].subarray(0, bytes);
@@ -182,7 +205,7 @@ async function* readRecords(handle: FileHandle): AsyncGenerator<Buffer> {
   }
   for (; ; turn ^= 1) {
     const buffer = (buffers[turn] ??= Buffer.allocUnsafe(pieceBytes));
-    const bytes = await readFully(handle, buffer, position);
+    const bytes = await blob.readFully(buffer, position);
     if (bytes > 0) yield buffer.subarray(0, bytes);
     if (bytes < pieceBytes) return;
     position += bytes;
@@ -195,18 +218,59 @@ function piecesOf(chunk: number): number {
   return record * Math.max(1, Math.floor(READ_BYTES / record));
 }
 
-/** Fills `buffer` from `position` (a read may give less than asked); fewer bytes only at the end. */
-async function readFully(handle: FileHandle, buffer: Buffer, position: number): Promise<number> {
-  let filled = 0;
-  while (filled < buffer.length) {
-    const { bytesRead } = await handle.read(
-      buffer,
-      filled,
-      buffer.length - filled,
-      position + filled,
-    );
-    if (bytesRead === 0) break;
-    filled += bytesRead;
+/** A blob's read-only descriptor (`VaultBlobStorage.open`). */
+class RawBlob implements OpenBlob {
+  private reading = 0;
+  private closing = false;
+  private closed = false;
+  private drained?: () => void;
+
+  constructor(
+    private readonly fd: number,
+    private readonly expectedBytes?: number,
+  ) {}
+
+  read(): AsyncIterable<Buffer> {
+    return readRecords(this, this.expectedBytes);
   }
-  return filled;
+
+  /**
+   * Fills `buffer` from `position`; fewer bytes only at the end. A read of a regular file gives
+   * fewer bytes than asked only at its end (POSIX `read`: a signal cannot cut a regular file's
+   * read short on Linux), so a short read is the end: no further read to see 0 bytes (one trip
+   * to libuv's pool a blob). A blob that grows after that read is as unseen as one that grows
+   * after a read of 0 bytes: the size checked is the size at the read.
+   */
+  async readFully(buffer: Buffer, position: number): Promise<number> {
+    let filled = 0;
+    while (filled < buffer.length) {
+      const asked = buffer.length - filled;
+      const bytesRead = await this.readAt(buffer, filled, position + filled);
+      filled += bytesRead;
+      if (bytesRead < asked) break;
+    }
+    return filled;
+  }
+
+  private readAt(buffer: Buffer, offset: number, position: number): Promise<number> {
+    if (this.closing) return Promise.reject(new Error('blob closed'));
+    this.reading++;
+    return new Promise<number>((resolve, reject) =>
+      readFd(this.fd, buffer, offset, buffer.length - offset, position, (error, bytesRead) => {
+        this.reading--;
+        if (this.reading === 0) this.drained?.();
+        if (error) reject(error);
+        else resolve(bytesRead);
+      }),
+    );
+  }
+
+  async close(): Promise<void> {
+    if (this.closing) return;
+    this.closing = true;
+    if (this.reading > 0) await new Promise<void>((resolve) => (this.drained = resolve));
+    if (this.closed) return;
+    this.closed = true;
+    closeSync(this.fd);
+  }
 }
