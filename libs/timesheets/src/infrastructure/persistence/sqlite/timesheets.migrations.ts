@@ -122,4 +122,16 @@ export const TIMESHEETS_SQLITE_MIGRATIONS: SqliteMigration[] = [
       UPDATE timesheet_seal SET kids = json_array(kid);
     `,
   },
+  {
+    version: 9,
+    name: "timesheet read model: a worker's punches at a site read on the cross-site index",
+    // timesheet_entries_worker_at (site_id, worker_id, effective_at) held the same rows as
+    // timesheet_entries_worker_time (migration 6), in an order the latter gives too once the
+    // site is a filter (TIMESHEET_PUNCHES_SQL): every entry stored (500 a sync batch) wrote both
+    // trees. A read of a worker's punches at a site now seeks the worker's punches in the
+    // range at every site, which a recompute reads anyway (TIMESHEET_OTHER_SITE_PUNCHES_SQL)
+    up: `
+      DROP INDEX IF EXISTS timesheet_entries_worker_at;
+    `,
+  },
 ];

@@ -7,7 +7,7 @@ import { SqliteStore } from '@app/persistence';
 import { describeLiteralLimitPlans } from '@app/persistence/testing/literal-limit-plans';
 import { explainQueryPlan, planProblems } from '@app/persistence/testing/query-plan';
 import { TimesheetDay } from '../../../../domain/timesheet-day';
-import { timesheetPunch } from '../../../../testing/timesheet-punch';
+import { timesheetCorrection, timesheetPunch } from '../../../../testing/timesheet-punch';
 import { DayKey, DayPage, DayQuery } from '../../timesheet.repository';
 import {
   SqliteTimesheetRepository,
@@ -15,6 +15,8 @@ import {
   TIMESHEET_ENTRY_PAGE_SQL,
   TIMESHEET_MAX_SEQ_SQL,
   TIMESHEET_OTHER_SITE_PUNCHES_SQL,
+  TIMESHEET_PUNCHES_EXCEPT_SQL,
+  TIMESHEET_PUNCHES_SQL,
 } from './sqlite-timesheet.repository';
 
 // The entries listing as LimitedStatement runs it.
@@ -324,5 +326,74 @@ describe("SqliteTimesheetRepository, a worker's punches at the other sites (over
     const plan = explainQueryPlan(store.db, TIMESHEET_MAX_SEQ_SQL, ['site-1']);
     expect(plan).toEqual(['SEARCH timesheet_entries USING PRIMARY KEY (site_id=?)']);
     expect(planProblems(plan)).toEqual([]);
+  });
+});
+
+describe("SqliteTimesheetRepository, a worker's punches at a site (a recompute's read)", () => {
+  let dir: string;
+  let store: SqliteStore;
+  let repo: SqliteTimesheetRepository;
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'mdai-tspunch-plan-'));
+    store = new SqliteStore(join(dir, 'entries.sqlite'));
+    repo = new SqliteTimesheetRepository(store); // applies the migrations
+    const entries = [];
+    for (let seq = 1; seq <= 2000; seq++) {
+      entries.push(
+        timesheetPunch(seq, { siteId: `site-${seq % 5}`, workerId: workerId(seq % WORKERS) }),
+      );
+    }
+    // the worker of the reads below at two sites, several punches at the same time (a tie
+    // that the seq orders) and one correction (no punch type: not a punch)
+    const w = workerId(7);
+    entries.push(
+      timesheetPunch(3001, { siteId: 'site-a', workerId: w, at: 9e6, effectiveAt: 9e6 }),
+      timesheetPunch(3002, { siteId: 'site-b', workerId: w, at: 8e6, effectiveAt: 8e6 }),
+      timesheetPunch(3003, { siteId: 'site-a', workerId: w, at: 8e6, effectiveAt: 8e6 }),
+      timesheetPunch(3004, { siteId: 'site-a', workerId: w, at: 7e6, effectiveAt: 9e6 }),
+      timesheetPunch(3005, { siteId: 'site-a', workerId: w, at: 8e6, effectiveAt: 8e6 }),
+      timesheetPunch(3006, { siteId: 'site-a', workerId: workerId(8), effectiveAt: 8e6 }),
+      timesheetCorrection(3007, 'void', { siteId: 'site-a', workerId: w, targetSeq: 3001 }),
+    );
+    await repo.insertEntries(entries);
+    store.db.exec('ANALYZE');
+  });
+  afterAll(async () => {
+    await store.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('should keep no index of its own: every entry stored writes the cross-site one only (migration 9)', () => {
+    const indexes = store.db
+      .prepare<[], { name: string }>(
+        "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'timesheet_entries' AND sql IS NOT NULL ORDER BY name",
+      )
+      .all()
+      .map((r) => r.name);
+    expect(indexes).toEqual(['timesheet_entries_target', 'timesheet_entries_worker_time']);
+  });
+
+  it("should seek the worker's punches in the range on the cross-site index, in its order (no scan, no sort)", () => {
+    for (const [sql, params] of [
+      [TIMESHEET_PUNCHES_SQL, [workerId(3), 0, 1_000_000, 'site-1']],
+      [TIMESHEET_PUNCHES_EXCEPT_SQL, [workerId(3), 0, 1_000_000, 'site-1', 10, 20]],
+    ] as const) {
+      const plan = explainQueryPlan(store.db, sql, [...params]);
+      expect(plan).toEqual([
+        'SEARCH timesheet_entries USING INDEX timesheet_entries_worker_time (worker_id=? AND effective_at>? AND effective_at<?)',
+      ]);
+      expect(planProblems(plan)).toEqual([]);
+    }
+  });
+
+  it("should read the site's punches alone, by time then seq, without the range left out", async () => {
+    const w = workerId(7);
+    const seqs = async (site: string, except?: { fromSeq: number; toSeq: number }) =>
+      (await repo.listPunches(site, w, 7e6, 1e7, except)).map((e) => e.seq);
+    expect(await seqs('site-a')).toEqual([3003, 3005, 3001, 3004]);
+    expect(await seqs('site-b')).toEqual([3002]);
+    expect(await seqs('site-a', { fromSeq: 3004, toSeq: 3005 })).toEqual([3003, 3001]);
+    expect((await repo.listPunches('site-a', w, 8e6, 9e6)).map((e) => e.seq)).toEqual([3003, 3005]);
   });
 });

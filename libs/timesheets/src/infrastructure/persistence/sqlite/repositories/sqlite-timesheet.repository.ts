@@ -36,6 +36,33 @@ export const TIMESHEET_MAX_SEQ_SQL =
   'SELECT MAX(seq) AS maxSeq FROM timesheet_entries WHERE site_id = ?';
 
 /**
+ * A worker's punch-like entries at a site in a time range, in (effective_at, seq) order: one
+ * seek of `timesheet_entries_worker_time` (the worker's punches at every site in the range,
+ * which a recompute reads anyway: TIMESHEET_OTHER_SITE_PUNCHES_SQL), the site a filter. Its
+ * order is the index's (effective_at, then the table's key: site_id, seq), and the site is one
+ * value, so no sort; `+site_id` keeps SQLite from taking the site's term out of the ORDER BY as
+ * a constant (it then sorted each run of equal times by seq). Migration 9 dropped the index
+ * this read had of its own (`timesheet_entries_worker_at`): every entry stored wrote both.
+ * Exported for the query-plan spec.
+ */
+export const TIMESHEET_PUNCHES_SQL = `SELECT * FROM timesheet_entries
+  INDEXED BY timesheet_entries_worker_time
+  WHERE worker_id = ? AND punch_type IS NOT NULL AND effective_at >= ? AND effective_at < ?
+    AND +site_id = ?
+  ORDER BY effective_at, site_id, seq`;
+
+/**
+ * TIMESHEET_PUNCHES_SQL without a range of seqs (the entries a recompute holds): seq is in the
+ * index (the key of a WITHOUT ROWID table), so the rows left out are never read. Exported for
+ * the query-plan spec.
+ */
+export const TIMESHEET_PUNCHES_EXCEPT_SQL = `SELECT * FROM timesheet_entries
+  INDEXED BY timesheet_entries_worker_time
+  WHERE worker_id = ? AND punch_type IS NOT NULL AND effective_at >= ? AND effective_at < ?
+    AND +site_id = ? AND (seq < ? OR seq > ?)
+  ORDER BY effective_at, site_id, seq`;
+
+/**
  * A worker's punch-like entries at the other sites in a time range: one seek of
  * `timesheet_entries_worker_time` (migration 6), in its order. Exported for the query-plan spec.
  */
@@ -157,9 +184,9 @@ export class SqliteTimesheetRepository extends TimesheetRepository {
   private readonly updateState: Statement;
   private readonly insertDay: Statement;
   private readonly deleteDays: Statement;
-  private readonly punches: Statement<[string, string, number, number], TimesheetEntryRow>;
+  private readonly punches: Statement<[string, number, number, string], TimesheetEntryRow>;
   private readonly punchesExcept: Statement<
-    [string, string, number, number, number, number],
+    [string, number, number, string, number, number],
     TimesheetEntryRow
   >;
   private readonly otherSitePunches: Statement<[string, number, number, string], TimesheetEntryRow>;
@@ -213,18 +240,8 @@ export class SqliteTimesheetRepository extends TimesheetRepository {
     this.deleteDays = this.db.prepare(
       'DELETE FROM timesheet_days WHERE site_id = ? AND worker_id = ? AND day >= ? AND day <= ?',
     );
-    this.punches = this.db.prepare(
-      `SELECT * FROM timesheet_entries
-       WHERE site_id = ? AND worker_id = ? AND punch_type IS NOT NULL AND effective_at >= ? AND effective_at < ?
-       ORDER BY effective_at, seq`,
-    );
-    // seq is in the index (the key of a WITHOUT ROWID table), so the rows left out are never read
-    this.punchesExcept = this.db.prepare(
-      `SELECT * FROM timesheet_entries
-       WHERE site_id = ? AND worker_id = ? AND punch_type IS NOT NULL AND effective_at >= ? AND effective_at < ?
-         AND (seq < ? OR seq > ?)
-       ORDER BY effective_at, seq`,
-    );
+    this.punches = this.db.prepare(TIMESHEET_PUNCHES_SQL);
+    this.punchesExcept = this.db.prepare(TIMESHEET_PUNCHES_EXCEPT_SQL);
     this.otherSitePunches = this.db.prepare(TIMESHEET_OTHER_SITE_PUNCHES_SQL);
     this.correctionsOf = this.db.prepare(TIMESHEET_CORRECTIONS_OF_SQL);
     this.markPending = this.db.prepare(
@@ -370,8 +387,8 @@ export class SqliteTimesheetRepository extends TimesheetRepository {
     except?: SeqRange,
   ): Promise<TimesheetEntry[]> {
     const rows = except
-      ? this.punchesExcept.all(siteId, workerId, fromMs, toMs, except.fromSeq, except.toSeq)
-      : this.punches.all(siteId, workerId, fromMs, toMs);
+      ? this.punchesExcept.all(workerId, fromMs, toMs, siteId, except.fromSeq, except.toSeq)
+      : this.punches.all(workerId, fromMs, toMs, siteId);
     return this.entriesOf(siteId, rows);
   }
 
