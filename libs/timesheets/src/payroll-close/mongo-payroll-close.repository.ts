@@ -116,6 +116,23 @@ export class MongoPayrollCloseRepository extends PayrollCloseRepository {
     return { closes: docs.map(fromDoc), ...(head ? { head } : {}) };
   }
 
+  async chainPlaces(
+    siteId: string,
+  ): Promise<{ seqs: number[]; tip?: PayrollClose; head?: CloseHead }> {
+    // the head first: a close recorded meanwhile reads as a head one behind its tip
+    const head = await this.readHead(siteId);
+    const docs = await this.closes
+      .find({ siteId }, { _id: 0, seq: 1 })
+      .sort({ seq: 1 })
+      .lean<Array<{ seq?: number }>>();
+    const tip = await this.tip(siteId);
+    return {
+      seqs: docs.map((d) => (typeof d.seq === 'number' ? d.seq : 0)),
+      ...(tip ? { tip } : {}),
+      ...(head ? { head } : {}),
+    };
+  }
+
   async unlinkedSiteIds(limit: number): Promise<string[]> {
     const ids = await this.closes.distinct('siteId', { seq: { $exists: false } });
     return ids.map(String).sort().slice(0, limit);

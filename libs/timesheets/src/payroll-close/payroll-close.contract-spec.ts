@@ -169,6 +169,14 @@ describeStoreContract('PayrollCloseRepository', payrollCloseAdapters, ({ sut, st
       head: { siteId: 's1', seq: 2, digest: 'd2', tag: 'h2' },
     });
     expect(await sut().unlinkedSiteIds(10)).toEqual(['s3']);
+    expect(await sut().chainPlaces('s1')).toEqual({
+      seqs: [1, 2],
+      tip: { ...oct, seq: 2, prev: 'p1', tag: 'new-1' },
+      head: { siteId: 's1', seq: 2, digest: 'd2', tag: 'h2' },
+    });
+    // an unlinked close reads in place 0; a site without closes has no tip nor head
+    expect(await sut().chainPlaces('s3')).toEqual({ seqs: [0] });
+    expect(await sut().chainPlaces('s9')).toEqual({ seqs: [] });
     // nothing left to link: the link is not called
     expect(
       await sut().link('s1', () => {

@@ -130,6 +130,14 @@ export abstract class PayrollCloseRepository {
   /** The site's chain: every close of it by `seq`, and its head. */
   abstract chain(siteId: string): Promise<CloseChain>;
 
+  /**
+   * The site's chain in brief (what a payroll read checks): the `seq` of each close in order
+   * (0: not linked), its close of the highest `seq`, and its head.
+   */
+  abstract chainPlaces(
+    siteId: string,
+  ): Promise<{ seqs: number[]; tip?: PayrollClose; head?: CloseHead }>;
+
   /** Up to `limit` sites holding closes of an earlier release not linked yet. */
   abstract unlinkedSiteIds(limit: number): Promise<string[]>;
 

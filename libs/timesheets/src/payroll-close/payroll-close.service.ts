@@ -235,9 +235,20 @@ export class PayrollCloseService implements OnModuleInit {
     if (broken) this.chainBroken(siteId, broken);
   }
 
-  /** 503 `payroll_close_chain_broken` unless the site's chain of closes holds. */
+  /**
+   * 503 `payroll_close_chain_broken` unless the site's chain holds in brief (a payroll read's
+   * check): every close in its place, 1 to n, none missing or twice, and the head naming the
+   * latest. A close deleted leaves a place missing or the head ahead; a close moved or edited
+   * fails its own tag (its place and link are under it), refused by the reads of its period.
+   * The listing checks every link.
+   */
   private async refuseBrokenChain(siteId: string): Promise<void> {
-    const broken = this.brokenLink(await this.repo.chain(siteId));
+    const { seqs, tip, head } = await this.repo.chainPlaces(siteId);
+    const at = seqs.findIndex((seq, i) => seq !== i + 1);
+    const broken =
+      at >= 0
+        ? `close #${at + 1} is missing or not linked (stored there: #${seqs[at]})`
+        : this.brokenHead(tip, head);
     if (broken) this.chainBroken(siteId, broken);
   }
 

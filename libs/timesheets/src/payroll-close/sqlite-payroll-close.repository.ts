@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import type { Database } from 'better-sqlite3';
 import {
+  readTransaction,
   retagSqliteRow,
   SqliteMigration,
   SqliteStoreHandle,
@@ -58,6 +59,10 @@ const PAYROLL_CLOSE_MIGRATIONS: SqliteMigration[] = [
 
 /** A site's chain, by seq (closes of an earlier release, seq NULL, first). */
 export const PAYROLL_CLOSES_CHAIN_SQL = `SELECT * FROM payroll_closes
+  WHERE site_id = ? ORDER BY seq`;
+
+/** The places of a site's closes, by seq (the unique index on (site, seq) alone). */
+export const PAYROLL_CLOSES_PLACES_SQL = `SELECT seq FROM payroll_closes
   WHERE site_id = ? ORDER BY seq`;
 
 /** The site's close of the highest seq. */
@@ -162,6 +167,27 @@ export class SqlitePayrollCloseRepository extends PayrollCloseRepository {
       .prepare<[string], HeadRow>('SELECT * FROM payroll_close_heads WHERE site_id = ?')
       .get(siteId);
     return { closes, ...(head ? { head: fromHeadRow(head) } : {}) };
+  }
+
+  async chainPlaces(
+    siteId: string,
+  ): Promise<{ seqs: number[]; tip?: PayrollClose; head?: CloseHead }> {
+    // one read transaction: the places, the tip and the head as of one moment
+    return readTransaction(this.db, () => {
+      const seqs = this.db
+        .prepare<[string], { seq: number | null }>(PAYROLL_CLOSES_PLACES_SQL)
+        .all(siteId)
+        .map((r) => r.seq ?? 0);
+      const tip = this.db.prepare<[string], Row>(PAYROLL_CLOSES_TIP_SQL).get(siteId);
+      const head = this.db
+        .prepare<[string], HeadRow>('SELECT * FROM payroll_close_heads WHERE site_id = ?')
+        .get(siteId);
+      return {
+        seqs,
+        ...(tip ? { tip: fromRow(tip) } : {}),
+        ...(head ? { head: fromHeadRow(head) } : {}),
+      };
+    });
   }
 
   async unlinkedSiteIds(limit: number): Promise<string[]> {
