@@ -99,6 +99,40 @@ describe('payroll closes: a close deleted or reordered in the database (e2e)', (
     await expectBroken(siteId);
   });
 
+  it("should refuse the periods of two closes whose places were swapped (each fails its tag) and list the site's chain broken", async () => {
+    const siteId = await closedSite();
+    const [sep, oct] = [MONTHS[0].from, OCT.from];
+    await editStore(
+      t,
+      (db) => {
+        const set = db.prepare(
+          'UPDATE payroll_closes SET seq = ? WHERE site_id = ? AND from_day = ?',
+        );
+        set.run(99, siteId, sep);
+        set.run(1, siteId, oct);
+        set.run(2, siteId, sep);
+      },
+      async (c) => {
+        const closes = c.db!.collection('payroll_closes');
+        const id = (from: string) => ({ _id: `${siteId}|${from}` as never });
+        await closes.updateOne(id(sep), { $set: { seq: 99 } });
+        await closes.updateOne(id(oct), { $set: { seq: 1 } });
+        await closes.updateOne(id(sep), { $set: { seq: 2 } });
+      },
+    );
+    for (const month of MONTHS.slice(0, 2)) {
+      const res = await payroll(siteId, month);
+      expect([res.status, res.body.code]).toEqual([503, 'payroll_close_tampered']);
+    }
+    const list = await listed(siteId);
+    expect(list.body.chain).toBe('broken');
+    expect(list.body.closes.map((c: { integrity: string }) => c.integrity)).toEqual([
+      'verified',
+      'tampered',
+      'tampered',
+    ]);
+  });
+
   it("should refuse a thekedar's correction at a site whose chain is broken (a deleted close would let it correct a paid day)", async () => {
     const siteId = await closedSite();
     const k = await thekedarWithDevice(t.baseUrl, t.keys.admin, [siteId]);
