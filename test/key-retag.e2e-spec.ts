@@ -191,6 +191,10 @@ describe('keys:retag (e2e)', () => {
       expect(run.stdout).toContain(
         `payroll closes (period, time, author and totals per worker): 1 read, 1 re-tagged under ${app.t.app.get(StoreMac).kid} (1 from ${a})`,
       );
+      // and the head of the site's chain of closes (else its payroll reads chain broken)
+      expect(run.stdout).toContain(
+        `payroll close heads (per site: the latest close's place and digest): 1 read, 1 re-tagged under ${app.t.app.get(StoreMac).kid} (1 from ${a})`,
+      );
 
       await dropRetired(a);
       const paid = await payroll();
@@ -204,6 +208,7 @@ describe('keys:retag (e2e)', () => {
       expect(listed.body.closes.map((c: { integrity?: string }) => c.integrity)).not.toContain(
         'tampered',
       );
+      expect(listed.body.chain).toBe('verified');
     },
     slowOnMongo(240_000),
   );

@@ -484,10 +484,14 @@ export interface PayrollCloseView {
 export const PayrollCloseViewIntegrityValues = ['verified', 'tampered'] as const;
 
 export interface PayrollClosesView {
+  /** The site's chain of closes (each names the one recorded before it, a tagged head names the latest): `broken` when a close was deleted, reordered or changed outside the server (the payroll reads, closes and thekedar corrections of the site then answer 503 payroll_close_chain_broken) */
+  chain: 'verified' | 'broken';
   closes: PayrollCloseView[];
   /** Pass as ?before= for the next page (absent on the last) */
   nextBefore?: string;
 }
+
+export const PayrollClosesViewChainValues = ['verified', 'broken'] as const;
 
 export interface PayrollTotalsView {
   daysPresent: number;

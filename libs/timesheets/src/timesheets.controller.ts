@@ -171,7 +171,9 @@ export class TimesheetsController {
     type: ErrorBody,
     description:
       'As the other reads, and payroll_close_tampered: a close of a period the read overlaps ' +
-      'was changed outside the server (its recorded totals cannot be trusted)',
+      'was changed outside the server (its recorded totals cannot be trusted); ' +
+      'payroll_close_chain_broken: a close of the site was deleted, reordered or changed ' +
+      'outside the server (a deleted one would read as an open period)',
   })
   async payroll(
     @Param() params: SiteParam,

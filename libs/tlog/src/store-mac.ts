@@ -28,7 +28,8 @@ export type StoreMacPurpose =
   | 'worker-state'
   | 'site-state'
   | 'thekedar-state'
-  | 'payroll-close';
+  | 'payroll-close'
+  | 'payroll-close-head';
 
 /** A key a StoreMac holds besides its current one (no secret). */
 export interface HeldStoreMacKey {

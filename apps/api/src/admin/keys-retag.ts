@@ -1,7 +1,7 @@
 /**
  * `npm run keys:retag`: after a store-MAC rotation (`keys:rotate mac`, every replica restarted
  * on the new STORE_MAC_KEY), tags the fraud events and their reviews, and the worker devices'
- * block states and events, the kiosks' key and status tags and their events, the workers' record tags, the sites' and thekedars' record tags (geofence, time zone; a thekedar's sites), and the payroll closes (the totals per worker a paid period was closed on), that verify under a retired key again under the current one, so the retired key can be dropped without the rows reading
+ * block states and events, the kiosks' key and status tags and their events, the workers' record tags, the sites' and thekedars' record tags (geofence, time zone; a thekedar's sites), and the payroll closes (the totals per worker a paid period was closed on) and the heads of their chains (per site), that verify under a retired key again under the current one, so the retired key can be dropped without the rows reading
  * `tampered`. Each event is checked with its review history exactly as a read checks it; a row
  * that verifies under no key held here is never re-tagged (that would launder a row changed in
  * the database): its id is listed and the command exits 2 at the end. Reviews are tagged again
@@ -222,6 +222,16 @@ export const CLOSE_RETAG_TEXTS = oneOutcomeRetagTexts({
   readsAs: '503 payroll_close_tampered',
 });
 
+/** What the report says of the heads of the sites' chains of closes (the latest close of each). */
+export const CLOSE_HEAD_RETAG_TEXTS = oneOutcomeRetagTexts({
+  plural: 'payroll close heads',
+  label: "payroll close heads (per site: the latest close's place and digest)",
+  tampered: (n) =>
+    `tampered: ${n} payroll close heads (site) verify under no key held here; never re-tagged (the payroll reads of the site answer 503 payroll_close_chain_broken: restore its closes from a backup)`,
+  couldSet: 'which close is the latest (the newest closes deleted)',
+  readsAs: '503 payroll_close_chain_broken',
+});
+
 /** A fraud event's outcome as the tally counts it. */
 export function fraudRetagMark(o: RetagOutcome): RetagMark {
   return {
@@ -324,6 +334,12 @@ const RETAG_TABLE: RetagRow[] = [
     page: (closes, ...page) => closes.retagPage(...page),
     mark: (o) => oneOutcomeRetagMark(o.id, o),
     texts: CLOSE_RETAG_TEXTS,
+  }),
+  retagRow({
+    service: PayrollCloseService,
+    page: (closes, ...page) => closes.retagHeadPage(...page),
+    mark: (o) => oneOutcomeRetagMark(o.id, o),
+    texts: CLOSE_HEAD_RETAG_TEXTS,
   }),
 ];
 

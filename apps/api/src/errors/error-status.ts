@@ -214,6 +214,8 @@ export const ERROR_STATUS = {
     period_overlaps_close: HttpStatus.CONFLICT,
     period_not_over: HttpStatus.UNPROCESSABLE_ENTITY,
     payroll_close_tampered: HttpStatus.SERVICE_UNAVAILABLE,
+    payroll_close_chain_broken: HttpStatus.SERVICE_UNAVAILABLE,
+    payroll_close_raced: HttpStatus.CONFLICT,
     correction_contended: HttpStatus.SERVICE_UNAVAILABLE,
   },
   console: {

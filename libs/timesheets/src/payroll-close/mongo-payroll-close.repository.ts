@@ -3,11 +3,15 @@ import { Prop, Schema, SchemaFactory } from '@nestjs/mongoose';
 import type { Model } from 'mongoose';
 import { isDuplicateKeyError, MongoStoreHandle, retagMongoDocument } from '@app/persistence';
 import {
+  CloseChain,
+  CloseHead,
   closeIdOf,
+  CloseLink,
   CloseResult,
   CloseRetagOutcome,
   closeRetagOutcome,
   CloseRetagPlan,
+  CloseSeal,
   PayrollClose,
   PayrollCloseRepository,
   parseWorkers,
@@ -24,50 +28,196 @@ export class PayrollCloseDocument {
   @Prop({ type: String, required: true }) by!: string;
   /** The totals per worker as one JSON string, as SQLite stores them (what the tag covers). */
   @Prop({ type: String, required: true }) workers!: string;
+  /** Its place in the site's chain (absent: a close of an earlier release, not linked yet). */
+  @Prop({ type: Number }) seq?: number;
+  @Prop({ type: String }) prev?: string;
   @Prop({ type: String, required: true }) tag!: string;
 }
 export const PayrollCloseSchema = SchemaFactory.createForClass(PayrollCloseDocument);
 PayrollCloseSchema.index({ siteId: 1, from: 1 });
+// one close a place of a site's chain: of two replicas extending it at once, one insert fails
+PayrollCloseSchema.index(
+  { siteId: 1, seq: 1 },
+  {
+    unique: true,
+    name: 'payroll_closes_seq',
+    partialFilterExpression: { seq: { $exists: true } },
+  },
+);
+
+@Schema({ collection: 'payroll_close_heads', versionKey: false })
+export class PayrollCloseHeadDocument {
+  /** The site id. */
+  @Prop({ type: String, required: true }) _id!: string;
+  @Prop({ type: Number, required: true }) seq!: number;
+  @Prop({ type: String, required: true }) digest!: string;
+  @Prop({ type: String, required: true }) tag!: string;
+}
+export const PayrollCloseHeadSchema = SchemaFactory.createForClass(PayrollCloseHeadDocument);
 
 @Injectable()
 export class MongoPayrollCloseRepository extends PayrollCloseRepository {
   private readonly closes: Model<PayrollCloseDocument>;
+  private readonly heads: Model<PayrollCloseHeadDocument>;
 
   constructor(store: MongoStoreHandle) {
     super();
     this.closes = store.connection.model(PayrollCloseDocument.name, PayrollCloseSchema);
+    this.heads = store.connection.model(PayrollCloseHeadDocument.name, PayrollCloseHeadSchema);
   }
 
-  async record(close: PayrollClose): Promise<CloseResult> {
-    const first = await this.firstOverlapping(close);
-    if (first) return answerOf(close, first);
+  async onModuleInit(): Promise<void> {
+    // the unique (site, seq) index must stand before the first close is recorded
+    await this.closes.init();
+    await this.heads.init();
+  }
+
+  async record(
+    draft: Omit<PayrollClose, 'seq' | 'prev' | 'tag'>,
+    seal: CloseSeal,
+  ): Promise<CloseResult> {
+    const first = await this.firstOverlapping(draft);
+    if (first) return answerOf(draft, first);
+    const head = await this.readHead(draft.siteId);
+    const made = seal(await this.tip(draft.siteId), head);
+    const close = made.close;
+    const id = closeIdOf(close.siteId, close.from);
     try {
-      await this.closes.create({
-        _id: closeIdOf(close.siteId, close.from),
-        siteId: close.siteId,
-        from: close.from,
-        to: close.to,
-        at: close.at,
-        by: close.by,
-        workers: JSON.stringify(close.workers),
-        tag: close.tag,
-      });
+      await this.closes.create(toDoc(close));
     } catch (error) {
-      // the same site and first day stored meanwhile (another replica)
+      // the same site and first day (another replica's close), or the same place of the chain
       if (!isDuplicateKeyError(error)) throw error;
       const other = await this.firstOverlapping(close);
       if (other) return answerOf(close, other);
-      throw error;
+      return { status: 'raced' };
     }
     // another replica's overlapping close stored at once: the first one (by at, then from)
     // stays, this one is removed
     const overlaps = await this.overlapping(close.siteId, close.from, close.to);
     const winner = overlaps.sort((a, b) => a.at - b.at || (a.from < b.from ? -1 : 1))[0];
     if (winner && winner.from !== close.from) {
-      await this.closes.deleteOne({ _id: `${close.siteId}|${close.from}`, tag: close.tag });
+      await this.closes.deleteOne({ _id: id, tag: close.tag });
       return answerOf(close, winner);
     }
+    // the head moved from the one read, only: a replica that moved it first wins
+    if (!(await this.moveHead(head, made.head))) {
+      await this.closes.deleteOne({ _id: id, tag: close.tag });
+      return { status: 'raced' };
+    }
     return { status: 'closed', close };
+  }
+
+  async chain(siteId: string): Promise<CloseChain> {
+    const docs = await this.closes
+      .find({ siteId })
+      .sort({ seq: 1, from: 1 })
+      .lean<PayrollCloseDocument[]>();
+    const head = await this.readHead(siteId);
+    return { closes: docs.map(fromDoc), ...(head ? { head } : {}) };
+  }
+
+  async chainPlaces(
+    siteId: string,
+  ): Promise<{ seqs: number[]; tip?: PayrollClose; head?: CloseHead }> {
+    // the head first: a close recorded meanwhile reads as a head one behind its tip
+    const head = await this.readHead(siteId);
+    const docs = await this.closes
+      .find({ siteId }, { _id: 0, seq: 1 })
+      .sort({ seq: 1 })
+      .lean<Array<{ seq?: number }>>();
+    const tip = await this.tip(siteId);
+    return {
+      seqs: docs.map((d) => (typeof d.seq === 'number' ? d.seq : 0)),
+      ...(tip ? { tip } : {}),
+      ...(head ? { head } : {}),
+    };
+  }
+
+  async unlinkedSiteIds(limit: number): Promise<string[]> {
+    const ids = await this.closes.distinct('siteId', { seq: { $exists: false } });
+    return ids.map(String).sort().slice(0, limit);
+  }
+
+  async link(siteId: string, link: CloseLink): Promise<boolean> {
+    const docs = await this.closes
+      .find({ siteId, seq: { $exists: false } })
+      .sort({ at: 1, from: 1 })
+      .lean<PayrollCloseDocument[]>();
+    if (docs.length === 0) return false;
+    const head = await this.readHead(siteId);
+    const made = link(docs.map(fromDoc), await this.tip(siteId), head);
+    for (const c of made.closes) {
+      // only while still unlinked and as read: another replica linking it wins
+      const { matchedCount } = await this.closes.updateOne(
+        { _id: closeIdOf(c.siteId, c.from), seq: { $exists: false } },
+        { $set: { seq: c.seq, prev: c.prev, tag: c.tag } },
+      );
+      if (matchedCount !== 1) return false;
+    }
+    return this.moveHead(head, made.head);
+  }
+
+  async retagHeadIds(afterId: string, limit: number): Promise<string[]> {
+    const docs = await this.heads
+      .find({ _id: { $gt: afterId } }, { _id: 1 })
+      .sort({ _id: 1 })
+      .limit(limit)
+      .lean<Array<{ _id: string }>>();
+    return docs.map((d) => String(d._id));
+  }
+
+  async retagHead(
+    siteId: string,
+    plan: (head: CloseHead) => CloseRetagPlan,
+  ): Promise<CloseRetagOutcome> {
+    const outcome = await retagMongoDocument({
+      read: () => this.heads.findById(siteId).lean<PayrollCloseHeadDocument>(),
+      retag: (doc) => {
+        const made = plan(fromHeadDoc(doc));
+        return { outcome: closeRetagOutcome(siteId, made), tag: made.tag };
+      },
+      setTag: async (doc, tag) => {
+        const { matchedCount } = await this.heads.updateOne(
+          { _id: doc._id, seq: doc.seq, digest: doc.digest, tag: doc.tag },
+          { $set: { tag } },
+        );
+        return matchedCount === 1;
+      },
+      changed: { id: siteId, result: 'changed' },
+    });
+    return outcome ?? { id: siteId, result: 'deleted' };
+  }
+
+  private async readHead(siteId: string): Promise<CloseHead | undefined> {
+    const doc = await this.heads.findById(siteId).lean<PayrollCloseHeadDocument>();
+    return doc ? fromHeadDoc(doc) : undefined;
+  }
+
+  private async tip(siteId: string): Promise<PayrollClose | undefined> {
+    const doc = await this.closes
+      .findOne({ siteId, seq: { $exists: true } })
+      .sort({ seq: -1 })
+      .lean<PayrollCloseDocument>();
+    return doc ? fromDoc(doc) : undefined;
+  }
+
+  /** Compare-and-set of the site's head from `was` (as read; none: inserted): whether it moved. */
+  private async moveHead(was: CloseHead | undefined, next: CloseHead): Promise<boolean> {
+    const set = { seq: next.seq, digest: next.digest, tag: next.tag };
+    if (!was) {
+      try {
+        await this.heads.create({ _id: next.siteId, ...set });
+        return true;
+      } catch (error) {
+        if (isDuplicateKeyError(error)) return false;
+        throw error;
+      }
+    }
+    const { matchedCount } = await this.heads.updateOne(
+      { _id: was.siteId, seq: was.seq, digest: was.digest, tag: was.tag },
+      { $set: set },
+    );
+    return matchedCount === 1;
   }
 
   async overlapping(siteId: string, from: string, to: string): Promise<PayrollClose[]> {
@@ -118,6 +268,8 @@ export class MongoPayrollCloseRepository extends PayrollCloseRepository {
             at: doc.at,
             by: doc.by,
             workers: doc.workers,
+            seq: doc.seq ?? { $exists: false },
+            prev: doc.prev ?? { $exists: false },
             tag: doc.tag,
           },
           { $set: { tag } },
@@ -129,12 +281,17 @@ export class MongoPayrollCloseRepository extends PayrollCloseRepository {
     return outcome ?? { id, result: 'deleted' };
   }
 
-  private async firstOverlapping(close: PayrollClose): Promise<PayrollClose | undefined> {
+  private async firstOverlapping(
+    close: Omit<PayrollClose, 'seq' | 'prev' | 'tag'>,
+  ): Promise<PayrollClose | undefined> {
     return (await this.overlapping(close.siteId, close.from, close.to))[0];
   }
 }
 
-function answerOf(close: PayrollClose, stored: PayrollClose): CloseResult {
+function answerOf(
+  close: Omit<PayrollClose, 'seq' | 'prev' | 'tag'>,
+  stored: PayrollClose,
+): CloseResult {
   const same = stored.from === close.from && stored.to === close.to;
   return { status: same ? 'exists' : 'overlaps', close: stored };
 }
@@ -147,6 +304,32 @@ function fromDoc(d: PayrollCloseDocument): PayrollClose {
     at: Number(d.at),
     by: String(d.by),
     workers: parseWorkers(d.workers),
+    seq: d.seq === undefined || d.seq === null ? 0 : Number(d.seq),
+    prev: d.prev === undefined || d.prev === null ? '' : String(d.prev),
+    tag: String(d.tag),
+  };
+}
+
+function toDoc(c: PayrollClose): PayrollCloseDocument {
+  return {
+    _id: closeIdOf(c.siteId, c.from),
+    siteId: c.siteId,
+    from: c.from,
+    to: c.to,
+    at: c.at,
+    by: c.by,
+    workers: JSON.stringify(c.workers),
+    seq: c.seq,
+    prev: c.prev,
+    tag: c.tag,
+  };
+}
+
+function fromHeadDoc(d: PayrollCloseHeadDocument): CloseHead {
+  return {
+    siteId: String(d._id),
+    seq: Number(d.seq),
+    digest: String(d.digest),
     tag: String(d.tag),
   };
 }

@@ -1,22 +1,46 @@
+import { MongoStore, SqliteStore } from '@app/persistence';
 import { describeStoreContract } from '@app/persistence/testing/store-contract';
 import { payrollCloseAdapters } from './payroll-close-persistence';
-import { PayrollClose } from './payroll-close.repository';
+import { CloseHead, CloseSeal, PayrollClose } from './payroll-close.repository';
 
-describeStoreContract('PayrollCloseRepository', payrollCloseAdapters, ({ sut }) => {
-  const close = (siteId: string, from: string, to: string, at = 1): PayrollClose => ({
+describeStoreContract('PayrollCloseRepository', payrollCloseAdapters, ({ sut, store, driver }) => {
+  type Draft = Omit<PayrollClose, 'seq' | 'prev' | 'tag'>;
+  const draft = (siteId: string, from: string, to: string, at = 1): Draft => ({
     siteId,
     from,
     to,
     at,
     by: 'admin:ops',
     workers: [{ workerId: 'w1', daysPresent: 2, hours: 17, workedSeconds: 61_200, flaggedDays: 1 }],
-    tag: `tag-${siteId}-${from}`,
   });
+  /** A test seal: linked after the tip as read, the digest its `<siteId>|<from>`. */
+  const seal =
+    (d: Draft, seen?: Array<[PayrollClose | undefined, CloseHead | undefined]>): CloseSeal =>
+    (tip, head) => {
+      seen?.push([tip, head]);
+      const seq = (tip?.seq ?? 0) + 1;
+      const close = {
+        ...d,
+        seq,
+        prev: tip ? `${tip.siteId}|${tip.from}` : '',
+        tag: `tag-${d.siteId}-${d.from}`,
+      };
+      return {
+        close,
+        head: { siteId: d.siteId, seq, digest: `${d.siteId}|${d.from}`, tag: `head-${seq}` },
+      };
+    };
+  const record = (d: Draft) => sut().record(d, seal(d));
+  const closed = async (d: Draft): Promise<PayrollClose> => {
+    const result = await record(d);
+    if (result.status !== 'closed') throw new Error(`not closed: ${result.status}`);
+    return result.close;
+  };
 
   it('should record a close once: the same period answers the stored one, an overlapping one is refused with the close it meets, another site is apart', async () => {
-    const oct = close('s1', '2026-10-01', '2026-10-31');
-    expect(await sut().record(oct)).toEqual({ status: 'closed', close: oct });
-    expect(await sut().record({ ...oct, at: 2, tag: 'other' })).toEqual({
+    const oct = await closed(draft('s1', '2026-10-01', '2026-10-31'));
+    expect(oct).toMatchObject({ seq: 1, prev: '', tag: 'tag-s1-2026-10-01' });
+    expect(await record({ ...draft('s1', '2026-10-01', '2026-10-31'), at: 2 })).toEqual({
       status: 'exists',
       close: oct,
     });
@@ -26,11 +50,10 @@ describeStoreContract('PayrollCloseRepository', payrollCloseAdapters, ({ sut }) 
       ['2026-10-10', '2026-10-12'],
       ['2026-09-01', '2026-11-30'],
     ]) {
-      expect(await sut().record(close('s1', from, to))).toEqual({ status: 'overlaps', close: oct });
+      expect(await record(draft('s1', from, to))).toEqual({ status: 'overlaps', close: oct });
     }
-    const nov = close('s1', '2026-11-01', '2026-11-30');
-    expect((await sut().record(nov)).status).toBe('closed');
-    expect((await sut().record(close('s2', '2026-10-01', '2026-10-31'))).status).toBe('closed');
+    const nov = await closed(draft('s1', '2026-11-01', '2026-11-30'));
+    await closed(draft('s2', '2026-10-01', '2026-10-31'));
 
     expect(await sut().overlapping('s1', '2026-10-31', '2026-11-01')).toEqual([oct, nov]);
     expect(await sut().overlapping('s1', '2026-12-01', '2026-12-31')).toEqual([]);
@@ -39,13 +62,135 @@ describeStoreContract('PayrollCloseRepository', payrollCloseAdapters, ({ sut }) 
     expect(await sut().list('s1', 10, '2026-11-01')).toEqual([oct]);
   });
 
+  it("should link each close after the site's chain as read in the write (its tip and head) and store the head with it, by seq whatever the periods' order", async () => {
+    const seen: Array<[PayrollClose | undefined, CloseHead | undefined]> = [];
+    const nov = draft('s1', '2026-11-01', '2026-11-30');
+    const oct = draft('s1', '2026-10-01', '2026-10-31');
+    expect(await sut().chain('s1')).toEqual({ closes: [] });
+    expect((await sut().record(nov, seal(nov, seen))).status).toBe('closed');
+    expect((await sut().record(oct, seal(oct, seen))).status).toBe('closed');
+    const first = { ...nov, seq: 1, prev: '', tag: 'tag-s1-2026-11-01' };
+    const second = { ...oct, seq: 2, prev: 's1|2026-11-01', tag: 'tag-s1-2026-10-01' };
+    expect(seen).toEqual([
+      [undefined, undefined],
+      [first, { siteId: 's1', seq: 1, digest: 's1|2026-11-01', tag: 'head-1' }],
+    ]);
+    expect(await sut().chain('s1')).toEqual({
+      closes: [first, second],
+      head: { siteId: 's1', seq: 2, digest: 's1|2026-10-01', tag: 'head-2' },
+    });
+    // a seal that refuses stores nothing
+    const dec = draft('s1', '2026-12-01', '2026-12-31');
+    await expect(
+      sut().record(dec, () => {
+        throw new Error('broken');
+      }),
+    ).rejects.toThrow('broken');
+    expect((await sut().chain('s1')).closes).toHaveLength(2);
+    expect(await sut().chain('s2')).toEqual({ closes: [] });
+  });
+
+  it('should refuse a second close in the same place of the chain (another replica extending it at once) without storing it', async () => {
+    const oct = draft('s1', '2026-10-01', '2026-10-31');
+    await closed(oct);
+    // a seal that read the chain before oct: it links at the same place again
+    const nov = draft('s1', '2026-11-01', '2026-11-30');
+    const stale: CloseSeal = () => ({
+      close: { ...nov, seq: 1, prev: '', tag: 'stale' },
+      head: { siteId: 's1', seq: 1, digest: 's1|2026-11-01', tag: 'head-stale' },
+    });
+    const result = await sut().record(nov, stale);
+    expect(result.status).toBe('raced');
+    expect(await sut().chain('s1')).toEqual({
+      closes: [{ ...oct, seq: 1, prev: '', tag: 'tag-s1-2026-10-01' }],
+      head: { siteId: 's1', seq: 1, digest: 's1|2026-10-01', tag: 'head-1' },
+    });
+  });
+
+  /** A close as an earlier release stored it: no seq, no prev. */
+  const storeUnlinked = async (d: Draft, tag: string) => {
+    if (driver() === 'sqlite') {
+      (store() as SqliteStore).db
+        .prepare(
+          `INSERT INTO payroll_closes (site_id, from_day, to_day, closed_at, closed_by, workers, tag)
+           VALUES (?, ?, ?, ?, ?, ?, ?)`,
+        )
+        .run(d.siteId, d.from, d.to, d.at, d.by, JSON.stringify(d.workers), tag);
+    } else {
+      await (store() as MongoStore).connection.db!.collection('payroll_closes').insertOne({
+        _id: `${d.siteId}|${d.from}` as never,
+        siteId: d.siteId,
+        from: d.from,
+        to: d.to,
+        at: d.at,
+        by: d.by,
+        workers: JSON.stringify(d.workers),
+        tag,
+      });
+    }
+  };
+
+  it('should name the sites holding closes of an earlier release, hand them to the link by time recorded and store what it makes of them with the head, once', async () => {
+    const dec = draft('s1', '2026-12-01', '2026-12-31', 5);
+    const oct = draft('s1', '2026-10-01', '2026-10-31', 9);
+    await storeUnlinked(dec, 'old-dec');
+    await storeUnlinked(oct, 'old-oct');
+    await storeUnlinked(draft('s3', '2026-10-01', '2026-10-31'), 'old-s3');
+    await closed(draft('s2', '2026-10-01', '2026-10-31'));
+    expect(await sut().unlinkedSiteIds(10)).toEqual(['s1', 's3']);
+    expect(await sut().unlinkedSiteIds(1)).toEqual(['s1']);
+    // unlinked closes read with seq 0, first in the chain
+    expect((await sut().chain('s1')).closes.map((c) => [c.from, c.seq, c.prev, c.tag])).toEqual(
+      [
+        ['2026-12-01', 0, '', 'old-dec'],
+        ['2026-10-01', 0, '', 'old-oct'],
+      ].sort((a, b) => (a[0] < b[0] ? -1 : 1)),
+    );
+
+    const given: Array<[string[], PayrollClose | undefined, CloseHead | undefined]> = [];
+    expect(
+      await sut().link('s1', (unlinked, tip, head) => {
+        given.push([unlinked.map((c) => c.tag), tip, head]);
+        const closes = unlinked.map((c, i) => ({
+          ...c,
+          seq: i + 1,
+          prev: `p${i}`,
+          tag: `new-${i}`,
+        }));
+        return { closes, head: { siteId: 's1', seq: 2, digest: 'd2', tag: 'h2' } };
+      }),
+    ).toBe(true);
+    expect(given).toEqual([[['old-dec', 'old-oct'], undefined, undefined]]);
+    expect(await sut().chain('s1')).toEqual({
+      closes: [
+        { ...dec, seq: 1, prev: 'p0', tag: 'new-0' },
+        { ...oct, seq: 2, prev: 'p1', tag: 'new-1' },
+      ],
+      head: { siteId: 's1', seq: 2, digest: 'd2', tag: 'h2' },
+    });
+    expect(await sut().unlinkedSiteIds(10)).toEqual(['s3']);
+    expect(await sut().chainPlaces('s1')).toEqual({
+      seqs: [1, 2],
+      tip: { ...oct, seq: 2, prev: 'p1', tag: 'new-1' },
+      head: { siteId: 's1', seq: 2, digest: 'd2', tag: 'h2' },
+    });
+    // an unlinked close reads in place 0; a site without closes has no tip nor head
+    expect(await sut().chainPlaces('s3')).toEqual({ seqs: [0] });
+    expect(await sut().chainPlaces('s9')).toEqual({ seqs: [] });
+    // nothing left to link: the link is not called
+    expect(
+      await sut().link('s1', () => {
+        throw new Error('called');
+      }),
+    ).toBe(false);
+  });
+
   it("should page every site's closes for keys:retag by site and first day, write a retagged plan's tag over the row as read and nothing else, and answer deleted for a gone id", async () => {
     const rows = [
-      close('s2', '2026-10-01', '2026-10-31'),
-      close('s1', '2026-11-01', '2026-11-30'),
-      close('s1', '2026-10-01', '2026-10-31'),
+      await closed(draft('s2', '2026-10-01', '2026-10-31')),
+      await closed(draft('s1', '2026-11-01', '2026-11-30')),
+      await closed(draft('s1', '2026-10-01', '2026-10-31')),
     ];
-    for (const row of rows) expect((await sut().record(row)).status).toBe('closed');
     const ids = ['s1|2026-10-01', 's1|2026-11-01', 's2|2026-10-01'];
     expect(await sut().retagIds('', 10)).toEqual(ids);
     expect(await sut().retagIds('', 2)).toEqual(ids.slice(0, 2));
@@ -76,5 +221,37 @@ describeStoreContract('PayrollCloseRepository', payrollCloseAdapters, ({ sut }) 
     // only the retagged close's tag changed, every other field as it was
     expect(await sut().list('s1', 10)).toEqual([rows[1], { ...rows[2], tag: 'new-tag' }]);
     expect(await sut().list('s2', 10)).toEqual([rows[0]]);
+  });
+
+  it("should page the sites' heads for keys:retag and write a retagged plan's tag over the head as read and nothing else", async () => {
+    await closed(draft('s2', '2026-10-01', '2026-10-31'));
+    await closed(draft('s1', '2026-10-01', '2026-10-31'));
+    await closed(draft('s1', '2026-11-01', '2026-11-30'));
+    expect(await sut().retagHeadIds('', 10)).toEqual(['s1', 's2']);
+    expect(await sut().retagHeadIds('', 1)).toEqual(['s1']);
+    expect(await sut().retagHeadIds('s1', 10)).toEqual(['s2']);
+    const seen: CloseHead[] = [];
+    expect(
+      await sut().retagHead('s1', (h) => {
+        seen.push(h);
+        return { result: 'retagged', from: 'old', tag: 'new-head' };
+      }),
+    ).toEqual({ id: 's1', result: 'retagged', from: 'old' });
+    expect(seen).toEqual([{ siteId: 's1', seq: 2, digest: 's1|2026-11-01', tag: 'head-2' }]);
+    expect(await sut().retagHead('s2', () => ({ result: 'tampered' }))).toEqual({
+      id: 's2',
+      result: 'tampered',
+    });
+    expect(await sut().retagHead('s3', () => ({ result: 'current' }))).toEqual({
+      id: 's3',
+      result: 'deleted',
+    });
+    expect((await sut().chain('s1')).head).toEqual({
+      siteId: 's1',
+      seq: 2,
+      digest: 's1|2026-11-01',
+      tag: 'new-head',
+    });
+    expect((await sut().chain('s2')).head?.tag).toBe('head-1');
   });
 });

@@ -55,7 +55,10 @@ export class PayrollCloseController {
   @ApiResponse({
     status: 409,
     type: ErrorBody,
-    description: 'period_overlaps_close: another closed period of the site overlaps this one',
+    description:
+      'period_overlaps_close: another closed period of the site overlaps this one; ' +
+      'payroll_close_raced: another close of the site was recorded at the same moment by ' +
+      'another server (nothing recorded: send it again)',
   })
   @ApiResponse({ status: 422, type: ErrorBody, description: 'period_not_over' })
   @ApiResponse({
@@ -64,7 +67,8 @@ export class PayrollCloseController {
     description:
       'timesheets_rebuilding, timesheets_tampered, timesheets_ledger_unverified, site_tampered, ' +
       'worker_tampered (as the payroll read); payroll_close_tampered (the stored close of the ' +
-      'period was changed outside the server)',
+      'period was changed outside the server); payroll_close_chain_broken (a close of the site ' +
+      'was deleted, reordered or changed outside the server)',
   })
   async close(
     @Param() params: SiteParam,
@@ -91,8 +95,9 @@ export class PayrollCloseController {
     @Query() query: ListClosesQuery,
   ): Promise<PayrollClosesView> {
     const limit = query.limit ?? 100;
-    const closes = await this.closes.list(params.siteId, limit, query.before);
+    const { closes, chain } = await this.closes.list(params.siteId, limit, query.before);
     return {
+      chain,
       closes: closes.map((c) => viewOf(c, c.integrity)),
       ...(closes.length === limit ? { nextBefore: closes[limit - 1].from } : {}),
     };

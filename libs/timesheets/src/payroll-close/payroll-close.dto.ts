@@ -72,6 +72,15 @@ export class PayrollCloseView extends PayrollCloseHeadView {
 }
 
 export class PayrollClosesView {
+  @ApiProperty({
+    enum: ['verified', 'broken'],
+    description:
+      "The site's chain of closes (each names the one recorded before it, a tagged head names " +
+      'the latest): `broken` when a close was deleted, reordered or changed outside the server ' +
+      '(the payroll reads, closes and thekedar corrections of the site then answer 503 ' +
+      'payroll_close_chain_broken)',
+  })
+  chain!: 'verified' | 'broken';
   @ApiProperty({ type: [PayrollCloseView] }) closes!: PayrollCloseView[];
   @ApiPropertyOptional({ description: 'Pass as ?before= for the next page (absent on the last)' })
   nextBefore?: string;

@@ -18,14 +18,60 @@ export interface PayrollClose {
   /** Who closed it: `admin:<keyId>`. */
   by: string;
   workers: ClosedWorkerTotals[];
+  /**
+   * Its place in the site's chain of closes, from 1 in the order they were recorded (0: a close
+   * of an earlier release not linked yet), and `prev` the digest of the close before it (`''`
+   * for the first): both covered by its tag, so a close deleted or moved breaks the chain.
+   */
+  seq: number;
+  prev: string;
   tag: string;
 }
+
+/**
+ * The tagged head of a site's chain of closes (table / collection `payroll_close_heads`): the
+ * latest close's `seq` and digest, written with it (StoreMac purpose `payroll-close-head`), so
+ * the newest close deleted reads as a head ahead of the rows.
+ */
+export interface CloseHead {
+  siteId: string;
+  seq: number;
+  digest: string;
+  tag: string;
+}
+
+/** A site's chain as stored: its closes by `seq` (unlinked ones first), and its head. */
+export interface CloseChain {
+  closes: PayrollClose[];
+  head?: CloseHead;
+}
+
+/**
+ * What the service makes of a new close given the site's chain as read in the write (`tip`: its
+ * close of the highest `seq`): the close linked and tagged, and the new head. It throws to refuse.
+ */
+export type CloseSeal = (
+  tip: PayrollClose | undefined,
+  head: CloseHead | undefined,
+) => { close: PayrollClose; head: CloseHead };
+
+/**
+ * What the service makes of a site's closes of an earlier release (`unlinked`, by `at` then
+ * `from`) given its chain as read: each linked (and re-tagged when it verifies), the new head.
+ */
+export type CloseLink = (
+  unlinked: PayrollClose[],
+  tip: PayrollClose | undefined,
+  head: CloseHead | undefined,
+) => { closes: PayrollClose[]; head: CloseHead };
 
 /** A new close, or the one that took its place (the same period, or one overlapping it). */
 export type CloseResult =
   | { status: 'closed'; close: PayrollClose }
   | { status: 'exists'; close: PayrollClose }
-  | { status: 'overlaps'; close: PayrollClose };
+  | { status: 'overlaps'; close: PayrollClose }
+  /** MongoDB: another replica extended the site's chain at once (nothing stored). */
+  | { status: 'raced' };
 
 /**
  * What `keys:retag` makes of one close as stored: `tampered` (under no held key: never
@@ -62,16 +108,54 @@ export function closeKeyOf(id: string): { siteId: string; from: string } {
 
 /**
  * Payroll closes (table / collection `payroll_closes`): one row per closed period of a site,
- * never updated or deleted by the server. Keyed by (site, from): every read is a seek of it.
+ * never deleted by the server (updated only to be linked or re-tagged). Keyed by (site, from):
+ * every read is a seek of it; (site, seq) is unique too.
  */
 export abstract class PayrollCloseRepository {
   /**
-   * Stores `close` unless a close of the site overlaps its period: the same period answers
-   * `exists` (the stored one), another overlapping one `overlaps` (that one). Atomic on
-   * SQLite (one write turn); on MongoDB the first of two overlapping closes stored at once
-   * (by its `at`, then its `from`) is kept and the other removed, answered `overlaps`.
+   * Stores `close` as `seal` links it after the site's chain, with its new head, unless a
+   * close of the site overlaps its period: the same period answers `exists` (the stored one),
+   * another overlapping one `overlaps` (that one). Atomic on SQLite (one write turn); on
+   * MongoDB the close is inserted (its `seq` unique per site), then the head moved by a
+   * compare-and-set from the head as read: a close of another replica taking the same `seq`,
+   * or moving the head first, answers `raced` (this one removed); the first of two overlapping
+   * closes stored at once (by its `at`, then its `from`) is kept and the other removed,
+   * answered `overlaps`.
    */
-  abstract record(close: PayrollClose): Promise<CloseResult>;
+  abstract record(
+    close: Omit<PayrollClose, 'seq' | 'prev' | 'tag'>,
+    seal: CloseSeal,
+  ): Promise<CloseResult>;
+
+  /** The site's chain: every close of it by `seq`, and its head. */
+  abstract chain(siteId: string): Promise<CloseChain>;
+
+  /**
+   * The site's chain in brief (what a payroll read checks): the `seq` of each close in order
+   * (0: not linked), its close of the highest `seq`, and its head.
+   */
+  abstract chainPlaces(
+    siteId: string,
+  ): Promise<{ seqs: number[]; tip?: PayrollClose; head?: CloseHead }>;
+
+  /** Up to `limit` sites holding closes of an earlier release not linked yet. */
+  abstract unlinkedSiteIds(limit: number): Promise<string[]>;
+
+  /**
+   * Links the site's unlinked closes after its chain (SQLite: one write turn; MongoDB: each
+   * close only while still unlinked, the head by a compare-and-set): false when another
+   * replica linked them meanwhile (nothing written by this one).
+   */
+  abstract link(siteId: string, link: CloseLink): Promise<boolean>;
+
+  /** `keys:retag`: the site ids of the heads after `afterId`, in order. */
+  abstract retagHeadIds(afterId: string, limit: number): Promise<string[]>;
+
+  /** `keys:retag` of one head as read (as `retag`), `id` its site id. */
+  abstract retagHead(
+    siteId: string,
+    plan: (head: CloseHead) => CloseRetagPlan,
+  ): Promise<CloseRetagOutcome>;
 
   /** The site's closes whose period overlaps [from, to], by `from`. */
   abstract overlapping(siteId: string, from: string, to: string): Promise<PayrollClose[]>;

@@ -1,4 +1,5 @@
-import { Injectable, Logger } from '@nestjs/common';
+import { createHash } from 'node:crypto';
+import { Injectable, Logger, OnModuleInit } from '@nestjs/common';
 import { actorOf, Clock, localDay, Principal } from '@app/common';
 import { StoreMac } from '@app/tlog';
 import { PayrollWorkerView } from '../dto/timesheet.dto';
@@ -6,11 +7,15 @@ import { TimesheetsError } from '../timesheets.errors';
 import { TimesheetProjector } from '../timesheet-projector.service';
 import { Scope, TimesheetsService } from '../timesheets.service';
 import {
+  CloseChain,
   ClosedWorkerTotals,
+  CloseHead,
+  CloseLink,
   CloseRetagOutcome,
   CloseRetagPlan,
   PayrollClose,
   PayrollCloseRepository,
+  CloseSeal,
 } from './payroll-close.repository';
 
 /** A payroll summary with what changed since its period was closed, when it was. */
@@ -31,9 +36,16 @@ const NONE: Totals = { daysPresent: 0, hours: 0, workedSeconds: 0, flaggedDays: 
  * late sync (never refused for a close: a punch is not lost) or an admin's correction is paid
  * as a difference in the next run. A thekedar's correction touching a closed day is refused
  * (409 `period_closed`).
+ *
+ * The closes of a site are a chain: each carries its `seq` (1, 2, … in the order recorded) and
+ * the digest of the close before it, under its tag, and a tagged head per site holds the latest
+ * `seq` and digest, written with it. A close deleted, moved or edited in the database (by one
+ * without the store-MAC key) breaks the chain: the site's payroll reads, closes and thekedar
+ * corrections answer 503 `payroll_close_chain_broken`, its listing says `chain: "broken"`.
+ * Closes of an earlier release are linked at boot (in the order they were recorded).
  */
 @Injectable()
-export class PayrollCloseService {
+export class PayrollCloseService implements OnModuleInit {
   private readonly logger = new Logger(PayrollCloseService.name);
 
   constructor(
@@ -66,7 +78,7 @@ export class PayrollCloseService {
         flaggedDays: w.flaggedDays,
       }))
       .sort((a, b) => (a.workerId < b.workerId ? -1 : a.workerId > b.workerId ? 1 : 0));
-    const unsigned = {
+    const draft = {
       siteId: scope.siteId,
       from: scope.from,
       to: scope.to,
@@ -74,7 +86,14 @@ export class PayrollCloseService {
       by: actorOf(principal),
       workers,
     };
-    const result = await this.repo.record({ ...unsigned, tag: this.tagOf(unsigned) });
+    await this.refuseBrokenChain(scope.siteId);
+    const result = await this.repo.record(draft, this.seal(draft));
+    if (result.status === 'raced') {
+      throw new TimesheetsError(
+        'payroll_close_raced',
+        'Another close of this site was recorded at the same moment (by another server): nothing was recorded; send the close again',
+      );
+    }
     if (result.status === 'overlaps') {
       throw new TimesheetsError(
         'period_overlaps_close',
@@ -96,9 +115,156 @@ export class PayrollCloseService {
     siteId: string,
     limit: number,
     before?: string,
-  ): Promise<Array<PayrollClose & { integrity: 'verified' | 'tampered' }>> {
+  ): Promise<{
+    closes: Array<PayrollClose & { integrity: 'verified' | 'tampered' }>;
+    chain: 'verified' | 'broken';
+  }> {
     const closes = await this.repo.list(siteId, limit, before);
-    return closes.map((c) => ({ ...c, integrity: this.verifies(c) ? 'verified' : 'tampered' }));
+    const broken = this.brokenLink(await this.repo.chain(siteId));
+    if (broken) this.alarmBroken(siteId, broken);
+    return {
+      closes: closes.map((c) => ({ ...c, integrity: this.verifies(c) ? 'verified' : 'tampered' })),
+      chain: broken ? 'broken' : 'verified',
+    };
+  }
+
+  /** Links the closes of an earlier release at boot (every site's, in the order recorded). */
+  async onModuleInit(): Promise<void> {
+    const tried = new Set<string>();
+    for (;;) {
+      const sites = (await this.repo.unlinkedSiteIds(100)).filter((id) => !tried.has(id));
+      if (sites.length === 0) return;
+      for (const siteId of sites) {
+        tried.add(siteId);
+        if (await this.repo.link(siteId, this.linkLegacy)) {
+          this.logger.log({ siteId }, 'Payroll closes of an earlier release linked');
+        }
+      }
+    }
+  }
+
+  /**
+   * A site's closes of an earlier release linked after its chain, in the order recorded: each
+   * that verifies (under any key held) re-tagged under the current key over its place too; one
+   * that does not keeps its tag (it reads tampered: linking must not launder it).
+   */
+  private readonly linkLegacy: CloseLink = (unlinked, tip, head) => {
+    this.refuseBrokenTip(unlinked[0].siteId, tip, head);
+    let before = tip;
+    const closes = unlinked.map((c) => {
+      const { tag, ...unsigned } = c;
+      const held = this.mac.kidOf('payroll-close', dataOf(unsigned), tag) !== undefined;
+      const linked = {
+        ...unsigned,
+        seq: (before?.seq ?? 0) + 1,
+        prev: before ? digestOf(before) : '',
+      };
+      const close = { ...linked, tag: held ? this.tagOf(linked) : tag };
+      before = close;
+      return close;
+    });
+    return { closes, head: this.headOf(before!) };
+  };
+
+  /** The close linked after the site's chain as read in the write, tagged, and its new head. */
+  private seal(draft: Omit<PayrollClose, 'seq' | 'prev' | 'tag'>): CloseSeal {
+    return (tip, head) => {
+      this.refuseBrokenTip(draft.siteId, tip, head);
+      const linked = { ...draft, seq: (tip?.seq ?? 0) + 1, prev: tip ? digestOf(tip) : '' };
+      const close = { ...linked, tag: this.tagOf(linked) };
+      return { close, head: this.headOf(close) };
+    };
+  }
+
+  private headOf(close: PayrollClose): CloseHead {
+    const digest = digestOf(close);
+    const data = headDataOf(close.siteId, close.seq, digest);
+    return {
+      siteId: close.siteId,
+      seq: close.seq,
+      digest,
+      tag: this.mac.mac('payroll-close-head', data),
+    };
+  }
+
+  /**
+   * What breaks the site's chain, or undefined: a close not linked, a place missing or twice
+   * (a close deleted, or moved), a close whose `prev` is not the digest of the one before
+   * (edited, or put in another's place), a head that fails its tag, or names another latest
+   * close than the stored one (ahead of the rows: the newest closes deleted). A head one behind
+   * the rows, the newest close naming it, is a MongoDB close whose head was not yet moved.
+   */
+  private brokenLink(chain: CloseChain): string | undefined {
+    const { closes, head } = chain;
+    for (const [i, c] of closes.entries()) {
+      if (c.seq === 0) return `the close of ${c.from} is not linked`;
+      if (c.seq !== i + 1) return `close #${i + 1} is missing (the next stored is #${c.seq})`;
+      if (c.prev !== (i === 0 ? '' : digestOf(closes[i - 1]))) {
+        return `close #${c.seq} (${c.from}) does not follow the close stored before it`;
+      }
+    }
+    return this.brokenHead(closes[closes.length - 1], head);
+  }
+
+  private brokenHead(
+    tip: PayrollClose | undefined,
+    head: CloseHead | undefined,
+  ): string | undefined {
+    if (!tip) return head ? `the head names close #${head.seq}, and no close is stored` : undefined;
+    if (!head) return `${tip.seq} closes are stored and the head is missing`;
+    if (
+      !this.mac.verify(
+        'payroll-close-head',
+        headDataOf(head.siteId, head.seq, head.digest),
+        head.tag,
+      )
+    ) {
+      return 'the head does not verify';
+    }
+    if (head.seq === tip.seq && head.digest === digestOf(tip)) return undefined;
+    if (head.seq === tip.seq - 1 && head.digest === tip.prev) return undefined;
+    return `the head names close #${head.seq}, the latest stored is #${tip.seq}`;
+  }
+
+  private refuseBrokenTip(
+    siteId: string,
+    tip: PayrollClose | undefined,
+    head: CloseHead | undefined,
+  ): void {
+    const broken = this.brokenHead(tip, head);
+    if (broken) this.chainBroken(siteId, broken);
+  }
+
+  /**
+   * 503 `payroll_close_chain_broken` unless the site's chain holds in brief (a payroll read's
+   * check): every close in its place, 1 to n, none missing or twice, and the head naming the
+   * latest. A close deleted leaves a place missing or the head ahead; a close moved or edited
+   * fails its own tag (its place and link are under it), refused by the reads of its period.
+   * The listing checks every link.
+   */
+  private async refuseBrokenChain(siteId: string): Promise<void> {
+    const { seqs, tip, head } = await this.repo.chainPlaces(siteId);
+    const at = seqs.findIndex((seq, i) => seq !== i + 1);
+    const broken =
+      at >= 0
+        ? `close #${at + 1} is missing or not linked (stored there: #${seqs[at]})`
+        : this.brokenHead(tip, head);
+    if (broken) this.chainBroken(siteId, broken);
+  }
+
+  private chainBroken(siteId: string, broken: string): never {
+    this.alarmBroken(siteId, broken);
+    throw new TimesheetsError(
+      'payroll_close_chain_broken',
+      'The closes of this site were deleted, reordered or changed outside the server: which periods were paid cannot be trusted until an operator restores them',
+    );
+  }
+
+  private alarmBroken(siteId: string, broken: string): void {
+    this.logger.error(
+      { siteId, broken },
+      'ALARM: the chain of payroll closes of a site is broken (changed outside the server)',
+    );
   }
 
   /**
@@ -108,8 +274,10 @@ export class PayrollCloseService {
    */
   async withClose(scope: Scope, workers: PayrollWorkerView[]): Promise<PayrollWithClose> {
     const closes = await this.repo.overlapping(scope.siteId, scope.from, scope.to);
-    if (closes.length === 0) return { workers };
     closes.forEach((c) => this.checked(c));
+    // a close deleted would read as an open period
+    await this.refuseBrokenChain(scope.siteId);
+    if (closes.length === 0) return { workers };
     const exact = closes.find((c) => c.from === scope.from && c.to === scope.to);
     if (!exact) return { overlapsClosed: closes.map(headOf), workers };
     const inScope = (id: string) => scope.workerIds === undefined || scope.workerIds.includes(id);
@@ -171,6 +339,7 @@ export class PayrollCloseService {
     ].map((t) => localDay(t, zone));
     if (days.length === 0) return;
     const sorted = [...days].sort();
+    await this.refuseBrokenChain(siteId);
     const closes = await this.repo.overlapping(siteId, sorted[0], sorted[sorted.length - 1]);
     const hit = closes.find((c) => days.some((d) => d >= c.from && d <= c.to));
     if (!hit) return;
@@ -198,14 +367,47 @@ export class PayrollCloseService {
     return out;
   }
 
+  /**
+   * `keys:retag`'s page of the heads of the sites' chains of closes (by site id after `afterId`),
+   * each re-tagged as a close is.
+   */
+  async retagHeadPage(
+    afterId: string,
+    limit: number,
+    except: readonly string[],
+  ): Promise<CloseRetagOutcome[]> {
+    const out: CloseRetagOutcome[] = [];
+    for (const id of await this.repo.retagHeadIds(afterId, limit)) {
+      out.push(
+        await this.repo.retagHead(id, (head) =>
+          this.planOf(
+            'payroll-close-head',
+            headDataOf(head.siteId, head.seq, head.digest),
+            head.tag,
+            except,
+          ),
+        ),
+      );
+    }
+    return out;
+  }
+
   private retagPlan(close: PayrollClose, except: readonly string[]): CloseRetagPlan {
     const { tag, ...unsigned } = close;
-    const data = dataOf(unsigned);
-    const kid = this.mac.kidOf('payroll-close', data, tag);
+    return this.planOf('payroll-close', dataOf(unsigned), tag, except);
+  }
+
+  private planOf(
+    purpose: 'payroll-close' | 'payroll-close-head',
+    data: string,
+    tag: string,
+    except: readonly string[],
+  ): CloseRetagPlan {
+    const kid = this.mac.kidOf(purpose, data, tag);
     if (kid === undefined) return { result: 'tampered' };
     if (kid === this.mac.kid) return { result: 'current' };
     if (except.includes(kid)) return { result: 'suspect', from: kid };
-    return { result: 'retagged', from: kid, tag: this.mac.mac('payroll-close', data) };
+    return { result: 'retagged', from: kid, tag: this.mac.mac(purpose, data) };
   }
 
   private checked(close: PayrollClose): PayrollClose {
@@ -230,16 +432,31 @@ export class PayrollCloseService {
   }
 }
 
-/** What a close's tag covers: every stored field, in one fixed order. */
+/**
+ * What a close's tag covers: every stored field, in one fixed order (a close of an earlier
+ * release, not linked yet, `seq` 0: every field it had).
+ */
 function dataOf(c: Omit<PayrollClose, 'tag'>): string {
-  return JSON.stringify([
+  const fields = [
     c.siteId,
     c.from,
     c.to,
     c.at,
     c.by,
     c.workers.map((w) => [w.workerId, w.daysPresent, w.hours, w.workedSeconds, w.flaggedDays]),
-  ]);
+  ];
+  return JSON.stringify(c.seq === 0 ? fields : [...fields, c.seq, c.prev]);
+}
+
+/** A close's digest, as the next one and the head name it: SHA-256 of what its tag covers (no key). */
+function digestOf(c: PayrollClose): string {
+  const { tag: _tag, ...unsigned } = c;
+  return createHash('sha256').update(dataOf(unsigned)).digest('base64url');
+}
+
+/** What a head's tag covers. */
+function headDataOf(siteId: string, seq: number, digest: string): string {
+  return JSON.stringify([siteId, seq, digest]);
 }
 
 function headOf(c: PayrollClose): { from: string; to: string; at: string; by: string } {

@@ -5,8 +5,11 @@ import { SqliteStore } from '@app/persistence';
 import { explainQueryPlan, planProblems } from '@app/persistence/testing/query-plan';
 import {
   PAYROLL_CLOSES_OVERLAPPING_SQL,
+  PAYROLL_CLOSES_CHAIN_SQL,
   PAYROLL_CLOSES_PAGE_SQL,
+  PAYROLL_CLOSES_PLACES_SQL,
   PAYROLL_CLOSES_RETAG_PAGE_SQL,
+  PAYROLL_CLOSES_TIP_SQL,
   SqlitePayrollCloseRepository,
 } from './sqlite-payroll-close.repository';
 
@@ -49,5 +52,20 @@ describe('SqlitePayrollCloseRepository query plans', () => {
     ]);
     expect(plan).toEqual(['SEARCH payroll_closes USING PRIMARY KEY ((site_id,from_day)>(?,?))']);
     expect(planProblems(plan)).toEqual([]);
+  });
+
+  it("should read a site's chain (its places alone, its tip, every close) on the (site, seq) index, unsorted", () => {
+    for (const sql of [
+      PAYROLL_CLOSES_PLACES_SQL,
+      PAYROLL_CLOSES_TIP_SQL,
+      PAYROLL_CLOSES_CHAIN_SQL,
+    ]) {
+      const plan = explainQueryPlan(store.db, sql, ['s1']);
+      expect(plan.join(' ')).toContain('payroll_closes_seq');
+      expect(planProblems(plan)).toEqual([]);
+    }
+    expect(explainQueryPlan(store.db, PAYROLL_CLOSES_PLACES_SQL, ['s1'])).toEqual([
+      'SEARCH payroll_closes USING COVERING INDEX payroll_closes_seq (site_id=?)',
+    ]);
   });
 });

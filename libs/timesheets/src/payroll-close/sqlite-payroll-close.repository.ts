@@ -1,18 +1,23 @@
 import { Injectable } from '@nestjs/common';
 import type { Database } from 'better-sqlite3';
 import {
+  readTransaction,
   retagSqliteRow,
   SqliteMigration,
   SqliteStoreHandle,
   SqliteWriteTurns,
 } from '@app/persistence';
 import {
+  CloseChain,
+  CloseHead,
   closeIdOf,
   closeKeyOf,
+  CloseLink,
   CloseResult,
   CloseRetagOutcome,
   closeRetagOutcome,
   CloseRetagPlan,
+  CloseSeal,
   PayrollClose,
   PayrollCloseRepository,
   parseWorkers,
@@ -35,7 +40,34 @@ const PAYROLL_CLOSE_MIGRATIONS: SqliteMigration[] = [
       ) WITHOUT ROWID;
     `,
   },
+  {
+    version: 2,
+    name: 'payroll closes linked per site (seq, the digest of the close before) under a tagged head',
+    up: `
+      ALTER TABLE payroll_closes ADD COLUMN seq INTEGER;
+      ALTER TABLE payroll_closes ADD COLUMN prev TEXT;
+      CREATE UNIQUE INDEX payroll_closes_seq ON payroll_closes (site_id, seq);
+      CREATE TABLE payroll_close_heads (
+        site_id TEXT PRIMARY KEY,
+        seq INTEGER NOT NULL,
+        digest TEXT NOT NULL,
+        tag TEXT NOT NULL
+      ) WITHOUT ROWID;
+    `,
+  },
 ];
+
+/** A site's chain, by seq (closes of an earlier release, seq NULL, first). */
+export const PAYROLL_CLOSES_CHAIN_SQL = `SELECT * FROM payroll_closes
+  WHERE site_id = ? ORDER BY seq`;
+
+/** The places of a site's closes, by seq (the unique index on (site, seq) alone). */
+export const PAYROLL_CLOSES_PLACES_SQL = `SELECT seq FROM payroll_closes
+  WHERE site_id = ? ORDER BY seq`;
+
+/** The site's close of the highest seq. */
+export const PAYROLL_CLOSES_TIP_SQL = `SELECT * FROM payroll_closes
+  WHERE site_id = ? AND seq IS NOT NULL ORDER BY seq DESC LIMIT 1`;
 
 /**
  * The closes of a site overlapping a period: a range of the primary key (the site's closes
@@ -60,6 +92,15 @@ interface Row {
   closed_at: number;
   closed_by: string;
   workers: string;
+  seq: number | null;
+  prev: string | null;
+  tag: string;
+}
+
+interface HeadRow {
+  site_id: string;
+  seq: number;
+  digest: string;
   tag: string;
 }
 
@@ -75,33 +116,159 @@ export class SqlitePayrollCloseRepository extends PayrollCloseRepository {
     this.turns = store.writeTurns;
   }
 
-  async record(close: PayrollClose): Promise<CloseResult> {
+  async record(
+    draft: Omit<PayrollClose, 'seq' | 'prev' | 'tag'>,
+    seal: CloseSeal,
+  ): Promise<CloseResult> {
     const overlapping = this.db.prepare<[string, string, string], Row>(
       PAYROLL_CLOSES_OVERLAPPING_SQL,
     );
-    const insert = this.db.prepare(
-      `INSERT INTO payroll_closes (site_id, from_day, to_day, closed_at, closed_by, workers, tag)
-       VALUES (?, ?, ?, ?, ?, ?, ?)`,
+    const tip = this.db.prepare<[string], Row>(PAYROLL_CLOSES_TIP_SQL);
+    const insert = this.insertStatement();
+    const head = this.db.prepare<[string], HeadRow>(
+      'SELECT * FROM payroll_close_heads WHERE site_id = ?',
     );
-    // the check and the insert in one write turn: no other write of the store between them
-    return this.turns.write((): CloseResult => {
-      const [found] = overlapping.all(close.siteId, close.to, close.from);
+    const setHead = this.setHeadStatement();
+    // the check, the chain's tip and head, the insert and the new head in one write turn: no
+    // other write of the store between them
+    const work = (): CloseResult => {
+      const [found] = overlapping.all(draft.siteId, draft.to, draft.from);
       if (found) {
         const stored = fromRow(found);
-        const same = stored.from === close.from && stored.to === close.to;
+        const same = stored.from === draft.from && stored.to === draft.to;
         return { status: same ? 'exists' : 'overlaps', close: stored };
       }
-      insert.run(
-        close.siteId,
-        close.from,
-        close.to,
-        close.at,
-        close.by,
-        JSON.stringify(close.workers),
-        close.tag,
-      );
-      return { status: 'closed', close };
+      const tipRow = tip.get(draft.siteId);
+      const headRow = head.get(draft.siteId);
+      const made = seal(tipRow && fromRow(tipRow), headRow && fromHeadRow(headRow));
+      insert.run(...insertArgs(made.close));
+      setHead.run(made.head.siteId, made.head.seq, made.head.digest, made.head.tag);
+      return { status: 'closed', close: made.close };
+    };
+    return this.turns.write((): CloseResult => {
+      try {
+        return this.db.transaction(work).immediate();
+      } catch (error) {
+        // its place of the chain taken (a seal over a stale chain: never in one write turn)
+        if ((error as { code?: string }).code === 'SQLITE_CONSTRAINT_UNIQUE') {
+          return { status: 'raced' };
+        }
+        throw error;
+      }
     });
+  }
+
+  async chain(siteId: string): Promise<CloseChain> {
+    const closes = this.db
+      .prepare<[string], Row>(PAYROLL_CLOSES_CHAIN_SQL)
+      .all(siteId)
+      .map(fromRow);
+    const head = this.db
+      .prepare<[string], HeadRow>('SELECT * FROM payroll_close_heads WHERE site_id = ?')
+      .get(siteId);
+    return { closes, ...(head ? { head: fromHeadRow(head) } : {}) };
+  }
+
+  async chainPlaces(
+    siteId: string,
+  ): Promise<{ seqs: number[]; tip?: PayrollClose; head?: CloseHead }> {
+    // one read transaction: the places, the tip and the head as of one moment
+    return readTransaction(this.db, () => {
+      const seqs = this.db
+        .prepare<[string], { seq: number | null }>(PAYROLL_CLOSES_PLACES_SQL)
+        .all(siteId)
+        .map((r) => r.seq ?? 0);
+      const tip = this.db.prepare<[string], Row>(PAYROLL_CLOSES_TIP_SQL).get(siteId);
+      const head = this.db
+        .prepare<[string], HeadRow>('SELECT * FROM payroll_close_heads WHERE site_id = ?')
+        .get(siteId);
+      return {
+        seqs,
+        ...(tip ? { tip: fromRow(tip) } : {}),
+        ...(head ? { head: fromHeadRow(head) } : {}),
+      };
+    });
+  }
+
+  async unlinkedSiteIds(limit: number): Promise<string[]> {
+    return this.db
+      .prepare<[number], { site_id: string }>(
+        'SELECT DISTINCT site_id FROM payroll_closes WHERE seq IS NULL ORDER BY site_id LIMIT ?',
+      )
+      .all(limit)
+      .map((r) => r.site_id);
+  }
+
+  async link(siteId: string, link: CloseLink): Promise<boolean> {
+    const unlinked = this.db.prepare<[string], Row>(
+      'SELECT * FROM payroll_closes WHERE site_id = ? AND seq IS NULL ORDER BY closed_at, from_day',
+    );
+    const tip = this.db.prepare<[string], Row>(PAYROLL_CLOSES_TIP_SQL);
+    const head = this.db.prepare<[string], HeadRow>(
+      'SELECT * FROM payroll_close_heads WHERE site_id = ?',
+    );
+    const update = this.db.prepare(
+      `UPDATE payroll_closes SET seq = ?, prev = ?, tag = ?
+       WHERE site_id = ? AND from_day = ? AND seq IS NULL`,
+    );
+    const setHead = this.setHeadStatement();
+    const work = (): boolean => {
+      const rows = unlinked.all(siteId).map(fromRow);
+      if (rows.length === 0) return false;
+      const tipRow = tip.get(siteId);
+      const headRow = head.get(siteId);
+      const made = link(rows, tipRow && fromRow(tipRow), headRow && fromHeadRow(headRow));
+      for (const c of made.closes) update.run(c.seq, c.prev, c.tag, c.siteId, c.from);
+      setHead.run(made.head.siteId, made.head.seq, made.head.digest, made.head.tag);
+      return true;
+    };
+    return this.turns.write(() => this.db.transaction(work).immediate());
+  }
+
+  async retagHeadIds(afterId: string, limit: number): Promise<string[]> {
+    return this.db
+      .prepare<[string, number], { site_id: string }>(
+        'SELECT site_id FROM payroll_close_heads WHERE site_id > ? ORDER BY site_id LIMIT ?',
+      )
+      .all(afterId, limit)
+      .map((r) => r.site_id);
+  }
+
+  async retagHead(
+    siteId: string,
+    plan: (head: CloseHead) => CloseRetagPlan,
+  ): Promise<CloseRetagOutcome> {
+    const read = this.db.prepare<[string], HeadRow>(
+      'SELECT * FROM payroll_close_heads WHERE site_id = ?',
+    );
+    const write = this.db.prepare('UPDATE payroll_close_heads SET tag = ? WHERE site_id = ?');
+    const outcome = await retagSqliteRow(
+      { db: this.db, turns: this.turns },
+      {
+        read: () => read.get(siteId),
+        retag: (row) => {
+          const made = plan(fromHeadRow(row));
+          return { outcome: closeRetagOutcome(siteId, made), tag: made.tag };
+        },
+        write: (tag) => write.run(tag, siteId),
+      },
+    );
+    return outcome ?? { id: siteId, result: 'deleted' };
+  }
+
+  private insertStatement() {
+    return this.db.prepare(
+      `INSERT INTO payroll_closes
+         (site_id, from_day, to_day, closed_at, closed_by, workers, seq, prev, tag)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    );
+  }
+
+  private setHeadStatement() {
+    return this.db.prepare(
+      `INSERT INTO payroll_close_heads (site_id, seq, digest, tag) VALUES (?, ?, ?, ?)
+       ON CONFLICT (site_id) DO UPDATE SET seq = excluded.seq, digest = excluded.digest, tag = excluded.tag`,
+    );
   }
 
   async overlapping(siteId: string, from: string, to: string): Promise<PayrollClose[]> {
@@ -162,6 +329,18 @@ function fromRow(r: Row): PayrollClose {
     at: r.closed_at,
     by: r.closed_by,
     workers: parseWorkers(r.workers),
+    seq: r.seq ?? 0,
+    prev: r.prev ?? '',
     tag: r.tag,
   };
+}
+
+function fromHeadRow(r: HeadRow): CloseHead {
+  return { siteId: r.site_id, seq: r.seq, digest: r.digest, tag: r.tag };
+}
+
+function insertArgs(
+  c: PayrollClose,
+): [string, string, string, number, string, string, number, string, string] {
+  return [c.siteId, c.from, c.to, c.at, c.by, JSON.stringify(c.workers), c.seq, c.prev, c.tag];
 }

@@ -1,0 +1,201 @@
+import { ManualClock } from '@app/common';
+import { PayrollCloseService } from '@app/timesheets';
+import { StoreMac } from '@app/tlog';
+import { editStore } from './support/tamper';
+import { http, startTestApp, TestApp } from './support/test-app';
+import { createSite, crewPhone, signedBy, thekedarWithDevice } from './support/timesheet-client';
+
+/**
+ * A database editor without the server's keys deletes or reorders a site's payroll closes: a
+ * deleted close would read as an open period (paid again, corrected by a thekedar), and no
+ * tag of the closes left fails. Each close names the one recorded before it and a tagged head
+ * names the latest, so the site's payroll reads answer 503 payroll_close_chain_broken and its
+ * listing says `chain: "broken"`.
+ */
+describe('payroll closes: a close deleted or reordered in the database (e2e)', () => {
+  let t: TestApp;
+  const clock = new ManualClock('2026-12-05T09:00:00.000Z');
+  const MONTHS = [
+    { from: '2026-09-01', to: '2026-09-30' },
+    { from: '2026-10-01', to: '2026-10-31' },
+    { from: '2026-11-01', to: '2026-11-30' },
+  ];
+  const OCT = MONTHS[1];
+
+  const payroll = (siteId: string, q = OCT) =>
+    http(t.baseUrl, 'GET', `/api/v5/sites/${siteId}/payroll?from=${q.from}&to=${q.to}`, {
+      key: t.keys.auditor,
+    });
+  const listed = (siteId: string) =>
+    http(t.baseUrl, 'GET', `/api/v5/sites/${siteId}/payroll/closes`, { key: t.keys.auditor });
+  /** A site with September, October and November closed, in that order. */
+  const closedSite = async (): Promise<string> => {
+    const { siteId } = await createSite(t.baseUrl, t.keys.admin, 'Asia/Kolkata');
+    for (const month of MONTHS) {
+      const res = await http(t.baseUrl, 'POST', `/api/v5/sites/${siteId}/payroll/closes`, {
+        key: t.keys.admin,
+        body: month,
+      });
+      expect(res.status).toBe(201);
+    }
+    expect((await listed(siteId)).body.chain).toBe('verified');
+    expect((await payroll(siteId)).body.closed).toMatchObject(OCT);
+    return siteId;
+  };
+  const deleteClose = (siteId: string, from: string) =>
+    editStore(
+      t,
+      (db) =>
+        db
+          .prepare('DELETE FROM payroll_closes WHERE site_id = ? AND from_day = ?')
+          .run(siteId, from),
+      (c) => c.db!.collection('payroll_closes').deleteOne({ _id: `${siteId}|${from}` as never }),
+    );
+  const expectBroken = async (siteId: string) => {
+    for (const month of MONTHS) {
+      const res = await payroll(siteId, month);
+      expect([res.status, res.body.code]).toEqual([503, 'payroll_close_chain_broken']);
+    }
+    const list = await listed(siteId);
+    expect(list.status).toBe(200);
+    expect(list.body.chain).toBe('broken');
+    // no row of it fails its own tag: only the chain tells
+    expect(list.body.closes.map((c: { integrity: string }) => c.integrity)).not.toContain(
+      'tampered',
+    );
+    const again = await http(t.baseUrl, 'POST', `/api/v5/sites/${siteId}/payroll/closes`, {
+      key: t.keys.admin,
+      body: { from: '2026-12-01', to: '2026-12-03' },
+    });
+    expect([again.status, again.body.code]).toEqual([503, 'payroll_close_chain_broken']);
+  };
+
+  beforeAll(async () => {
+    t = await startTestApp({}, { clock });
+  });
+  afterAll(async () => t?.close());
+
+  it("should refuse the site's payroll reads once a close amid its chain is deleted (October would read as never closed)", async () => {
+    const siteId = await closedSite();
+    await deleteClose(siteId, OCT.from);
+    await expectBroken(siteId);
+  });
+
+  it('should refuse them once the newest close is deleted (the head names it)', async () => {
+    const siteId = await closedSite();
+    await deleteClose(siteId, MONTHS[2].from);
+    await expectBroken(siteId);
+  });
+
+  it('should refuse them once every close and the head are deleted but one', async () => {
+    const siteId = await closedSite();
+    await deleteClose(siteId, MONTHS[1].from);
+    await deleteClose(siteId, MONTHS[2].from);
+    await editStore(
+      t,
+      (db) => db.prepare('DELETE FROM payroll_close_heads WHERE site_id = ?').run(siteId),
+      (c) => c.db!.collection('payroll_close_heads').deleteOne({ _id: siteId as never }),
+    );
+    await expectBroken(siteId);
+  });
+
+  it("should refuse the periods of two closes whose places were swapped (each fails its tag) and list the site's chain broken", async () => {
+    const siteId = await closedSite();
+    const [sep, oct] = [MONTHS[0].from, OCT.from];
+    await editStore(
+      t,
+      (db) => {
+        const set = db.prepare(
+          'UPDATE payroll_closes SET seq = ? WHERE site_id = ? AND from_day = ?',
+        );
+        set.run(99, siteId, sep);
+        set.run(1, siteId, oct);
+        set.run(2, siteId, sep);
+      },
+      async (c) => {
+        const closes = c.db!.collection('payroll_closes');
+        const id = (from: string) => ({ _id: `${siteId}|${from}` as never });
+        await closes.updateOne(id(sep), { $set: { seq: 99 } });
+        await closes.updateOne(id(oct), { $set: { seq: 1 } });
+        await closes.updateOne(id(sep), { $set: { seq: 2 } });
+      },
+    );
+    for (const month of MONTHS.slice(0, 2)) {
+      const res = await payroll(siteId, month);
+      expect([res.status, res.body.code]).toEqual([503, 'payroll_close_tampered']);
+    }
+    const list = await listed(siteId);
+    expect(list.body.chain).toBe('broken');
+    expect(list.body.closes.map((c: { integrity: string }) => c.integrity)).toEqual([
+      'verified',
+      'tampered',
+      'tampered',
+    ]);
+  });
+
+  it("should refuse a thekedar's correction at a site whose chain is broken (a deleted close would let it correct a paid day)", async () => {
+    const siteId = await closedSite();
+    const k = await thekedarWithDevice(t.baseUrl, t.keys.admin, [siteId]);
+    const phone = await crewPhone(t.baseUrl, k, siteId, clock.now().toISOString());
+    await deleteClose(siteId, OCT.from);
+    const body = {
+      action: 'add_shift',
+      workerId: phone.workerId,
+      at: '2026-10-20T03:30:00.000Z',
+      until: '2026-10-20T11:30:00.000Z',
+      reason: 'paper register',
+    };
+    const res = await http(t.baseUrl, 'POST', `/api/v5/sites/${siteId}/corrections`, {
+      body,
+      headers: signedBy(k, body, clock.now().toISOString()),
+    });
+    expect([res.status, res.body.code]).toEqual([503, 'payroll_close_chain_broken']);
+  });
+
+  it('should link the closes an earlier release stored (no place in a chain) at boot, in the order recorded, so their periods still read closed', async () => {
+    const { siteId } = await createSite(t.baseUrl, t.keys.admin, 'Asia/Kolkata');
+    const mac = t.app.get(StoreMac);
+    const legacy = MONTHS.map((m, i) => {
+      const row = { ...m, at: Date.parse('2026-12-01T00:00:00Z') + i, by: 'admin:old' };
+      const data = JSON.stringify([siteId, row.from, row.to, row.at, row.by, []]);
+      return { ...row, tag: mac.mac('payroll-close', data) };
+    });
+    await editStore(
+      t,
+      (db) => {
+        for (const r of legacy) {
+          db.prepare(
+            `INSERT INTO payroll_closes (site_id, from_day, to_day, closed_at, closed_by, workers, tag)
+             VALUES (?, ?, ?, ?, ?, '[]', ?)`,
+          ).run(siteId, r.from, r.to, r.at, r.by, r.tag);
+        }
+      },
+      (c) =>
+        c.db!.collection('payroll_closes').insertMany(
+          legacy.map((r) => ({
+            _id: `${siteId}|${r.from}` as never,
+            siteId,
+            ...r,
+            workers: '[]',
+          })),
+        ),
+    );
+    // unlinked: not the chain the server writes
+    expect((await payroll(siteId)).body.code).toBe('payroll_close_chain_broken');
+    // as at boot
+    await t.app.get(PayrollCloseService).onModuleInit();
+    const res = await payroll(siteId);
+    expect(res.status).toBe(200);
+    expect(res.body.closed).toMatchObject({ ...OCT, by: 'admin:old' });
+    const list = await listed(siteId);
+    expect(list.body.chain).toBe('verified');
+    expect(list.body.closes.map((c: { integrity: string }) => c.integrity)).toEqual([
+      'verified',
+      'verified',
+      'verified',
+    ]);
+    // then deleted as any other
+    await deleteClose(siteId, OCT.from);
+    await expectBroken(siteId);
+  });
+});
