@@ -136,7 +136,7 @@ describe('computeTrustScore', () => {
       // floor (20); per type (24 + 24 + 6 = 54, the old formula) a worker's phone was at 0
       const all = unsignedTypes.flatMap((type) => many(type, 100));
       expect(fresh(TRUST_DEFAULTS.workerByAdmin, all).score).toBe(floor + 15);
-      expect(fresh(TRUST_DEFAULTS.thekedar, all).score).toBe(50);
+      expect(fresh(TRUST_DEFAULTS.thekedar, all).score).toBe(80 - UNSIGNED_PENALTY_CAP);
     });
 
     it('should take at most half the room a fresh phone has above a configured floor', () => {
