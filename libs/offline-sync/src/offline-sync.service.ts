@@ -432,7 +432,7 @@ export class OfflineSyncService {
   /**
    * The standing of the device's worker (WorkerStanding: its status now and its status and
    * site changes: one indexed read of its events, none for most workers), or undefined for a
-   * thekedar's phone: its token's sites alone. A worker's phone whose worker record is gone is
+   * thekedar's phone (refused before, 403 thekedar_device). A worker's phone whose worker record is gone is
    * refused (403 worker_tampered), never judged as a thekedar's.
    */
   private async workerStanding(device: WorkerDevice): Promise<WorkerStanding | undefined> {
