@@ -84,6 +84,26 @@ describe('the auto-block floor, as a phone client meets it (e2e)', () => {
       });
       expect([next.status, next.body.code]).toEqual([403, 'device_blocked']);
     }
+
+    // an admin's unblock holds: the view says why a device under the floor is not blocked
+    const unblock = await http(t.baseUrl, 'POST', `/api/v5/devices/${p.deviceId}/unblock`, {
+      key: t.keys.admin,
+      body: { reason: 'checked the phone' },
+    });
+    expect(unblock.status).toBe(200);
+    const unblocked = await trustOf(p.deviceId);
+    expect(unblocked.body.score).toBe(11);
+    expect(unblocked.body.factors).toContainEqual(
+      expect.objectContaining({
+        name: 'block_state',
+        effect: 0,
+        detail: expect.stringMatching(
+          /^not blocked: an admin unblocked it at \S+, and the auto-block floor 20 weighs only the fraud events since \(score 50\)$/,
+        ),
+      }),
+    );
+    const after = await plainSync(p, [signPacket(p, { timestamp: ago(20_000) })]);
+    expect([after.status, after.body.accepted]).toEqual([200, 1]);
   });
 
   it("should leave a phone a token's holder flooded with unsigned rejections enough margin for an honest clock-skew punch", async () => {
