@@ -106,6 +106,36 @@ describe('the auto-block floor, as a phone client meets it (e2e)', () => {
     expect([after.status, after.body.accepted]).toEqual([200, 1]);
   });
 
+  it('should block a device a batch of forged signatures only takes under the floor with its own signed evidence, as the view says', async () => {
+    const p = await enrollPhone(t.baseUrl, t.keys.admin, undefined, { simHash: 'floor-int-0004' });
+    // signed: three packets of another worker (-24): the device at 26, not blocked
+    const signed = await syncBatch(t.baseUrl, p.token, [
+      ...[1, 2, 3].map(() => signPacket(p, { timestamp: ago(60_000), workerId: 'someone-else' })),
+    ]);
+    expect([signed.status, signed.body.rejected]).toEqual([200, 3]);
+    expect((await trustOf(p.deviceId)).body.score).toBe(26);
+    // a batch of forged HMACs only: 403 invalid_signatures, and -15 more: 11, under the floor
+    const forger = randomBytes(32);
+    const forged = await syncBatch(
+      t.baseUrl,
+      p.token,
+      [1, 2].map(() => signPacket(p, { timestamp: ago(30_000) }, forger)),
+    );
+    expect([forged.status, forged.body.code]).toEqual([403, 'invalid_signatures']);
+    // blocked by that batch: the admin's view and the device's record agree now
+    const trust = await trustOf(p.deviceId);
+    expect(trust.body.score).toBe(0);
+    expect(trust.body.factors).toContainEqual(
+      expect.objectContaining({ name: 'block_state', detail: 'the device is blocked' }),
+    );
+    const device = await deviceOf(p.deviceId);
+    expect(device.body.isBlocked).toBe(true);
+    const [blocked] = device.body.events.filter((e: { action: string }) => e.action === 'blocked');
+    expect(blocked.reason).toMatch(
+      /^trust score 11 below the floor 20: fraud_history -24 \(.*; with unsigned_rejections -15 \(/,
+    );
+  });
+
   it("should leave a phone a token's holder flooded with unsigned rejections enough margin for an honest clock-skew punch", async () => {
     const p = await enrollPhone(t.baseUrl, t.keys.admin, undefined, { simHash: 'floor-int-0002' });
     // the token's holder, without the secret: 20 bad HMACs and 20 malformed packets

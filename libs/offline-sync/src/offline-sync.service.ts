@@ -202,6 +202,17 @@ export class OfflineSyncService {
       await this.fraud.recordAll(
         verdicts.map((v) => this.fraudOf(v, claims)).filter((e) => e !== undefined),
       );
+      // the events just recorded are part of the history: a device they take under the floor
+      // (never by themselves: with its own signed evidence) is blocked now, as the admin's view
+      // of its score says, not by its next sync (no packet proved the secret: `false`)
+      const fresh = this.clock.now();
+      await this.trust.enforceFloor(
+        device,
+        await this.trust.score(device, request, fresh),
+        request,
+        fresh,
+        false,
+      );
       throw new OfflineSyncError(
         'invalid_signatures',
         'No packet in the batch carries a valid device signature',
