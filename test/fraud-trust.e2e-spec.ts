@@ -438,13 +438,14 @@ describe('trust score, auto-block and assisted onboarding (e2e, controllable clo
       simHash: 'floor-sim-0003',
     });
     // 50 - 20 (iOS vs Android) + 5 (app version) - 30 (x-device-id names another device) = 5:
-    // the packet this request appended proves the secret, so its headers block the phone
+    // the packet this request appended proves the secret, so its headers block the phone; the
+    // floor judges 50 - 20 - 30 = 0 (the app version's +5, the sender's choice too, never lifts it)
     const res = await syncBatch(t.baseUrl, p.token, [packet(p, clock.now(), SITE)], {
       'user-agent': 'MDAI-Worker/1.4.0 (iOS 17; iPhone 13)',
       'x-device-id': other.deviceId,
     });
     expect([res.status, res.body.accepted]).toEqual([200, 1]);
-    await expectBlockedAt(p, 5);
+    await expectBlockedAt(p, 0);
   });
 
   /** The phone was blocked by the floor at `score`: the next sync is refused. */
@@ -518,8 +519,8 @@ describe('trust score, auto-block and assisted onboarding (e2e, controllable clo
       .split('\n')
       .filter((l) => l.includes(p.deviceId) && l.includes('by its own headers'));
     expect(warned).toHaveLength(1);
-    // level 40: pino's warn
-    expect(JSON.parse(warned[0])).toMatchObject({ level: 40, score: 5, floor: 20 });
+    // level 40: pino's warn; the score the floor judges with the headers (no +5 for the version)
+    expect(JSON.parse(warned[0])).toMatchObject({ level: 40, score: 0, floor: 20 });
 
     // a packet this request appends proves the secret: the same headers block after the batch
     clock.advance(60_000);
@@ -530,7 +531,7 @@ describe('trust score, auto-block and assisted onboarding (e2e, controllable clo
       hostile,
     );
     expect([fresh.status, fresh.body.accepted]).toEqual([200, 1]);
-    await expectBlockedAt(p, 5);
+    await expectBlockedAt(p, 0);
   });
 
   it("should not block a device by the request's own headers when its signed packet is a replay of one the server refused, nor record that refusal again", async () => {

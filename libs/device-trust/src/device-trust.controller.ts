@@ -15,7 +15,7 @@ export class DeviceTrustController {
   @ApiOperation({
     summary: "A worker device's trust score and the factors that made it",
     description:
-      'The device score: baseline (own or inherited standing) + device age + fraud history, 0 when blocked. Request factors (User-Agent, x-app-version, x-device-id, IP) apply to the requests the device sends (sync) and are not part of this view.',
+      'The device score: baseline (own or inherited standing) + device age + fraud history, 0 when blocked. It is the score TRUST_AUTO_BLOCK_FLOOR judges: under the floor the device is blocked, whatever headers its syncs send (an unblocked device under it says why in its `block_state` factor: its next sync is refused 403 device_blocked, or an admin unblocked it and the floor weighs only the fraud events since). Request factors (User-Agent, x-app-version, x-device-id, IP) apply to the requests the device sends (sync: `meta.deviceTrustScore`, `lowTrust`) and are not part of this view; they never lift a device over the floor, and their penalties count for it only in a sync that appended a packet of the device.',
   })
   @ApiOkResponse({ type: DeviceTrustView })
   @ApiResponse({ status: 404, type: ErrorBody, description: 'device_not_found' })

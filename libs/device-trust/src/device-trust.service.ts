@@ -3,10 +3,11 @@ import { Clock } from '@app/common';
 import { FraudIntegrity, FraudService, FraudWeight } from '@app/fraud';
 import { Thekedar, TRUST_DEFAULTS, Worker, WorkforceService } from '@app/workforce';
 import {
+  blockReasonFactors,
   computeTrustScore,
+  floorScore,
   TrustRequestSignals,
   TrustScore,
-  withoutRequestPenalties,
 } from './domain/trust-score';
 import { WorkerDevice } from './domain/worker-device';
 import { WorkerDeviceService } from './worker-device.service';
@@ -48,13 +49,33 @@ export class DeviceTrustService {
     @Inject(trustConfig.KEY) private readonly settings: TrustSettings,
   ) {}
 
-  /** The device's own score (no request signals), for admins. */
+  /**
+   * The device's own score (no request signals), for admins. It is the score the auto-block
+   * floor judges (`floorScore`): an unblocked device under the floor says why in its
+   * `block_state` factor (its next sync is refused and blocks it; or an admin unblocked it and
+   * the floor weighs only the events since).
+   */
   async report(deviceId: string): Promise<DeviceTrustReport> {
     const device = await this.devices.find(deviceId);
     if (!device)
       throw new DeviceTrustError('device_not_found', 'No worker device has this deviceId');
     const now = this.clock.now();
-    return { deviceId, ...(await this.score(device, undefined, now)), computedAt: now };
+    const trust = await this.score(device, undefined, now);
+    const floor = this.settings.autoBlockFloor;
+    if (floor > 0 && !device.isBlocked && trust.score < floor) {
+      const { judged, unblocked } = await this.judgedSinceUnblock(device, now, undefined);
+      const detail =
+        judged.score < floor || !unblocked
+          ? `not blocked yet: under the auto-block floor ${floor}, so its next sync is refused (403 device_blocked) and blocks it`
+          : `not blocked: an admin unblocked it at ${unblocked.toISOString()}, and the auto-block floor ${floor} weighs only the fraud events since (score ${judged.score})`;
+      return {
+        deviceId,
+        score: trust.score,
+        factors: trust.factors.map((f) => (f.name === 'block_state' ? { ...f, detail } : f)),
+        computedAt: now,
+      };
+    }
+    return { deviceId, ...trust, computedAt: now };
   }
 
   /** The score of `device`, and of the request it sends when `request` is given. */
@@ -115,9 +136,13 @@ export class DeviceTrustService {
    * replica or another) blocked it since `device` was read, which then records nothing;
    * undefined when the score is not below the floor.
    *
+   * The floor judges `floorScore`: the device's own score (the admin's `…/trust` view, so a
+   * device scoring under the floor there is blocked by its next sync, whatever headers it
+   * sends; integrator finding 1), never raised by the request's positive factors.
+   *
    * An admin's unblock is a decision on the history up to it, and holds: after one, the floor
-   * weighs only the fraud events recorded since (`request` gives that score its request
-   * factors, as `trust` had them). The score itself still counts every event in the window.
+   * weighs only the fraud events recorded since. The score itself still counts every event in
+   * the window.
    *
    * The request's own negative factors (its headers and address, REQUEST_FACTORS) count only
    * when `proven` is true: a packet of the request proved the sender holds the device's secret,
@@ -125,11 +150,11 @@ export class DeviceTrustService {
    * the ledger's unique index took it from this request, not from another). Its headers are the
    * sender's choice, and a bearer token alone, or with a captured request (a packet the ledger
    * holds, or one the server refused after its HMAC verified and so never stored), must not block
-   * a phone with them (review MED 3, and the reviews after it). Otherwise the floor judges the
-   * score without them; the request's score is still the one answered, logged and put in the
-   * packets' meta. `proven` undefined (before the append: not known yet) answers `'unproven'`
-   * where only the headers take the score under the floor, and logs nothing: the caller judges
-   * again after its append. `false` logs that the headers blocked nothing.
+   * a phone with them (review MED 3, and the reviews after it). The request's score is still the
+   * one answered, logged and put in the packets' meta. `proven` undefined (before the append: not
+   * known yet) answers `'unproven'` where only the headers take the score under the floor, and
+   * logs nothing: the caller judges again after its append. `false` logs that the headers
+   * blocked nothing.
    */
   async enforceFloor(
     device: WorkerDevice,
@@ -139,9 +164,41 @@ export class DeviceTrustService {
     proven: boolean | undefined,
   ): Promise<'blocked' | 'already_blocked' | 'unproven' | undefined> {
     const floor = this.settings.autoBlockFloor;
-    if (floor <= 0 || trust.score >= floor || device.isBlocked) return undefined;
-    // after an admin's unblock, only the events since (the rows the server vouches for, as the
-    // score counted them)
+    if (floor <= 0 || device.isBlocked || floorScore(trust, true).score >= floor) return undefined;
+    const { judged, unblocked } = await this.judgedSinceUnblock(device, now, request);
+    const withHeaders = floorScore(judged, true);
+    if (withHeaders.score >= floor) return undefined;
+    const counted = floorScore(judged, proven === true);
+    if (counted.score >= floor) {
+      if (proven === undefined) return 'unproven';
+      this.logger.warn(
+        { deviceId: device.deviceId, score: withHeaders.score, floor },
+        "Request scored below the auto-block floor by its own headers and appended no packet (no proof of the device's secret): not blocked",
+      );
+      return undefined;
+    }
+    const sinceUnblock = unblocked ? ` since the unblock of ${unblocked.toISOString()}` : '';
+    const blocked = await this.devices.blockAutomatically(
+      device.deviceId,
+      `trust score ${counted.score}${sinceUnblock} below the floor ${floor}: ${blockReasonFactors(counted) || 'no positive factors'}`,
+    );
+    if (!blocked) return 'already_blocked';
+    this.logger.warn(
+      { deviceId: device.deviceId, score: counted.score, floor },
+      'Device auto-blocked',
+    );
+    return 'blocked';
+  }
+
+  /**
+   * The score of `device` (and `request`) counting the fraud events since the admin's latest
+   * unblock only (all of the window when there was none), and that unblock's time.
+   */
+  private async judgedSinceUnblock(
+    device: WorkerDevice,
+    now: Date,
+    request: TrustRequestSignals | undefined,
+  ): Promise<{ judged: TrustScore; unblocked: Date | undefined }> {
     const unblocked = await this.devices.lastUnblockedAt(device.deviceId, now);
     const since = unblocked
       ? new Date(Math.max(this.windowStart(now).getTime(), unblocked.getTime() + 1))
@@ -157,32 +214,7 @@ export class DeviceTrustService {
       now,
       request,
     );
-    if (judged.score >= floor) return undefined;
-    if (withoutRequestPenalties(judged).score >= floor && proven !== true) {
-      if (proven === undefined) return 'unproven';
-      this.logger.warn(
-        { deviceId: device.deviceId, score: judged.score, floor },
-        "Request scored below the auto-block floor by its own headers and appended no packet (no proof of the device's secret): not blocked",
-      );
-      return undefined;
-    }
-    const worst = judged.factors
-      .filter((f) => f.effect < 0)
-      .sort((a, b) => a.effect - b.effect)
-      .slice(0, 3)
-      .map((f) => `${f.name} ${f.effect} (${f.detail})`)
-      .join('; ');
-    const sinceUnblock = unblocked ? ` since the unblock of ${unblocked.toISOString()}` : '';
-    const blocked = await this.devices.blockAutomatically(
-      device.deviceId,
-      `trust score ${judged.score}${sinceUnblock} below the floor ${floor}: ${worst || 'no positive factors'}`,
-    );
-    if (!blocked) return 'already_blocked';
-    this.logger.warn(
-      { deviceId: device.deviceId, score: judged.score, floor },
-      'Device auto-blocked',
-    );
-    return 'blocked';
+    return { judged, unblocked };
   }
 
   isLow(trust: TrustScore): boolean {

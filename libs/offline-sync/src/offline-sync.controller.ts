@@ -39,7 +39,12 @@ export class OfflineSyncController {
   })
   @ApiBody({ type: SyncRequestDto })
   @ApiOkResponse({ type: SyncResponse })
-  @ApiResponse({ status: 403, type: ErrorBody, description: 'invalid_signatures' })
+  @ApiResponse({
+    status: 403,
+    type: ErrorBody,
+    description:
+      "invalid_signatures; thekedar_device: the token is a thekedar's phone's, which records no attendance (the batch is refused whole, no fraud event, its trust untouched)",
+  })
   @ApiResponse({ status: 413, type: ErrorBody, description: 'too_many_packets, payload_too_large' })
   @ApiResponse({
     status: 503,

@@ -12,6 +12,8 @@ export const OFFLINE_SYNC_ERRORS = {
     unknown_device: 'the device of the token is not registered',
     device_blocked:
       "the worker's phone is blocked (by an admin, or its trust score fell below TRUST_AUTO_BLOCK_FLOOR)",
+    thekedar_device:
+      "the token is a thekedar's phone's: attendance is the workers' own, recorded by their phones (a thekedar's phone onboards workers and reads its sites' timesheets with signed requests); the batch is refused whole, nothing stored, no fraud event (the phone's trust is untouched)",
     worker_inactive:
       "the phone's worker was deactivated (left): no packet is accepted, even under a token still valid, until an admin reactivates the worker",
     worker_tampered:

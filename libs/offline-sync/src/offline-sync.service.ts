@@ -2,6 +2,7 @@ import { Inject, Injectable, Logger } from '@nestjs/common';
 import { AccessDoc, bearerToken, Clock, jcs } from '@app/common';
 import {
   DeviceTrustService,
+  floorScore,
   IssuedTokens,
   OfflineTokenClaims,
   offlineTokenConfig,
@@ -143,6 +144,7 @@ export class OfflineSyncService {
     const device = unrecorded
       ? await this.adoptedDevice(claims, now)
       : await this.activeDevice(claims);
+    if (device.user.kind === 'thekedar') this.refuseThekedar(device);
     // shape and HMAC of every packet, on the worker threads while this thread reads the
     // worker's standing and scores the device (their answer is awaited below, where it was
     // needed: a refusal before it still wins, and what the threads did is then dropped)
@@ -159,7 +161,7 @@ export class OfflineSyncService {
         type: 'device_blocked',
         deviceId: device.deviceId,
         workerId: claims.workerId,
-        detail: `sync refused: trust score ${trust.score} is below the auto-block floor`,
+        detail: `sync refused: the device's trust score ${floorScore(trust, false).score} is below the auto-block floor`,
       });
       throw new OfflineSyncError('device_blocked', 'This device is blocked (trust score too low)');
     }
@@ -199,6 +201,17 @@ export class OfflineSyncService {
       this.metrics.counted('rejected', packets.length);
       await this.fraud.recordAll(
         verdicts.map((v) => this.fraudOf(v, claims)).filter((e) => e !== undefined),
+      );
+      // the events just recorded are part of the history: a device they take under the floor
+      // (never by themselves: with its own signed evidence) is blocked now, as the admin's view
+      // of its score says, not by its next sync (no packet proved the secret: `false`)
+      const fresh = this.clock.now();
+      await this.trust.enforceFloor(
+        device,
+        await this.trust.score(device, request, fresh),
+        request,
+        fresh,
+        false,
       );
       throw new OfflineSyncError(
         'invalid_signatures',
@@ -430,7 +443,7 @@ export class OfflineSyncService {
   /**
    * The standing of the device's worker (WorkerStanding: its status now and its status and
    * site changes: one indexed read of its events, none for most workers), or undefined for a
-   * thekedar's phone: its token's sites alone. A worker's phone whose worker record is gone is
+   * thekedar's phone (refused before, 403 thekedar_device). A worker's phone whose worker record is gone is
    * refused (403 worker_tampered), never judged as a thekedar's.
    */
   private async workerStanding(device: WorkerDevice): Promise<WorkerStanding | undefined> {
@@ -442,6 +455,21 @@ export class OfflineSyncService {
     return WorkerStanding.of(
       { inactive: worker.status === 'inactive' },
       await this.workforce.eventsOf(worker.id),
+    );
+  }
+
+  /**
+   * 403 thekedar_device: a thekedar's phone records no attendance (DESIGN.md §6: a thekedar
+   * onboards workers and reads its sites; the packets, timesheets and payroll are the workers').
+   * Its token names no site, so each packet used to be refused `site_not_allowed`, a signed
+   * fraud event lowering the thekedar device's trust, and so what every worker it onboards next
+   * inherits (integrator finding 3). No fraud event: the phone did nothing suspicious.
+   */
+  private refuseThekedar(device: WorkerDevice): never {
+    this.logger.log({ deviceId: device.deviceId }, "Sync refused: a thekedar's phone");
+    throw new OfflineSyncError(
+      'thekedar_device',
+      "This is a thekedar's phone: attendance is recorded by the workers' own phones (a thekedar's phone onboards workers and reads its sites' timesheets with signed requests)",
     );
   }
 

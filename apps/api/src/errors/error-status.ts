@@ -160,6 +160,7 @@ export const ERROR_STATUS = {
     token_expired: HttpStatus.FORBIDDEN,
     unknown_device: HttpStatus.FORBIDDEN,
     device_blocked: HttpStatus.FORBIDDEN,
+    thekedar_device: HttpStatus.FORBIDDEN,
     worker_inactive: HttpStatus.FORBIDDEN,
     worker_tampered: HttpStatus.FORBIDDEN,
     site_tampered: HttpStatus.SERVICE_UNAVAILABLE,

@@ -9,7 +9,8 @@ import {
   TrustInput,
   UNSIGNED_PENALTY_CAP,
   unsignedPenaltyCap,
-  withoutRequestPenalties,
+  floorScore,
+  blockReasonFactors,
 } from './trust-score';
 
 const NOW = new Date('2026-03-01T00:00:00Z');
@@ -131,23 +132,24 @@ describe('computeTrustScore', () => {
           });
         }
       }
-      // all three at their maximum: 50 - 30 = 20 and 80 - 30 = 50, not under the floor (20);
-      // per type (24 + 24 + 6 = 54, the old formula) a worker's phone was at 0
+      // all three at their maximum: 50 - 15 = 35 (half its room) and 80 - 30 = 50, not under the
+      // floor (20); per type (24 + 24 + 6 = 54, the old formula) a worker's phone was at 0
       const all = unsignedTypes.flatMap((type) => many(type, 100));
-      expect(fresh(TRUST_DEFAULTS.workerByAdmin, all).score).toBe(floor);
-      expect(fresh(TRUST_DEFAULTS.thekedar, all).score).toBe(50);
+      expect(fresh(TRUST_DEFAULTS.workerByAdmin, all).score).toBe(floor + 15);
+      expect(fresh(TRUST_DEFAULTS.thekedar, all).score).toBe(80 - UNSIGNED_PENALTY_CAP);
     });
 
-    it('should follow a configured floor above 20, never taking a fresh phone under it', () => {
+    it('should take at most half the room a fresh phone has above a configured floor', () => {
       const all = unsignedTypes.flatMap((type) => many(type, 100));
-      // the room a fresh worker's phone has above the floor (50 - floor, never negative), at
-      // most 30: a floor under 20 (0 disables the block) does not make them weigh more
+      // half the room a fresh worker's phone has above the floor ((50 - floor) / 2, rounded
+      // down, never negative), at most 30: the other half is left to signed evidence, so one
+      // ordinary honest event never tips a phone they took down (integrator finding 2)
       for (const [configured, cap] of [
-        [0, 30],
-        [10, 30],
-        [20, 30],
-        [21, 29],
-        [35, 15],
+        [0, 25],
+        [10, 20],
+        [20, 15],
+        [21, 14],
+        [35, 7],
         [50, 0],
         [80, 0],
       ]) {
@@ -163,32 +165,38 @@ describe('computeTrustScore', () => {
           );
           // (a floor above 50 is above a fresh worker's phone without them: they take nothing)
           const floorOrBaseline = Math.min(configured, TRUST_DEFAULTS.workerByAdmin);
-          expect({ configured, types, atLeastFloor: result.score >= floorOrBaseline }).toEqual({
+          // and half the room is left: (50 - floor) / 2, rounded up
+          const margin = Math.ceil(Math.max(0, TRUST_DEFAULTS.workerByAdmin - configured) / 2);
+          expect({
             configured,
             types,
-            atLeastFloor: true,
-          });
+            atLeastFloor: result.score >= floorOrBaseline,
+            halfLeft: result.score - floorOrBaseline >= margin,
+          }).toEqual({ configured, types, atLeastFloor: true, halfLeft: true });
         }
         const worker = fresh(TRUST_DEFAULTS.workerByAdmin, all, configured);
         expect(worker.score).toBe(50 - cap);
         expect(worker.factors.find((f) => f.name === 'unsigned_rejections')).toMatchObject({
           effect: cap === 0 ? 0 : -cap,
-          detail: expect.stringContaining(`together at most ${cap}, never enough alone`),
+          detail: expect.stringContaining(
+            `together at most ${cap}: half the room above the auto-block floor, never enough alone`,
+          ),
         });
       }
     });
 
-    it("should follow the device's own baseline: an inherited one under 50 keeps the phone at the floor", () => {
+    it("should follow the device's own baseline: an inherited one under 50 keeps half its room", () => {
       const all = unsignedTypes.flatMap((type) => many(type, 100));
       // a worker a thekedar onboarded stands on the thekedar device's score (review LOW: at 35
-      // the cap of 30 left it at 5, under the floor); never negative, at most 30
+      // the cap of 30 left it at 5, under the floor); half the room, never negative, at most 30
       for (const [baseline, cap] of [
-        [35, 15],
-        [21, 1],
+        [35, 7],
+        [21, 0],
         [20, 0],
         [10, 0],
-        [49, 29],
-        [50, 30],
+        [49, 14],
+        [50, 15],
+        [68, 24],
         [80, 30],
       ]) {
         expect([baseline, unsignedPenaltyCap(baseline, floor)]).toEqual([baseline, cap]);
@@ -223,11 +231,18 @@ describe('computeTrustScore', () => {
         },
         {
           name: 'unsigned_rejections',
-          effect: -UNSIGNED_PENALTY_CAP,
-          detail: `device_mismatch x3, invalid_signature x3, malformed_packet x5 in the last 30 days: sync rejections decided before or without the device's signature (the bearer token alone sends them), weighted by type and recency, together at most ${UNSIGNED_PENALTY_CAP}, never enough alone to block a device`,
+          effect: -15,
+          detail: `device_mismatch x3, invalid_signature x3, malformed_packet x5 in the last 30 days: sync rejections decided before or without the device's signature (the bearer token alone sends them), weighted by type and recency, together at most 15: half the room above the auto-block floor, never enough alone to block a device`,
         },
       ]);
-      expect(result.score).toBe(20);
+      // 50 - 15: 15 above the floor (20), which one honest timestamp_in_future (3) never crosses
+      expect(result.score).toBe(35);
+      const withSkew = fresh(TRUST_DEFAULTS.workerByAdmin, [
+        ...many('invalid_signature', 20),
+        ...many('malformed_packet', 20),
+        ...many('timestamp_in_future', 1),
+      ]);
+      expect(withSkew.score).toBe(32);
       // one of them weighs as before (8, fading over the window)
       const one = fresh(TRUST_DEFAULTS.workerByAdmin, many('invalid_signature', 1));
       expect(one.factors.find((f) => f.name === 'unsigned_rejections')?.effect).toBe(-8);
@@ -380,29 +395,64 @@ describe('computeTrustScore', () => {
   });
 });
 
-describe('withoutRequestPenalties', () => {
-  it("should drop only the request's negative factors, keeping its positive ones and the history", () => {
+describe('floorScore', () => {
+  const hostile = {
+    userAgent: 'MDAI-Worker/1.4.0 (iOS 17; iPhone 13)',
+    appVersion: '1.4.0',
+    deviceIdHeader: 'another-device',
+  };
+
+  it("should drop the request's negative factors unless proven, and its positive ones always", () => {
     const trust = computeTrustScore(
-      input({
-        fraudEvents: [{ type: 'impossible_travel', at: NOW }],
-        request: {
-          userAgent: 'MDAI-Worker/1.4.0 (iOS 17; iPhone 13)',
-          appVersion: '1.4.0',
-          deviceIdHeader: 'another-device',
-        },
-      }),
+      input({ fraudEvents: [{ type: 'impossible_travel', at: NOW }], request: hostile }),
     );
     // 50 - 10 (impossible_travel) - 20 (iOS vs Android) + 5 (app version) - 30 (x-device-id)
     expect(trust.score).toBe(0);
-    const judged = withoutRequestPenalties(trust);
-    // 50 - 10 + 5: the history still counts, the headers' penalties do not
-    expect(judged.score).toBe(45);
-    const effects = Object.fromEntries(judged.factors.map((f) => [f.name, f.effect]));
-    expect(effects).toMatchObject({
-      fraud_history: -10,
-      user_agent: 0,
-      app_version: 5,
-      device_id_header: 0,
-    });
+    // unproven: 50 - 10, the headers count neither way
+    const unproven = floorScore(trust, false);
+    expect(unproven.score).toBe(40);
+    expect(unproven.factors.map((f) => f.name)).not.toContain('app_version');
+    // proven: 50 - 10 - 20 - 30, the app version's +5 still left out
+    expect(floorScore(trust, true).score).toBe(0);
+  });
+
+  it("should judge a device under the floor as under it whatever the request's headers add", () => {
+    // the integrator's phone 1: its device score under the floor (the admin's view), the app's
+    // headers (+15) taking the request above it
+    const trust = computeTrustScore(
+      input({
+        fraudEvents: [
+          ...Array.from({ length: 3 }, () => ({ type: 'packet_id_conflict', at: NOW })),
+          ...Array.from({ length: 2 }, () => ({ type: 'invalid_signature', at: NOW })),
+        ],
+        request: {
+          userAgent: 'MdaiWorker/1.4 (Android 14; Redmi Note 12)',
+          appVersion: '1.4.0',
+          deviceIdHeader: 'd1',
+        },
+      }),
+    );
+    // 50 - 24 - 15 + 15: the request above the floor (20), the device under it
+    expect(trust.score).toBe(26);
+    for (const proven of [false, true]) expect(floorScore(trust, proven).score).toBe(11);
+  });
+});
+
+describe('blockReasonFactors', () => {
+  it('should name the signed evidence first and the unsigned rejections last', () => {
+    const trust = computeTrustScore(
+      input({
+        fraudEvents: [
+          ...Array.from({ length: 40 }, () => ({ type: 'invalid_signature', at: NOW })),
+          ...Array.from({ length: 3 }, () => ({ type: 'timestamp_in_future', at: NOW })),
+          ...Array.from({ length: 2 }, () => ({ type: 'outside_geofence', at: NOW })),
+        ],
+      }),
+    );
+    // unsigned −15 (their most) before the signed −9 and −6 by size
+    expect(trust.factors.find((f) => f.name === 'unsigned_rejections')?.effect).toBe(-15);
+    const reason = blockReasonFactors(trust);
+    expect(reason.indexOf('fraud_history -15')).toBe(0);
+    expect(reason).toMatch(/; with unsigned_rejections -15 \(/);
   });
 });

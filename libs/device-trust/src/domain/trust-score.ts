@@ -42,8 +42,8 @@ export interface TrustInput {
     fraudWindowDays: number;
     fraudPenaltyCap: number;
     /**
-     * TRUST_AUTO_BLOCK_FLOOR: the unsigned rejections' cap follows it and the baseline
-     * (`unsignedPenaltyCap`).
+     * TRUST_AUTO_BLOCK_FLOOR: the unsigned rejections' cap is half the room between the baseline
+     * and it (`unsignedPenaltyCap`).
      */
     autoBlockFloor: number;
   };
@@ -86,29 +86,30 @@ const PER_TYPE_CAP = 3;
  * The most the unsigned rejections (UNSIGNED_REJECTION_TYPES: `invalid_signature`,
  * `device_mismatch`, `malformed_packet`, decided before or without a verified HMAC) take off
  * together: their own factor, `unsigned_rejections`, within TRUST_FRAUD_PENALTY_CAP. A phone's
- * bearer token alone sends them (a leaked token, or an app bug), so by themselves they must
- * never take a device under the auto-block floor. The cap is the room the device's own
- * baseline leaves above the floor (`unsignedPenaltyCap`: the baseline − TRUST_AUTO_BLOCK_FLOOR,
- * never negative), at most 30: a worker created by an admin (50) under the default floor (20)
- * has 30, and stays at 20 (+ its age), not under the floor; a thekedar's phone (80) 30 too, at
- * 50; a worker a thekedar onboarded stands on the thekedar device's score while the inheritance
- * lasts, which can be lower (review LOW: at 35 a cap of 30 left it at 5, blocked by the token
- * alone), and gets 35 − 20 = 15. A floor set above 20 narrows the room, and the cap with it
- * (50 − 35 = 15 for an admin's worker under a floor of 35); one below 20 (0 disables the
- * block) leaves it at 30. Per type they would take up to 24 + 24 + 6 = 54 (three forged HMACs
- * and three packets naming another device left a fresh worker's phone at 2, blocked). Still
- * recorded, listed and counted (`mdai_fraud_events_total{type}`, the alert
- * MdaiUnsignedSyncRejections); signed misbehaviour keeps its weights.
+ * bearer token alone sends them (a leaked token, or an app bug), so they are weak evidence
+ * against the device: they take at most **half the room** the device's own baseline leaves above
+ * the auto-block floor (`unsignedPenaltyCap`: (the baseline − TRUST_AUTO_BLOCK_FLOOR) / 2, rounded
+ * down, never negative), at most 30. The other half is left to signed evidence: a worker created
+ * by an admin (50) under the default floor (20) loses at most 15 to them and keeps 15 points
+ * above the floor, so an ordinary honest event of its own (a fast clock's
+ * `timestamp_in_future`, 3) never tips it; only its own signed misbehaviour can take the rest.
+ * Capped at the whole room (30), a token's holder left such a phone exactly at the floor, and one
+ * honest clock-skew punch then blocked it (integrator finding 2). A thekedar's phone (80) 30,
+ * at 50; a worker a thekedar onboarded stands on the thekedar device's score while the
+ * inheritance lasts (68: 24). Per type they would take up to 24 + 24 + 6 = 54. Still recorded,
+ * listed and counted (`mdai_fraud_events_total{type}`, the alert MdaiUnsignedSyncRejections);
+ * signed misbehaviour keeps its weights.
  */
 export const UNSIGNED_PENALTY_CAP = 30;
 
 /**
  * The most the unsigned rejections take off together from a device standing on `baseline` (the
  * `baseline` factor: the person's own standing or the inherited one) under the auto-block floor
- * `autoBlockFloor`: the room between them (never negative), at most UNSIGNED_PENALTY_CAP.
+ * `autoBlockFloor`: half the room between them (rounded down, never negative), at most
+ * UNSIGNED_PENALTY_CAP.
  */
 export function unsignedPenaltyCap(baseline: number, autoBlockFloor: number): number {
-  return Math.max(0, Math.min(UNSIGNED_PENALTY_CAP, baseline - autoBlockFloor));
+  return Math.max(0, Math.min(UNSIGNED_PENALTY_CAP, Math.floor((baseline - autoBlockFloor) / 2)));
 }
 
 /**
@@ -183,23 +184,45 @@ export const REQUEST_FACTORS: ReadonlySet<string> = new Set([
 ]);
 
 /**
- * The score of an unblocked device's request without what its own signals take off (their
- * positive effects stay): what the auto-block floor judges when no packet of the request
- * proved the device's secret (review MED 3). The headers are the sender's choice, so a bearer
- * token alone (`x-device-id` naming another device −30, another OS family −20, a bad app
- * version −10) would otherwise block a fresh phone with no packet at all.
+ * The score the auto-block floor judges (`DeviceTrustService.enforceFloor`): the device's own
+ * factors, never the request's positive ones, and the request's negative ones only when
+ * `proven` (a packet of the request proved the device's secret: review MED 3).
+ *
+ * The request's headers are the sender's choice, so they neither block (a bearer token alone,
+ * `x-device-id` naming another device −30, another OS family −20, a bad app version −10, would
+ * otherwise block a fresh phone with no packet at all) nor keep a device above the floor:
+ * a User-Agent naming the registered model, the app version and the token's own device id are
+ * +15 that anyone sends. Counted, a phone whose device score (the admin's `…/trust` view) was
+ * 18, under the floor of 20, kept syncing while it sent them, and was blocked by the next sync
+ * sent with an HTTP library's default headers (integrator finding 1). Now a device score under
+ * the floor is a block, whatever the headers: the view and the sync agree.
  */
-export function withoutRequestPenalties(trust: TrustScore): TrustScore {
-  const factors = trust.factors.map((f) =>
-    REQUEST_FACTORS.has(f.name) && f.effect < 0
-      ? {
-          ...f,
-          effect: 0,
-          detail: `${f.detail} (not counted: no packet proved the device's secret)`,
-        }
-      : f,
-  );
+export function floorScore(trust: TrustScore, proven: boolean): TrustScore {
+  const factors = trust.factors.flatMap((f) => {
+    if (!REQUEST_FACTORS.has(f.name) || f.effect === 0) return [f];
+    if (f.effect > 0 || !proven) return [];
+    return [f];
+  });
   return { score: clampedScore(factors.reduce((total, f) => total + f.effect, 0)), factors };
+}
+
+/**
+ * The block's reason: the negative factors of the judged score, the one that weighs most first,
+ * except the unsigned rejections, named last ("with …"): they take at most half the room above
+ * the floor, so they never tip a device by themselves; what tipped it is the signed evidence
+ * (or the request's own proven headers) before them.
+ */
+export function blockReasonFactors(trust: TrustScore): string {
+  const negative = trust.factors.filter((f) => f.effect < 0);
+  const unsigned = negative.filter((f) => f.name === 'unsigned_rejections');
+  const tipping = negative
+    .filter((f) => f.name !== 'unsigned_rejections')
+    .sort((a, b) => a.effect - b.effect)
+    .slice(0, 3);
+  const named = (f: TrustFactor) => `${f.name} ${f.effect} (${f.detail})`;
+  const parts = tipping.map(named);
+  if (unsigned.length > 0) parts.push(`with ${unsigned.map(named).join('; ')}`);
+  return parts.join('; ');
 }
 
 function ageFactor(now: Date, createdAt: Date): TrustFactor {
@@ -253,7 +276,7 @@ function historyFactors(input: TrustInput): TrustFactor[] {
     factors.push({
       name: 'unsigned_rejections',
       effect: negated(unsignedTaken),
-      detail: `${countsOf(unsigned)} in the last ${days} days: sync rejections decided before or without the device's signature (the bearer token alone sends them), weighted by type and recency, together at most ${unsignedCap}, never enough alone to block a device`,
+      detail: `${countsOf(unsigned)} in the last ${days} days: sync rejections decided before or without the device's signature (the bearer token alone sends them), weighted by type and recency, together at most ${unsignedCap}: half the room above the auto-block floor, never enough alone to block a device`,
     });
   }
   return factors;

@@ -62,8 +62,9 @@ export const PACKET_FLOOD_TYPES: ReadonlySet<FraudEventType> = new Set<FraudEven
  * phone's bearer token sends them, without its signing secret, and so does an app the server
  * does not understand yet (its packets `malformed_packet`). They are recorded and listed as
  * every rejection, never make a `packet_flood` (PACKET_FLOOD_TYPES), and weigh on the trust
- * score together at most `unsignedPenaltyCap` (libs/device-trust: the device's baseline − the
- * auto-block floor, at most 30), never enough to block a fresh device by themselves.
+ * score together at most `unsignedPenaltyCap` (libs/device-trust: half of the device's baseline −
+ * the auto-block floor, at most 30), never enough to block a device by themselves, and leaving it
+ * half its margin for its own signed events.
  */
 export const UNSIGNED_REJECTION_TYPES: ReadonlySet<FraudEventType> = new Set<FraudEventType>([
   'malformed_packet',
