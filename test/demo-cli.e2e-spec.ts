@@ -116,7 +116,11 @@ describe('npm run demo and UPSTREAM_URL (e2e)', () => {
   // "no-such-flow": the demo checks the server, its keys and the upstream, then runs no flow
   it('should start its stub on the port of a local UPSTREAM_URL', async () => {
     const port = await freePort();
-    const env = { UPSTREAM_URL: `http://127.0.0.1:${port}`, DEMO_UPSTREAM_PORT: undefined };
+    const env = {
+      UPSTREAM_URL: `http://127.0.0.1:${port}`,
+      UPSTREAM_API_KEY: 'demo-upstream-key-0001',
+      DEMO_UPSTREAM_PORT: undefined,
+    };
     const { code, stdout, stderr } = await runDemo(t.baseUrl, dataDir, {
       env,
       flows: ['no-such-flow'],
@@ -133,5 +137,33 @@ describe('npm run demo and UPSTREAM_URL (e2e)', () => {
       '(the identity API is https://identity.example.net: no upstream stub started)',
     );
     expect(stdout).not.toContain('started the upstream stub');
+  });
+
+  // the server sends no x-api-key then: a stub that wanted dev-upstream-key refused every face
+  it('should start its stub checking no key when UPSTREAM_URL comes without UPSTREAM_API_KEY', async () => {
+    const port = await freePort();
+    const env = {
+      UPSTREAM_URL: `http://localhost:${port}`,
+      UPSTREAM_API_KEY: undefined,
+      DEMO_UPSTREAM_PORT: undefined,
+    };
+    const { code, stdout } = await runDemo(t.baseUrl, dataDir, { env, flows: ['no-such-flow'] });
+    expect(code).toBe(0);
+    expect(stdout).toContain(
+      `(started the upstream stub on port ${port}, checking no key: the server sends none)`,
+    );
+  });
+
+  it('should start no stub, and say why, for an https or path UPSTREAM_URL on this machine', async () => {
+    for (const url of ['https://127.0.0.1:8443', 'http://127.0.0.1:4011/identity']) {
+      const env = { UPSTREAM_URL: url, DEMO_UPSTREAM_PORT: undefined };
+      const { code, stdout, stderr } = await runDemo(t.baseUrl, dataDir, {
+        env,
+        flows: ['no-such-flow'],
+      });
+      expect({ url, code, stderr }).toEqual({ url, code: 0, stderr: '' });
+      expect(stdout).toContain("the demo's stub answers only plain http://<this machine>:<port>");
+      expect(stdout).toContain('no upstream stub started');
+    }
   });
 });
