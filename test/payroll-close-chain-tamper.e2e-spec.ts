@@ -198,4 +198,97 @@ describe('payroll closes: a close deleted or reordered in the database (e2e)', (
     await deleteClose(siteId, OCT.from);
     await expectBroken(siteId);
   });
+
+  /** The site's head row as stored, and a function that writes it back. */
+  const keepHead = async (siteId: string): Promise<() => Promise<unknown>> => {
+    let kept: unknown;
+    await editStore(
+      t,
+      (db) =>
+        (kept = db.prepare('SELECT * FROM payroll_close_heads WHERE site_id = ?').get(siteId)),
+      async (c) =>
+        (kept = await c.db!.collection('payroll_close_heads').findOne({ _id: siteId as never })),
+    );
+    return () =>
+      editStore(
+        t,
+        (db) =>
+          db
+            .prepare(
+              'UPDATE payroll_close_heads SET seq = @seq, digest = @digest, tag = @tag WHERE site_id = @site_id',
+            )
+            .run(kept),
+        (c) =>
+          c
+            .db!.collection('payroll_close_heads')
+            .replaceOne({ _id: siteId as never }, kept as Record<string, unknown>),
+      );
+  };
+
+  // reviewer G, HIGH: on MongoDB a close is inserted, then its head moved; a close linked after
+  // it in between outlived it when its replica's head move lost and removed it: the site broken
+  it('should not link a close after one its head does not name yet (another replica still recording it) until it is a minute old', async () => {
+    const { siteId } = await createSite(t.baseUrl, t.keys.admin, 'Asia/Kolkata');
+    const close = (month: { from: string; to: string }) =>
+      http(t.baseUrl, 'POST', `/api/v5/sites/${siteId}/payroll/closes`, {
+        key: t.keys.admin,
+        body: month,
+      });
+    expect((await close(MONTHS[0])).status).toBe(201);
+    expect((await close(MONTHS[1])).status).toBe(201);
+    const restore = await keepHead(siteId);
+    expect((await close(MONTHS[2])).status).toBe(201);
+    // as a replica leaves it between its insert of November and its head move
+    await restore();
+    const early = await close({ from: '2026-12-01', to: '2026-12-03' });
+    expect([early.status, early.body.code]).toEqual([409, 'payroll_close_raced']);
+    expect((await listed(siteId)).body.closes).toHaveLength(3);
+    clock.advance(61_000);
+    try {
+      const later = await close({ from: '2026-12-01', to: '2026-12-03' });
+      expect(later.status).toBe(201);
+      expect(later.body).toMatchObject({ from: '2026-12-01', to: '2026-12-03' });
+      expect((await listed(siteId)).body.chain).toBe('verified');
+    } finally {
+      clock.advance(-61_000);
+    }
+  });
+
+  // reviewer G, HIGH: a site whose old closes cannot be linked (its chain broken) threw out of
+  // onModuleInit: the server did not start
+  it('should start (link the others, alarm) when a site holding closes of an earlier release cannot be linked', async () => {
+    const siteId = await closedSite();
+    await deleteClose(siteId, MONTHS[2].from);
+    const mac = t.app.get(StoreMac);
+    const row = {
+      from: '2027-01-01',
+      to: '2027-01-31',
+      at: Date.parse('2026-12-01T00:00:00Z'),
+      by: 'admin:old',
+    };
+    const tag = mac.mac(
+      'payroll-close',
+      JSON.stringify([siteId, row.from, row.to, row.at, row.by, []]),
+    );
+    await editStore(
+      t,
+      (db) =>
+        db
+          .prepare(
+            `INSERT INTO payroll_closes (site_id, from_day, to_day, closed_at, closed_by, workers, tag)
+             VALUES (?, ?, ?, ?, ?, '[]', ?)`,
+          )
+          .run(siteId, row.from, row.to, row.at, row.by, tag),
+      (c) =>
+        c.db!.collection('payroll_closes').insertOne({
+          _id: `${siteId}|${row.from}` as never,
+          siteId,
+          ...row,
+          workers: '[]',
+          tag,
+        }),
+    );
+    await expect(t.app.get(PayrollCloseService).onModuleInit()).resolves.toBeUndefined();
+    await expectBroken(siteId);
+  });
 });

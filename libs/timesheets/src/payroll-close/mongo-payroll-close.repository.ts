@@ -99,8 +99,11 @@ export class MongoPayrollCloseRepository extends PayrollCloseRepository {
       await this.closes.deleteOne({ _id: id, tag: close.tag });
       return answerOf(close, winner);
     }
-    // the head moved from the one read, only: a replica that moved it first wins
+    // the head moved from the one read, only: a replica that moved it first wins, unless it
+    // moved past this close (another replica, or a read, took it as the chain's): then it stands
     if (!(await this.moveHead(head, made.head))) {
+      const now = await this.readHead(close.siteId);
+      if (now && now.seq >= close.seq) return { status: 'closed', close };
       await this.closes.deleteOne({ _id: id, tag: close.tag });
       return { status: 'raced' };
     }

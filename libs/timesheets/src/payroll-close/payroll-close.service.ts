@@ -44,6 +44,12 @@ const NONE: Totals = { daysPresent: 0, hours: 0, workedSeconds: 0, flaggedDays: 
  * corrections answer 503 `payroll_close_chain_broken`, its listing says `chain: "broken"`.
  * Closes of an earlier release are linked at boot (in the order they were recorded).
  */
+/**
+ * How long a close the head does not yet name (a MongoDB replica between its insert and its head
+ * move, milliseconds apart) is waited for before a new close is linked after it.
+ */
+export const UNCONFIRMED_TIP_MS = 60_000;
+
 @Injectable()
 export class PayrollCloseService implements OnModuleInit {
   private readonly logger = new Logger(PayrollCloseService.name);
@@ -136,8 +142,17 @@ export class PayrollCloseService implements OnModuleInit {
       if (sites.length === 0) return;
       for (const siteId of sites) {
         tried.add(siteId);
-        if (await this.repo.link(siteId, this.linkLegacy)) {
-          this.logger.log({ siteId }, 'Payroll closes of an earlier release linked');
+        // one site that cannot be linked (its chain broken, the store failing) is alarmed and
+        // left: its reads answer payroll_close_chain_broken; the server still starts
+        try {
+          if (await this.repo.link(siteId, this.linkLegacy)) {
+            this.logger.log({ siteId }, 'Payroll closes of an earlier release linked');
+          }
+        } catch (error) {
+          this.logger.error(
+            { siteId, err: error },
+            'Payroll closes of an earlier release not linked: the site reads broken until an operator restores its closes',
+          );
         }
       }
     }
@@ -170,6 +185,15 @@ export class PayrollCloseService implements OnModuleInit {
   private seal(draft: Omit<PayrollClose, 'seq' | 'prev' | 'tag'>): CloseSeal {
     return (tip, head) => {
       this.refuseBrokenTip(draft.siteId, tip, head);
+      // a tip its head does not name yet is a close another replica (MongoDB) is still
+      // recording: building on it could outlive it (its replica removes it when its head move
+      // loses), so wait; one left so longer than UNCONFIRMED_TIP_MS is a crashed replica's
+      if (tip && head && head.seq === tip.seq - 1 && draft.at - tip.at < UNCONFIRMED_TIP_MS) {
+        throw new TimesheetsError(
+          'payroll_close_raced',
+          'Another close of this site is being recorded (by another server): nothing was recorded; send the close again',
+        );
+      }
       const linked = { ...draft, seq: (tip?.seq ?? 0) + 1, prev: tip ? digestOf(tip) : '' };
       const close = { ...linked, tag: this.tagOf(linked) };
       return { close, head: this.headOf(close) };
