@@ -2,6 +2,9 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, truncateSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
+import { Logger } from '@nestjs/common';
 import { AppSettings, newId } from '@app/common';
 import {
   BLOB_HEADER_BYTES,
@@ -17,6 +20,10 @@ import { VaultBlobStorage } from './vault-blob.storage';
 
 // node's own `fs` (not an import's copy of its exports): the one whose `read` the storage calls
 const fs = jest.requireActual<typeof import('node:fs')>('node:fs');
+
+setFlagsFromString('--expose-gc');
+/** A full garbage collection (V8's `gc`, exposed in a fresh context). */
+const collect = runInNewContext('gc') as () => void;
 
 describe('VaultBlobStorage reads', () => {
   let dir: string;
@@ -231,6 +238,45 @@ describe('VaultBlobStorage reads', () => {
     await blob.close();
     expect(closes).toHaveBeenCalledTimes(1);
     await expect(pieces.next()).rejects.toThrow('blob closed');
+  });
+  // a raw descriptor is no FileHandle, which closes itself when collected: a blob dropped
+  // unclosed (a caller's bug) must not hold its descriptor for good
+  it('should close a blob dropped without close() once it is collected, and say so once', async () => {
+    const data = randomBytes(3 * DEFAULT_CHUNK_BYTES + 5);
+    const { fileId } = await stored(data, 2, DEFAULT_CHUNK_BYTES);
+    const opened: number[] = [];
+    const realOpen = fs.open;
+    jest.spyOn(fs, 'open').mockImplementation(((
+      path: string,
+      flags: string,
+      callback: (error: NodeJS.ErrnoException | null, fd: number) => void,
+    ) =>
+      realOpen(path, flags, (error, fd) => {
+        if (!error) opened.push(fd);
+        callback(error, fd);
+      })) as unknown as typeof fs.open);
+    const closes = jest.spyOn(fs, 'closeSync');
+    const warn = jest.spyOn(Logger.prototype, 'warn').mockImplementation(() => undefined);
+    // two dropped: one never read, one read in part; one closed and kept (not closed again)
+    await (async () => {
+      await storage.open(fileId, data.length);
+      const blob = await storage.open(fileId, data.length);
+      const pieces = blob.read()[Symbol.asyncIterator]();
+      await pieces.next();
+      await pieces.next();
+    })();
+    const kept = await storage.open(fileId, data.length);
+    await kept.close();
+    expect(opened).toHaveLength(3);
+    for (let i = 0; i < 200 && closes.mock.calls.length < 3; i++) {
+      collect();
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    expect(closes.mock.calls.map(([fd]) => fd).sort()).toEqual([...opened].sort());
+    expect(warn).toHaveBeenCalledTimes(1);
+    expect(String(warn.mock.calls[0][0])).toContain('without close()');
+    await kept.close();
+    expect(closes).toHaveBeenCalledTimes(3);
   });
   it('should read a blob smaller than one piece into a buffer of its expected size, not of a piece', async () => {
     for (const [version, chunkSize, size] of [
