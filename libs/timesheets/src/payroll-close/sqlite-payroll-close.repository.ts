@@ -106,6 +106,8 @@ interface HeadRow {
 
 @Injectable()
 export class SqlitePayrollCloseRepository extends PayrollCloseRepository {
+  /** The close and its head are one transaction: a head behind its closes is an editor's. */
+  readonly headMayTrail = false;
   private readonly db: Database;
   private readonly turns: SqliteWriteTurns;
 
@@ -188,6 +190,27 @@ export class SqlitePayrollCloseRepository extends PayrollCloseRepository {
         ...(head ? { head: fromHeadRow(head) } : {}),
       };
     });
+  }
+
+  async closesAfter(siteId: string, seq: number): Promise<PayrollClose[]> {
+    return this.db
+      .prepare<[string, number], Row>(
+        'SELECT * FROM payroll_closes WHERE site_id = ? AND seq > ? ORDER BY seq',
+      )
+      .all(siteId, seq)
+      .map(fromRow);
+  }
+
+  async rollHead(was: CloseHead, next: CloseHead): Promise<boolean> {
+    const move = this.db.prepare(
+      `UPDATE payroll_close_heads SET seq = ?, digest = ?, tag = ?
+       WHERE site_id = ? AND seq = ? AND digest = ? AND tag = ?`,
+    );
+    return this.turns.write(
+      () =>
+        move.run(next.seq, next.digest, next.tag, was.siteId, was.seq, was.digest, was.tag)
+          .changes === 1,
+    );
   }
 
   async unlinkedSiteIds(limit: number): Promise<string[]> {
