@@ -50,7 +50,8 @@ export class PayrollCloseHeadDocument {
   /** The site id. */
   @Prop({ type: String, required: true }) _id!: string;
   @Prop({ type: Number, required: true }) seq!: number;
-  @Prop({ type: String, required: true }) digest!: string;
+  /** `''` for the head of the empty chain (mongoose's `required` refuses an empty string). */
+  @Prop({ type: String }) digest!: string;
   @Prop({ type: String, required: true }) tag!: string;
 }
 export const PayrollCloseHeadSchema = SchemaFactory.createForClass(PayrollCloseHeadDocument);

@@ -215,8 +215,10 @@ export class PayrollCloseService implements OnModuleInit {
    * What breaks the site's chain, or undefined: a close not linked, a place missing or twice
    * (a close deleted, or moved), a close whose `prev` is not the digest of the one before
    * (edited, or put in another's place), a head that fails its tag, or names another latest
-   * close than the stored one (ahead of the rows: the newest closes deleted). A head one behind
-   * the rows, the newest close naming it, is a MongoDB close whose head was not yet moved.
+   * close than the stored one (ahead of the rows: the newest closes deleted; behind them on SQLite,
+   * where a close and its head are one transaction: an older head put back). On MongoDB a head
+   * one behind, the newest close naming it, is a close whose head is not moved yet (further
+   * behind: rolled forward first, `rollForward`).
    */
   private brokenLink(chain: CloseChain): string | undefined {
     const { closes, head } = chain;
@@ -243,7 +245,10 @@ export class PayrollCloseService implements OnModuleInit {
     if (!head) return `${tip.seq} closes are stored and the head is missing`;
     if (!this.headVerifies(head)) return 'the head does not verify';
     if (head.seq === tip.seq && head.digest === digestOf(tip)) return undefined;
-    if (head.seq === tip.seq - 1 && head.digest === tip.prev) return undefined;
+    // MongoDB: a close whose head is not moved yet (its replica about to, or stopped)
+    if (this.repo.headMayTrail && head.seq === tip.seq - 1 && head.digest === tip.prev) {
+      return undefined;
+    }
     return `the head names close #${head.seq}, the latest stored is #${tip.seq}`;
   }
 
