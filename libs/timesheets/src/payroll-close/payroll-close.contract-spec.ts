@@ -254,4 +254,64 @@ describeStoreContract('PayrollCloseRepository', payrollCloseAdapters, ({ sut, st
     });
     expect((await sut().chain('s2')).head?.tag).toBe('head-1');
   });
+  it("should read a site's linked closes after a place, and move its head only from the head as read (every field)", async () => {
+    const oct = await closed(draft('s1', '2026-10-01', '2026-10-31'));
+    const nov = await closed(draft('s1', '2026-11-01', '2026-11-30'));
+    await closed(draft('s2', '2026-10-01', '2026-10-31'));
+    await storeUnlinked(draft('s3', '2026-10-01', '2026-10-31'), 'old-s3');
+    expect(await sut().closesAfter('s1', 0)).toEqual([oct, nov]);
+    expect(await sut().closesAfter('s1', 1)).toEqual([nov]);
+    expect(await sut().closesAfter('s1', 2)).toEqual([]);
+    expect(await sut().closesAfter('s3', 0)).toEqual([]);
+
+    const head = { siteId: 's1', seq: 2, digest: 's1|2026-11-01', tag: 'head-2' };
+    const back = { siteId: 's1', seq: 0, digest: '', tag: 'head-0' };
+    for (const stale of [
+      { ...head, tag: 'head-x' },
+      { ...head, seq: 1 },
+      { ...head, digest: 's1|2026-10-01' },
+    ]) {
+      expect(await sut().rollHead(stale, back)).toBe(false);
+    }
+    expect((await sut().chain('s1')).head).toEqual(head);
+    expect(await sut().rollHead(head, back)).toBe(true);
+    expect((await sut().chain('s1')).head).toEqual(back);
+    expect(await sut().rollHead(back, head)).toBe(true);
+    expect((await sut().chain('s1')).head).toEqual(head);
+    // no head to move: none written
+    expect(await sut().rollHead({ ...back, siteId: 's9' }, { ...head, siteId: 's9' })).toBe(false);
+    expect(await sut().chain('s9')).toEqual({ closes: [] });
+    // only MongoDB writes a close and its head apart
+    expect(sut().headMayTrail).toBe(driver() === 'mongo');
+  });
+
+  it("should store a site's first close with its head whatever the empty chain's head given with it (MongoDB writes that one first)", async () => {
+    const oct = draft('s1', '2026-10-01', '2026-10-31');
+    const base = { siteId: 's1', seq: 0, digest: '', tag: 'head-0' };
+    const seen: Array<[PayrollClose | undefined, CloseHead | undefined]> = [];
+    const withBase: CloseSeal = (tip, head) => ({ ...seal(oct, seen)(tip, head), base });
+    expect((await sut().record(oct, withBase)).status).toBe('closed');
+    expect(seen).toEqual([[undefined, undefined]]);
+    expect((await sut().chain('s1')).head).toEqual({
+      siteId: 's1',
+      seq: 1,
+      digest: 's1|2026-10-01',
+      tag: 'head-1',
+    });
+    // a site's closes of an earlier release linked with the empty chain's head given too
+    await storeUnlinked(draft('s3', '2026-10-01', '2026-10-31'), 'old-s3');
+    expect(
+      await sut().link('s3', (unlinked) => ({
+        closes: unlinked.map((c) => ({ ...c, seq: 1, prev: '', tag: 'new-s3' })),
+        head: { siteId: 's3', seq: 1, digest: 'd1', tag: 'h1' },
+        base: { ...base, siteId: 's3' },
+      })),
+    ).toBe(true);
+    expect((await sut().chain('s3')).head).toEqual({
+      siteId: 's3',
+      seq: 1,
+      digest: 'd1',
+      tag: 'h1',
+    });
+  });
 });
