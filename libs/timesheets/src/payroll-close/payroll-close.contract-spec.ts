@@ -314,4 +314,69 @@ describeStoreContract('PayrollCloseRepository', payrollCloseAdapters, ({ sut, st
       tag: 'h1',
     });
   });
+  /**
+   * `h` written as another server would amid the next record: SQLite inside its transaction
+   * (from the seal: the record writes its head after), MongoDB right after its close is inserted
+   * (`after: 'close'`) or right before it writes the site's first head (`'head'`).
+   */
+  const amid = (h: CloseHead, after: 'close' | 'head', seal: CloseSeal): CloseSeal => {
+    const write = () =>
+      (store() as MongoStore).connection
+        .db!.collection('payroll_close_heads')
+        .updateOne(
+          { _id: h.siteId as never },
+          { $set: { seq: h.seq, digest: h.digest, tag: h.tag } },
+          { upsert: true },
+        );
+    if (driver() === 'mongo') {
+      const model = (store() as MongoStore).connection.model(
+        after === 'close' ? 'PayrollCloseDocument' : 'PayrollCloseHeadDocument',
+      );
+      const create = model.create.bind(model) as (doc: unknown) => Promise<unknown>;
+      jest.spyOn(model, 'create').mockImplementationOnce((async (doc: unknown) => {
+        if (after === 'head') await write();
+        const made = await create(doc);
+        if (after === 'close') await write();
+        return made;
+      }) as never);
+      return seal;
+    }
+    return (tip, head) => {
+      (store() as SqliteStore).db
+        .prepare(
+          `INSERT INTO payroll_close_heads (site_id, seq, digest, tag) VALUES (?, ?, ?, ?)
+           ON CONFLICT (site_id) DO UPDATE SET seq = excluded.seq, digest = excluded.digest, tag = excluded.tag`,
+        )
+        .run(h.siteId, h.seq, h.digest, h.tag);
+      return seal(tip, head);
+    };
+  };
+
+  it("should keep a close whose head another server moved onto it first (a read rolling it forward), and on MongoDB answer raced when another wrote the site's first head first", async () => {
+    const oct = draft('s1', '2026-10-01', '2026-10-31');
+    await closed(oct);
+    const nov = draft('s1', '2026-11-01', '2026-11-30');
+    const rolled = { siteId: 's1', seq: 2, digest: 's1|2026-11-01', tag: 'rolled-2' };
+    expect((await sut().record(nov, amid(rolled, 'close', seal(nov)))).status).toBe('closed');
+    const { closes, head } = await sut().chain('s1');
+    expect(closes.map((c) => c.from)).toEqual([oct.from, nov.from]);
+    // SQLite: its own head, written after in the one transaction
+    expect(head).toEqual(driver() === 'mongo' ? rolled : { ...rolled, tag: 'head-2' });
+
+    // a site's first close, another server writing its first head meanwhile
+    const dec = draft('s2', '2026-12-01', '2026-12-31');
+    const other = { siteId: 's2', seq: 0, digest: '', tag: 'other-0' };
+    const withBase: CloseSeal = (tip, h) => ({
+      ...seal(dec)(tip, h),
+      base: { ...other, tag: 'head-0' },
+    });
+    const result = await sut().record(dec, amid(other, 'head', withBase));
+    if (driver() === 'mongo') {
+      expect(result).toEqual({ status: 'raced' });
+      expect(await sut().chain('s2')).toEqual({ closes: [], head: other });
+    } else {
+      expect(result.status).toBe('closed');
+      expect((await sut().chain('s2')).head?.tag).toBe('head-1');
+    }
+  });
 });
