@@ -42,6 +42,8 @@ const NONE: Totals = { daysPresent: 0, hours: 0, workedSeconds: 0, flaggedDays: 
  * `seq` and digest, written with it. A close deleted, moved or edited in the database (by one
  * without the store-MAC key) breaks the chain: the site's payroll reads, closes and thekedar
  * corrections answer 503 `payroll_close_chain_broken`, its listing says `chain: "broken"`.
+ * On MongoDB a head left behind the closes (a replica stopped between a close and its head) is
+ * rolled forward when the closes after it verify and follow on from it (`rollForward`).
  * Closes of an earlier release are linked at boot (in the order they were recorded).
  */
 @Injectable()

@@ -69,6 +69,10 @@ export const PAYROLL_CLOSES_PLACES_SQL = `SELECT seq FROM payroll_closes
 export const PAYROLL_CLOSES_TIP_SQL = `SELECT * FROM payroll_closes
   WHERE site_id = ? AND seq IS NOT NULL ORDER BY seq DESC LIMIT 1`;
 
+/** The site's linked closes after a place, by seq (a head behind them: MongoDB's roll-forward). */
+export const PAYROLL_CLOSES_AFTER_SQL = `SELECT * FROM payroll_closes
+  WHERE site_id = ? AND seq > ? ORDER BY seq`;
+
 /**
  * The closes of a site overlapping a period: a range of the primary key (the site's closes
  * starting on or before its end), each kept if it ends on or after its start. Exported for the
@@ -194,9 +198,7 @@ export class SqlitePayrollCloseRepository extends PayrollCloseRepository {
 
   async closesAfter(siteId: string, seq: number): Promise<PayrollClose[]> {
     return this.db
-      .prepare<[string, number], Row>(
-        'SELECT * FROM payroll_closes WHERE site_id = ? AND seq > ? ORDER BY seq',
-      )
+      .prepare<[string, number], Row>(PAYROLL_CLOSES_AFTER_SQL)
       .all(siteId, seq)
       .map(fromRow);
   }
