@@ -11,7 +11,8 @@
  * there when nothing answers on that port. Give the demo the server's UPSTREAM_URL when it has
  * one: a local URL's port is where the stub starts (when nothing answers there), another host
  * means no stub (the server's own identity API answers); DEMO_UPSTREAM_PORT overrides both.
- * `npm run demo -- pairing legacy` runs only the named flows.
+ * `npm run demo -- pairing legacy` runs only the named flows (an unknown name is refused);
+ * `npm run demo -- --check` checks the server, its keys and the identity API and runs none.
  */
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -78,16 +79,35 @@ async function ensureKeys(ctx: DemoContext, loaded: LoadedKeys): Promise<void> {
   }
 }
 
-const LOCAL_HOSTS = new Set(['127.0.0.1', 'localhost', '[::1]']);
+/** Host names of this machine in a URL, and the address the stub listens on for each. */
+const LOCAL_HOSTS: Record<string, string> = {
+  '127.0.0.1': '127.0.0.1',
+  localhost: '127.0.0.1',
+  '0.0.0.0': '127.0.0.1',
+  '[::1]': '::1',
+};
+
+interface StubPlace {
+  host: string;
+  port: number;
+  /** The key the stub checks: the one the server sends (none when it sends none). */
+  apiKey: string | undefined;
+}
 
 /**
- * Where the demo starts its upstream stub: DEMO_UPSTREAM_PORT; else the port of UPSTREAM_URL
- * when it names this machine, or undefined (`remote`) when it names another host (the server
- * calls that API, a stub here would answer nobody); else 4010, a development server's default.
+ * Where the demo starts its upstream stub: DEMO_UPSTREAM_PORT; else the place UPSTREAM_URL
+ * names when it is this machine over plain HTTP with no path (the stub answers only there), or a
+ * reason to start none (`skip`: another host, whose API the server calls; an https or path URL,
+ * which the stub cannot serve); else 4010, a development server's default. The key is the
+ * server's: with UPSTREAM_URL but no UPSTREAM_API_KEY the server sends none, so the stub checks
+ * none.
  */
-function upstreamStubPlace(env: NodeJS.ProcessEnv): { port: number } | { remote: string } {
-  if (env.DEMO_UPSTREAM_PORT) return { port: Number(env.DEMO_UPSTREAM_PORT) };
-  if (!env.UPSTREAM_URL) return { port: 4010 };
+function upstreamStubPlace(env: NodeJS.ProcessEnv): StubPlace | { skip: string } {
+  // the key the server sends: none when it was given UPSTREAM_URL without UPSTREAM_API_KEY
+  const devKey = env.UPSTREAM_API_KEY ?? (env.UPSTREAM_URL ? undefined : 'dev-upstream-key');
+  if (env.DEMO_UPSTREAM_PORT)
+    return { host: '127.0.0.1', port: Number(env.DEMO_UPSTREAM_PORT), apiKey: devKey };
+  if (!env.UPSTREAM_URL) return { host: '127.0.0.1', port: 4010, apiKey: devKey };
   let url: URL;
   try {
     url = new URL(env.UPSTREAM_URL);
@@ -96,34 +116,44 @@ function upstreamStubPlace(env: NodeJS.ProcessEnv): { port: number } | { remote:
       'UPSTREAM_URL is not a URL: give the identity API URL the server was started with',
     );
   }
-  if (!LOCAL_HOSTS.has(url.hostname)) return { remote: url.origin };
-  return { port: Number(url.port || (url.protocol === 'https:' ? 443 : 80)) };
+  const host = LOCAL_HOSTS[url.hostname];
+  if (host === undefined) return { skip: `the identity API is ${url.origin}` };
+  if (url.protocol !== 'http:' || url.pathname !== '/')
+    return {
+      skip:
+        `UPSTREAM_URL is ${url.protocol}//${url.host}${url.pathname}; the demo's stub answers ` +
+        'only plain http://<this machine>:<port> with no path: start that identity API yourself',
+    };
+  return { host, port: Number(url.port || 80), apiKey: env.UPSTREAM_API_KEY };
 }
 
 /** Starts scripts/upstream-stub.js where `upstreamStubPlace` says, unless something answers there. */
 async function ensureUpstreamStub(): Promise<void> {
   const place = upstreamStubPlace(process.env);
-  if ('remote' in place) {
-    process.stdout.write(`(the identity API is ${place.remote}: no upstream stub started)\n`);
+  if ('skip' in place) {
+    process.stdout.write(`(${place.skip}: no upstream stub started)\n`);
     return;
   }
-  const { port } = place;
+  const { host, port, apiKey } = place;
+  const origin = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
   try {
-    await fetch(`http://127.0.0.1:${port}/health`);
+    await fetch(`${origin}/health`);
     return;
   } catch {
     // nothing there: start ours
   }
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const stub = require('./upstream-stub.js') as {
-    startUpstreamStub: (o: { port: number; apiKey: string }) => Promise<{ unref: () => void }>;
+    startUpstreamStub: (o: {
+      port: number;
+      host: string;
+      apiKey: string | undefined;
+    }) => Promise<{ unref: () => void }>;
   };
-  const server = await stub.startUpstreamStub({
-    port,
-    apiKey: process.env.UPSTREAM_API_KEY ?? 'dev-upstream-key',
-  });
+  const server = await stub.startUpstreamStub({ port, host, apiKey });
   server.unref();
-  process.stdout.write(`(started the upstream stub on port ${port})\n`);
+  const keyNote = apiKey === undefined ? ', checking no key: the server sends none' : '';
+  process.stdout.write(`(started the upstream stub on port ${port}${keyNote})\n`);
 }
 
 /** Fails with one clear line when nothing answers at the API's URL (wrong port, not started). */
@@ -146,9 +176,16 @@ async function main(): Promise<void> {
   const ctx = new DemoContext(baseUrl, loaded.keys);
   await ensureApi(baseUrl);
   await ensureKeys(ctx, loaded);
+  // `--check`: the server, its keys and the identity API only, no flow
+  const check = process.argv.includes('--check');
+  const only = process.argv.slice(2).filter((arg) => arg !== '--check');
+  const unknown = only.filter((name) => !flows.some((flow) => flow.name === name));
+  if (unknown.length > 0) {
+    const names = flows.map((flow) => flow.name).join(', ');
+    throw new Error(`no flow named ${unknown.join(', ')} (the flows: ${names}; --check runs none)`);
+  }
   await ensureUpstreamStub();
-  const only = process.argv.slice(2);
-  for (const flow of flows) {
+  for (const flow of check ? [] : flows) {
     if (only.length > 0 && !only.includes(flow.name)) continue;
     ctx.title(flow.title);
     await flow.run(ctx);

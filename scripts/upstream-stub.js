@@ -8,7 +8,12 @@ const { createServer } = require('node:http');
 
 const MAX_BODY = 16 * 1024 * 1024;
 
-/** @param {{ port: number, apiKey: string, host?: string }} options @returns {Promise<import('node:http').Server>} */
+/**
+ * @param {{ port: number, apiKey: string | undefined, host?: string }} options apiKey undefined: a
+ *   request must carry no x-api-key (a server started with UPSTREAM_URL but no UPSTREAM_API_KEY
+ *   sends none)
+ * @returns {Promise<import('node:http').Server>} rejected when it cannot listen (port taken)
+ */
 function startUpstreamStub(options) {
   const server = createServer((req, res) => {
     handle(req, res, options.apiKey).catch(() => {
@@ -16,9 +21,13 @@ function startUpstreamStub(options) {
       res.end();
     });
   });
-  return new Promise((resolve) =>
-    server.listen(options.port, options.host ?? '127.0.0.1', () => resolve(server)),
-  );
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port, options.host ?? '127.0.0.1', () => {
+      server.off('error', reject);
+      resolve(server);
+    });
+  });
 }
 
 async function handle(req, res, apiKey) {

@@ -203,6 +203,100 @@ describe('payroll closes: a close deleted or reordered in the database (e2e)', (
     await deleteClose(siteId, OCT.from);
     await expectBroken(siteId);
   });
+
+  /** The site's head row as stored, and a function that writes it back. */
+  const keepHead = async (siteId: string): Promise<() => Promise<unknown>> => {
+    let kept: unknown;
+    await editStore(
+      t,
+      (db) =>
+        (kept = db.prepare('SELECT * FROM payroll_close_heads WHERE site_id = ?').get(siteId)),
+      async (c) =>
+        (kept = await c.db!.collection('payroll_close_heads').findOne({ _id: siteId as never })),
+    );
+    return () =>
+      editStore(
+        t,
+        (db) =>
+          db
+            .prepare(
+              'UPDATE payroll_close_heads SET seq = @seq, digest = @digest, tag = @tag WHERE site_id = @site_id',
+            )
+            .run(kept),
+        (c) =>
+          c
+            .db!.collection('payroll_close_heads')
+            .replaceOne({ _id: siteId as never }, kept as Record<string, unknown>),
+      );
+  };
+
+  // reviewer G, HIGH: on MongoDB a close is inserted, then its head moved; a close linked after
+  // it in between outlived it when its replica's head move lost and removed it: the site broken
+  it('should not link a close after one its head does not name yet (another replica still recording it) until it is a minute old', async () => {
+    const { siteId } = await createSite(t.baseUrl, t.keys.admin, 'Asia/Kolkata');
+    const close = (month: { from: string; to: string }) =>
+      http(t.baseUrl, 'POST', `/api/v5/sites/${siteId}/payroll/closes`, {
+        key: t.keys.admin,
+        body: month,
+      });
+    expect((await close(MONTHS[0])).status).toBe(201);
+    expect((await close(MONTHS[1])).status).toBe(201);
+    const restore = await keepHead(siteId);
+    expect((await close(MONTHS[2])).status).toBe(201);
+    // as a replica leaves it between its insert of November and its head move
+    await restore();
+    const early = await close({ from: '2026-12-01', to: '2026-12-03' });
+    expect([early.status, early.body.code]).toEqual([409, 'payroll_close_raced']);
+    expect((await listed(siteId)).body.closes).toHaveLength(3);
+    clock.advance(61_000);
+    try {
+      const later = await close({ from: '2026-12-01', to: '2026-12-03' });
+      expect(later.status).toBe(201);
+      expect(later.body).toMatchObject({ from: '2026-12-01', to: '2026-12-03' });
+      expect((await listed(siteId)).body.chain).toBe('verified');
+    } finally {
+      clock.advance(-61_000);
+    }
+  });
+
+  // reviewer G, HIGH: a site whose old closes cannot be linked (its chain broken) threw out of
+  // onModuleInit: the server did not start
+  it('should start (link the others, alarm) when a site holding closes of an earlier release cannot be linked', async () => {
+    const siteId = await closedSite();
+    await deleteClose(siteId, MONTHS[2].from);
+    const mac = t.app.get(StoreMac);
+    const row = {
+      from: '2027-01-01',
+      to: '2027-01-31',
+      at: Date.parse('2026-12-01T00:00:00Z'),
+      by: 'admin:old',
+    };
+    const tag = mac.mac(
+      'payroll-close',
+      JSON.stringify([siteId, row.from, row.to, row.at, row.by, []]),
+    );
+    await editStore(
+      t,
+      (db) =>
+        db
+          .prepare(
+            `INSERT INTO payroll_closes (site_id, from_day, to_day, closed_at, closed_by, workers, tag)
+             VALUES (?, ?, ?, ?, ?, '[]', ?)`,
+          )
+          .run(siteId, row.from, row.to, row.at, row.by, tag),
+      (c) =>
+        c.db!.collection('payroll_closes').insertOne({
+          _id: `${siteId}|${row.from}` as never,
+          siteId,
+          ...row,
+          workers: '[]',
+          tag,
+        }),
+    );
+    await expect(t.app.get(PayrollCloseService).onModuleInit()).resolves.toBeUndefined();
+    await expectBroken(siteId);
+  });
+
   /** The site's chain as stored. */
   const chainOf = (siteId: string) => t.app.get(PayrollCloseRepository).chain(siteId);
   /** A head as the server tags it, naming `seq` and `digest` (`seq` 0, `''`: the empty chain). */
@@ -235,44 +329,65 @@ describe('payroll closes: a close deleted or reordered in the database (e2e)', (
   it(
     e2eDriver === 'mongo'
       ? 'should roll a head left behind the closes (a replica stopped between a close and its head) forward over the closes that follow on from it, and answer the reads'
-      : 'should refuse a head behind the closes on SQLite (written with its close: an older head put back)',
+      : 'should refuse a head two or more behind the closes on SQLite (written with its close: an older head put back)',
     async () => {
       const siteId = await closedSite();
       const { closes, head } = await chainOf(siteId);
       expect(head?.seq).toBe(3);
-      // one close behind, two, and the head of the empty chain (the site's first close's replica
-      // stopped before its head)
-      for (const seq of [2, 1, 0]) {
-        await putHead(headAt(siteId, closes, seq));
-        if (e2eDriver === 'sqlite') {
-          await expectBroken(siteId);
-          continue;
-        }
-        const res = await payroll(siteId);
-        expect(res.status).toBe(200);
-        expect(res.body.closed).toMatchObject(OCT);
-        expect((await chainOf(siteId)).head).toEqual(head);
-        // the listing rolls it too
-        await putHead(headAt(siteId, closes, seq));
-        const list = await listed(siteId);
-        expect(list.body.chain).toBe('verified');
-        expect((await chainOf(siteId)).head).toEqual(head);
+      // the newest close a minute old: no replica is still recording it
+      clock.advance(61_000);
+      try {
+        await rollsForward(siteId, closes, head!);
+      } finally {
+        clock.advance(-61_000);
       }
-      if (e2eDriver === 'sqlite') return;
-      // and the site closes again after it
-      await putHead(headAt(siteId, closes, 1));
-      const dec = await http(t.baseUrl, 'POST', `/api/v5/sites/${siteId}/payroll/closes`, {
-        key: t.keys.admin,
-        body: { from: '2026-12-01', to: '2026-12-03' },
-      });
-      expect(dec.status).toBe(201);
-      expect((await chainOf(siteId)).head?.seq).toBe(4);
     },
   );
 
+  const rollsForward = async (siteId: string, closes: PayrollClose[], head: CloseHead) => {
+    // one close behind (SQLite: read whole, as a close whose head is not moved yet), two, and
+    // the head of the empty chain (the site's first close's replica stopped before its head)
+    for (const seq of [2, 1, 0]) {
+      await putHead(headAt(siteId, closes, seq));
+      if (e2eDriver === 'sqlite') {
+        if (seq === 2) expect((await payroll(siteId)).status).toBe(200);
+        else await expectBroken(siteId);
+        continue;
+      }
+      const res = await payroll(siteId);
+      expect(res.status).toBe(200);
+      expect(res.body.closed).toMatchObject(OCT);
+      expect((await chainOf(siteId)).head).toEqual(head);
+      // the listing rolls it too
+      await putHead(headAt(siteId, closes, seq));
+      const list = await listed(siteId);
+      expect(list.body.chain).toBe('verified');
+      expect((await chainOf(siteId)).head).toEqual(head);
+    }
+    if (e2eDriver === 'sqlite') return;
+    // and the site closes again after it
+    await putHead(headAt(siteId, closes, 1));
+    const dec = await http(t.baseUrl, 'POST', `/api/v5/sites/${siteId}/payroll/closes`, {
+      key: t.keys.admin,
+      body: { from: '2026-12-01', to: '2026-12-03' },
+    });
+    expect(dec.status).toBe(201);
+    expect((await chainOf(siteId)).head?.seq).toBe(4);
+  };
+
   it('should not roll a head forward over closes that do not follow on from it: re-linked in another order, a gap, an edited link', async () => {
+    const sites = [await closedSite(), await closedSite(), await closedSite()];
+    // the newest closes a minute old: MongoDB would roll a head behind them
+    clock.advance(61_000);
+    try {
+      await notRolled(sites);
+    } finally {
+      clock.advance(-61_000);
+    }
+  });
+
+  const notRolled = async ([siteId, gap, edited]: string[]) => {
     const mac = t.app.get(StoreMac);
-    const siteId = await closedSite();
     const { closes } = await chainOf(siteId);
     const [, oct, nov] = closes;
     // October and November swapped in the chain, each tagged as the server would (no editor can:
@@ -316,7 +431,6 @@ describe('payroll closes: a close deleted or reordered in the database (e2e)', (
     expect((await chainOf(siteId)).head?.seq).toBe(1);
 
     // a gap after the head: October deleted, the head back at September
-    const gap = await closedSite();
     const gapped = (await chainOf(gap)).closes;
     await deleteClose(gap, OCT.from);
     await putHead(headAt(gap, gapped, 1));
@@ -324,7 +438,6 @@ describe('payroll closes: a close deleted or reordered in the database (e2e)', (
     expect((await chainOf(gap)).head?.seq).toBe(1);
 
     // November's link edited (its tag fails), the head back at October
-    const edited = await closedSite();
     const editedCloses = (await chainOf(edited)).closes;
     await editStore(
       t,
@@ -343,7 +456,7 @@ describe('payroll closes: a close deleted or reordered in the database (e2e)', (
       expect([res.status, res.body.code]).toEqual([503, 'payroll_close_chain_broken']);
     }
     expect((await chainOf(edited)).head?.seq).toBe(2);
-  });
+  };
 
   it('should refuse a site whose head is deleted, every close still there (a head is never taken as absent)', async () => {
     const siteId = await closedSite();

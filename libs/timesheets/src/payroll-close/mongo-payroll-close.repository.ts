@@ -108,8 +108,8 @@ export class MongoPayrollCloseRepository extends PayrollCloseRepository {
       return answerOf(close, winner);
     }
     // the head moved from the one read, only: a replica that moved it first wins, unless it
-    // moved it onto or past this close (a read rolling it forward, or a close linked after
-    // this one: its place is this close's alone, by the unique index)
+    // moved onto or past this close (a read rolling it forward, or a close linked after it:
+    // its place is this close's alone, by the unique index): then it stands
     if (!(await this.moveHead(head, made.head))) {
       const now = await this.readHead(close.siteId);
       if (now && now.seq >= close.seq) return { status: 'closed', close };

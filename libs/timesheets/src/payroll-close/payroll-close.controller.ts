@@ -58,7 +58,7 @@ export class PayrollCloseController {
     description:
       'period_overlaps_close: another closed period of the site overlaps this one; ' +
       'payroll_close_raced: another close of the site was recorded at the same moment by ' +
-      'another server (nothing recorded: send it again)',
+      'another server, or is still being recorded by one (nothing recorded: send it again)',
   })
   @ApiResponse({ status: 422, type: ErrorBody, description: 'period_not_over' })
   @ApiResponse({

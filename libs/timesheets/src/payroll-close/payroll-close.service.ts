@@ -46,6 +46,12 @@ const NONE: Totals = { daysPresent: 0, hours: 0, workedSeconds: 0, flaggedDays: 
  * rolled forward when the closes after it verify and follow on from it (`rollForward`).
  * Closes of an earlier release are linked at boot (in the order they were recorded).
  */
+/**
+ * How long a close the head does not yet name (a MongoDB replica between its insert and its head
+ * move, milliseconds apart) is waited for before a new close is linked after it.
+ */
+export const UNCONFIRMED_TIP_MS = 60_000;
+
 @Injectable()
 export class PayrollCloseService implements OnModuleInit {
   private readonly logger = new Logger(PayrollCloseService.name);
@@ -145,8 +151,17 @@ export class PayrollCloseService implements OnModuleInit {
       if (sites.length === 0) return;
       for (const siteId of sites) {
         tried.add(siteId);
-        if (await this.repo.link(siteId, this.linkLegacy)) {
-          this.logger.log({ siteId }, 'Payroll closes of an earlier release linked');
+        // one site that cannot be linked (its chain broken, the store failing) is alarmed and
+        // left: its reads answer payroll_close_chain_broken; the server still starts
+        try {
+          if (await this.repo.link(siteId, this.linkLegacy)) {
+            this.logger.log({ siteId }, 'Payroll closes of an earlier release linked');
+          }
+        } catch (error) {
+          this.logger.error(
+            { siteId, err: error },
+            'Payroll closes of an earlier release not linked: the site reads broken until an operator restores its closes',
+          );
         }
       }
     }
@@ -179,6 +194,15 @@ export class PayrollCloseService implements OnModuleInit {
   private seal(draft: Omit<PayrollClose, 'seq' | 'prev' | 'tag'>): CloseSeal {
     return (tip, head) => {
       this.refuseBrokenTip(draft.siteId, tip, head);
+      // a tip its head does not name yet is a close another replica (MongoDB) is still
+      // recording: building on it could outlive it (its replica removes it when its head move
+      // loses), so wait; one left so longer than UNCONFIRMED_TIP_MS is a crashed replica's
+      if (tip && head && head.seq === tip.seq - 1 && draft.at - tip.at < UNCONFIRMED_TIP_MS) {
+        throw new TimesheetsError(
+          'payroll_close_raced',
+          'Another close of this site is being recorded (by another server): nothing was recorded; send the close again',
+        );
+      }
       const linked = { ...draft, seq: (tip?.seq ?? 0) + 1, prev: tip ? digestOf(tip) : '' };
       const close = { ...linked, tag: this.tagOf(linked) };
       return { close, head: this.headOf(close), ...this.baseOf(draft.siteId, tip, head) };
@@ -217,10 +241,9 @@ export class PayrollCloseService implements OnModuleInit {
    * What breaks the site's chain, or undefined: a close not linked, a place missing or twice
    * (a close deleted, or moved), a close whose `prev` is not the digest of the one before
    * (edited, or put in another's place), a head that fails its tag, or names another latest
-   * close than the stored one (ahead of the rows: the newest closes deleted; behind them on SQLite,
-   * where a close and its head are one transaction: an older head put back). On MongoDB a head
-   * one behind, the newest close naming it, is a close whose head is not moved yet (further
-   * behind: rolled forward first, `rollForward`).
+   * close than the stored one (ahead of the rows: the newest closes deleted; two or more behind
+   * them). A head one behind, the newest close naming it, is a MongoDB close whose head is not
+   * moved yet (on MongoDB one further behind is rolled forward first, `rollForward`).
    */
   private brokenLink(chain: CloseChain): string | undefined {
     const { closes, head } = chain;
@@ -248,9 +271,7 @@ export class PayrollCloseService implements OnModuleInit {
     if (!this.headVerifies(head)) return 'the head does not verify';
     if (head.seq === tip.seq && head.digest === digestOf(tip)) return undefined;
     // MongoDB: a close whose head is not moved yet (its replica about to, or stopped)
-    if (this.repo.headMayTrail && head.seq === tip.seq - 1 && head.digest === tip.prev) {
-      return undefined;
-    }
+    if (head.seq === tip.seq - 1 && head.digest === tip.prev) return undefined;
     return `the head names close #${head.seq}, the latest stored is #${tip.seq}`;
   }
 
@@ -270,8 +291,9 @@ export class PayrollCloseService implements OnModuleInit {
    * of the one before): `rolled`. A deletion leaves a place missing or the head ahead, never a
    * head behind closes that follow on from it (an editor without the key can tag no close): a
    * head ahead, a gap, a close that fails its tag or does not follow, reads `broken`. `missed`:
-   * the head moved meanwhile (read again); `none`: not behind (or SQLite, where the head is
-   * written with its close: one behind there is an editor's).
+   * the head moved meanwhile (read again); `none`: not behind, or the newest close younger
+   * than `UNCONFIRMED_TIP_MS` (its replica may still move the head, or remove it: a close
+   * linked after it must not outlive it), or SQLite (the head is written with its close).
    */
   private async rollForward(
     siteId: string,
@@ -279,6 +301,7 @@ export class PayrollCloseService implements OnModuleInit {
     head: CloseHead | undefined,
   ): Promise<'none' | 'rolled' | 'missed' | { broken: string }> {
     if (!this.repo.headMayTrail || !tip || !head || head.seq >= tip.seq) return 'none';
+    if (this.clock.now().getTime() - tip.at < UNCONFIRMED_TIP_MS) return 'none';
     if (!this.headVerifies(head)) return { broken: 'the head does not verify' };
     const after = await this.repo.closesAfter(siteId, head.seq);
     let [seq, digest] = [head.seq, head.digest];
