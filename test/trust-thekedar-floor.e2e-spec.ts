@@ -119,7 +119,7 @@ describe('the auto-block floor and a thekedar phone (e2e)', () => {
       expect.objectContaining({
         name: 'block_state',
         detail:
-          "not blocked yet: under the auto-block floor 85, so its next signed thekedar request (a worker's creation or sites) is refused (403 device_blocked) and blocks it",
+          "not blocked yet: under the auto-block floor 85, so its next signed thekedar request (a worker's creation, a timesheet read or correction) is refused (403 device_blocked) and blocks it",
       }),
     );
 

@@ -68,7 +68,7 @@ export class DeviceTrustService {
       // are where the floor judges it (`AssistedOnboardingService.admitThekedar`)
       const next =
         device.user.kind === 'thekedar'
-          ? "its next signed thekedar request (a worker's creation or sites) is refused (403 device_blocked) and blocks it"
+          ? "its next signed thekedar request (a worker's creation, a timesheet read or correction) is refused (403 device_blocked) and blocks it"
           : 'its next sync is refused (403 device_blocked) and blocks it';
       const detail =
         judged.score < floor || !unblocked
