@@ -11,7 +11,8 @@
  * there when nothing answers on that port. Give the demo the server's UPSTREAM_URL when it has
  * one: a local URL's port is where the stub starts (when nothing answers there), another host
  * means no stub (the server's own identity API answers); DEMO_UPSTREAM_PORT overrides both.
- * `npm run demo -- pairing legacy` runs only the named flows.
+ * `npm run demo -- pairing legacy` runs only the named flows (an unknown name is refused);
+ * `npm run demo -- --check` checks the server, its keys and the identity API and runs none.
  */
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -102,7 +103,8 @@ interface StubPlace {
  * none.
  */
 function upstreamStubPlace(env: NodeJS.ProcessEnv): StubPlace | { skip: string } {
-  const devKey = env.UPSTREAM_API_KEY ?? 'dev-upstream-key';
+  // the key the server sends: none when it was given UPSTREAM_URL without UPSTREAM_API_KEY
+  const devKey = env.UPSTREAM_API_KEY ?? (env.UPSTREAM_URL ? undefined : 'dev-upstream-key');
   if (env.DEMO_UPSTREAM_PORT)
     return { host: '127.0.0.1', port: Number(env.DEMO_UPSTREAM_PORT), apiKey: devKey };
   if (!env.UPSTREAM_URL) return { host: '127.0.0.1', port: 4010, apiKey: devKey };
@@ -174,9 +176,16 @@ async function main(): Promise<void> {
   const ctx = new DemoContext(baseUrl, loaded.keys);
   await ensureApi(baseUrl);
   await ensureKeys(ctx, loaded);
+  // `--check`: the server, its keys and the identity API only, no flow
+  const check = process.argv.includes('--check');
+  const only = process.argv.slice(2).filter((arg) => arg !== '--check');
+  const unknown = only.filter((name) => !flows.some((flow) => flow.name === name));
+  if (unknown.length > 0) {
+    const names = flows.map((flow) => flow.name).join(', ');
+    throw new Error(`no flow named ${unknown.join(', ')} (the flows: ${names}; --check runs none)`);
+  }
   await ensureUpstreamStub();
-  const only = process.argv.slice(2);
-  for (const flow of flows) {
+  for (const flow of check ? [] : flows) {
     if (only.length > 0 && !only.includes(flow.name)) continue;
     ctx.title(flow.title);
     await flow.run(ctx);

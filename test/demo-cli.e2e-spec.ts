@@ -113,7 +113,7 @@ describe('npm run demo and UPSTREAM_URL (e2e)', () => {
     rmSync(dataDir, { recursive: true, force: true });
   });
 
-  // "no-such-flow": the demo checks the server, its keys and the upstream, then runs no flow
+  // "--check": the demo checks the server, its keys and the upstream, then runs no flow
   it('should start its stub on the port of a local UPSTREAM_URL', async () => {
     const port = await freePort();
     const env = {
@@ -123,7 +123,7 @@ describe('npm run demo and UPSTREAM_URL (e2e)', () => {
     };
     const { code, stdout, stderr } = await runDemo(t.baseUrl, dataDir, {
       env,
-      flows: ['no-such-flow'],
+      flows: ['--check'],
     });
     expect({ code, stderr }).toEqual({ code: 0, stderr: '' });
     expect(stdout).toContain(`(started the upstream stub on port ${port})`);
@@ -131,7 +131,7 @@ describe('npm run demo and UPSTREAM_URL (e2e)', () => {
 
   it('should start no stub when UPSTREAM_URL names another host', async () => {
     const env = { UPSTREAM_URL: 'https://identity.example.net/v1', DEMO_UPSTREAM_PORT: undefined };
-    const { code, stdout } = await runDemo(t.baseUrl, dataDir, { env, flows: ['no-such-flow'] });
+    const { code, stdout } = await runDemo(t.baseUrl, dataDir, { env, flows: ['--check'] });
     expect(code).toBe(0);
     expect(stdout).toContain(
       '(the identity API is https://identity.example.net: no upstream stub started)',
@@ -147,7 +147,7 @@ describe('npm run demo and UPSTREAM_URL (e2e)', () => {
       UPSTREAM_API_KEY: undefined,
       DEMO_UPSTREAM_PORT: undefined,
     };
-    const { code, stdout } = await runDemo(t.baseUrl, dataDir, { env, flows: ['no-such-flow'] });
+    const { code, stdout } = await runDemo(t.baseUrl, dataDir, { env, flows: ['--check'] });
     expect(code).toBe(0);
     expect(stdout).toContain(
       `(started the upstream stub on port ${port}, checking no key: the server sends none)`,
@@ -159,11 +159,33 @@ describe('npm run demo and UPSTREAM_URL (e2e)', () => {
       const env = { UPSTREAM_URL: url, DEMO_UPSTREAM_PORT: undefined };
       const { code, stdout, stderr } = await runDemo(t.baseUrl, dataDir, {
         env,
-        flows: ['no-such-flow'],
+        flows: ['--check'],
       });
       expect({ url, code, stderr }).toEqual({ url, code: 0, stderr: '' });
       expect(stdout).toContain("the demo's stub answers only plain http://<this machine>:<port>");
       expect(stdout).toContain('no upstream stub started');
     }
+  });
+
+  it('should refuse a flow name it does not know, naming the flows it has', async () => {
+    const { code, stdout, stderr } = await runDemo(t.baseUrl, dataDir, { flows: ['pairng'] });
+    expect(code).toBe(1);
+    expect(stderr).toContain('demo failed: no flow named pairng (the flows: ');
+    expect(stderr).toContain('pairing');
+    expect(stdout).not.toContain('started the upstream stub');
+  });
+
+  it('should check no key with DEMO_UPSTREAM_PORT either when the server has UPSTREAM_URL without a key', async () => {
+    const port = await freePort();
+    const env = {
+      DEMO_UPSTREAM_PORT: String(port),
+      UPSTREAM_URL: 'http://identity.internal:8080',
+      UPSTREAM_API_KEY: undefined,
+    };
+    const { code, stdout } = await runDemo(t.baseUrl, dataDir, { env, flows: ['--check'] });
+    expect(code).toBe(0);
+    expect(stdout).toContain(
+      `(started the upstream stub on port ${port}, checking no key: the server sends none)`,
+    );
   });
 });

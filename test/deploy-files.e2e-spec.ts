@@ -189,9 +189,58 @@ describe('docker-compose.yml', () => {
     const format = /^log_format mdai_no_query((?:\s+'[^']*')+);$/m.exec(conf);
     expect(format).not.toBeNull();
     const variables = format![1].match(/\$\w+/g) ?? [];
-    expect(variables).toContain('$uri');
     const carriers = ['$request', '$request_uri', '$args', '$query_string', '$http_referer'];
     expect(variables.filter((v) => carriers.includes(v) || v.startsWith('$arg_'))).toEqual([]);
+    // the request line is the client's (an error nginx answers itself is an internal redirect:
+    // `$request_method $uri` logged it as `GET /.proxy-error/…`), its query string cut by a map
+    expect(variables).toContain('$mdai_request_line');
+    expect(variables).not.toContain('$uri');
+    const map =
+      /^map \$request \$mdai_request_line \{\n\s*"~([^"]+)" ([^;]+);\n\s*default \$request;\n\}$/m.exec(
+        conf,
+      );
+    expect(map).not.toBeNull();
+    // nginx's PCRE pattern as JS reads it, the value's variables its named captures
+    const pattern = new RegExp(map![1]);
+    const logged = (line: string) => {
+      const groups = pattern.exec(line)?.groups;
+      return groups ? map![2].replace(/\$(\w+)/g, (_, name: string) => groups[name]) : line;
+    };
+    expect(
+      [
+        'GET /ws/mobile?token=secret-token HTTP/1.1',
+        'POST /api/v5/vault?a=1&b=2?c HTTP/1.1',
+        'GET /health HTTP/1.1',
+        `GET /api/kiosks?pad=${'a'.repeat(64)}`,
+      ].map(logged),
+    ).toEqual([
+      'GET /ws/mobile HTTP/1.1',
+      'POST /api/v5/vault HTTP/1.1',
+      'GET /health HTTP/1.1',
+      'GET /api/kiosks',
+    ]);
+  });
+
+  it('should not resend a long answer (300 s class) that timed out: two full verifies, 600 s', () => {
+    const conf = read('deploy/nginx.conf');
+    const server = /^server \{([\s\S]*)^\}/m.exec(conf)![1];
+    const inherited = /^ {2}proxy_next_upstream ([^;]+);$/m.exec(server)?.[1] ?? 'error timeout';
+    const resendsOn = [...conf.matchAll(/^\s*location ([^{]+)\{([^}]*)\}/gm)]
+      .filter((m) => m[2].includes('proxy_pass'))
+      .map((m) => ({
+        location: m[1].trim(),
+        read: /proxy_read_timeout (\d+)s;/.exec(m[2])?.[1] ?? '30',
+        on: (/proxy_next_upstream ([^;]+);/.exec(m[2])?.[1] ?? inherited).split(/\s+/),
+      }));
+    const long = resendsOn.filter((r) => r.read === '300');
+    expect(long).toHaveLength(1);
+    // a replica that refused or reset it: the other; one that held it past its 300 s: 504
+    expect(long[0].on).toContain('error');
+    expect(long[0].on).not.toContain('timeout');
+    // the ordinary classes still resend an idempotent request that timed out
+    expect(resendsOn.filter((r) => r.read !== '300').every((r) => r.on.includes('timeout'))).toBe(
+      true,
+    );
   });
 
   describe("the replicas' healthcheck, run as compose runs it", () => {

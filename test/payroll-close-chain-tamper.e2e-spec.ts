@@ -1,8 +1,13 @@
 import { ManualClock } from '@app/common';
 import { PayrollCloseService } from '@app/timesheets';
+import {
+  CloseHead,
+  PayrollClose,
+  PayrollCloseRepository,
+} from '@app/timesheets/payroll-close/payroll-close.repository';
 import { StoreMac } from '@app/tlog';
 import { editStore } from './support/tamper';
-import { http, startTestApp, TestApp } from './support/test-app';
+import { e2eDriver, http, startTestApp, TestApp } from './support/test-app';
 import { createSite, crewPhone, signedBy, thekedarWithDevice } from './support/timesheet-client';
 
 /**
@@ -289,6 +294,177 @@ describe('payroll closes: a close deleted or reordered in the database (e2e)', (
         }),
     );
     await expect(t.app.get(PayrollCloseService).onModuleInit()).resolves.toBeUndefined();
+    await expectBroken(siteId);
+  });
+
+  /** The site's chain as stored. */
+  const chainOf = (siteId: string) => t.app.get(PayrollCloseRepository).chain(siteId);
+  /** A head as the server tags it, naming `seq` and `digest` (`seq` 0, `''`: the empty chain). */
+  const tagged = (siteId: string, seq: number, digest: string): CloseHead => ({
+    siteId,
+    seq,
+    digest,
+    tag: t.app.get(StoreMac).mac('payroll-close-head', JSON.stringify([siteId, seq, digest])),
+  });
+  /** The head put as it was before the newest closes (a replica stopped before moving it). */
+  const putHead = (head: CloseHead) =>
+    editStore(
+      t,
+      (db) =>
+        db
+          .prepare('UPDATE payroll_close_heads SET seq = ?, digest = ?, tag = ? WHERE site_id = ?')
+          .run(head.seq, head.digest, head.tag, head.siteId),
+      (c) =>
+        c
+          .db!.collection('payroll_close_heads')
+          .updateOne(
+            { _id: head.siteId as never },
+            { $set: { seq: head.seq, digest: head.digest, tag: head.tag } },
+          ),
+    );
+  /** The head of the chain ending at `close`. */
+  const headAt = (siteId: string, closes: PayrollClose[], seq: number): CloseHead =>
+    tagged(siteId, seq, seq === 0 ? '' : closes[seq].prev);
+
+  it(
+    e2eDriver === 'mongo'
+      ? 'should roll a head left behind the closes (a replica stopped between a close and its head) forward over the closes that follow on from it, and answer the reads'
+      : 'should refuse a head two or more behind the closes on SQLite (written with its close: an older head put back)',
+    async () => {
+      const siteId = await closedSite();
+      const { closes, head } = await chainOf(siteId);
+      expect(head?.seq).toBe(3);
+      // the newest close a minute old: no replica is still recording it
+      clock.advance(61_000);
+      try {
+        await rollsForward(siteId, closes, head!);
+      } finally {
+        clock.advance(-61_000);
+      }
+    },
+  );
+
+  const rollsForward = async (siteId: string, closes: PayrollClose[], head: CloseHead) => {
+    // one close behind (SQLite: read whole, as a close whose head is not moved yet), two, and
+    // the head of the empty chain (the site's first close's replica stopped before its head)
+    for (const seq of [2, 1, 0]) {
+      await putHead(headAt(siteId, closes, seq));
+      if (e2eDriver === 'sqlite') {
+        if (seq === 2) expect((await payroll(siteId)).status).toBe(200);
+        else await expectBroken(siteId);
+        continue;
+      }
+      const res = await payroll(siteId);
+      expect(res.status).toBe(200);
+      expect(res.body.closed).toMatchObject(OCT);
+      expect((await chainOf(siteId)).head).toEqual(head);
+      // the listing rolls it too
+      await putHead(headAt(siteId, closes, seq));
+      const list = await listed(siteId);
+      expect(list.body.chain).toBe('verified');
+      expect((await chainOf(siteId)).head).toEqual(head);
+    }
+    if (e2eDriver === 'sqlite') return;
+    // and the site closes again after it
+    await putHead(headAt(siteId, closes, 1));
+    const dec = await http(t.baseUrl, 'POST', `/api/v5/sites/${siteId}/payroll/closes`, {
+      key: t.keys.admin,
+      body: { from: '2026-12-01', to: '2026-12-03' },
+    });
+    expect(dec.status).toBe(201);
+    expect((await chainOf(siteId)).head?.seq).toBe(4);
+  };
+
+  it('should not roll a head forward over closes that do not follow on from it: re-linked in another order, a gap, an edited link', async () => {
+    const sites = [await closedSite(), await closedSite(), await closedSite()];
+    // the newest closes a minute old: MongoDB would roll a head behind them
+    clock.advance(61_000);
+    try {
+      await notRolled(sites);
+    } finally {
+      clock.advance(-61_000);
+    }
+  });
+
+  const notRolled = async ([siteId, gap, edited]: string[]) => {
+    const mac = t.app.get(StoreMac);
+    const { closes } = await chainOf(siteId);
+    const [, oct, nov] = closes;
+    // October and November swapped in the chain, each tagged as the server would (no editor can:
+    // this is the link check alone), the head back at September
+    const moved = (c: PayrollClose, seq: number): PayrollClose => {
+      const data = JSON.stringify([
+        c.siteId,
+        c.from,
+        c.to,
+        c.at,
+        c.by,
+        c.workers.map((w) => [w.workerId, w.daysPresent, w.hours, w.workedSeconds, w.flaggedDays]),
+        seq,
+        c.prev,
+      ]);
+      return { ...c, seq, tag: mac.mac('payroll-close', data) };
+    };
+    const swapped = [moved(nov, 2), moved(oct, 3)];
+    await editStore(
+      t,
+      (db) => {
+        const set = db.prepare(
+          'UPDATE payroll_closes SET seq = ?, tag = ? WHERE site_id = ? AND from_day = ?',
+        );
+        set.run(99, 'x', siteId, oct.from);
+        for (const c of swapped) set.run(c.seq, c.tag, siteId, c.from);
+      },
+      async (c) => {
+        const rows = c.db!.collection('payroll_closes');
+        await rows.updateOne({ _id: `${siteId}|${oct.from}` as never }, { $set: { seq: 99 } });
+        for (const m of swapped) {
+          await rows.updateOne(
+            { _id: `${siteId}|${m.from}` as never },
+            { $set: { seq: m.seq, tag: m.tag } },
+          );
+        }
+      },
+    );
+    await putHead(headAt(siteId, closes, 1));
+    await expectBroken(siteId);
+    expect((await chainOf(siteId)).head?.seq).toBe(1);
+
+    // a gap after the head: October deleted, the head back at September
+    const gapped = (await chainOf(gap)).closes;
+    await deleteClose(gap, OCT.from);
+    await putHead(headAt(gap, gapped, 1));
+    await expectBroken(gap);
+    expect((await chainOf(gap)).head?.seq).toBe(1);
+
+    // November's link edited (its tag fails), the head back at October
+    const editedCloses = (await chainOf(edited)).closes;
+    await editStore(
+      t,
+      (db) =>
+        db
+          .prepare('UPDATE payroll_closes SET prev = ? WHERE site_id = ? AND from_day = ?')
+          .run('', edited, MONTHS[2].from),
+      (c) =>
+        c
+          .db!.collection('payroll_closes')
+          .updateOne({ _id: `${edited}|${MONTHS[2].from}` as never }, { $set: { prev: '' } }),
+    );
+    await putHead(headAt(edited, editedCloses, 2));
+    for (const month of MONTHS.slice(0, 2)) {
+      const res = await payroll(edited, month);
+      expect([res.status, res.body.code]).toEqual([503, 'payroll_close_chain_broken']);
+    }
+    expect((await chainOf(edited)).head?.seq).toBe(2);
+  };
+
+  it('should refuse a site whose head is deleted, every close still there (a head is never taken as absent)', async () => {
+    const siteId = await closedSite();
+    await editStore(
+      t,
+      (db) => db.prepare('DELETE FROM payroll_close_heads WHERE site_id = ?').run(siteId),
+      (c) => c.db!.collection('payroll_close_heads').deleteOne({ _id: siteId as never }),
+    );
     await expectBroken(siteId);
   });
 });

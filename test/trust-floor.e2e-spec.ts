@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { WorkerDeviceService } from '@app/device-trust';
 import { http, startTestApp, TestApp } from './support/test-app';
 import {
   enrollPhone,
@@ -134,6 +135,47 @@ describe('the auto-block floor, as a phone client meets it (e2e)', () => {
     expect(blocked.reason).toMatch(
       /^trust score 11 below the floor 20: fraud_history -24 \(.*; with unsigned_rejections -15 \(/,
     );
+    // recorded as the block a sync's own check makes is: one device_blocked event, its score
+    const events = await http(
+      t.baseUrl,
+      'GET',
+      `/api/v5/fraud/events?type=device_blocked&deviceId=${p.deviceId}`,
+      { key: t.keys.admin },
+    );
+    expect(events.body.map((e: { detail: string }) => e.detail)).toEqual([
+      "sync refused (invalid_signatures): the device's trust score 11 fell below the auto-block floor",
+    ]);
+  });
+
+  it('should answer a batch of forged signatures 403 invalid_signatures when the floor cannot judge it, and judge it at the next sync', async () => {
+    const p = await enrollPhone(t.baseUrl, t.keys.admin, undefined, { simHash: 'floor-int-0005' });
+    const signed = await syncBatch(t.baseUrl, p.token, [
+      ...[1, 2, 3].map(() => signPacket(p, { timestamp: ago(60_000), workerId: 'someone-else' })),
+    ]);
+    expect([signed.status, signed.body.rejected]).toEqual([200, 3]);
+    // the store fails the unblock history the floor reads after the batch (the device at 11)
+    const devices = t.app.get(WorkerDeviceService);
+    const failing = jest
+      .spyOn(devices, 'lastUnblockedAt')
+      .mockRejectedValueOnce(new Error('store unavailable'));
+    try {
+      const forger = randomBytes(32);
+      const forged = await syncBatch(
+        t.baseUrl,
+        p.token,
+        [1, 2].map(() => signPacket(p, { timestamp: ago(30_000) }, forger)),
+      );
+      expect([forged.status, forged.body.code]).toEqual([403, 'invalid_signatures']);
+      expect(failing).toHaveBeenCalledTimes(1);
+    } finally {
+      failing.mockRestore();
+    }
+    expect((await deviceOf(p.deviceId)).body.isBlocked).toBe(false);
+    expect(t.logs()).toContain('Floor judgement after a batch refused for its signatures failed');
+    // the next sync judges it: under the floor, refused and blocked
+    const next = await plainSync(p, [signPacket(p, { timestamp: ago(20_000) })]);
+    expect([next.status, next.body.code]).toEqual([403, 'device_blocked']);
+    expect((await deviceOf(p.deviceId)).body.isBlocked).toBe(true);
   });
 
   it("should leave a phone a token's holder flooded with unsigned rejections enough margin for an honest clock-skew punch", async () => {

@@ -125,8 +125,8 @@ describe('nginx in front of the replicas: failover and its own errors', () => {
     await stack?.stop();
   });
 
-  it('should answer an upload over 32 MiB with the JSON 413 payload_too_large', async () => {
-    const answer = await ask(`${proxy}/api/v5/vault`, {
+  it('should answer an upload over 32 MiB with the JSON 413 payload_too_large, logged as the POST it was', async () => {
+    const answer = await ask(`${proxy}/api/v5/vault?note=query-secret`, {
       method: 'POST',
       headers: { 'x-api-key': stack.keys.admin, 'content-type': 'image/jpeg' },
       body: Buffer.alloc(33 * 1024 * 1024, 0x42),
@@ -139,8 +139,61 @@ describe('nginx in front of the replicas: failover and its own errors', () => {
     const body = answer.body as { correlationId: string };
     expect(answer.headers.get('x-correlation-id')).toBe(body.correlationId);
     // nginx's access log line ends with it: the operator's way from a client's report to the line
-    expect(stack.nginx.accessLog()).toContain(`413 `);
-    expect(stack.nginx.accessLog()).toContain(body.correlationId);
+    const lines = stack.nginx
+      .accessLog()
+      .split('\n')
+      .filter((line) => line.endsWith(` ${body.correlationId}`));
+    // the client's request line (not the internal redirect's `GET /.proxy-error/…`), without
+    // its query string
+    expect(lines).toEqual([expect.stringContaining('"POST /api/v5/vault HTTP/1.1" 413 ')]);
+    expect(lines[0]).not.toContain('proxy-error');
+    expect(lines[0]).not.toContain('query-secret');
+  });
+
+  it("should answer nginx's own 404, 405, 501 and 505 as JSON, with no version in Server", async () => {
+    const port = Number(new URL(proxy).port);
+    const cases: [string, number, string][] = [
+      ['GET /metrics HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n', 404, 'not_found'],
+      [
+        'GET /.proxy-error/service_unavailable HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n',
+        404,
+        'not_found',
+      ],
+      ['TRACE /health HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n', 405, 'method_not_allowed'],
+      [
+        'POST /api/kiosks HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip\r\nConnection: close\r\n\r\n',
+        501,
+        'not_implemented',
+      ],
+      ['GET /health HTTP/2.0\r\nHost: a\r\n\r\n', 505, 'http_version_not_supported'],
+    ];
+    const answers: unknown[] = [];
+    for (const [request] of cases) {
+      const text = await rawExchange(port, request);
+      const [head, body] = text.split('\r\n\r\n');
+      let parsed: unknown = body;
+      try {
+        parsed = JSON.parse(body);
+      } catch {
+        // nginx's HTML page: kept as text
+      }
+      answers.push([
+        request.split('\r\n')[0],
+        head.split('\r\n')[0].split(' ')[1],
+        /\r\nContent-Type: application\/json\r\n/i.test(head),
+        /\r\nServer: nginx\r\n/i.test(head),
+        parsed,
+      ]);
+    }
+    expect(answers).toEqual(
+      cases.map(([request, status, code]) => [
+        request.split('\r\n')[0],
+        String(status),
+        true,
+        true,
+        errorBody(status, code),
+      ]),
+    );
   });
 
   it("should answer a header over nginx's buffers with the JSON 431 headers_too_large", async () => {
@@ -207,7 +260,7 @@ describe('nginx in front of the replicas: failover and its own errors', () => {
     );
   });
 
-  it('should keep a replica in the rotation after one request it answered too late (a POST, answered 503)', async () => {
+  it('should keep a replica in the rotation after one request it answered too late (a POST, answered 504 upstream_timeout: it may have been applied)', async () => {
     const port = Number(new URL(stack.replicas[0].baseUrl).port);
     // a replica slow with one request is, to nginx, one that holds it past its read timeout
     // (30 s): replica 0 stopped for that one request only
@@ -224,8 +277,14 @@ describe('nginx in front of the replicas: failover and its own errors', () => {
     } finally {
       signal(0, 'SIGCONT');
     }
-    // not resent (a POST): nginx's own 503
-    expect([slow.status, slow.body]).toEqual([503, errorBody(503, 'service_unavailable')]);
+    // not resent (a POST), and not the 503 "resend after Retry-After" of a request no replica
+    // took: the replica had it, and may have applied it
+    expect([slow.status, slow.headers.get('content-type'), slow.body]).toEqual([
+      504,
+      'application/json',
+      errorBody(504, 'upstream_timeout'),
+    ]);
+    expect(slow.headers.get('retry-after')).toBeNull();
     // the next requests still go to both replicas (with max_fails=1 the slow one was out for
     // fail_timeout, 30 s, and every one of them went to the other)
     const ids = Array.from({ length: 4 }, (_, i) => `slow-once-${Date.now()}-${i}`);
@@ -246,6 +305,8 @@ describe('nginx in front of the replicas: failover and its own errors', () => {
   });
 
   it('should keep answering through the other replica while one is frozen: GETs and syncs resent there, the frozen one taken out', async () => {
+    const port = Number(new URL(stack.replicas[0].baseUrl).port);
+    const errorLogBefore = stack.nginx.service.logs().length;
     signal(0, 'SIGSTOP');
     try {
       // round robin: of two requests in a row, one goes to the frozen replica. A sync is
@@ -274,6 +335,15 @@ describe('nginx in front of the replicas: failover and its own errors', () => {
       expect(answers).toEqual(
         Array.from({ length: 6 }, () => [[200, { status: 'ok' }], 200]).flat(),
       );
+      // taken out: nginx's error log (its stderr) says it disabled the frozen replica after its
+      // third failure (with max_fails=0 it never does, and every other request waited for it)
+      const disabled = stack.nginx.service
+        .logs()
+        .slice(errorLogBefore)
+        .split('\n')
+        .filter((line) => line.includes('upstream server temporarily disabled'))
+        .map((line) => /upstream: "http:\/\/[\d.]+:(\d+)\//.exec(line)?.[1]);
+      expect([...new Set(disabled)]).toEqual([String(port)]);
     } finally {
       signal(0, 'SIGCONT');
     }

@@ -107,19 +107,32 @@ describe('the production topology: two replicas behind nginx, MongoDB, Redis', (
     for (const method of ['GET', 'HEAD']) {
       for (const target of [...METRICS_SPELLINGS, `http://${hostname}:${port}/Metrics`]) {
         const res = await rawRequest(hostname, Number(port), method, target);
-        // nginx's own error page (text/html), not the API's JSON 404 nor its metrics
-        refusals.push([method, target, res.status, res.headers['content-type']]);
+        // nginx's own JSON 404 (its correlation id is nginx's $request_id, 32 hex digits), not
+        // the API's (a UUID) nor its metrics
+        refusals.push([
+          method,
+          target,
+          res.status,
+          res.headers['content-type'],
+          res.headers['x-correlation-id'],
+        ]);
         expect(res.body).not.toContain('mdai_');
       }
     }
     expect(refusals).toEqual(
-      refusals.map((r) => [...(r as unknown[]).slice(0, 2), 404, 'text/html']),
+      refusals.map((r) => [
+        ...(r as unknown[]).slice(0, 2),
+        404,
+        'application/json',
+        expect.stringMatching(/^[0-9a-f]{32}$/),
+      ]),
     );
     // the replicas answer the exact path; nginx passes a neighbour of it on to them
     const near = await rawRequest(hostname, Number(port), 'GET', '/metricsx');
-    expect([near.status, near.headers['content-type']]).toEqual([
+    expect([near.status, near.headers['content-type'], near.headers['x-correlation-id']]).toEqual([
       404,
       expect.stringContaining('application/json'),
+      expect.stringMatching(/^[0-9a-f]{8}-[0-9a-f]{4}-/),
     ]);
   });
 

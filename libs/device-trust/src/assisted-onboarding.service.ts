@@ -213,6 +213,19 @@ export class AssistedOnboardingService implements WorkerAdmission {
         "the thekedar's device is blocked",
       );
     }
+    // the floor judges a thekedar's phone here: it never syncs (403 thekedar_device), and its
+    // signed requests are all it sends (the HMAC verified: `proven`). Under the floor it is
+    // blocked, and the request refused, as a worker's phone's sync is (review LOW 3)
+    const standing = await this.trust.score(device, undefined, now);
+    const floor = await this.trust.enforceFloor(device, standing, undefined, now, true);
+    if (floor === 'blocked' || floor === 'already_blocked') {
+      return refuse(
+        'device_blocked',
+        'device_blocked',
+        'This device is blocked (trust score too low)',
+        "the thekedar's device is under the auto-block floor",
+      );
+    }
     const fresh = await this.nonces.claim(
       sha256Hex(`onboarding:${signature}`),
       new Date(at.getTime() + this.maxSkewMs + 60_000),
@@ -226,13 +239,12 @@ export class AssistedOnboardingService implements WorkerAdmission {
         'the same signed request was sent again',
       );
     }
-    const standing = await this.trust.score(device, undefined, now);
     return {
       thekedarId,
       deviceId: device.deviceId,
       timestamp,
       signature,
-      trustScore: standing.score,
+      trustScore: this.trust.inheritable(standing),
     };
   }
 

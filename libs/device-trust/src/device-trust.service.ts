@@ -64,9 +64,15 @@ export class DeviceTrustService {
     const floor = this.settings.autoBlockFloor;
     if (floor > 0 && !device.isBlocked && trust.score < floor) {
       const { judged, unblocked } = await this.judgedSinceUnblock(device, now, undefined);
+      // a thekedar's phone never syncs (403 thekedar_device): its signed onboarding requests
+      // are where the floor judges it (`AssistedOnboardingService.admitThekedar`)
+      const next =
+        device.user.kind === 'thekedar'
+          ? "its next signed thekedar request (a worker's creation, a timesheet read or correction) is refused (403 device_blocked) and blocks it"
+          : 'its next sync is refused (403 device_blocked) and blocks it';
       const detail =
         judged.score < floor || !unblocked
-          ? `not blocked yet: under the auto-block floor ${floor}, so its next sync is refused (403 device_blocked) and blocks it`
+          ? `not blocked yet: under the auto-block floor ${floor}, so ${next}`
           : `not blocked: an admin unblocked it at ${unblocked.toISOString()}, and the auto-block floor ${floor} weighs only the fraud events since (score ${judged.score})`;
       return {
         deviceId,
@@ -141,8 +147,10 @@ export class DeviceTrustService {
    * sends; integrator finding 1), never raised by the request's positive factors.
    *
    * An admin's unblock is a decision on the history up to it, and holds: after one, the floor
-   * weighs only the fraud events recorded since. The score itself still counts every event in
-   * the window.
+   * weighs only the fraud events recorded since, on a baseline of at least the floor (a worker
+   * a thekedar onboarded may inherit a standing under it: counted as is, the unblock was undone
+   * by the next sync, with no new evidence). The score itself still counts every event in the
+   * window.
    *
    * The request's own negative factors (its headers and address, REQUEST_FACTORS) count only
    * when `proven` is true: a packet of the request proved the sender holds the device's secret,
@@ -192,7 +200,9 @@ export class DeviceTrustService {
 
   /**
    * The score of `device` (and `request`) counting the fraud events since the admin's latest
-   * unblock only (all of the window when there was none), and that unblock's time.
+   * unblock only (all of the window when there was none), and that unblock's time. After an
+   * unblock the baseline counts at least the auto-block floor: the standing under it was part of
+   * the history the admin decided on (review MED 2).
    */
   private async judgedSinceUnblock(
     device: WorkerDevice,
@@ -203,10 +213,18 @@ export class DeviceTrustService {
     const since = unblocked
       ? new Date(Math.max(this.windowStart(now).getTime(), unblocked.getTime() + 1))
       : this.windowStart(now);
-    const [baseline, histories] = await Promise.all([
+    const [standing, histories] = await Promise.all([
       this.baseline(device, now),
       this.fraud.weighingHistories([device.deviceId], since, now, COUNTED),
     ]);
+    const floor = this.settings.autoBlockFloor;
+    const baseline =
+      unblocked && standing.score < floor
+        ? {
+            score: floor,
+            detail: `${standing.detail} (${standing.score}), counted at the auto-block floor since the unblock`,
+          }
+        : standing;
     const judged = this.compute(
       device,
       baseline,
@@ -215,6 +233,17 @@ export class DeviceTrustService {
       request,
     );
     return { judged, unblocked };
+  }
+
+  /**
+   * The standing a worker a thekedar's device onboards inherits from that device's `trust`: its
+   * score, at least the auto-block floor. A device the floor let through stands on or above it,
+   * unless an admin unblocked it and only the events since keep it there; its worker's phone,
+   * with no evidence of its own, would otherwise be blocked by its first sync, and again after
+   * every unblock (review MED 2).
+   */
+  inheritable(trust: TrustScore): number {
+    return Math.max(trust.score, this.settings.autoBlockFloor);
   }
 
   isLow(trust: TrustScore): boolean {

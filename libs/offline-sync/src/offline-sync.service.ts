@@ -205,14 +205,7 @@ export class OfflineSyncService {
       // the events just recorded are part of the history: a device they take under the floor
       // (never by themselves: with its own signed evidence) is blocked now, as the admin's view
       // of its score says, not by its next sync (no packet proved the secret: `false`)
-      const fresh = this.clock.now();
-      await this.trust.enforceFloor(
-        device,
-        await this.trust.score(device, request, fresh),
-        request,
-        fresh,
-        false,
-      );
+      await this.judgeRefusedBatch(device, request, claims.workerId);
       throw new OfflineSyncError(
         'invalid_signatures',
         'No packet in the batch carries a valid device signature',
@@ -456,6 +449,37 @@ export class OfflineSyncService {
       { inactive: worker.status === 'inactive' },
       await this.workforce.eventsOf(worker.id),
     );
+  }
+
+  /**
+   * The floor's judgement after a batch refused 403 invalid_signatures (its events recorded): a
+   * block it makes is recorded as the pre-batch check's is (a `device_blocked` event naming the
+   * device and the score). The batch is refused whatever happens here: a store failure in the
+   * judgement (the unblock history, the block itself) is logged, never turned into a 5xx that
+   * hides the 403 (review LOW 4); the device's next sync judges it again.
+   */
+  private async judgeRefusedBatch(
+    device: WorkerDevice,
+    request: TrustRequestSignals,
+    workerId: string,
+  ): Promise<void> {
+    try {
+      const fresh = this.clock.now();
+      const trust = await this.trust.score(device, request, fresh);
+      const floor = await this.trust.enforceFloor(device, trust, request, fresh, false);
+      if (floor !== 'blocked') return;
+      await this.fraud.record({
+        type: 'device_blocked',
+        deviceId: device.deviceId,
+        workerId,
+        detail: `sync refused (invalid_signatures): the device's trust score ${floorScore(trust, false).score} fell below the auto-block floor`,
+      });
+    } catch (err) {
+      this.logger.error(
+        { deviceId: device.deviceId, err: err instanceof Error ? err.message : String(err) },
+        'Floor judgement after a batch refused for its signatures failed: the batch is refused (403) all the same',
+      );
+    }
   }
 
   /**

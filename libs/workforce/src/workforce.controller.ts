@@ -459,7 +459,8 @@ export class WorkforceController {
       '`x-signature` = lowercase hex HMAC-SHA256, key = the device secret bytes (base64-decoded), message = UTF-8 of `<x-request-timestamp>.<JCS(body)>` (RFC 8785 of the JSON body as sent).',
       'A signature is single use: the same signed request again is refused (403 replayed_request).',
       "A thekedar creates workers at its own sites only (the thekedar's `siteIds`, named by an admin): any other site, an unknown one the same, is 403 `site_not_allowed` (`errors` lists each) and a `site_not_allowed` fraud event on the thekedar's device; nothing is stored.",
-      "A thekedar-created worker stands on the thekedar's trust score until `trustInheritedUntil` (TRUST_INHERITANCE_DAYS, 30).",
+      "A thekedar-created worker stands on the thekedar device's trust score, at least TRUST_AUTO_BLOCK_FLOOR, until `trustInheritedUntil` (TRUST_INHERITANCE_DAYS, 30).",
+      "The thekedar's device is judged by TRUST_AUTO_BLOCK_FLOOR here (it never syncs): under it, or blocked, the request is refused (403 device_blocked) and the device blocked.",
       'The phone is stored in E.164: a number without a country code (`98765 43210`, `098765 43210`) is one of PHONE_DEFAULT_COUNTRY (IN), `00` before a country code is read as `+`; a number too short or too long for its country is 400 `invalid_phone`.',
       "A phone number is one worker per site and one worker per thekedar: another worker with it at one of the sites, or among the thekedar's workers, answers 409 `worker_exists` (`errors` names the worker to an admin and to its own thekedar).",
       'A thekedar that sends its own onboarding again (a new signature, the same name, phone and sites: an answer lost on the way) gets 200 with that worker and a new enrollment code (the unused ones stop working), until a phone has registered with one.',
@@ -479,7 +480,7 @@ export class WorkforceController {
     status: 403,
     type: ErrorBody,
     description:
-      "site_tampered: a site named has a stored record changed outside the server; thekedar_tampered: the signing thekedar's (nothing stored)",
+      "site_tampered: a site named has a stored record changed outside the server; thekedar_tampered: the signing thekedar's (nothing stored); device_blocked: the thekedar's device is blocked or its trust score is under TRUST_AUTO_BLOCK_FLOOR (then blocked)",
   })
   @ApiResponse({
     status: 400,

@@ -86,9 +86,13 @@ describe('error catalog', () => {
       }),
       ...Object.entries(CODE_BY_STATUS).flatMap(([s, c]) => (c === code ? [Number(s)] : [])),
     ];
+    // nginx's alone: no replica answers them over HTTP (a 504 is a replica that did not answer)
+    const nginxOwn = ['not_implemented', 'upstream_timeout', 'http_version_not_supported'];
     for (const { code, status } of PROXY_ERRORS) {
-      expect([code, elsewhere(code).length > 0]).toEqual([code, true]);
-      expect([code, [...new Set(elsewhere(code))]]).toEqual([code, [status]]);
+      expect([code, [...new Set(elsewhere(code))]]).toEqual([
+        code,
+        nginxOwn.includes(code) ? [] : [status],
+      ]);
     }
   });
 });

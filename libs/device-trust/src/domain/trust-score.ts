@@ -118,11 +118,13 @@ export function unsignedPenaltyCap(baseline: number, autoBlockFloor: number): nu
  * packets in a minute, signed with its secret (the HMAC verified), refused as only a bug of the
  * app or a forger makes them (another worker's, a reused packetId; PACKET_FLOOD_TYPES; one event
  * per type and minute per replica, the rows past the bound not stored). Its own factor, outside
- * TRUST_FRAUD_PENALTY_CAP: within the cap (60) a worker's phone at its best (50 + 10 for age +
- * 20 for its request) stays at 20, never under the auto-block floor (20), whatever it sends. One
- * `packet_flood` event takes any worker's phone under the floor (blocked); a thekedar's (80) its
- * second (two flooded types, or two replicas, in one minute are two). An honest app never
- * reaches the bound.
+ * TRUST_FRAUD_PENALTY_CAP. The floor judges the device's own score (`floorScore`: a request's
+ * headers add nothing to it), so the cap (60) alone already lets the other events take any
+ * worker's phone under the floor; the flood's weight makes it take one at once. One
+ * `packet_flood` event, with the flooded type's own rows (3 × 8 = 24), takes any worker's phone
+ * under the floor (blocked; at best 50 + 10 − 60 − 24, or 80 + 5 − 60 − 24 on a standing
+ * inherited from a thekedar); a thekedar's (80) at its second (two flooded types, or two
+ * replicas, in one minute are two). An honest app never reaches the bound.
  */
 const PACKET_FLOOD_WEIGHT = 60;
 const DAY_MS = 86_400_000;

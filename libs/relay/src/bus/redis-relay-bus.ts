@@ -34,37 +34,59 @@ const RESYNC_KEY = 'mdai:relay:resync';
  */
 const RUN_KEY = 'mdai:relay:run';
 /**
+ * The slot keys taken, a sorted set scored by each key's expiry (ms, Redis's clock): the slots a
+ * store that came back from a snapshot drops. It is saved in the same snapshot as the slots, so
+ * it names the ones that snapshot brought back; members past their expiry are trimmed at every
+ * claim. A slot key taken by an instance from before the set was kept is not in it: that one
+ * lives out its TTL (at most the slot TTL, which is also the resync window).
+ */
+const SLOTS_KEY = 'mdai:relay:slots';
+/** Slot keys deleted per DEL call when a store that came back drops them. */
+const DROP_BATCH = 500;
+/**
+ * The replies of a Redis that cannot run the slot scripts (`INFO server` without a run_id):
+ * the bus logs what is missing once, at connect (`describeUnfit`).
+ */
+const NO_RUN_ID = 'MDAI_NO_RUN_ID';
+/**
  * Lua, first in every script that reads or writes slots (a queued command may reach a restarted
- * Redis before any instance's reconnect check): KEYS epoch, resync, run (in that order, at
- * `base`); a window and a fresh epoch. A run recorded that is not this process's: the store came
- * back from a snapshot, so its slot keys are dropped (the live holders re-assert theirs within
- * the window), the epoch is set anew and the resync window starts. None recorded (a store from
- * before the run was kept, or one that came back empty, which the epoch tells): only recorded.
+ * Redis before any instance's reconnect check): KEYS epoch, resync, run, slots (in that order,
+ * at `base`); a window and a fresh epoch. A run recorded that is not this process's, or none
+ * recorded beside an epoch (a snapshot saved before the run was first recorded): the store came
+ * back from a snapshot, so the slot keys the set names are dropped (the live holders re-assert
+ * theirs within the window), the epoch is set anew and the resync window starts. Neither run
+ * nor epoch: a store that came back empty (or a fresh one), which the epoch's own path handles;
+ * the run is only recorded. Only the set's members are touched, never a scan of the keyspace
+ * (a shared Redis may hold millions of other keys, and a script cannot be killed once it wrote).
  */
 const STORE_RUN = `
 local function storeRun(base, window, epoch)
   local run = string.match(redis.call('info', 'server'), 'run_id:(%x+)')
+  if not run then error({err = '${NO_RUN_ID} INFO server names no run_id'}) end
   local recorded = redis.call('get', KEYS[base + 2])
   if recorded == run then return end
   redis.call('set', KEYS[base + 2], run)
-  if not recorded then return end
-  local cursor = '0'
-  repeat
-    local page = redis.call('scan', cursor, 'match', '${SLOT_PREFIX}*', 'count', 1000)
-    cursor = page[1]
-    for _, key in ipairs(page[2]) do redis.call('del', key) end
-  until cursor == '0'
+  if not recorded and redis.call('exists', KEYS[base]) == 0 then return end
+  local slots = redis.call('zrange', KEYS[base + 3], 0, -1)
+  for i = 1, #slots, ${DROP_BATCH} do
+    redis.call('del', unpack(slots, i, math.min(i + ${DROP_BATCH - 1}, #slots)))
+  end
+  redis.call('del', KEYS[base + 3])
   redis.call('set', KEYS[base], epoch)
   redis.call('set', KEYS[base + 1], '1', 'PX', window)
 end
+local function nowMs()
+  local t = redis.call('time')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
 `;
 /**
- * A claim: KEYS slot, epoch, resync, run; ARGV holder, slot TTL, resync window, a fresh epoch. A
- * store without its epoch came back empty, one of another run from a snapshot: the resync window
- * starts. A held slot answers -1 (held), a free one during the window the window's remaining
- * ms, else it is taken (0).
+ * A claim: KEYS slot, epoch, resync, run, slots; ARGV holder, slot TTL, resync window, a fresh
+ * epoch. A store without its epoch came back empty, one of another run from a snapshot: the
+ * resync window starts. A held slot answers -1 (held), a free one during the window the
+ * window's remaining ms, else it is taken (0) and named in the slots set.
  */
-const CLAIM_SLOT = `${STORE_RUN}
+export const CLAIM_SLOT = `${STORE_RUN}
 storeRun(2, ARGV[3], ARGV[4])
 if redis.call('exists', KEYS[2]) == 0 then
   redis.call('set', KEYS[2], ARGV[4])
@@ -73,13 +95,16 @@ end
 if redis.call('exists', KEYS[1]) == 1 then return -1 end
 local wait = redis.call('pttl', KEYS[3])
 if wait > 0 then return wait end
+local now = nowMs()
 redis.call('set', KEYS[1], ARGV[1], 'PX', ARGV[2])
+redis.call('zremrangebyscore', KEYS[5], '-inf', now)
+redis.call('zadd', KEYS[5], now + tonumber(ARGV[2]), KEYS[1])
 return 0`;
 /**
- * On every (re)connect: KEYS epoch, resync, run; ARGV the epoch this instance saw before ('' at
- * boot), resync window, a fresh epoch. A store whose epoch is missing or not the one seen before
- * was replaced since: the resync window (re)starts. At boot nothing was seen: a missing epoch is
- * set without a window (a fresh store holds no one's slots). Returns the store's epoch.
+ * On every (re)connect: KEYS epoch, resync, run, slots; ARGV the epoch this instance saw before
+ * ('' at boot), resync window, a fresh epoch. A store whose epoch is missing or not the one seen
+ * before was replaced since: the resync window (re)starts. At boot nothing was seen: a missing
+ * epoch is set without a window (a fresh store holds no one's slots). Returns the store's epoch.
  */
 const CHECK_EPOCH = `${STORE_RUN}
 storeRun(1, ARGV[2], ARGV[3])
@@ -92,27 +117,49 @@ if ARGV[1] ~= '' and current ~= ARGV[1] then
   redis.call('set', KEYS[2], '1', 'PX', ARGV[2])
 end
 return current`;
-const RELEASE_IF_HOLDER = `if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end return 0`;
+/** KEYS slot, slots; ARGV holder. */
+const RELEASE_IF_HOLDER = `if redis.call('get', KEYS[1]) == ARGV[1] then
+  redis.call('zrem', KEYS[2], KEYS[1])
+  return redis.call('del', KEYS[1])
+end
+return 0`;
 /**
  * Extends every slot still ours, re-takes a free one; returns the indexes of the lost ones.
- * KEYS epoch, resync, run, then the slots; ARGV slot TTL, resync window, a fresh epoch, then
- * the holders.
+ * KEYS epoch, resync, run, slots, then the slot keys; ARGV slot TTL, resync window, a fresh
+ * epoch, then the holders.
  */
 const REFRESH_SLOTS = `${STORE_RUN}
 storeRun(1, ARGV[2], ARGV[3])
 local lost = {}
-for i = 4, #KEYS do
+local expiry = nowMs() + tonumber(ARGV[1])
+for i = 5, #KEYS do
   local key = KEYS[i]
   local holder = redis.call('get', key)
-  if holder == ARGV[i] then
+  if holder == ARGV[i - 1] then
     redis.call('pexpire', key, ARGV[1])
+    redis.call('zadd', KEYS[4], expiry, key)
   elseif not holder then
-    redis.call('set', key, ARGV[i], 'PX', ARGV[1])
+    redis.call('set', key, ARGV[i - 1], 'PX', ARGV[1])
+    redis.call('zadd', KEYS[4], expiry, key)
   else
-    table.insert(lost, i - 3)
+    table.insert(lost, i - 4)
   end
 end
 return lost`;
+/**
+ * The scripts as ioredis commands (EVALSHA, EVAL once when Redis does not hold the script yet):
+ * a claim sends its keys and arguments, not the script's text, each call.
+ */
+const COMMANDS = {
+  mdaiRelayClaimSlot: { numberOfKeys: 5, lua: CLAIM_SLOT },
+  mdaiRelayCheckEpoch: { numberOfKeys: 4, lua: CHECK_EPOCH },
+  mdaiRelayReleaseSlot: { numberOfKeys: 2, lua: RELEASE_IF_HOLDER },
+  // the key count is the call's first argument (4 + the slots)
+  mdaiRelayRefreshSlots: { lua: REFRESH_SLOTS },
+} as const;
+type SlotCommands = {
+  [name in keyof typeof COMMANDS]: (...args: (string | number)[]) => Promise<unknown>;
+};
 /** A bus call that takes longer than this counts as the bus being unavailable. */
 const CALL_TIMEOUT_MS = 2000;
 
@@ -131,6 +178,9 @@ export class RedisRelayBus extends RelayBus {
   private epoch = '';
   private connectedBefore = false;
   private readonly reconnectListeners: (() => void)[] = [];
+  /** The Redis unfit for the slot scripts, as logged (once per reason). */
+  private readonly unfitLogged = new Set<string>();
+  private readonly commands: SlotCommands;
 
   /**
    * `resyncMs`: how long after the slot store came back (empty, or from a snapshot) a free slot is
@@ -143,6 +193,9 @@ export class RedisRelayBus extends RelayBus {
     private readonly resyncMs: number,
   ) {
     super();
+    for (const [name, definition] of Object.entries(COMMANDS))
+      if (!(name in this.pub)) this.pub.defineCommand(name, definition);
+    this.commands = this.pub as unknown as SlotCommands;
     this.pub.on('ready', () => void this.onPubReady());
     if (this.pub.status === 'ready') void this.onPubReady();
     // a subscription that failed (Redis down at boot) is taken when Redis is back; a taken one
@@ -199,12 +252,11 @@ export class RedisRelayBus extends RelayBus {
       const epoch = await bounded(
         'checkEpoch',
         async () =>
-          (await this.pub.eval(
-            CHECK_EPOCH,
-            3,
+          (await this.commands.mdaiRelayCheckEpoch(
             EPOCH_KEY,
             RESYNC_KEY,
             RUN_KEY,
+            SLOTS_KEY,
             this.epoch,
             String(this.resyncMs),
             randomBytes(8).toString('hex'),
@@ -217,20 +269,42 @@ export class RedisRelayBus extends RelayBus {
         );
       this.epoch = epoch;
     } catch (error) {
-      this.logger.warn({ err: error }, 'Relay slot store: its epoch could not be checked');
+      const unfit = (await this.probeUnfit()) ?? describeUnfit(error);
+      if (!unfit)
+        this.logger.warn({ err: error }, 'Relay slot store: its epoch could not be checked');
+      else if (!this.unfitLogged.has(unfit)) {
+        this.unfitLogged.add(unfit);
+        this.logger.error(
+          { err: error },
+          `Relay slot store: ${unfit}; every relay join fails (bus_unavailable) until it is fixed`,
+        );
+      }
     }
     if (reconnect) for (const listener of this.reconnectListeners) listener();
   }
 
+  /**
+   * After a failed epoch check: whether this Redis can serve the slot scripts at all, asked
+   * directly (INFO server, as the scripts call it); undefined when it can, or cannot answer.
+   */
+  private async probeUnfit(): Promise<string | undefined> {
+    let info: string;
+    try {
+      info = await bounded('probe', () => this.pub.info('server'));
+    } catch (error) {
+      return describeUnfit(error);
+    }
+    return describeServer(info);
+  }
+
   claimSlot(sessionId: string, role: RelayRole, holder: string, ttlMs: number): Promise<SlotClaim> {
     return bounded('claimSlot', async () => {
-      const result = (await this.pub.eval(
-        CLAIM_SLOT,
-        4,
+      const result = (await this.commands.mdaiRelayClaimSlot(
         `${SLOT_PREFIX}${sessionId}:${role}`,
         EPOCH_KEY,
         RESYNC_KEY,
         RUN_KEY,
+        SLOTS_KEY,
         holder,
         String(Math.max(1, Math.ceil(ttlMs))),
         String(this.resyncMs),
@@ -245,12 +319,12 @@ export class RedisRelayBus extends RelayBus {
   refreshSlots(slots: HeldSlot[], ttlMs: number): Promise<HeldSlot[]> {
     if (slots.length === 0) return Promise.resolve([]);
     return bounded('refreshSlots', async () => {
-      const lost = (await this.pub.eval(
-        REFRESH_SLOTS,
-        3 + slots.length,
+      const lost = (await this.commands.mdaiRelayRefreshSlots(
+        4 + slots.length,
         EPOCH_KEY,
         RESYNC_KEY,
         RUN_KEY,
+        SLOTS_KEY,
         ...slots.map((s) => `${SLOT_PREFIX}${s.sessionId}:${s.role}`),
         String(Math.max(1, Math.ceil(ttlMs))),
         String(this.resyncMs),
@@ -263,7 +337,11 @@ export class RedisRelayBus extends RelayBus {
 
   releaseSlot(sessionId: string, role: RelayRole, holder: string): Promise<void> {
     return bounded('releaseSlot', async () => {
-      await this.pub.eval(RELEASE_IF_HOLDER, 1, `${SLOT_PREFIX}${sessionId}:${role}`, holder);
+      await this.commands.mdaiRelayReleaseSlot(
+        `${SLOT_PREFIX}${sessionId}:${role}`,
+        SLOTS_KEY,
+        holder,
+      );
     });
   }
 
@@ -354,6 +432,37 @@ export async function bounded<T>(operation: string, call: () => Promise<T>): Pro
   } finally {
     clearTimeout(timer);
   }
+}
+
+/**
+ * What a Redis that refused the slot scripts lacks, or undefined for any other failure (Redis
+ * down, a timeout): a user without INFO (ACL category @dangerous), a server whose INFO names no
+ * run_id (Redis before 5, or a look-alike such as Dragonfly), one that runs no scripts.
+ */
+export function describeUnfit(error: unknown): string | undefined {
+  const cause = error instanceof BusUnavailableError ? error.cause : error;
+  const message = cause instanceof Error ? cause.message : String(cause);
+  if (/can't run this command/.test(message))
+    return 'the Redis user may not run a command the slot scripts call (INFO, TIME, GET, SET, DEL, EXISTS, PTTL, PEXPIRE, ZADD, ZRANGE, ZREM, ZREMRANGEBYSCORE): grant them';
+  if (/^NOPERM/.test(message)) {
+    const command = /'([a-z|]+)' command/i.exec(message)?.[1];
+    return command === 'info' || command === undefined
+      ? "the Redis user may not run INFO (ACL category @dangerous), which the slot scripts call for the server's run_id: grant it (ACL SETUSER <user> +info)"
+      : `the Redis user may not run ${command.toUpperCase()}, which the slot scripts need: grant it (ACL SETUSER <user> +${command})`;
+  }
+  if (message.includes(NO_RUN_ID))
+    return 'this Redis names no run_id in INFO server: the relay needs Redis 5 or later (not a look-alike such as Dragonfly)';
+  if (/unknown command|non.?deterministic|Write commands not allowed/i.test(message))
+    return 'this Redis cannot run the slot scripts (Lua with INFO, TIME and writes): the relay needs Redis 5 or later';
+  return undefined;
+}
+
+/** What the slot scripts miss in a Redis's `INFO server`, or undefined. */
+export function describeServer(info: string): string | undefined {
+  const major = Number(/^redis_version:(\d+)\./m.exec(info)?.[1] ?? NaN);
+  if (!/^run_id:[0-9a-f]+/m.test(info) || !(major >= 5))
+    return 'this Redis names no run_id in INFO server, or is older than 5: the relay needs Redis 5 or later (not a look-alike such as Dragonfly)';
+  return undefined;
 }
 
 function isKioskNotice(value: unknown): value is KioskNotice {

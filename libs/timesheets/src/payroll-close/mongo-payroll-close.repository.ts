@@ -50,13 +50,16 @@ export class PayrollCloseHeadDocument {
   /** The site id. */
   @Prop({ type: String, required: true }) _id!: string;
   @Prop({ type: Number, required: true }) seq!: number;
-  @Prop({ type: String, required: true }) digest!: string;
+  /** `''` for the head of the empty chain (mongoose's `required` refuses an empty string). */
+  @Prop({ type: String }) digest!: string;
   @Prop({ type: String, required: true }) tag!: string;
 }
 export const PayrollCloseHeadSchema = SchemaFactory.createForClass(PayrollCloseHeadDocument);
 
 @Injectable()
 export class MongoPayrollCloseRepository extends PayrollCloseRepository {
+  /** A replica dying between a close's insert and the head's move leaves the head behind. */
+  readonly headMayTrail = true;
   private readonly closes: Model<PayrollCloseDocument>;
   private readonly heads: Model<PayrollCloseHeadDocument>;
 
@@ -78,8 +81,12 @@ export class MongoPayrollCloseRepository extends PayrollCloseRepository {
   ): Promise<CloseResult> {
     const first = await this.firstOverlapping(draft);
     if (first) return answerOf(draft, first);
-    const head = await this.readHead(draft.siteId);
-    const made = seal(await this.tip(draft.siteId), head);
+    const read = await this.readHead(draft.siteId);
+    const made = seal(await this.tip(draft.siteId), read);
+    // a site's first close: the head of the empty chain first, so the head is never absent
+    // under a close (another replica writing it first: raced)
+    if (made.base && !(await this.moveHead(undefined, made.base))) return { status: 'raced' };
+    const head = made.base ?? read;
     const close = made.close;
     const id = closeIdOf(close.siteId, close.from);
     try {
@@ -92,15 +99,17 @@ export class MongoPayrollCloseRepository extends PayrollCloseRepository {
       return { status: 'raced' };
     }
     // another replica's overlapping close stored at once: the first one (by at, then from)
-    // stays, this one is removed
+    // stays, this one is removed (and the head put back if a read rolled it forward onto it)
     const overlaps = await this.overlapping(close.siteId, close.from, close.to);
     const winner = overlaps.sort((a, b) => a.at - b.at || (a.from < b.from ? -1 : 1))[0];
     if (winner && winner.from !== close.from) {
       await this.closes.deleteOne({ _id: id, tag: close.tag });
+      if (head) await this.moveHead(made.head, head);
       return answerOf(close, winner);
     }
     // the head moved from the one read, only: a replica that moved it first wins, unless it
-    // moved past this close (another replica, or a read, took it as the chain's): then it stands
+    // moved onto or past this close (a read rolling it forward, or a close linked after it:
+    // its place is this close's alone, by the unique index): then it stands
     if (!(await this.moveHead(head, made.head))) {
       const now = await this.readHead(close.siteId);
       if (now && now.seq >= close.seq) return { status: 'closed', close };
@@ -136,6 +145,18 @@ export class MongoPayrollCloseRepository extends PayrollCloseRepository {
     };
   }
 
+  async closesAfter(siteId: string, seq: number): Promise<PayrollClose[]> {
+    const docs = await this.closes
+      .find({ siteId, seq: { $gt: seq } })
+      .sort({ seq: 1 })
+      .lean<PayrollCloseDocument[]>();
+    return docs.map(fromDoc);
+  }
+
+  async rollHead(was: CloseHead, next: CloseHead): Promise<boolean> {
+    return this.moveHead(was, next);
+  }
+
   async unlinkedSiteIds(limit: number): Promise<string[]> {
     const ids = await this.closes.distinct('siteId', { seq: { $exists: false } });
     return ids.map(String).sort().slice(0, limit);
@@ -147,8 +168,11 @@ export class MongoPayrollCloseRepository extends PayrollCloseRepository {
       .sort({ at: 1, from: 1 })
       .lean<PayrollCloseDocument[]>();
     if (docs.length === 0) return false;
-    const head = await this.readHead(siteId);
-    const made = link(docs.map(fromDoc), await this.tip(siteId), head);
+    const read = await this.readHead(siteId);
+    const made = link(docs.map(fromDoc), await this.tip(siteId), read);
+    // as a first close: the head of the empty chain before the closes are linked
+    if (made.base && !(await this.moveHead(undefined, made.base))) return false;
+    const head = made.base ?? read;
     for (const c of made.closes) {
       // only while still unlinked and as read: another replica linking it wins
       const { matchedCount } = await this.closes.updateOne(

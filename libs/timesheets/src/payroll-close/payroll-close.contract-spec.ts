@@ -254,4 +254,129 @@ describeStoreContract('PayrollCloseRepository', payrollCloseAdapters, ({ sut, st
     });
     expect((await sut().chain('s2')).head?.tag).toBe('head-1');
   });
+  it("should read a site's linked closes after a place, and move its head only from the head as read (every field)", async () => {
+    const oct = await closed(draft('s1', '2026-10-01', '2026-10-31'));
+    const nov = await closed(draft('s1', '2026-11-01', '2026-11-30'));
+    await closed(draft('s2', '2026-10-01', '2026-10-31'));
+    await storeUnlinked(draft('s3', '2026-10-01', '2026-10-31'), 'old-s3');
+    expect(await sut().closesAfter('s1', 0)).toEqual([oct, nov]);
+    expect(await sut().closesAfter('s1', 1)).toEqual([nov]);
+    expect(await sut().closesAfter('s1', 2)).toEqual([]);
+    expect(await sut().closesAfter('s3', 0)).toEqual([]);
+
+    const head = { siteId: 's1', seq: 2, digest: 's1|2026-11-01', tag: 'head-2' };
+    const back = { siteId: 's1', seq: 0, digest: '', tag: 'head-0' };
+    for (const stale of [
+      { ...head, tag: 'head-x' },
+      { ...head, seq: 1 },
+      { ...head, digest: 's1|2026-10-01' },
+    ]) {
+      expect(await sut().rollHead(stale, back)).toBe(false);
+    }
+    expect((await sut().chain('s1')).head).toEqual(head);
+    expect(await sut().rollHead(head, back)).toBe(true);
+    expect((await sut().chain('s1')).head).toEqual(back);
+    expect(await sut().rollHead(back, head)).toBe(true);
+    expect((await sut().chain('s1')).head).toEqual(head);
+    // no head to move: none written
+    expect(await sut().rollHead({ ...back, siteId: 's9' }, { ...head, siteId: 's9' })).toBe(false);
+    expect(await sut().chain('s9')).toEqual({ closes: [] });
+    // only MongoDB writes a close and its head apart
+    expect(sut().headMayTrail).toBe(driver() === 'mongo');
+  });
+
+  it("should store a site's first close with its head whatever the empty chain's head given with it (MongoDB writes that one first)", async () => {
+    const oct = draft('s1', '2026-10-01', '2026-10-31');
+    const base = { siteId: 's1', seq: 0, digest: '', tag: 'head-0' };
+    const seen: Array<[PayrollClose | undefined, CloseHead | undefined]> = [];
+    const withBase: CloseSeal = (tip, head) => ({ ...seal(oct, seen)(tip, head), base });
+    expect((await sut().record(oct, withBase)).status).toBe('closed');
+    expect(seen).toEqual([[undefined, undefined]]);
+    expect((await sut().chain('s1')).head).toEqual({
+      siteId: 's1',
+      seq: 1,
+      digest: 's1|2026-10-01',
+      tag: 'head-1',
+    });
+    // a site's closes of an earlier release linked with the empty chain's head given too
+    await storeUnlinked(draft('s3', '2026-10-01', '2026-10-31'), 'old-s3');
+    expect(
+      await sut().link('s3', (unlinked) => ({
+        closes: unlinked.map((c) => ({ ...c, seq: 1, prev: '', tag: 'new-s3' })),
+        head: { siteId: 's3', seq: 1, digest: 'd1', tag: 'h1' },
+        base: { ...base, siteId: 's3' },
+      })),
+    ).toBe(true);
+    expect((await sut().chain('s3')).head).toEqual({
+      siteId: 's3',
+      seq: 1,
+      digest: 'd1',
+      tag: 'h1',
+    });
+  });
+  /**
+   * `h` written as another server would amid the next record: SQLite inside its transaction
+   * (from the seal: the record writes its head after), MongoDB right after its close is inserted
+   * (`after: 'close'`) or right before it writes the site's first head (`'head'`).
+   */
+  const amid = (h: CloseHead, after: 'close' | 'head', seal: CloseSeal): CloseSeal => {
+    const write = () =>
+      (store() as MongoStore).connection
+        .db!.collection('payroll_close_heads')
+        .updateOne(
+          { _id: h.siteId as never },
+          { $set: { seq: h.seq, digest: h.digest, tag: h.tag } },
+          { upsert: true },
+        );
+    if (driver() === 'mongo') {
+      const model = (store() as MongoStore).connection.model(
+        after === 'close' ? 'PayrollCloseDocument' : 'PayrollCloseHeadDocument',
+      );
+      const create = model.create.bind(model) as (doc: unknown) => Promise<unknown>;
+      jest.spyOn(model, 'create').mockImplementationOnce((async (doc: unknown) => {
+        if (after === 'head') await write();
+        const made = await create(doc);
+        if (after === 'close') await write();
+        return made;
+      }) as never);
+      return seal;
+    }
+    return (tip, head) => {
+      (store() as SqliteStore).db
+        .prepare(
+          `INSERT INTO payroll_close_heads (site_id, seq, digest, tag) VALUES (?, ?, ?, ?)
+           ON CONFLICT (site_id) DO UPDATE SET seq = excluded.seq, digest = excluded.digest, tag = excluded.tag`,
+        )
+        .run(h.siteId, h.seq, h.digest, h.tag);
+      return seal(tip, head);
+    };
+  };
+
+  it("should keep a close whose head another server moved onto it first (a read rolling it forward), and on MongoDB answer raced when another wrote the site's first head first", async () => {
+    const oct = draft('s1', '2026-10-01', '2026-10-31');
+    await closed(oct);
+    const nov = draft('s1', '2026-11-01', '2026-11-30');
+    const rolled = { siteId: 's1', seq: 2, digest: 's1|2026-11-01', tag: 'rolled-2' };
+    expect((await sut().record(nov, amid(rolled, 'close', seal(nov)))).status).toBe('closed');
+    const { closes, head } = await sut().chain('s1');
+    expect(closes.map((c) => c.from)).toEqual([oct.from, nov.from]);
+    // SQLite: its own head, written after in the one transaction
+    expect(head).toEqual(driver() === 'mongo' ? rolled : { ...rolled, tag: 'head-2' });
+
+    // a site's first close, another server writing its first head meanwhile
+    const dec = draft('s2', '2026-12-01', '2026-12-31');
+    const other = { siteId: 's2', seq: 0, digest: '', tag: 'other-0' };
+    const withBase: CloseSeal = (tip, h) => ({
+      ...seal(dec)(tip, h),
+      base: { ...other, tag: 'head-0' },
+    });
+    const result = await sut().record(dec, amid(other, 'head', withBase));
+    if (driver() === 'mongo') {
+      expect(result).toEqual({ status: 'raced' });
+      expect(await sut().chain('s2')).toEqual({ closes: [], head: other });
+    } else {
+      expect(result.status).toBe('closed');
+      expect((await sut().chain('s2')).head?.tag).toBe('head-1');
+    }
+  });
 });

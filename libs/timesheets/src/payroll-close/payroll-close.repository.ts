@@ -48,12 +48,15 @@ export interface CloseChain {
 
 /**
  * What the service makes of a new close given the site's chain as read in the write (`tip`: its
- * close of the highest `seq`): the close linked and tagged, and the new head. It throws to refuse.
+ * close of the highest `seq`): the close linked and tagged, and the new head; for a site with no
+ * close nor head, `base` too: the tagged head of the empty chain (`seq` 0, digest `''`), which
+ * MongoDB writes before the close, so a replica dying before the head moves leaves a head behind
+ * the close, never none. It throws to refuse.
  */
 export type CloseSeal = (
   tip: PayrollClose | undefined,
   head: CloseHead | undefined,
-) => { close: PayrollClose; head: CloseHead };
+) => { close: PayrollClose; head: CloseHead; base?: CloseHead };
 
 /**
  * What the service makes of a site's closes of an earlier release (`unlinked`, by `at` then
@@ -63,7 +66,7 @@ export type CloseLink = (
   unlinked: PayrollClose[],
   tip: PayrollClose | undefined,
   head: CloseHead | undefined,
-) => { closes: PayrollClose[]; head: CloseHead };
+) => { closes: PayrollClose[]; head: CloseHead; base?: CloseHead };
 
 /** A new close, or the one that took its place (the same period, or one overlapping it). */
 export type CloseResult =
@@ -113,6 +116,14 @@ export function closeKeyOf(id: string): { siteId: string; from: string } {
  */
 export abstract class PayrollCloseRepository {
   /**
+   * Whether a site's head can be left behind its newest closes by the server itself (MongoDB: a
+   * replica dying between a close's insert and the head's move); the service then rolls such a
+   * head forward over closes that verify. Never on SQLite (one transaction): a head behind its
+   * closes there is an editor's, and reads broken.
+   */
+  abstract readonly headMayTrail: boolean;
+
+  /**
    * Stores `close` as `seal` links it after the site's chain, with its new head, unless a
    * close of the site overlaps its period: the same period answers `exists` (the stored one),
    * another overlapping one `overlaps` (that one). Atomic on SQLite (one write turn); on
@@ -137,6 +148,15 @@ export abstract class PayrollCloseRepository {
   abstract chainPlaces(
     siteId: string,
   ): Promise<{ seqs: number[]; tip?: PayrollClose; head?: CloseHead }>;
+
+  /** The site's linked closes after place `seq`, by `seq`. */
+  abstract closesAfter(siteId: string, seq: number): Promise<PayrollClose[]>;
+
+  /**
+   * Moves the site's head from `was` (as read: every field) to `next` (a compare-and-set):
+   * whether it moved (false: the head changed meanwhile, or is gone).
+   */
+  abstract rollHead(was: CloseHead, next: CloseHead): Promise<boolean>;
 
   /** Up to `limit` sites holding closes of an earlier release not linked yet. */
   abstract unlinkedSiteIds(limit: number): Promise<string[]>;

@@ -42,6 +42,8 @@ const NONE: Totals = { daysPresent: 0, hours: 0, workedSeconds: 0, flaggedDays: 
  * `seq` and digest, written with it. A close deleted, moved or edited in the database (by one
  * without the store-MAC key) breaks the chain: the site's payroll reads, closes and thekedar
  * corrections answer 503 `payroll_close_chain_broken`, its listing says `chain: "broken"`.
+ * On MongoDB a head left behind the closes (a replica stopped between a close and its head) is
+ * rolled forward when the closes after it verify and follow on from it (`rollForward`).
  * Closes of an earlier release are linked at boot (in the order they were recorded).
  */
 /**
@@ -126,7 +128,14 @@ export class PayrollCloseService implements OnModuleInit {
     chain: 'verified' | 'broken';
   }> {
     const closes = await this.repo.list(siteId, limit, before);
-    const broken = this.brokenLink(await this.repo.chain(siteId));
+    let chain = await this.repo.chain(siteId);
+    const rolled = await this.rollForward(
+      siteId,
+      chain.closes[chain.closes.length - 1],
+      chain.head,
+    );
+    if (rolled === 'rolled') chain = await this.repo.chain(siteId);
+    const broken = typeof rolled === 'object' ? rolled.broken : this.brokenLink(chain);
     if (broken) this.alarmBroken(siteId, broken);
     return {
       closes: closes.map((c) => ({ ...c, integrity: this.verifies(c) ? 'verified' : 'tampered' })),
@@ -178,7 +187,7 @@ export class PayrollCloseService implements OnModuleInit {
       before = close;
       return close;
     });
-    return { closes, head: this.headOf(before!) };
+    return { closes, head: this.headOf(before!), ...this.baseOf(unlinked[0].siteId, tip, head) };
   };
 
   /** The close linked after the site's chain as read in the write, tagged, and its new head. */
@@ -196,7 +205,24 @@ export class PayrollCloseService implements OnModuleInit {
       }
       const linked = { ...draft, seq: (tip?.seq ?? 0) + 1, prev: tip ? digestOf(tip) : '' };
       const close = { ...linked, tag: this.tagOf(linked) };
-      return { close, head: this.headOf(close) };
+      return { close, head: this.headOf(close), ...this.baseOf(draft.siteId, tip, head) };
+    };
+  }
+
+  /** For a site with no close nor head: the tagged head of its empty chain (`seq` 0). */
+  private baseOf(
+    siteId: string,
+    tip: PayrollClose | undefined,
+    head: CloseHead | undefined,
+  ): { base?: CloseHead } {
+    if (tip || head) return {};
+    return {
+      base: {
+        siteId,
+        seq: 0,
+        digest: '',
+        tag: this.mac.mac('payroll-close-head', headDataOf(siteId, 0, '')),
+      },
     };
   }
 
@@ -215,8 +241,9 @@ export class PayrollCloseService implements OnModuleInit {
    * What breaks the site's chain, or undefined: a close not linked, a place missing or twice
    * (a close deleted, or moved), a close whose `prev` is not the digest of the one before
    * (edited, or put in another's place), a head that fails its tag, or names another latest
-   * close than the stored one (ahead of the rows: the newest closes deleted). A head one behind
-   * the rows, the newest close naming it, is a MongoDB close whose head was not yet moved.
+   * close than the stored one (ahead of the rows: the newest closes deleted; two or more behind
+   * them). A head one behind, the newest close naming it, is a MongoDB close whose head is not
+   * moved yet (on MongoDB one further behind is rolled forward first, `rollForward`).
    */
   private brokenLink(chain: CloseChain): string | undefined {
     const { closes, head } = chain;
@@ -234,20 +261,68 @@ export class PayrollCloseService implements OnModuleInit {
     tip: PayrollClose | undefined,
     head: CloseHead | undefined,
   ): string | undefined {
-    if (!tip) return head ? `the head names close #${head.seq}, and no close is stored` : undefined;
-    if (!head) return `${tip.seq} closes are stored and the head is missing`;
-    if (
-      !this.mac.verify(
-        'payroll-close-head',
-        headDataOf(head.siteId, head.seq, head.digest),
-        head.tag,
-      )
-    ) {
-      return 'the head does not verify';
+    // the head of the empty chain (MongoDB writes it before a site's first close)
+    if (!tip) {
+      return head && head.seq !== 0
+        ? `the head names close #${head.seq}, and no close is stored`
+        : undefined;
     }
+    if (!head) return `${tip.seq} closes are stored and the head is missing`;
+    if (!this.headVerifies(head)) return 'the head does not verify';
     if (head.seq === tip.seq && head.digest === digestOf(tip)) return undefined;
+    // MongoDB: a close whose head is not moved yet (its replica about to, or stopped)
     if (head.seq === tip.seq - 1 && head.digest === tip.prev) return undefined;
     return `the head names close #${head.seq}, the latest stored is #${tip.seq}`;
+  }
+
+  private headVerifies(head: CloseHead): boolean {
+    return this.mac.verify(
+      'payroll-close-head',
+      headDataOf(head.siteId, head.seq, head.digest),
+      head.tag,
+    );
+  }
+
+  /**
+   * MongoDB: a head behind the site's newest closes (a replica that died between a close's
+   * insert and the head's move, or lost the store there) rolled forward to the newest by a
+   * compare-and-set, when it verifies and the closes after it each verify their tag and follow
+   * on from it without a gap (the first's `prev` the head's digest, each next one's the digest
+   * of the one before): `rolled`. A deletion leaves a place missing or the head ahead, never a
+   * head behind closes that follow on from it (an editor without the key can tag no close): a
+   * head ahead, a gap, a close that fails its tag or does not follow, reads `broken`. `missed`:
+   * the head moved meanwhile (read again); `none`: not behind, or the newest close younger
+   * than `UNCONFIRMED_TIP_MS` (its replica may still move the head, or remove it: a close
+   * linked after it must not outlive it), or SQLite (the head is written with its close).
+   */
+  private async rollForward(
+    siteId: string,
+    tip: PayrollClose | undefined,
+    head: CloseHead | undefined,
+  ): Promise<'none' | 'rolled' | 'missed' | { broken: string }> {
+    if (!this.repo.headMayTrail || !tip || !head || head.seq >= tip.seq) return 'none';
+    if (this.clock.now().getTime() - tip.at < UNCONFIRMED_TIP_MS) return 'none';
+    if (!this.headVerifies(head)) return { broken: 'the head does not verify' };
+    const after = await this.repo.closesAfter(siteId, head.seq);
+    let [seq, digest] = [head.seq, head.digest];
+    for (const c of after) {
+      if (c.seq !== seq + 1) return { broken: `close #${seq + 1} is missing after the head` };
+      if (c.prev !== digest) {
+        return {
+          broken: `close #${c.seq} (${c.from}) does not follow the head or the close before it`,
+        };
+      }
+      if (!this.verifies(c)) return { broken: `close #${c.seq} (${c.from}) does not verify` };
+      [seq, digest] = [c.seq, digestOf(c)];
+    }
+    if (after.length === 0) return 'missed';
+    const next = this.headOf(after[after.length - 1]);
+    if (!(await this.repo.rollHead(head, next))) return 'missed';
+    this.logger.warn(
+      { siteId, from: head.seq, to: next.seq },
+      'The head of the payroll closes of a site was behind its closes (a server stopped between a close and its head): rolled forward',
+    );
+    return 'rolled';
   }
 
   private refuseBrokenTip(
@@ -267,13 +342,24 @@ export class PayrollCloseService implements OnModuleInit {
    * The listing checks every link.
    */
   private async refuseBrokenChain(siteId: string): Promise<void> {
-    const { seqs, tip, head } = await this.repo.chainPlaces(siteId);
-    const at = seqs.findIndex((seq, i) => seq !== i + 1);
-    const broken =
-      at >= 0
-        ? `close #${at + 1} is missing or not linked (stored there: #${seqs[at]})`
-        : this.brokenHead(tip, head);
-    if (broken) this.chainBroken(siteId, broken);
+    for (let tries = 1; ; tries++) {
+      const { seqs, tip, head } = await this.repo.chainPlaces(siteId);
+      const at = seqs.findIndex((seq, i) => seq !== i + 1);
+      if (at >= 0) {
+        this.chainBroken(
+          siteId,
+          `close #${at + 1} is missing or not linked (stored there: #${seqs[at]})`,
+        );
+      }
+      const rolled = await this.rollForward(siteId, tip, head);
+      if (rolled === 'rolled') return;
+      if (typeof rolled === 'object') this.chainBroken(siteId, rolled.broken);
+      // the head moved meanwhile (another close, or another read rolling it): read again
+      if (rolled === 'missed' && tries < 3) continue;
+      const broken = this.brokenHead(tip, head);
+      if (broken) this.chainBroken(siteId, broken);
+      return;
+    }
   }
 
   private chainBroken(siteId: string, broken: string): never {

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { SqliteStore } from '@app/persistence';
 import { explainQueryPlan, planProblems } from '@app/persistence/testing/query-plan';
 import {
+  PAYROLL_CLOSES_AFTER_SQL,
   PAYROLL_CLOSES_OVERLAPPING_SQL,
   PAYROLL_CLOSES_CHAIN_SQL,
   PAYROLL_CLOSES_PAGE_SQL,
@@ -67,5 +68,13 @@ describe('SqlitePayrollCloseRepository query plans', () => {
     expect(explainQueryPlan(store.db, PAYROLL_CLOSES_PLACES_SQL, ['s1'])).toEqual([
       'SEARCH payroll_closes USING COVERING INDEX payroll_closes_seq (site_id=?)',
     ]);
+  });
+
+  it("should read a site's closes after a place on the (site, seq) index, unsorted", () => {
+    const plan = explainQueryPlan(store.db, PAYROLL_CLOSES_AFTER_SQL, ['s1', 2]);
+    expect(plan).toEqual([
+      'SEARCH payroll_closes USING INDEX payroll_closes_seq (site_id=? AND seq>?)',
+    ]);
+    expect(planProblems(plan)).toEqual([]);
   });
 });

@@ -69,6 +69,10 @@ export const PAYROLL_CLOSES_PLACES_SQL = `SELECT seq FROM payroll_closes
 export const PAYROLL_CLOSES_TIP_SQL = `SELECT * FROM payroll_closes
   WHERE site_id = ? AND seq IS NOT NULL ORDER BY seq DESC LIMIT 1`;
 
+/** The site's linked closes after a place, by seq (a head behind them: MongoDB's roll-forward). */
+export const PAYROLL_CLOSES_AFTER_SQL = `SELECT * FROM payroll_closes
+  WHERE site_id = ? AND seq > ? ORDER BY seq`;
+
 /**
  * The closes of a site overlapping a period: a range of the primary key (the site's closes
  * starting on or before its end), each kept if it ends on or after its start. Exported for the
@@ -106,6 +110,8 @@ interface HeadRow {
 
 @Injectable()
 export class SqlitePayrollCloseRepository extends PayrollCloseRepository {
+  /** The close and its head are one transaction: a head behind its closes is an editor's. */
+  readonly headMayTrail = false;
   private readonly db: Database;
   private readonly turns: SqliteWriteTurns;
 
@@ -188,6 +194,25 @@ export class SqlitePayrollCloseRepository extends PayrollCloseRepository {
         ...(head ? { head: fromHeadRow(head) } : {}),
       };
     });
+  }
+
+  async closesAfter(siteId: string, seq: number): Promise<PayrollClose[]> {
+    return this.db
+      .prepare<[string, number], Row>(PAYROLL_CLOSES_AFTER_SQL)
+      .all(siteId, seq)
+      .map(fromRow);
+  }
+
+  async rollHead(was: CloseHead, next: CloseHead): Promise<boolean> {
+    const move = this.db.prepare(
+      `UPDATE payroll_close_heads SET seq = ?, digest = ?, tag = ?
+       WHERE site_id = ? AND seq = ? AND digest = ? AND tag = ?`,
+    );
+    return this.turns.write(
+      () =>
+        move.run(next.seq, next.digest, next.tag, was.siteId, was.seq, was.digest, was.tag)
+          .changes === 1,
+    );
   }
 
   async unlinkedSiteIds(limit: number): Promise<string[]> {

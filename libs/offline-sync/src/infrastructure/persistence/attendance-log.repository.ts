@@ -195,6 +195,6 @@ export function confirmKey(link: AttendanceLog, key: LedgerEntryKey): Attendance
 export function keyCopiesDisagree(seq: number): OfflineSyncError {
   return new OfflineSyncError(
     'ledger_unauthenticated_entry',
-    `The site's ledger holds an entry whose stored key does not match its hashed data (seq ${seq}, changed outside the server); nothing of this batch is appended until an operator restores it`,
+    `The site's ledger holds an entry whose stored key does not match its hashed data (seq ${seq}, changed outside the server); what met it is refused (a sync batch or a correction: nothing of it appended) until an operator restores it`,
   );
 }
