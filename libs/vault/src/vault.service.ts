@@ -14,7 +14,6 @@ import {
 } from '@app/common';
 import { KeyringService } from './keyring/keyring.service';
 import {
-  blobBytesAtMost,
   BlobIntegrityError,
   BlobOpener,
   BlobSealer,
@@ -347,14 +346,15 @@ export class VaultService {
     const held = this.hold.take(file.size) ? new HeldPlaintext(this.hold, file.size) : undefined;
     // read twice: the blob is opened once for both passes, so the second reads what the first
     // checked even when a delete removes it meanwhile (the read was allowed before the delete)
-    const expected = blobBytesAtMost(file.size);
-    const blob = held ? undefined : await this.blobs.open(file.id, expected).catch(() => undefined);
+    const blob = held
+      ? undefined
+      : await this.blobs.open(file.id, file.size).catch(() => undefined);
     const fault =
       held || blob
         ? await this.checkPlaintext(
             file,
             dataKey,
-            blob?.read() ?? this.blobs.read(file.id, expected),
+            blob?.read() ?? this.blobs.read(file.id, file.size),
             held?.chunks,
           )
         : 'blob_unreadable';

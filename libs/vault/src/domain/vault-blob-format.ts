@@ -101,6 +101,19 @@ export function blobBytesAtMost(size: number): number | undefined {
   return BLOB_HEADER_BYTES + size + BLOB_TAG_BYTES * (Math.ceil(size / V1_CHUNK_BYTES) + 1);
 }
 
+/**
+ * The bytes of a blob of `size` plaintext bytes sealed in chunks of `chunkSize` (as `BlobSealer`
+ * writes it): the header, then a record a chunk, the last holding what is left (0..chunkSize
+ * bytes), each with its tag. Undefined for a size that is no byte count or a chunk size readers
+ * refuse. A read's end (`VaultBlobStorage.open`): a read short of it is read again.
+ */
+export function blobBytesOf(size: number, chunkSize: number): number | undefined {
+  if (!Number.isSafeInteger(size) || size < 0) return undefined;
+  if (!Number.isInteger(chunkSize) || chunkSize < 1 || chunkSize > MAX_CHUNK_BYTES)
+    return undefined;
+  return BLOB_HEADER_BYTES + size + BLOB_TAG_BYTES * Math.max(1, Math.ceil(size / chunkSize));
+}
+
 export function encodeHeader(
   fileId: string,
   chunkSize: number,

@@ -1,4 +1,4 @@
-import { Inject, Injectable, OnApplicationShutdown } from '@nestjs/common';
+import { Inject, Injectable, Logger, OnApplicationShutdown } from '@nestjs/common';
 import { closeSync, open as openFd, read as readFd } from 'node:fs';
 import { FileHandle, mkdir, open, rename, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -6,6 +6,8 @@ import { appConfig, AppSettings } from '@app/common';
 import {
   BLOB_HEADER_BYTES,
   BLOB_TAG_BYTES,
+  blobBytesAtMost,
+  blobBytesOf,
   DEFAULT_CHUNK_BYTES,
   MAX_CHUNK_BYTES,
 } from '../../domain/vault-blob-format';
@@ -19,7 +21,7 @@ const READ_BYTES = 1024 * 1024;
 export interface OpenBlob {
   /** Its bytes from the start (`readRecords`: a piece is good until the next-but-one is asked for). */
   read(): AsyncIterable<Buffer>;
-  /** Closes it; again is a no-op. */
+  /** Closes it (once no read is in flight); again gives the first call's promise. */
   close(): Promise<void>;
 }
 
@@ -98,8 +100,8 @@ export class VaultBlobStorage implements OnApplicationShutdown {
   }
 
   /** The blob's bytes, read a few records at a time (as `readRecords`). */
-  async *read(fileId: string, expectedBytes?: number): AsyncGenerator<Buffer> {
-    const blob = await this.open(fileId, expectedBytes);
+  async *read(fileId: string, recordedSize?: number): AsyncGenerator<Buffer> {
+    const blob = await this.open(fileId, recordedSize);
     try {
       yield* blob.read();
     } finally {
@@ -116,14 +118,18 @@ export class VaultBlobStorage implements OnApplicationShutdown {
    * has nothing to flush: no trip to libuv's pool, ~25 µs of CPU a read; docs/benchmarks.md,
    * vaultperf 2026-12-07). A close asked while a read is in flight waits for that read to end,
    * so no read ever runs on a descriptor number the process has since reused for another file.
+   *
+   * `recordedSize` is the plaintext size the metadata records: with the header's chunk size it
+   * gives the blob's length (`blobBytesOf`), the end of a read that comes back short; without it
+   * a blob is read until a read gives 0 bytes (see `readRecords`).
    */
-  async open(fileId: string, expectedBytes?: number): Promise<OpenBlob> {
+  async open(fileId: string, recordedSize?: number): Promise<OpenBlob> {
     const fd = await new Promise<number>((resolve, reject) =>
       openFd(this.pathOf(fileId), 'r', (error, opened) =>
         error ? reject(error) : resolve(opened),
       ),
     );
-    return new RawBlob(fd, expectedBytes);
+    return new RawBlob(fd, recordedSize);
   }
 
   async remove(fileId: string): Promise<void> {
@@ -164,29 +170,45 @@ async function writeAll(handle: FileHandle, parts: Buffer[], bytes: number): Pro
  * is the read's bytes after the header and the rest of the buffer is the first of the two; a
  * larger piece (chunks over 1 MiB) reads its first piece again from after the header.
  *
- * `expectedBytes` (the most bytes the blob of the metadata's size can have, `blobBytesAtMost`)
- * sizes that first read for a small blob: a buffer of that many bytes and one more, not 1 MiB
- * for a 64 KiB image (a fresh 1 MiB of V8's external memory a read, which brought its
+ * `recordedSize` (the metadata's plaintext size) sizes that first read for a small blob: a
+ * buffer of the most bytes a blob of that size can have (`blobBytesAtMost`) and one more, not
+ * 1 MiB for a 64 KiB image (a fresh 1 MiB of V8's external memory a read, which brought its
  * scavenges sooner; docs/benchmarks.md, vaultperf 2026-12-07). A read that ends short of the
- * buffer has the whole blob in hand: its pieces are that buffer's, handed out whole records at
- * a time as always. One that fills it (a blob longer than its metadata says) goes on reading
- * as without the bound, so what the opener is given is the same bytes either way.
+ * buffer has the whole blob in hand (`RawBlob.readFully`): its pieces are that buffer's, handed
+ * out whole records at a time as always. One that fills it (a blob longer than its metadata
+ * says) goes on reading as without the bound, so what the opener is given is the same bytes
+ * either way.
+ *
+ * The blob's length, from that size and the header's chunk size (`blobBytesOf`), is where a
+ * read that comes back short ends the blob: a network or FUSE file system (NFS, CIFS, virtiofs)
+ * may give fewer bytes than asked before the end, and a blob taken as ended there would be
+ * refused as cut short (a false alarm of tampering). Short of that length, or with no length
+ * (no size given, a chunk size readers refuse), the read is asked again until it fills the
+ * buffer or gives 0 bytes; a local healthy blob still costs no read past its end.
  */
-async function* readRecords(blob: RawBlob, expectedBytes?: number): AsyncGenerator<Buffer> {
+async function* readRecords(blob: RawBlob, recordedSize?: number): AsyncGenerator<Buffer> {
   const firstBytes = piecesOf(DEFAULT_CHUNK_BYTES);
+  const atMost = recordedSize === undefined ? undefined : blobBytesAtMost(recordedSize);
   const bounded =
-    expectedBytes !== undefined && expectedBytes + 1 < BLOB_HEADER_BYTES + firstBytes
-      ? Math.max(BLOB_HEADER_BYTES, expectedBytes + 1)
+    atMost !== undefined && atMost + 1 < BLOB_HEADER_BYTES + firstBytes
+      ? Math.max(BLOB_HEADER_BYTES, atMost + 1)
       : BLOB_HEADER_BYTES + firstBytes;
   const first = Buffer.allocUnsafe(bounded);
-  const got = await blob.readFully(first, 0);
+  // the blob's length once its header is in hand
+  const lengthOf = (chunk: number) =>
+    recordedSize === undefined ? undefined : blobBytesOf(recordedSize, chunk);
+  const got = await blob.readFully(first, 0, (filled) =>
+    filled < BLOB_HEADER_BYTES ? undefined : lengthOf(first.readUInt32BE(8)),
+  );
   if (got > 0) yield Buffer.from(first.subarray(0, Math.min(got, BLOB_HEADER_BYTES)));
   if (got < BLOB_HEADER_BYTES) return;
   const chunk = first.readUInt32BE(8);
+  const length = lengthOf(chunk);
+  const ends = () => length;
   const pieceBytes = piecesOf(chunk >= 1 && chunk <= MAX_CHUNK_BYTES ? chunk : DEFAULT_CHUNK_BYTES);
   if (got < first.length) {
-    // the whole blob came in this read (a read is short only at the end): its pieces from it,
-    // a buffer no later read reuses
+    // the whole blob came in this read (a read is short of its buffer only at the end): its
+    // pieces from it, a buffer no later read reuses
     for (let at = BLOB_HEADER_BYTES; at < got; at += pieceBytes) {
       yield first.subarray(at, Math.min(got, at + pieceBytes));
     }
@@ -205,7 +227,7 @@ async function* readRecords(blob: RawBlob, expectedBytes?: number): AsyncGenerat
   }
   for (; ; turn ^= 1) {
     const buffer = (buffers[turn] ??= Buffer.allocUnsafe(pieceBytes));
-    const bytes = await blob.readFully(buffer, position);
+    const bytes = await blob.readFully(buffer, position, ends);
     if (bytes > 0) yield buffer.subarray(0, bytes);
     if (bytes < pieceBytes) return;
     position += bytes;
@@ -218,36 +240,67 @@ function piecesOf(chunk: number): number {
   return record * Math.max(1, Math.floor(READ_BYTES / record));
 }
 
+/**
+ * A blob's descriptor left open by a caller that dropped it unclosed (a bug: every caller closes
+ * in a `finally`), closed once its `RawBlob` is collected, as a `FileHandle` is, so a leak costs
+ * no descriptor for good; said once a process, not at each leak. A blob with a read in flight
+ * is not collected (the read's callback holds it), so no read runs on a number closed here.
+ */
+const leaked = new FinalizationRegistry<number>((fd) => {
+  try {
+    closeSync(fd);
+  } catch {
+    // already closed: nothing to do
+  }
+  if (leakSaid) return;
+  leakSaid = true;
+  new Logger('VaultBlobStorage').warn(
+    'A vault blob was dropped without close(): its descriptor was closed when it was collected (said once)',
+  );
+});
+let leakSaid = false;
+
 /** A blob's read-only descriptor (`VaultBlobStorage.open`). */
 class RawBlob implements OpenBlob {
   private reading = 0;
   private closing = false;
-  private closed = false;
+  private closed?: Promise<void>;
   private drained?: () => void;
 
   constructor(
     private readonly fd: number,
-    private readonly expectedBytes?: number,
-  ) {}
+    private readonly recordedSize?: number,
+  ) {
+    leaked.register(this, fd, this);
+  }
 
   read(): AsyncIterable<Buffer> {
-    return readRecords(this, this.expectedBytes);
+    return readRecords(this, this.recordedSize);
   }
 
   /**
-   * Fills `buffer` from `position`; fewer bytes only at the end. A read of a regular file gives
-   * fewer bytes than asked only at its end (POSIX `read`: a signal cannot cut a regular file's
-   * read short on Linux), so a short read is the end: no further read to see 0 bytes (one trip
-   * to libuv's pool a blob). A blob that grows after that read is as unseen as one that grows
-   * after a read of 0 bytes: the size checked is the size at the read.
+   * Fills `buffer` from `position`; fewer bytes only at the end: a read that gives 0 bytes, or
+   * one short of what it asked that ends at the blob's length (`endOf(filled)`, undefined while
+   * unknown). A local file's read is short only at its end (POSIX `read`: a signal cannot cut a
+   * regular file's read short on Linux), so a healthy blob needs no further read to see 0 bytes
+   * (one trip to libuv's pool a blob); a network or FUSE file system's may be short anywhere, so
+   * a short read before the length is read on. A blob that grows after the read that reached
+   * its length is as unseen as one that grows after a read of 0 bytes: the size checked is the
+   * size at the read (and the bytes read are those the metadata's size and digest are checked
+   * against).
    */
-  async readFully(buffer: Buffer, position: number): Promise<number> {
+  async readFully(
+    buffer: Buffer,
+    position: number,
+    endOf: (filled: number) => number | undefined,
+  ): Promise<number> {
     let filled = 0;
     while (filled < buffer.length) {
       const asked = buffer.length - filled;
       const bytesRead = await this.readAt(buffer, filled, position + filled);
+      if (bytesRead === 0) break;
       filled += bytesRead;
-      if (bytesRead < asked) break;
+      if (bytesRead < asked && position + filled === endOf(filled)) break;
     }
     return filled;
   }
@@ -265,12 +318,15 @@ class RawBlob implements OpenBlob {
     );
   }
 
-  async close(): Promise<void> {
-    if (this.closing) return;
+  /** Closes the descriptor once no read is in flight; a second call waits for the same close. */
+  close(): Promise<void> {
+    return (this.closed ??= this.closeOnceDrained());
+  }
+
+  private async closeOnceDrained(): Promise<void> {
     this.closing = true;
     if (this.reading > 0) await new Promise<void>((resolve) => (this.drained = resolve));
-    if (this.closed) return;
-    this.closed = true;
+    leaked.unregister(this);
     closeSync(this.fd);
   }
 }
