@@ -1,5 +1,6 @@
 import { ManualClock } from '@app/common';
 import { PayrollCloseService } from '@app/timesheets';
+import { closeTagData } from '@app/timesheets/payroll-close/payroll-close.service';
 import {
   CloseHead,
   PayrollClose,
@@ -393,17 +394,8 @@ describe('payroll closes: a close deleted or reordered in the database (e2e)', (
     // October and November swapped in the chain, each tagged as the server would (no editor can:
     // this is the link check alone), the head back at September
     const moved = (c: PayrollClose, seq: number): PayrollClose => {
-      const data = JSON.stringify([
-        c.siteId,
-        c.from,
-        c.to,
-        c.at,
-        c.by,
-        c.workers.map((w) => [w.workerId, w.daysPresent, w.hours, w.workedSeconds, w.flaggedDays]),
-        seq,
-        c.prev,
-      ]);
-      return { ...c, seq, tag: mac.mac('payroll-close', data) };
+      const { tag: _old, ...unsigned } = { ...c, seq };
+      return { ...unsigned, tag: mac.mac('payroll-close', closeTagData(unsigned)) };
     };
     const swapped = [moved(nov, 2), moved(oct, 3)];
     await editStore(

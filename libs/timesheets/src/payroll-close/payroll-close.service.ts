@@ -177,7 +177,7 @@ export class PayrollCloseService implements OnModuleInit {
     let before = tip;
     const closes = unlinked.map((c) => {
       const { tag, ...unsigned } = c;
-      const held = this.mac.kidOf('payroll-close', dataOf(unsigned), tag) !== undefined;
+      const held = this.mac.kidOf('payroll-close', closeTagData(unsigned), tag) !== undefined;
       const linked = {
         ...unsigned,
         seq: (before?.seq ?? 0) + 1,
@@ -504,7 +504,7 @@ export class PayrollCloseService implements OnModuleInit {
 
   private retagPlan(close: PayrollClose, except: readonly string[]): CloseRetagPlan {
     const { tag, ...unsigned } = close;
-    return this.planOf('payroll-close', dataOf(unsigned), tag, except);
+    return this.planOf('payroll-close', closeTagData(unsigned), tag, except);
   }
 
   private planOf(
@@ -534,11 +534,11 @@ export class PayrollCloseService implements OnModuleInit {
 
   private verifies(close: PayrollClose): boolean {
     const { tag, ...unsigned } = close;
-    return this.mac.verify('payroll-close', dataOf(unsigned), tag);
+    return this.mac.verify('payroll-close', closeTagData(unsigned), tag);
   }
 
   private tagOf(close: Omit<PayrollClose, 'tag'>): string {
-    return this.mac.mac('payroll-close', dataOf(close));
+    return this.mac.mac('payroll-close', closeTagData(close));
   }
 }
 
@@ -546,7 +546,7 @@ export class PayrollCloseService implements OnModuleInit {
  * What a close's tag covers: every stored field, in one fixed order (a close of an earlier
  * release, not linked yet, `seq` 0: every field it had).
  */
-function dataOf(c: Omit<PayrollClose, 'tag'>): string {
+export function closeTagData(c: Omit<PayrollClose, 'tag'>): string {
   const fields = [
     c.siteId,
     c.from,
@@ -561,7 +561,7 @@ function dataOf(c: Omit<PayrollClose, 'tag'>): string {
 /** A close's digest, as the next one and the head name it: SHA-256 of what its tag covers (no key). */
 function digestOf(c: PayrollClose): string {
   const { tag: _tag, ...unsigned } = c;
-  return createHash('sha256').update(dataOf(unsigned)).digest('base64url');
+  return createHash('sha256').update(closeTagData(unsigned)).digest('base64url');
 }
 
 /** What a head's tag covers. */
