@@ -221,7 +221,7 @@ describe('docker-compose.yml', () => {
     ]);
   });
 
-  it('should not resend a long answer (300 s class) that timed out: two full verifies, 600 s', () => {
+  it('should resend a long answer (300 s class) only when its connect failed, never one that timed out reading (two full verifies, 600 s)', () => {
     const conf = read('deploy/nginx.conf');
     const server = /^server \{([\s\S]*)^\}/m.exec(conf)![1];
     const inherited = /^ {2}proxy_next_upstream ([^;]+);$/m.exec(server)?.[1] ?? 'error timeout';
@@ -231,12 +231,18 @@ describe('docker-compose.yml', () => {
         location: m[1].trim(),
         read: /proxy_read_timeout (\d+)s;/.exec(m[2])?.[1] ?? '30',
         on: (/proxy_next_upstream ([^;]+);/.exec(m[2])?.[1] ?? inherited).split(/\s+/),
+        within: /proxy_next_upstream_timeout (\d+)s;/.exec(m[2])?.[1],
       }));
+    const connect = Number(/^ {2}proxy_connect_timeout (\d+)s;$/m.exec(server)?.[1]);
     const long = resendsOn.filter((r) => r.read === '300');
     expect(long).toHaveLength(1);
-    // a replica that refused or reset it: the other; one that held it past its 300 s: 504
-    expect(long[0].on).toContain('error');
-    expect(long[0].on).not.toContain('timeout');
+    // a replica that refused or reset it, or whose connect timed out (a stopped replica's
+    // address still resolved): the other, within a bound past the connect timeout and far
+    // under the read timeout; one that held it past its 300 s: 504
+    expect(long[0].on).toEqual(expect.arrayContaining(['error', 'timeout']));
+    const within = Number(long[0].within);
+    expect(within).toBeGreaterThan(connect);
+    expect(within).toBeLessThan(30);
     // the ordinary classes still resend an idempotent request that timed out
     expect(resendsOn.filter((r) => r.read !== '300').every((r) => r.on.includes('timeout'))).toBe(
       true,

@@ -54,7 +54,7 @@ export const PROXY_ERRORS: readonly ProxyError[] = [
     code: 'upstream_timeout',
     status: 504,
     meaning:
-      "a replica took the request and did not answer within its route's read timeout (30 s; WebSockets and the vault 60 s; the long answers 300 s, not resent to the other replica): it may have been applied, so no `Retry-After`. A GET can be sent again; check before resending a POST, PATCH or DELETE (a vault store, a worker's or thekedar's creation: list what is there first). A sync is idempotent by packetId: resend it whole. Also a connect over 2 s (rare: the request was not sent)",
+      "a replica took the request and did not answer within its route's read timeout (30 s; WebSockets and the vault 60 s; the long answers 300 s, not resent to the other replica): it may have been applied, so no `Retry-After`. A GET can be sent again; check before resending a POST, PATCH or DELETE (a vault store, a worker's or thekedar's creation: list what is there first). A sync is idempotent by packetId: resend it whole. Also both replicas' connects over 2 s (rare: the request was not sent)",
   },
   {
     code: 'http_version_not_supported',
