@@ -1,4 +1,4 @@
-import { Injectable } from '@nestjs/common';
+import { Injectable, Logger } from '@nestjs/common';
 import { Prop, Schema, SchemaFactory } from '@nestjs/mongoose';
 import type { Model } from 'mongoose';
 import { isDuplicateKeyError, MongoStoreHandle, retagMongoDocument } from '@app/persistence';
@@ -60,6 +60,7 @@ export const PayrollCloseHeadSchema = SchemaFactory.createForClass(PayrollCloseH
 export class MongoPayrollCloseRepository extends PayrollCloseRepository {
   /** A replica dying between a close's insert and the head's move leaves the head behind. */
   readonly headMayTrail = true;
+  private readonly logger = new Logger(MongoPayrollCloseRepository.name);
   private readonly closes: Model<PayrollCloseDocument>;
   private readonly heads: Model<PayrollCloseHeadDocument>;
 
@@ -103,6 +104,17 @@ export class MongoPayrollCloseRepository extends PayrollCloseRepository {
     const overlaps = await this.overlapping(close.siteId, close.from, close.to);
     const winner = overlaps.sort((a, b) => a.at - b.at || (a.from < b.from ? -1 : 1))[0];
     if (winner && winner.from !== close.from) {
+      // already the chain's (a read rolled the head onto it and a close may be linked after it:
+      // a replica that stalled past UNCONFIRMED_TIP_MS): removing it would leave its place empty
+      // for good; it stays, and the overlap is an operator's to look at
+      const now = await this.readHead(close.siteId);
+      if (now && now.seq >= close.seq) {
+        this.logger.error(
+          { siteId: close.siteId, from: close.from, overlaps: winner.from },
+          'ALARM: a payroll close overlapping another was kept: the chain had taken it already',
+        );
+        return { status: 'closed', close };
+      }
       await this.closes.deleteOne({ _id: id, tag: close.tag });
       if (head) await this.moveHead(made.head, head);
       return answerOf(close, winner);
@@ -120,11 +132,13 @@ export class MongoPayrollCloseRepository extends PayrollCloseRepository {
   }
 
   async chain(siteId: string): Promise<CloseChain> {
+    // the head first (as chainPlaces): a close recorded between the two reads then reads as a
+    // head one behind its tip, not as a head ahead of the closes (a false alarm)
+    const head = await this.readHead(siteId);
     const docs = await this.closes
       .find({ siteId })
       .sort({ seq: 1, from: 1 })
       .lean<PayrollCloseDocument[]>();
-    const head = await this.readHead(siteId);
     return { closes: docs.map(fromDoc), ...(head ? { head } : {}) };
   }
 
