@@ -30,6 +30,31 @@ import { PayrollCloseService } from './payroll-close/payroll-close.service';
 const SIGNED_READ =
   'Admin or auditor `x-api-key`, or a thekedar-signed request (headers as for worker creation; the signed value is `{"method":"GET","path":"<path with query string, as sent>"}`, so the message is `<x-request-timestamp>.<JCS of it>`). A thekedar reads only at its own sites (another site, an unknown one the same: 403 `site_not_allowed`) and sees only the workers it onboarded there.';
 
+/** The 503s of every read of this controller (a route that adds its own repeats these). */
+const READS_UNAVAILABLE =
+  "timesheets_rebuilding: the site's timesheets are being rebuilt (`npm run timesheets:rebuild`), " +
+  'and no partial numbers are answered; retry after the `Retry-After` header (seconds). A CSV ' +
+  'whose rows were already streaming when a rebuild started is cut off (the connection closes ' +
+  "before its end).\n\ntimesheets_tampered: entries of the site's read model were changed outside the " +
+  'server (their tags do not verify, or an entry is older than the corrections stored with it): ' +
+  'no numbers are answered until an operator runs `npm run ' +
+  'timesheets:rebuild` (days changed outside the server are recomputed at the read, not refused). ' +
+  'A CSV checks its first page before its status; one whose later page meets such an entry is ' +
+  "cut off like a rebuild.\n\ntimesheets_ledger_unverified: a sealed link of the site's ledger " +
+  'fails its check (changed in the database after its seal): the read model stops before it and ' +
+  'no numbers are answered until the link is put back as sealed (`/health` names the site and ' +
+  'seq); retry after the `Retry-After` header.\n\n' +
+  "site_tampered: the site's stored record (its time zone or geofence) was changed outside the server (SiteSeal): nothing is read, paid or corrected until an operator restores it";
+
+/** The payroll's 503s (JSON and CSV): the reads' and its closes'. */
+const PAYROLL_UNAVAILABLE =
+  `${READS_UNAVAILABLE}\n\n` +
+  'payroll_close_tampered: a close of a period the read overlaps was changed outside the ' +
+  'server (its recorded totals cannot be trusted); payroll_close_chain_broken: a close of the ' +
+  'site was deleted, reordered or changed outside the server (a deleted one would read as an ' +
+  'open period); worker_tampered: a worker the payroll names was changed outside the server ' +
+  '(its name or phone, where its pay goes)';
+
 @ApiTags('timesheets')
 @ApiThekedarSignatureHeaders('hex HMAC-SHA256 (see the operation)')
 @ApiResponse({
@@ -54,20 +79,7 @@ const SIGNED_READ =
 @ApiResponse({
   status: 503,
   type: ErrorBody,
-  description:
-    "timesheets_rebuilding: the site's timesheets are being rebuilt (`npm run timesheets:rebuild`), " +
-    'and no partial numbers are answered; retry after the `Retry-After` header (seconds). A CSV ' +
-    'whose rows were already streaming when a rebuild started is cut off (the connection closes ' +
-    "before its end).\n\ntimesheets_tampered: entries of the site's read model were changed outside the " +
-    'server (their tags do not verify, or an entry is older than the corrections stored with it): ' +
-    'no numbers are answered until an operator runs `npm run ' +
-    'timesheets:rebuild` (days changed outside the server are recomputed at the read, not refused). ' +
-    'A CSV checks its first page before its status; one whose later page meets such an entry is ' +
-    "cut off like a rebuild.\n\ntimesheets_ledger_unverified: a sealed link of the site's ledger " +
-    'fails its check (changed in the database after its seal): the read model stops before it and ' +
-    'no numbers are answered until the link is put back as sealed (`/health` names the site and ' +
-    'seq); retry after the `Retry-After` header.\n\n' +
-    "site_tampered: the site's stored record (its time zone or geofence) was changed outside the server (SiteSeal): nothing is read, paid or corrected until an operator restores it",
+  description: READS_UNAVAILABLE,
 })
 @Controller('api/v5/sites/:siteId')
 export class TimesheetsController {
@@ -169,11 +181,7 @@ export class TimesheetsController {
   @ApiResponse({
     status: 503,
     type: ErrorBody,
-    description:
-      'As the other reads, and payroll_close_tampered: a close of a period the read overlaps ' +
-      'was changed outside the server (its recorded totals cannot be trusted); ' +
-      'payroll_close_chain_broken: a close of the site was deleted, reordered or changed ' +
-      'outside the server (a deleted one would read as an open period)',
+    description: PAYROLL_UNAVAILABLE,
   })
   async payroll(
     @Param() params: SiteParam,
@@ -207,6 +215,7 @@ export class TimesheetsController {
   })
   @ApiProduces('text/csv')
   @ApiOkResponse({ description: 'One row per worker, CRLF line ends, header first' })
+  @ApiResponse({ status: 503, type: ErrorBody, description: PAYROLL_UNAVAILABLE })
   async payrollCsv(
     @Param() params: SiteParam,
     @Query() query: CsvQuery,
@@ -317,7 +326,11 @@ export class TimesheetsController {
       'then timesheets_tampered); timesheets_ledger_unverified ' +
       "(a sealed link of the site's ledger fails its check: nothing was appended, until the link " +
       'is put back as sealed); ' +
-      "site_tampered: the site's stored record (its time zone or geofence) was changed outside the server (SiteSeal): nothing is read, paid or corrected until an operator restores it",
+      "site_tampered: the site's stored record (its time zone or geofence) was changed outside the server (SiteSeal): nothing is read, paid or corrected until an operator restores it; " +
+      "payroll_close_chain_broken (a thekedar's correction: a close of the site was deleted, " +
+      'reordered or changed outside the server, so whether the day is paid cannot be known); ' +
+      "ledger_unauthenticated_entry (the site's ledger holds a row the server did not write, or " +
+      'one whose key copy was changed: nothing appended)',
   })
   async correct(
     @Param() params: SiteParam,
