@@ -138,11 +138,20 @@ describe('nginx in front of the replicas: failover and its own errors', () => {
     ]);
     const body = answer.body as { correlationId: string };
     expect(answer.headers.get('x-correlation-id')).toBe(body.correlationId);
-    // nginx's access log line ends with it: the operator's way from a client's report to the line
-    const lines = stack.nginx
-      .accessLog()
-      .split('\n')
-      .filter((line) => line.endsWith(` ${body.correlationId}`));
+    // nginx's access log line ends with it: the operator's way from a client's report to the line.
+    // nginx writes it when it lets the request go, which for an upload refused before its end can
+    // come after the client has read the answer (it reads out the rest of the body first)
+    const lines = await pollUntil(
+      () =>
+        Promise.resolve(
+          stack.nginx
+            .accessLog()
+            .split('\n')
+            .filter((line) => line.endsWith(` ${body.correlationId}`)),
+        ),
+      (found) => found.length > 0,
+      40_000,
+    );
     // the client's request line (not the internal redirect's `GET /.proxy-error/…`), without
     // its query string
     expect(lines).toEqual([expect.stringContaining('"POST /api/v5/vault HTTP/1.1" 413 ')]);
