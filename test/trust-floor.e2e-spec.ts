@@ -2,14 +2,13 @@ import { randomBytes } from 'node:crypto';
 import { WorkerDeviceService } from '@app/device-trust';
 import { http, startTestApp, TestApp } from './support/test-app';
 import {
-  enrollPhone,
-  nextPhoneNumber,
   Packet,
   Phone,
+  enrollPhone,
   phoneHeaders,
-  registerPhone,
   signPacket,
   syncBatch,
+  thekedarPhone,
 } from './support/worker-client';
 
 /**
@@ -215,22 +214,11 @@ describe('the auto-block floor, as a phone client meets it (e2e)', () => {
   });
 
   it("should refuse a thekedar's phone's attendance with 403 thekedar_device, at no cost to its trust", async () => {
-    const site = await http(t.baseUrl, 'POST', '/api/v5/sites', {
-      key: t.keys.admin,
-      body: { name: 'Tower T', geo: { lat: 28.6139, lng: 77.209 }, radiusM: 150 },
+    const { phone: k } = await thekedarPhone(t.baseUrl, t.keys.admin, {
+      siteName: 'Tower T',
+      phonePrefix: '+91 98200',
+      simHash: 'floor-int-0003',
     });
-    const siteId = site.body.siteId as string;
-    const thekedar = await http(t.baseUrl, 'POST', '/api/v5/thekedars', {
-      key: t.keys.admin,
-      body: { name: 'Ramesh', phone: nextPhoneNumber('+91 98200'), siteIds: [siteId] },
-    });
-    expect(thekedar.status).toBe(201);
-    const k = await registerPhone(
-      t.baseUrl,
-      { enrollmentCode: thekedar.body.enrollmentCode, workerId: thekedar.body.thekedarId },
-      siteId,
-      'floor-int-0003',
-    );
     expect(k.trustScore).toBe(80);
     // a check-in at its own site, signed with its secret
     const res = await syncBatch(t.baseUrl, k.token, [signPacket(k, { timestamp: ago(30_000) })]);

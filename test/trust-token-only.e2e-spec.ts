@@ -3,13 +3,14 @@ import { ManualClock } from '@app/common';
 import { http, startTestApp, TestApp } from './support/test-app';
 import { signedBy } from './support/timesheet-client';
 import {
+  Phone,
   enrollPhone,
   nextPhoneNumber,
-  Phone,
   phoneHeaders,
   registerPhone,
   signPacket,
   syncBatch,
+  thekedarPhone,
 } from './support/worker-client';
 
 const MINUTE = 60_000;
@@ -218,27 +219,16 @@ describe("a phone's bearer token alone, on a phone standing on a thekedar's lowe
   afterAll(async () => t.close());
 
   it('should take at most half its baseline − the floor off, and not block the phone', async () => {
-    const site = await http(t.baseUrl, 'POST', '/api/v5/sites', {
-      key: t.keys.admin,
-      body: { name: 'Tower C', geo: { lat: 28.6139, lng: 77.209 }, radiusM: 150 },
+    const { phone: kPhone, siteId } = await thekedarPhone(t.baseUrl, t.keys.admin, {
+      siteName: 'Tower C',
+      phonePrefix: '+91 97000',
+      simHash: 'token-sim-0005',
     });
-    const siteId = site.body.siteId as string;
-    const thekedar = await http(t.baseUrl, 'POST', '/api/v5/thekedars', {
-      key: t.keys.admin,
-      body: { name: 'Ramesh', phone: nextPhoneNumber('+91 97000'), siteIds: [siteId] },
-    });
-    expect(thekedar.status).toBe(201);
-    const kPhone = await registerPhone(
-      t.baseUrl,
-      { enrollmentCode: thekedar.body.enrollmentCode, workerId: thekedar.body.thekedarId },
-      siteId,
-      'token-sim-0005',
-    );
     // the thekedar's phone misbehaves, signed: three workers for a site not its own (-12):
     // 80 - 12 = 68
     clock.advance(10 * MINUTE);
     const k = {
-      thekedarId: thekedar.body.thekedarId,
+      thekedarId: kPhone.workerId,
       deviceId: kPhone.deviceId,
       secret: kPhone.secret,
     };

@@ -72,6 +72,35 @@ export async function enrollPhone(
   return registerPhone(baseUrl, worker.body, siteId, options.simHash ?? 'f00dfeedcafe0001');
 }
 
+/**
+ * A new site (`siteName`) with a thekedar on it and the thekedar's phone registered (its
+ * `workerId` the thekedarId, its token naming no site): the phone and the site's id.
+ */
+export async function thekedarPhone(
+  baseUrl: string,
+  adminKey: string,
+  options: { siteName: string; phonePrefix: string; simHash: string },
+): Promise<{ phone: Phone; siteId: string }> {
+  const site = await http(baseUrl, 'POST', '/api/v5/sites', {
+    key: adminKey,
+    body: { name: options.siteName, geo: { lat: 28.6139, lng: 77.209 }, radiusM: 150 },
+  });
+  expect(site.status).toBe(201);
+  const siteId = site.body.siteId as string;
+  const thekedar = await http(baseUrl, 'POST', '/api/v5/thekedars', {
+    key: adminKey,
+    body: { name: 'Ramesh', phone: nextPhoneNumber(options.phonePrefix), siteIds: [siteId] },
+  });
+  expect(thekedar.status).toBe(201);
+  const phone = await registerPhone(
+    baseUrl,
+    { enrollmentCode: thekedar.body.enrollmentCode, workerId: thekedar.body.thekedarId },
+    siteId,
+    options.simHash,
+  );
+  return { phone, siteId };
+}
+
 /** Registers the worker app's phone with a new worker's enrollment code (as the app does). */
 export async function registerPhone(
   baseUrl: string,
