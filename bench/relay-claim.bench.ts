@@ -12,7 +12,7 @@
  */
 import { ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { createServer } from 'node:net';
+import { freePort } from '../test/support/free-port';
 import { join } from 'node:path';
 import Redis from 'ioredis';
 import { bounded, CLAIM_SLOT, RedisRelayBus } from '@app/relay/bus/redis-relay-bus';
@@ -35,17 +35,6 @@ function printTable(title: string, rows: Record<string, string>[]): void {
 }
 
 type Claimer = (session: string, holder: string) => Promise<void>;
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 async function startRedis(port: number): Promise<ChildProcess> {
   const child = spawn(

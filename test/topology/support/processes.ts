@@ -1,17 +1,7 @@
 import { ChildProcess, spawn, SpawnOptions } from 'node:child_process';
-import { createServer } from 'node:net';
+import { freePort } from '../../support/free-port';
 
-/** A free TCP port on 127.0.0.1 (the kernel picks it; the listener is closed before use). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
+export { freePort };
 
 /**
  * A child process this test started, its output kept for diagnostics. `stop()` ends exactly
