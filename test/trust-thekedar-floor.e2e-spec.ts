@@ -104,6 +104,27 @@ describe('the auto-block floor and a thekedar phone (e2e)', () => {
     const res = await syncBatch(b.baseUrl, p.token, [signPacket(p, { timestamp: ago(50_000) })]);
     expect([res.status, res.body.accepted]).toEqual([200, 1]);
     expect((await deviceOf(b, p.deviceId)).body.isBlocked).toBe(false);
+
+    // the admin's views agree on it (one rule): the listing's liveTrustScore is the score
+    // `…/trust` shows, at the floor, not the inherited 80 that read as "blocked by its next sync"
+    const trust = await http(b.baseUrl, 'GET', `/api/v5/devices/${p.deviceId}/trust`, {
+      key: b.keys.admin,
+    });
+    const listed = await http(
+      b.baseUrl,
+      'GET',
+      `/api/v5/devices?trust=live&workerId=${created.body.workerId}`,
+      { key: b.keys.admin },
+    );
+    expect(listed.status).toBe(200);
+    expect(listed.body).toEqual([
+      expect.objectContaining({
+        deviceId: p.deviceId,
+        isBlocked: false,
+        liveTrustScore: trust.body.score,
+      }),
+    ]);
+    expect(trust.body.score).toBeGreaterThanOrEqual(85);
   });
 
   it("should judge a thekedar's phone by the floor at its signed requests, and never let its workers inherit less than the floor", async () => {
@@ -131,6 +152,22 @@ describe('the auto-block floor and a thekedar phone (e2e)', () => {
     const [blocked] = device.body.events.filter((e: { action: string }) => e.action === 'blocked');
     expect(blocked.actor).toBe('system:trust');
     expect(blocked.reason).toMatch(/^trust score 80 below the floor 85/);
+    // and a `device_blocked` fraud event names the phone, as a worker's phone's blocking sync's
+    const events = await http(
+      t.baseUrl,
+      'GET',
+      `/api/v5/fraud/events?deviceId=${k.phone.deviceId}&type=device_blocked`,
+      { key: t.keys.admin },
+    );
+    expect(events.status).toBe(200);
+    expect(events.body).toEqual([
+      expect.objectContaining({
+        type: 'device_blocked',
+        deviceId: k.phone.deviceId,
+        detail:
+          "worker creation refused: the thekedar's device's trust score 80 is below the auto-block floor",
+      }),
+    ]);
 
     // unblocked by an admin: its worker inherits the floor, not 80, and its phone syncs
     await unblock(t, k.phone.deviceId);

@@ -21,6 +21,7 @@ import {
   WorkerSponsor,
   WorkforceService,
 } from '@app/workforce';
+import { floorScore } from './domain/trust-score';
 import { DeviceTrustService } from './device-trust.service';
 import { OnboardingNonceRepository } from './infrastructure/persistence/onboarding-nonce.repository';
 import { WorkerDeviceService } from './worker-device.service';
@@ -218,7 +219,18 @@ export class AssistedOnboardingService implements WorkerAdmission {
     // blocked, and the request refused, as a worker's phone's sync is (review LOW 3)
     const standing = await this.trust.score(device, undefined, now);
     const floor = await this.trust.enforceFloor(device, standing, undefined, now, true);
-    if (floor === 'blocked' || floor === 'already_blocked') {
+    if (floor === 'blocked') {
+      // recorded as a worker's phone's sync blocked by the floor is: a `device_blocked` event
+      // naming the device and its score (its HMAC verified; the event weighs nothing), listed
+      // with the device's events, where the anonymous refusals below are not
+      await this.fraud.record({
+        type: 'device_blocked',
+        deviceId: device.deviceId,
+        detail: `${purpose} refused: the thekedar's device's trust score ${floorScore(standing, false).score} is below the auto-block floor`,
+      });
+      throw new DeviceTrustError('device_blocked', 'This device is blocked (trust score too low)');
+    }
+    if (floor === 'already_blocked') {
       return refuse(
         'device_blocked',
         'device_blocked',

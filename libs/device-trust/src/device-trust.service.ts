@@ -90,10 +90,11 @@ export class DeviceTrustService {
     request?: TrustRequestSignals,
     now = this.clock.now(),
   ): Promise<TrustScore> {
-    const [baseline, histories] = await Promise.all([
+    const [standing, histories] = await Promise.all([
       this.baseline(device, now),
       this.fraud.weighingHistories([device.deviceId], this.windowStart(now), now, COUNTED),
     ]);
+    const baseline = await this.afterUnblock(device, standing, now);
     return this.compute(device, baseline, histories.get(device.deviceId)?.counted, now, request);
   }
 
@@ -124,10 +125,13 @@ export class DeviceTrustService {
     const thekedarById = new Map(thekedarIds.map((id, i) => [id, thekedars[i]]));
     const scores = new Map<string, TrustScore>();
     for (const device of devices) {
-      const baseline =
+      const baseline = await this.afterUnblock(
+        device,
         device.user.kind === 'thekedar'
           ? thekedarBaseline(thekedarById.get(device.user.id))
-          : workerBaseline(workerById.get(device.user.id), now);
+          : workerBaseline(workerById.get(device.user.id), now),
+        now,
+      );
       scores.set(
         device.deviceId,
         this.compute(device, baseline, histories.get(device.deviceId)?.counted, now),
@@ -217,14 +221,7 @@ export class DeviceTrustService {
       this.baseline(device, now),
       this.fraud.weighingHistories([device.deviceId], since, now, COUNTED),
     ]);
-    const floor = this.settings.autoBlockFloor;
-    const baseline =
-      unblocked && standing.score < floor
-        ? {
-            score: floor,
-            detail: `${standing.detail} (${standing.score}), counted at the auto-block floor since the unblock`,
-          }
-        : standing;
+    const baseline = await this.afterUnblock(device, standing, now, unblocked ?? null);
     const judged = this.compute(
       device,
       baseline,
@@ -233,6 +230,35 @@ export class DeviceTrustService {
       request,
     );
     return { judged, unblocked };
+  }
+
+  /**
+   * The device's `standing`, counted at least at the auto-block floor once an admin unblocked
+   * it: a standing under the floor (a worker a thekedar onboarded inherits the thekedar
+   * device's score, snapshotted; an operator who raises the floor over it) was part of the
+   * history the admin decided on (review MED 2). The one rule of every device score: the sync's
+   * and the floor's, the admin's `…/trust` and the listing's `liveTrustScore`, which used to
+   * count the standing as is and so showed a device an admin had unblocked under the floor, as
+   * one its next sync blocks, while `…/trust` said it was not. The latest unblock is read only
+   * for a standing under the floor (`unblocked`: when the caller read it already; null: none).
+   */
+  private async afterUnblock(
+    device: WorkerDevice,
+    standing: Baseline,
+    now: Date,
+    unblocked?: Date | null,
+  ): Promise<Baseline> {
+    const floor = this.settings.autoBlockFloor;
+    if (floor <= 0 || standing.score >= floor) return standing;
+    const at =
+      unblocked === undefined
+        ? await this.devices.lastUnblockedAt(device.deviceId, now)
+        : (unblocked ?? undefined);
+    if (!at) return standing;
+    return {
+      score: floor,
+      detail: `${standing.detail} (${standing.score}), counted at the auto-block floor since the unblock`,
+    };
   }
 
   /**

@@ -171,7 +171,17 @@ export class FraudService {
       // the one it was before punches were kept)
       ...(input.punch ? { punch: input.punch } : {}),
     }));
-    await this.events.recordAll(events);
+    try {
+      await this.events.recordAll(events);
+    } catch (error) {
+      // none of them was written (all or none): their minute's budget is given back
+      for (const input of inputs) {
+        if (input.type === 'packet_flood') continue;
+        if (input.deviceId === undefined) this.unattributed.giveBack(input.type, nowMs);
+        else this.perDevice.giveBack(`${input.deviceId}\u0000${input.type}`, nowMs);
+      }
+      throw error;
+    }
     const byType = new Map<FraudEvent['type'], number>();
     for (const e of events) byType.set(e.type, (byType.get(e.type) ?? 0) + 1);
     for (const [type, count] of byType) this.metrics.recorded(type, count);

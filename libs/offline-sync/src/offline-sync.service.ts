@@ -1,5 +1,13 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import { AccessDoc, bearerToken, Clock, jcs } from '@app/common';
+import {
+  AccessDoc,
+  bearerToken,
+  Clock,
+  CommonError,
+  jcs,
+  storageErrorOf,
+  storeUnavailableOf,
+} from '@app/common';
 import {
   DeviceTrustService,
   floorScore,
@@ -197,11 +205,13 @@ export class OfflineSyncService {
       packets.length > 0 &&
       verdicts.every((v) => v.kind === 'rejected' && v.reason === 'invalid_signature');
     if (signed) {
-      // every packet of the batch is refused (one 403 for the batch)
-      this.metrics.counted('rejected', packets.length);
-      await this.fraud.recordAll(
+      // every packet of the batch is refused (one 403 for the batch), once its events are
+      // recorded: a store that fails to write them answers its 503 (nothing of the batch kept)
+      await this.recordRefusedBatch(
+        device,
         verdicts.map((v) => this.fraudOf(v, claims)).filter((e) => e !== undefined),
       );
+      this.metrics.counted('rejected', packets.length);
       // the events just recorded are part of the history: a device they take under the floor
       // (never by themselves: with its own signed evidence) is blocked now, as the admin's view
       // of its score says, not by its next sync (no packet proved the secret: `false`)
@@ -449,6 +459,37 @@ export class OfflineSyncService {
       { inactive: worker.status === 'inactive' },
       await this.workforce.eventsOf(worker.id),
     );
+  }
+
+  /**
+   * Records the fraud events of a batch refused 403 invalid_signatures (all or none). A store
+   * that fails to write them answers the store's 503 (`storage_unavailable`, or
+   * `store_unavailable` for a MongoDB that does not answer; a full disk 507 `storage_full`),
+   * whatever the failure: nothing of the batch was kept, the phone keeps its packets and sends
+   * them again, and its retry records the events. It used to be a 500 `internal_error` where
+   * the failure carried no storage code (a write refused by the database: SQLite's constraint,
+   * MongoDB's write error), after MongoDB had kept the events before the failing one.
+   */
+  private async recordRefusedBatch(device: WorkerDevice, events: FraudEventInput[]): Promise<void> {
+    try {
+      await this.fraud.recordAll(events);
+    } catch (error) {
+      this.logger.error(
+        {
+          deviceId: device.deviceId,
+          err: error instanceof Error ? error.message : String(error),
+        },
+        'Fraud events of a batch refused for its signatures not recorded: the sync answers 503, nothing of the batch kept',
+      );
+      throw (
+        storageErrorOf(error) ??
+        storeUnavailableOf(error) ??
+        new CommonError(
+          'storage_unavailable',
+          'The server cannot write to its storage right now; nothing was changed. Try again later.',
+        )
+      );
+    }
   }
 
   /**

@@ -35,6 +35,18 @@ export class MinuteBudget {
     if (used < this.perMinute) return 'store';
     return used === this.perMinute ? 'first_over' : 'over';
   }
+
+  /**
+   * Gives back one `store` of `key` this minute: its event was not written (the store failed),
+   * so a retry in the same minute is stored rather than counted as over the budget.
+   */
+  giveBack(key: string, nowMs: number): void {
+    if (Math.floor(nowMs / 60_000) !== this.minute) return;
+    const used = this.used.get(key);
+    if (used === undefined) return;
+    if (used <= 1) this.used.delete(key);
+    else this.used.set(key, used - 1);
+  }
 }
 
 /**

@@ -242,12 +242,26 @@ export class MongoFraudEventRepository extends FraudEventRepository implements O
     return reviews;
   }
 
+  /**
+   * All or none: an ordered `insertMany` that fails part way (a write error on the nth
+   * document) keeps the ones before it, so they are deleted again (by the new ids, which name
+   * these events only) before the failure is thrown. A batch the sync then answered 503 for
+   * left some of its events stored, and its retry stored them again. A store that cannot be
+   * reached deletes nothing either; its insert reached it whole or not at all.
+   */
   async recordAll(events: FraudEvent[]): Promise<void> {
     if (events.length === 0) return;
-    await this.events.insertMany(
-      events.map((e) => Mapper.toPersistence(e, this.seal?.eventTag(e))),
-      { ordered: true },
-    );
+    try {
+      await this.events.insertMany(
+        events.map((e) => Mapper.toPersistence(e, this.seal?.eventTag(e))),
+        { ordered: true },
+      );
+    } catch (error) {
+      await this.events
+        .deleteMany({ _id: { $in: events.map((e) => e.id) } })
+        .catch(() => undefined);
+      throw error;
+    }
   }
 
   async weighingHistories(
