@@ -55,6 +55,15 @@ function resolvedZone(name: string): string {
   return new Intl.DateTimeFormat('en-US', { timeZone: name }).resolvedOptions().timeZone;
 }
 
+/** The zone ICU resolves `name` to, or undefined when it knows no zone of that name. */
+function knownZone(name: string): string | undefined {
+  try {
+    return resolvedZone(name);
+  } catch {
+    return undefined;
+  }
+}
+
 /**
  * Current IANA names that the runtime's ICU (CLDR) still lists under their old names
  * (`Asia/Kolkata` resolves to `Asia/Calcutta`, and `Intl.supportedValuesOf` lists only
@@ -101,13 +110,17 @@ export function canonicalTimeZone(name: string): string {
   if (known !== undefined) return known;
   const resolved = resolvedZone(name);
   if (!zoneSpellings || !renamedFrom) {
-    zoneSpellings = new Map();
+    // Intl lists only zones it formats in, so their spellings are taken as listed: a formatter
+    // built to check each of its ~420 (as before) cost ~20 MiB of RSS that stayed and ~100 ms
+    // of the boot, whose site default zone is the first name read here (docs/benchmarks.md,
+    // "bootregress"). Only the renamed zones, which it may not know, are asked one by one.
+    zoneSpellings = new Map(Intl.supportedValuesOf('timeZone').map((z) => [z.toLowerCase(), z]));
     renamedFrom = new Map();
-    for (const zone of [...Intl.supportedValuesOf('timeZone'), ...IANA_RENAMED]) {
-      if (isValidTimeZone(zone)) zoneSpellings.set(zone.toLowerCase(), zone);
-    }
     for (const zone of IANA_RENAMED) {
-      if (isValidTimeZone(zone)) renamedFrom.set(resolvedZone(zone), zone);
+      const current = knownZone(zone);
+      if (current === undefined) continue;
+      zoneSpellings.set(zone.toLowerCase(), zone);
+      renamedFrom.set(current, zone);
     }
   }
   const spelled = resolved === 'UTC' ? 'UTC' : (zoneSpellings.get(name.toLowerCase()) ?? resolved);
