@@ -1,6 +1,7 @@
 import { Logger } from '@nestjs/common';
 import { randomBytes } from 'node:crypto';
 import type Redis from 'ioredis';
+import { readEvictionPolicy } from '@app/common';
 import { RelayRole } from '../protocol/messages';
 import {
   BusEnvelope,
@@ -180,6 +181,8 @@ export class RedisRelayBus extends RelayBus {
   private readonly reconnectListeners: (() => void)[] = [];
   /** The Redis unfit for the slot scripts, as logged (once per reason). */
   private readonly unfitLogged = new Set<string>();
+  /** The `maxmemory-policy` values warned of (one line per policy, for the process's life). */
+  private readonly evictionLogged = new Set<string>();
   private readonly commands: SlotCommands;
 
   /**
@@ -281,6 +284,19 @@ export class RedisRelayBus extends RelayBus {
       }
     }
     if (reconnect) for (const listener of this.reconnectListeners) listener();
+    await this.warnOfEviction();
+  }
+
+  /**
+   * A Redis whose `maxmemory-policy` may evict keys without a TTL (`allkeys-*`) may evict the run
+   * or epoch key: each time, a resync window holds free slots back. Said once per policy; the
+   * policy is read at every connect (a Redis that came back may have another configuration).
+   */
+  private async warnOfEviction(): Promise<void> {
+    const { policy, maxmemory, warning } = await readEvictionPolicy(this.pub);
+    if (!warning || this.evictionLogged.has(policy)) return;
+    this.evictionLogged.add(policy);
+    this.logger.warn({ maxmemoryPolicy: policy, maxmemory }, warning);
   }
 
   /**
