@@ -347,7 +347,21 @@ export class RedisRelayBus extends RelayBus {
         randomBytes(8).toString('hex'),
         ...slots.map((s) => s.holder),
       )) as number[];
-      return lost.map((index) => slots[index - 1]);
+      const gone = lost.map((index) => slots[index - 1]);
+      const spent = slots.filter((s) => s.usedTtlMs !== undefined && !gone.includes(s));
+      if (spent.length > 0) {
+        const batch = this.pub.pipeline();
+        for (const s of spent)
+          batch.set(
+            `${USED_PREFIX}${s.sessionId}:${s.role}`,
+            '1',
+            'PX',
+            Math.max(1, Math.ceil(s.usedTtlMs ?? 1)),
+            'NX',
+          );
+        await batch.exec();
+      }
+      return gone;
     });
   }
 
