@@ -100,6 +100,49 @@ describe('relay slot store on Redis (e2e)', () => {
     expect(calls.del).toBe(2);
   });
 
+  it("should hold no one off with an earlier release's slot key (not in the set) while the store resyncs, scanning nothing", async () => {
+    const relay = await bus();
+    await eventually(async () => (await admin.exists(EPOCH_KEY)) === 1, 'epoch set');
+    // slot keys an instance from before the slots set took, brought back by a snapshot
+    await admin.set('mdai:relay:slot:old1:device', 'gone-kiosk', 'PX', SLOT_TTL_MS);
+    await admin.set('mdai:relay:slot:old2:mobile', 'gone-phone', 'PX', SLOT_TTL_MS);
+    // and one of this release, tracked, re-asserted by its live holder after the run change
+    expect(await relay.claimSlot('s1', 'mobile', 'h1', SLOT_TTL_MS)).toBe('claimed');
+    await admin.set(RUN_KEY, 'f'.repeat(40));
+    await admin.config('RESETSTAT');
+
+    // a new kiosk's claim waits out the window, as for a free slot (before: refused, held)
+    expect(await relay.claimSlot('old1', 'device', 'k2', SLOT_TTL_MS)).toEqual({
+      resyncMs: expect.any(Number),
+    });
+    // the live phone re-asserts its slot over the old key (before: lost, its socket closed)
+    expect(
+      await relay.refreshSlots(
+        [
+          { sessionId: 'old2', role: 'mobile', holder: 'h2' },
+          { sessionId: 's1', role: 'mobile', holder: 'h1' },
+        ],
+        SLOT_TTL_MS,
+      ),
+    ).toEqual([]);
+    expect(await admin.get('mdai:relay:slot:old2:mobile')).toBe('h2');
+    expect(await admin.zscore(SLOTS_KEY, 'mdai:relay:slot:old2:mobile')).not.toBeNull();
+    // a tracked slot re-asserted during the window is held as ever
+    expect(await relay.claimSlot('s1', 'mobile', 'h9', SLOT_TTL_MS)).toBe('held');
+    expect(await relay.claimSlot('old2', 'mobile', 'h9', SLOT_TTL_MS)).toBe('held');
+    const calls = await commandCalls(admin);
+    expect(calls.scan).toBeUndefined();
+    expect(calls.keys).toBeUndefined();
+
+    // after the window an earlier release's live key holds its slot as before
+    await admin.del('mdai:relay:resync');
+    await admin.set('mdai:relay:slot:old3:device', 'old-release-kiosk', 'PX', SLOT_TTL_MS);
+    expect(await relay.claimSlot('old3', 'device', 'k3', SLOT_TTL_MS)).toBe('held');
+    expect(
+      await relay.refreshSlots([{ sessionId: 'old3', role: 'device', holder: 'k3' }], SLOT_TTL_MS),
+    ).toEqual([{ sessionId: 'old3', role: 'device', holder: 'k3' }]);
+  });
+
   it('should open the window when the epoch is there and no run was recorded (a snapshot from before the run)', async () => {
     await admin.set(EPOCH_KEY, 'from-an-old-snapshot');
     await admin.set('mdai:relay:slot:s1:device', 'gone', 'PX', SLOT_TTL_MS);

@@ -303,4 +303,41 @@ describe('relay slots after Redis comes back from a snapshot (e2e)', () => {
       device.close();
     }
   }, 240_000);
+
+  it("should keep a legacy session's app use spent after the snapshot: a second app is refused after the first left", async () => {
+    const client = new Redis(redis.url);
+    try {
+      await eventually(async () => (await client.exists('mdai:relay:resync')) === 0, 'resynced');
+      const auth = await http(b.baseUrl, 'POST', '/auth', { body: { api_key: b.keys.hardware } });
+      const token = auth.body.token as string;
+      const hardware = await TestSocket.open(`${b.wsUrl}/ws/hardware?token=${token}`);
+      await hardware.next('joined');
+      expect(await client.save()).toBe('OK');
+      // the app joins after the snapshot: its use is spent in Redis, not in the snapshot
+      const app = await TestSocket.open(`${b.wsUrl}/ws/app?token=${token}`);
+      expect(await app.next('joined')).toEqual({ type: 'joined', role: 'app' });
+      const used = await client.keys('mdai:relay:used:*:app');
+      expect(used).toHaveLength(1);
+      client.disconnect();
+
+      await redis.kill();
+      await redis.restart();
+      const back = new Redis(redis.url);
+      try {
+        // the app's instance spends its use again as it re-asserts its slot
+        await eventually(async () => (await back.exists(used[0])) === 1, 'the use spent again');
+      } finally {
+        back.disconnect();
+      }
+      app.close();
+      await app.waitClose();
+      const second = await TestSocket.open(`${b.wsUrl}/ws/app?token=${token}`);
+      const refusal = await second.error('already_connected', SLOT_TTL_MS + 30_000);
+      expect(refusal.message).toBe('This session already had its app');
+      expect(second.frames.filter((f) => f.type === 'joined')).toEqual([]);
+      hardware.close();
+    } finally {
+      client.disconnect();
+    }
+  }, 240_000);
 });

@@ -33,10 +33,14 @@ export class PrivateRedis {
   private constructor(
     readonly port: number,
     private readonly snapshotDir?: string,
+    private readonly args: string[] = [],
   ) {}
 
-  static async start(options: { snapshotDir?: string } = {}): Promise<PrivateRedis> {
-    const redis = new PrivateRedis(await freePort(), options.snapshotDir);
+  /** `args`: more redis-server options (`--maxmemory-policy allkeys-lru`). */
+  static async start(
+    options: { snapshotDir?: string; args?: string[] } = {},
+  ): Promise<PrivateRedis> {
+    const redis = new PrivateRedis(await freePort(), options.snapshotDir, options.args);
     await redis.restart();
     return redis;
   }
@@ -58,6 +62,7 @@ export class PrivateRedis {
           : ['--save', '']),
         '--appendonly',
         'no',
+        ...this.args,
       ],
       { stdio: ['ignore', 'pipe', 'pipe'] },
     );

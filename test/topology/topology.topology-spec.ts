@@ -136,6 +136,32 @@ describe('the production topology: two replicas behind nginx, MongoDB, Redis', (
     ]);
   });
 
+  it('should not let an encoded slash choose the long route class for another route', async () => {
+    const { hostname, port } = new URL(stack.proxyUrl);
+    const answers: unknown[] = [];
+    for (const target of [
+      // express routes these as one site's GET or a ledger's other route: nginx refuses them
+      '/api/v5/sites/x%2Fpayroll',
+      '/api/v5/sites/x%2fpayroll.csv?from=1',
+      '/api/v5/ledger/x%2Fexport',
+      // the long routes themselves go on to the replicas (the API's 401: no key)
+      '/api/v5/sites/x/payroll',
+      '/api/v5/ledger/x/verify?y=1',
+    ]) {
+      const res = await rawRequest(hostname, Number(port), 'GET', target);
+      answers.push([target, res.status, res.headers['x-correlation-id']]);
+    }
+    const nginx = expect.stringMatching(/^[0-9a-f]{32}$/);
+    const api = expect.stringMatching(/^[0-9a-f]{8}-[0-9a-f]{4}-/);
+    expect(answers).toEqual([
+      ['/api/v5/sites/x%2Fpayroll', 404, nginx],
+      ['/api/v5/sites/x%2fpayroll.csv?from=1', 404, nginx],
+      ['/api/v5/ledger/x%2Fexport', 404, nginx],
+      ['/api/v5/sites/x/payroll', 401, api],
+      ['/api/v5/ledger/x/verify?y=1', 401, api],
+    ]);
+  });
+
   it('should run `npm run demo` through nginx to the end, spread over both replicas', async () => {
     const before = stack.replicas.map((r) => requestLines(r.service.logs()));
     const demo = await run('npm', ['run', 'demo'], {

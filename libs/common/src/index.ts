@@ -7,6 +7,7 @@ export * from './config/key-history';
 export * from './config/retired-key-watch';
 export * from './config/local-secrets';
 export * from './http/rate-limit.config';
+export * from './redis/eviction-policy';
 export * from './redis/redis.config';
 export * from './time/clock';
 export * from './time/shutdown-deadline';

@@ -67,6 +67,8 @@ export class RelayConnection implements ConnectionView {
   /** Kiosk sockets hold the session only after auth; the others from the start. */
   joined = false;
   slotHeld = false;
+  /** A legacy app whose session's one use (`firstUse`) it spent: re-spent at each slot refresh. */
+  appUseSpent = false;
   closing = false;
   /** Closed by the server for what the client did (it stopped reading): its peer is told. */
   droppedForConduct = false;

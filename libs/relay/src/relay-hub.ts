@@ -493,6 +493,7 @@ export class RelayHub implements OnModuleInit, OnModuleDestroy, BeforeApplicatio
         await this.bus.releaseSlot(conn.sessionId, conn.role, conn.id);
         return this.delivery.closeWithError(conn, 'already_connected', APP_USED);
       }
+      conn.appUseSpent = true;
     }
     // the session's kiosk is the one that holds its slot: a kiosk refused here is never
     // recorded (a phone that joins later is shown the session's device id)
@@ -608,8 +609,15 @@ export class RelayHub implements OnModuleInit, OnModuleDestroy, BeforeApplicatio
     const held = [...this.connections].filter((c) => c.slotHeld && !c.closing);
     if (held.length === 0) return;
     try {
+      const now = this.clock.now().getTime();
       const lost = await this.bus.refreshSlots(
-        held.map((c) => ({ sessionId: c.sessionId, role: c.role, holder: c.id })),
+        held.map((c) => ({
+          sessionId: c.sessionId,
+          role: c.role,
+          holder: c.id,
+          // a store that came back from a snapshot lost the app's use if it was spent after it
+          ...(c.appUseSpent ? { usedTtlMs: c.expiresAt.getTime() - now + 60_000 } : {}),
+        })),
         this.settings.slotTtlMs,
       );
       for (const slot of lost) {

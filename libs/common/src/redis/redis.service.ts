@@ -1,5 +1,6 @@
 import { Global, Inject, Injectable, Logger, Module, OnApplicationShutdown } from '@nestjs/common';
 import type Redis from 'ioredis';
+import { EvictionPolicy, readEvictionPolicy } from './eviction-policy';
 import { redisConfig, RedisSettings } from './redis.config';
 
 /**
@@ -98,6 +99,11 @@ export class RedisService implements OnApplicationShutdown {
         ),
       ),
     );
+  }
+
+  /** Redis's `maxmemory-policy` as the default connection reads it (see EvictionPolicy). */
+  evictionPolicy(): Promise<EvictionPolicy> {
+    return readEvictionPolicy(this.client());
   }
 
   async onApplicationShutdown(): Promise<void> {

@@ -1,6 +1,7 @@
 import { Logger } from '@nestjs/common';
 import { randomBytes } from 'node:crypto';
 import type Redis from 'ioredis';
+import { readEvictionPolicy } from '@app/common';
 import { RelayRole } from '../protocol/messages';
 import {
   BusEnvelope,
@@ -38,7 +39,10 @@ const RUN_KEY = 'mdai:relay:run';
  * store that came back from a snapshot drops. It is saved in the same snapshot as the slots, so
  * it names the ones that snapshot brought back; members past their expiry are trimmed at every
  * claim. A slot key taken by an instance from before the set was kept is not in it: that one
- * lives out its TTL (at most the slot TTL, which is also the resync window).
+ * lives out its TTL (at most the slot TTL, which is also the resync window, so one a store that
+ * came back brings back is gone by the window's end), and while the window lasts it holds no one
+ * off: a claim of its slot waits out the window as for a free slot, a live holder's re-assertion
+ * takes it (`untracked`). Found by the scripts that meet it, never by a scan of the keyspace.
  */
 const SLOTS_KEY = 'mdai:relay:slots';
 /** Slot keys deleted per DEL call when a store that came back drops them. */
@@ -75,6 +79,11 @@ local function storeRun(base, window, epoch)
   redis.call('set', KEYS[base], epoch)
   redis.call('set', KEYS[base + 1], '1', 'PX', window)
 end
+-- a slot key the slots set does not name: one an instance of an earlier release took (before the
+-- set was kept), which a store that came back brings back without it in the set
+local function untracked(slots, key)
+  return not redis.call('zscore', slots, key)
+end
 local function nowMs()
   local t = redis.call('time')
   return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
@@ -84,7 +93,8 @@ end
  * A claim: KEYS slot, epoch, resync, run, slots; ARGV holder, slot TTL, resync window, a fresh
  * epoch. A store without its epoch came back empty, one of another run from a snapshot: the
  * resync window starts. A held slot answers -1 (held), a free one during the window the
- * window's remaining ms, else it is taken (0) and named in the slots set.
+ * window's remaining ms (as one held by a key the slots set does not name: an earlier release's,
+ * maybe brought back from a snapshot), else it is taken (0) and named in the slots set.
  */
 export const CLAIM_SLOT = `${STORE_RUN}
 storeRun(2, ARGV[3], ARGV[4])
@@ -92,8 +102,10 @@ if redis.call('exists', KEYS[2]) == 0 then
   redis.call('set', KEYS[2], ARGV[4])
   redis.call('set', KEYS[3], '1', 'PX', ARGV[3])
 end
-if redis.call('exists', KEYS[1]) == 1 then return -1 end
 local wait = redis.call('pttl', KEYS[3])
+if redis.call('exists', KEYS[1]) == 1 and not (wait > 0 and untracked(KEYS[5], KEYS[1])) then
+  return -1
+end
 if wait > 0 then return wait end
 local now = nowMs()
 redis.call('set', KEYS[1], ARGV[1], 'PX', ARGV[2])
@@ -124,7 +136,8 @@ const RELEASE_IF_HOLDER = `if redis.call('get', KEYS[1]) == ARGV[1] then
 end
 return 0`;
 /**
- * Extends every slot still ours, re-takes a free one; returns the indexes of the lost ones.
+ * Extends every slot still ours, re-takes a free one (or, during the resync window, one held by
+ * a key the slots set does not name); returns the indexes of the lost ones.
  * KEYS epoch, resync, run, slots, then the slot keys; ARGV slot TTL, resync window, a fresh
  * epoch, then the holders.
  */
@@ -132,13 +145,14 @@ const REFRESH_SLOTS = `${STORE_RUN}
 storeRun(1, ARGV[2], ARGV[3])
 local lost = {}
 local expiry = nowMs() + tonumber(ARGV[1])
+local resyncing = redis.call('pttl', KEYS[2]) > 0
 for i = 5, #KEYS do
   local key = KEYS[i]
   local holder = redis.call('get', key)
   if holder == ARGV[i - 1] then
     redis.call('pexpire', key, ARGV[1])
     redis.call('zadd', KEYS[4], expiry, key)
-  elseif not holder then
+  elseif not holder or (resyncing and untracked(KEYS[4], key)) then
     redis.call('set', key, ARGV[i - 1], 'PX', ARGV[1])
     redis.call('zadd', KEYS[4], expiry, key)
   else
@@ -180,6 +194,8 @@ export class RedisRelayBus extends RelayBus {
   private readonly reconnectListeners: (() => void)[] = [];
   /** The Redis unfit for the slot scripts, as logged (once per reason). */
   private readonly unfitLogged = new Set<string>();
+  /** The `maxmemory-policy` values warned of (one line per policy, for the process's life). */
+  private readonly evictionLogged = new Set<string>();
   private readonly commands: SlotCommands;
 
   /**
@@ -281,6 +297,19 @@ export class RedisRelayBus extends RelayBus {
       }
     }
     if (reconnect) for (const listener of this.reconnectListeners) listener();
+    await this.warnOfEviction();
+  }
+
+  /**
+   * A Redis whose `maxmemory-policy` may evict keys without a TTL (`allkeys-*`) may evict the run
+   * or epoch key: each time, a resync window holds free slots back. Said once per policy; the
+   * policy is read at every connect (a Redis that came back may have another configuration).
+   */
+  private async warnOfEviction(): Promise<void> {
+    const { policy, maxmemory, warning } = await readEvictionPolicy(this.pub);
+    if (!warning || this.evictionLogged.has(policy)) return;
+    this.evictionLogged.add(policy);
+    this.logger.warn({ maxmemoryPolicy: policy, maxmemory }, warning);
   }
 
   /**
@@ -331,7 +360,21 @@ export class RedisRelayBus extends RelayBus {
         randomBytes(8).toString('hex'),
         ...slots.map((s) => s.holder),
       )) as number[];
-      return lost.map((index) => slots[index - 1]);
+      const gone = lost.map((index) => slots[index - 1]);
+      const spent = slots.filter((s) => s.usedTtlMs !== undefined && !gone.includes(s));
+      if (spent.length > 0) {
+        const batch = this.pub.pipeline();
+        for (const s of spent)
+          batch.set(
+            `${USED_PREFIX}${s.sessionId}:${s.role}`,
+            '1',
+            'PX',
+            Math.max(1, Math.ceil(s.usedTtlMs ?? 1)),
+            'NX',
+          );
+        await batch.exec();
+      }
+      return gone;
     });
   }
 

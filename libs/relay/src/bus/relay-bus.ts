@@ -26,6 +26,12 @@ export interface HeldSlot {
   sessionId: string;
   role: RelayRole;
   holder: string;
+  /**
+   * A legacy app that spent its session's one use (`firstUse`): each refresh spends it again
+   * (`SET NX`, for this long), so a Redis that came back from a snapshot taken before the use
+   * does not let another app take the session after this one leaves.
+   */
+  usedTtlMs?: number;
 }
 
 /**
@@ -77,7 +83,8 @@ export abstract class RelayBus {
   }
   /**
    * Extends the TTL of slots this instance holds (re-taking one that expired while the bus was
-   * away); returns the slots now held by someone else.
+   * away) and spends again the use of those with `usedTtlMs`; returns the slots now held by
+   * someone else.
    */
   abstract refreshSlots(slots: HeldSlot[], ttlMs: number): Promise<HeldSlot[]>;
   /** Frees the slot if `holder` still has it. */
