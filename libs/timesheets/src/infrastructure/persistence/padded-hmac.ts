@@ -29,9 +29,9 @@ export class PaddedHmac {
       this.inner = PaddedHmac.grow(this.inner, BLOCK + data.length * 3);
     }
     const n = this.inner.write(data, BLOCK, 'utf8');
-    // the inner digest as a latin1 string (its 32 bytes one char each): a string on V8's heap,
+    // the inner digest as a 'binary' (latin1) string (its 32 bytes one char each): a string on V8's heap,
     // where a Buffer would be an ArrayBuffer of its own, counted as external memory
-    this.outer.write(hash('sha256', this.inner.subarray(0, BLOCK + n), 'latin1'), BLOCK, 'latin1');
+    this.outer.write(hash('sha256', this.inner.subarray(0, BLOCK + n), 'binary'), BLOCK, 'latin1');
     return hash('sha256', this.outer, 'base64url');
   }
 
