@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { StoreMac } from '@app/tlog';
 import { TimesheetEntry } from '../../domain/timesheet-entry';
 import { TimesheetsError } from '../../timesheets.errors';
+import { PaddedHmac } from './padded-hmac';
 
 /** A read-model row whose tag did not verify: the day's keys, or the entry's seq. */
 export interface TamperedRow {
@@ -52,6 +53,9 @@ export class TimesheetsTamperedError extends TimesheetsError {
  */
 @Injectable()
 export class TimesheetSeal {
+  /** The entries' HMAC under the current key's 'timesheet-entry' key (made at the first tag). */
+  private entryMac?: PaddedHmac;
+
   constructor(private readonly mac: StoreMac) {}
 
   /** The store-MAC key's id (StoreMac.kid): the rows the server writes are tagged under it. */
@@ -97,12 +101,24 @@ export class TimesheetSeal {
     );
   }
 
+  /** StoreMac.mac('timesheet-entry', the entry's columns): the same tag, without a createHmac each. */
   entryTag(e: TimesheetEntry): string {
-    return this.mac.mac('timesheet-entry', entryData(e));
+    return this.entryHmac().mac(entryData(e));
   }
 
+  /**
+   * Whether the tag verifies under the current key or a retired one (StoreMac.verify): the
+   * current key checked first without a createHmac, the others (a row tagged before a rotation,
+   * or one that fails) as StoreMac checks them.
+   */
   entryOk(e: TimesheetEntry, tag: unknown): boolean {
-    return this.mac.verify('timesheet-entry', entryData(e), tag);
+    if (typeof tag !== 'string' || tag.length !== 43) return false;
+    const data = entryData(e);
+    return this.entryHmac().matches(data, tag) || this.mac.verify('timesheet-entry', data, tag);
+  }
+
+  private entryHmac(): PaddedHmac {
+    return (this.entryMac ??= new PaddedHmac(this.mac.keyFor('timesheet-entry')));
   }
 
   /** The entries, after checking each one's tag (`tags` in the same order). */

@@ -19,7 +19,7 @@ export interface TimesheetEntryRow {
   out_at: number | null;
 }
 
-/** The columns of timesheet_entries, in the order `pushColumns` pushes them. */
+/** The columns of timesheet_entries, in the order `writeColumns` writes them. */
 export const TIMESHEET_ENTRY_COLUMNS =
   'site_id, seq, worker_id, packet_id, kind, punch_type, action, target_seq, at, effective_at, voided, corrected_by, low_trust, out_at';
 
@@ -91,23 +91,25 @@ export class TimesheetSqliteMapper {
     };
   }
 
-  /** Pushes an entry's columns, in TIMESHEET_ENTRY_COLUMNS order, onto `out` (a multi-row INSERT's arguments). */
-  static pushColumns(this: void, out: unknown[], e: TimesheetEntry): void {
-    out.push(
-      e.siteId,
-      e.seq,
-      e.workerId,
-      e.packetId,
-      e.kind,
-      e.punchType ?? null,
-      e.action ?? null,
-      e.targetSeq ?? null,
-      e.at ?? null,
-      e.effectiveAt ?? null,
-      e.voided ? 1 : 0,
-      e.correctedBy.length === 0 ? '[]' : JSON.stringify(e.correctedBy),
-      e.lowTrust ? 1 : 0,
-      e.outAt ?? null,
-    );
+  /**
+   * Writes an entry's columns, in TIMESHEET_ENTRY_COLUMNS order, into `out` from `at` (a
+   * multi-row INSERT's arguments); returns the index after them.
+   */
+  static writeColumns(this: void, out: unknown[], at: number, e: TimesheetEntry): number {
+    out[at] = e.siteId;
+    out[at + 1] = e.seq;
+    out[at + 2] = e.workerId;
+    out[at + 3] = e.packetId;
+    out[at + 4] = e.kind;
+    out[at + 5] = e.punchType ?? null;
+    out[at + 6] = e.action ?? null;
+    out[at + 7] = e.targetSeq ?? null;
+    out[at + 8] = e.at ?? null;
+    out[at + 9] = e.effectiveAt ?? null;
+    out[at + 10] = e.voided ? 1 : 0;
+    out[at + 11] = e.correctedBy.length === 0 ? '[]' : JSON.stringify(e.correctedBy);
+    out[at + 12] = e.lowTrust ? 1 : 0;
+    out[at + 13] = e.outAt ?? null;
+    return at + 14;
   }
 }

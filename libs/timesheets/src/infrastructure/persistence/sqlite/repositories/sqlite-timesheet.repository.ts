@@ -1,5 +1,5 @@
 import { Injectable, Optional } from '@nestjs/common';
-import type { Database, Statement } from 'better-sqlite3';
+import type { Database, Statement, Transaction } from 'better-sqlite3';
 import { LimitedStatement, SqliteStoreHandle, SqliteWriteTurns } from '@app/persistence';
 import { TimesheetDay } from '../../../../domain/timesheet-day';
 import { TimesheetEntry } from '../../../../domain/timesheet-entry';
@@ -24,8 +24,14 @@ import {
 import { dayFromBody, dayToBody } from '../../timesheet-stored';
 import { TamperedRow, TimesheetSeal, TimesheetsTamperedError } from '../../timesheet-seal';
 
-/** Rows per multi-row INSERT (13 parameters a row, far below SQLite's 32,766). */
-const INSERT_ROWS = [100, 10, 1];
+/**
+ * Rows per multi-row INSERT (15 parameters a row: 7,500 for 500, far below SQLite's 32,766): a
+ * sync batch's 500 entries are one statement run.
+ */
+const INSERT_ROWS = [500, 100, 10, 1];
+
+/** Parameters of an entry's row: its columns (TIMESHEET_ENTRY_COLUMNS), then its tag. */
+const ROW_PARAMS = TIMESHEET_ENTRY_COLUMNS.split(',').length + 1;
 
 /** A page of one site's entries after a seq. */
 export const TIMESHEET_ENTRY_PAGE_SQL =
@@ -200,6 +206,16 @@ export class SqliteTimesheetRepository extends TimesheetRepository {
   private readonly crewDays: Statement<[DayParams], DayRow>;
   private readonly workerDaysAfter: Statement<[DayParams], DayRow>;
   private readonly rebuildRow: Statement<[string], RebuildRow>;
+  /** insertEntries' statements in one BEGIN IMMEDIATE transaction. */
+  private readonly insertWrite: Transaction<
+    (
+      entries: TimesheetEntry[],
+      pending: PendingDays[],
+      states: TimesheetEntry[],
+      runs: { statement: Statement; args: unknown[] }[],
+      stateRows: (TimesheetEntryRow & { tag: string | null })[],
+    ) => number
+  >['immediate'];
   /** The rebuild marks this repository holds: siteId → generation (`startRebuild`). */
   private readonly held = new Map<string, number>();
 
@@ -221,9 +237,7 @@ export class SqliteTimesheetRepository extends TimesheetRepository {
     this.crewDays = days(TIMESHEET_DAY_SQL.crewDays);
     this.workerDaysAfter = days(TIMESHEET_DAY_SQL.workerDaysAfter);
     // one statement per row count: a 500-entry batch is 5 statement runs, not 500
-    const row = `(${Array(TIMESHEET_ENTRY_COLUMNS.split(',').length + 1)
-      .fill('?')
-      .join(', ')})`;
+    const row = `(${Array(ROW_PARAMS).fill('?').join(', ')})`;
     this.inserts = INSERT_ROWS.map((rows) =>
       this.db.prepare(
         `INSERT OR IGNORE INTO timesheet_entries (${TIMESHEET_ENTRY_COLUMNS}, tag) VALUES ${Array(rows).fill(row).join(', ')}`,
@@ -250,6 +264,23 @@ export class SqliteTimesheetRepository extends TimesheetRepository {
        SET min_at = MIN(min_at, excluded.min_at), max_at = MAX(max_at, excluded.max_at)`,
     );
     this.rebuildRow = this.db.prepare('SELECT * FROM timesheet_rebuilds WHERE site_id = ?');
+    // BEGIN IMMEDIATE; the wrapper made once, not per batch
+    this.insertWrite = this.db.transaction(
+      (
+        entries: TimesheetEntry[],
+        pending: PendingDays[],
+        states: TimesheetEntry[],
+        runs: { statement: Statement; args: unknown[] }[],
+        stateRows: (TimesheetEntryRow & { tag: string | null })[],
+      ): number => {
+        this.mark(pending);
+        let stored = 0;
+        for (const { statement, args } of runs) stored += statement.run(args).changes;
+        for (const row of stateRows) this.updateState.run(row);
+        this.refuseIfRebuilt(entries, states, pending);
+        return stored;
+      },
+    ).immediate;
     this.settlePending = this.db.prepare(
       `DELETE FROM timesheet_pending_days
        WHERE site_id = ? AND worker_id = ? AND min_at >= ? AND max_at <= ?`,
@@ -266,18 +297,7 @@ export class SqliteTimesheetRepository extends TimesheetRepository {
     // the statements
     const runs = this.insertRuns(entries);
     const stateRows = states.map((e) => this.stateRow(e));
-    return this.turns.write(() =>
-      this.db
-        .transaction(() => {
-          this.mark(pending);
-          let stored = 0;
-          for (const { statement, args } of runs) stored += statement.run(args).changes;
-          stateRows.forEach((row) => this.updateState.run(row));
-          this.refuseIfRebuilt(entries, states, pending);
-          return stored;
-        })
-        .immediate(),
-    );
+    return this.turns.write(() => this.insertWrite(entries, pending, states, runs, stateRows));
   }
 
   /**
@@ -289,10 +309,12 @@ export class SqliteTimesheetRepository extends TimesheetRepository {
     let i = 0;
     INSERT_ROWS.forEach((rows, k) => {
       for (; entries.length - i >= rows; i += rows) {
-        const args: unknown[] = [];
-        for (let j = i; j < i + rows; j++) {
-          TimesheetSqliteMapper.pushColumns(args, entries[j]);
-          args.push(this.seal ? this.seal.entryTag(entries[j]) : null);
+        // the run's parameters in one array of its final length, written in place
+        const args = new Array<unknown>(rows * ROW_PARAMS);
+        for (let j = 0; j < rows; j++) {
+          const e = entries[i + j];
+          const at = TimesheetSqliteMapper.writeColumns(args, j * ROW_PARAMS, e);
+          args[at] = this.seal ? this.seal.entryTag(e) : null;
         }
         runs.push({ statement: this.inserts[k], args });
       }
