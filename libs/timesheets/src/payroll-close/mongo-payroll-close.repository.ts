@@ -45,6 +45,24 @@ PayrollCloseSchema.index(
     partialFilterExpression: { seq: { $exists: true } },
   },
 );
+// the sites holding closes of an earlier release (no `seq`: indexed as null), for the boot's
+// link: a seek of these alone, never a scan of every close (UNLINKED_SITES_PIPELINE)
+PayrollCloseSchema.index({ seq: 1, siteId: 1 }, { name: 'payroll_closes_unlinked' });
+
+/**
+ * Up to `limit` sites holding closes not linked yet, by site id: the `$match` and `$sort` on
+ * `payroll_closes_unlinked` (an index scan of the unlinked closes alone), then one per site.
+ * Exported for the schema spec.
+ */
+export function UNLINKED_SITES_PIPELINE(limit: number): object[] {
+  return [
+    { $match: { seq: null } },
+    { $sort: { seq: 1, siteId: 1 } },
+    { $group: { _id: '$siteId' } },
+    { $sort: { _id: 1 } },
+    { $limit: limit },
+  ];
+}
 
 @Schema({ collection: 'payroll_close_heads', versionKey: false })
 export class PayrollCloseHeadDocument {
@@ -188,8 +206,10 @@ export class MongoPayrollCloseRepository extends PayrollCloseRepository {
   }
 
   async unlinkedSiteIds(limit: number): Promise<string[]> {
-    const ids = await this.closes.distinct('siteId', { seq: { $exists: false } });
-    return ids.map(String).sort().slice(0, limit);
+    const groups = await this.closes
+      .aggregate<{ _id: string }>(UNLINKED_SITES_PIPELINE(limit) as never)
+      .exec();
+    return groups.map((g) => String(g._id));
   }
 
   async link(siteId: string, link: CloseLink): Promise<boolean> {
