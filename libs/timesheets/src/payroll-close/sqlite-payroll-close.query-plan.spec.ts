@@ -56,10 +56,7 @@ describe('SqlitePayrollCloseRepository query plans', () => {
   });
 
   it("should read a site's chain (its places and periods, its tip, every close) on the (site, seq) index, unsorted", () => {
-    for (const sql of [
-      PAYROLL_CLOSES_TIP_SQL,
-      PAYROLL_CLOSES_CHAIN_SQL,
-    ]) {
+    for (const sql of [PAYROLL_CLOSES_TIP_SQL, PAYROLL_CLOSES_CHAIN_SQL]) {
       const plan = explainQueryPlan(store.db, sql, ['s1']);
       expect(plan.join(' ')).toContain('payroll_closes_seq');
       expect(planProblems(plan)).toEqual([]);
