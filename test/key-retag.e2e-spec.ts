@@ -6,6 +6,7 @@ import { FraudEvent, FraudService } from '@app/fraud';
 import { MongoStore, Store } from '@app/persistence';
 import { StoreMac } from '@app/tlog';
 import { ReplicaRegistryRepository } from '@app/tlog/infrastructure/persistence/replicas/replica-registry.repository';
+import { PayrollCloseRepository } from '@app/timesheets/payroll-close/payroll-close.repository';
 import { TestKiosk } from './support/kiosk';
 import { createSite } from './support/timesheet-client';
 import { ApiProcess, runScript, startApiProcess } from './support/processes';
@@ -195,6 +196,17 @@ describe('keys:retag (e2e)', () => {
       expect(run.stdout).toContain(
         `payroll close heads (per site: the latest close's place and digest): 1 read, 1 re-tagged under ${app.t.app.get(StoreMac).kid} (1 from ${a})`,
       );
+      // its periods digest with it (else the next read walks every close to make it again)
+      const { head } = await app.t.app.get(PayrollCloseRepository).chain(siteId);
+      expect(
+        app.t.app
+          .get(StoreMac)
+          .kidOf(
+            'payroll-close-periods',
+            JSON.stringify([siteId, head!.seq, head!.digest, head!.periods]),
+            head!.periodsTag ?? '',
+          ),
+      ).toBe(app.t.app.get(StoreMac).kid);
 
       await dropRetired(a);
       const paid = await payroll();

@@ -29,7 +29,8 @@ export type StoreMacPurpose =
   | 'site-state'
   | 'thekedar-state'
   | 'payroll-close'
-  | 'payroll-close-head';
+  | 'payroll-close-head'
+  | 'payroll-close-periods';
 
 /** A key a StoreMac holds besides its current one (no secret). */
 export interface HeldStoreMacKey {

@@ -6,6 +6,7 @@ import {
   CloseChain,
   CloseHead,
   closeIdOf,
+  ClosePlace,
   CloseLink,
   CloseResult,
   CloseRetagOutcome,
@@ -44,6 +45,24 @@ PayrollCloseSchema.index(
     partialFilterExpression: { seq: { $exists: true } },
   },
 );
+// the sites holding closes of an earlier release (no `seq`: indexed as null), for the boot's
+// link: a seek of these alone, never a scan of every close (UNLINKED_SITES_PIPELINE)
+PayrollCloseSchema.index({ seq: 1, siteId: 1 }, { name: 'payroll_closes_unlinked' });
+
+/**
+ * Up to `limit` sites holding closes not linked yet, by site id: the `$match` and `$sort` on
+ * `payroll_closes_unlinked` (an index scan of the unlinked closes alone), then one per site.
+ * Exported for the schema spec.
+ */
+export function UNLINKED_SITES_PIPELINE(limit: number): object[] {
+  return [
+    { $match: { seq: null } },
+    { $sort: { seq: 1, siteId: 1 } },
+    { $group: { _id: '$siteId' } },
+    { $sort: { _id: 1 } },
+    { $limit: limit },
+  ];
+}
 
 @Schema({ collection: 'payroll_close_heads', versionKey: false })
 export class PayrollCloseHeadDocument {
@@ -53,6 +72,9 @@ export class PayrollCloseHeadDocument {
   /** `''` for the head of the empty chain (mongoose's `required` refuses an empty string). */
   @Prop({ type: String }) digest!: string;
   @Prop({ type: String, required: true }) tag!: string;
+  /** The digest of its closes' periods and its tag (null: made again by the next read). */
+  @Prop({ type: String }) periods?: string | null;
+  @Prop({ type: String }) periodsTag?: string | null;
 }
 export const PayrollCloseHeadSchema = SchemaFactory.createForClass(PayrollCloseHeadDocument);
 
@@ -144,16 +166,20 @@ export class MongoPayrollCloseRepository extends PayrollCloseRepository {
 
   async chainPlaces(
     siteId: string,
-  ): Promise<{ seqs: number[]; tip?: PayrollClose; head?: CloseHead }> {
+  ): Promise<{ places: ClosePlace[]; tip?: PayrollClose; head?: CloseHead }> {
     // the head first: a close recorded meanwhile reads as a head one behind its tip
     const head = await this.readHead(siteId);
     const docs = await this.closes
-      .find({ siteId }, { _id: 0, seq: 1 })
+      .find({ siteId }, { _id: 0, seq: 1, from: 1, to: 1 })
       .sort({ seq: 1 })
-      .lean<Array<{ seq?: number }>>();
+      .lean<Array<{ seq?: number; from: string; to: string }>>();
     const tip = await this.tip(siteId);
     return {
-      seqs: docs.map((d) => (typeof d.seq === 'number' ? d.seq : 0)),
+      places: docs.map((d) => ({
+        seq: typeof d.seq === 'number' ? d.seq : 0,
+        from: String(d.from),
+        to: String(d.to),
+      })),
       ...(tip ? { tip } : {}),
       ...(head ? { head } : {}),
     };
@@ -171,9 +197,19 @@ export class MongoPayrollCloseRepository extends PayrollCloseRepository {
     return this.moveHead(was, next);
   }
 
+  async setPeriods(head: CloseHead, periods: string, periodsTag: string): Promise<boolean> {
+    const { matchedCount } = await this.heads.updateOne(
+      { _id: head.siteId, seq: head.seq, digest: head.digest, tag: head.tag },
+      { $set: { periods, periodsTag } },
+    );
+    return matchedCount === 1;
+  }
+
   async unlinkedSiteIds(limit: number): Promise<string[]> {
-    const ids = await this.closes.distinct('siteId', { seq: { $exists: false } });
-    return ids.map(String).sort().slice(0, limit);
+    const groups = await this.closes
+      .aggregate<{ _id: string }>(UNLINKED_SITES_PIPELINE(limit) as never)
+      .exec();
+    return groups.map((g) => String(g._id));
   }
 
   async link(siteId: string, link: CloseLink): Promise<boolean> {
@@ -211,16 +247,25 @@ export class MongoPayrollCloseRepository extends PayrollCloseRepository {
     siteId: string,
     plan: (head: CloseHead) => CloseRetagPlan,
   ): Promise<CloseRetagOutcome> {
+    let periodsTag: string | null = null;
     const outcome = await retagMongoDocument({
       read: () => this.heads.findById(siteId).lean<PayrollCloseHeadDocument>(),
       retag: (doc) => {
         const made = plan(fromHeadDoc(doc));
+        periodsTag = made.periodsTag ?? null;
         return { outcome: closeRetagOutcome(siteId, made), tag: made.tag };
       },
       setTag: async (doc, tag) => {
+        // the periods re-tagged with the head, or cleared (the next read's walk makes them again)
         const { matchedCount } = await this.heads.updateOne(
           { _id: doc._id, seq: doc.seq, digest: doc.digest, tag: doc.tag },
-          { $set: { tag } },
+          {
+            $set: {
+              tag,
+              periodsTag,
+              ...(periodsTag === null ? { periods: null } : {}),
+            },
+          },
         );
         return matchedCount === 1;
       },
@@ -244,7 +289,13 @@ export class MongoPayrollCloseRepository extends PayrollCloseRepository {
 
   /** Compare-and-set of the site's head from `was` (as read; none: inserted): whether it moved. */
   private async moveHead(was: CloseHead | undefined, next: CloseHead): Promise<boolean> {
-    const set = { seq: next.seq, digest: next.digest, tag: next.tag };
+    const set = {
+      seq: next.seq,
+      digest: next.digest,
+      tag: next.tag,
+      periods: next.periods ?? null,
+      periodsTag: next.periodsTag ?? null,
+    };
     if (!was) {
       try {
         await this.heads.create({ _id: next.siteId, ...set });
@@ -372,5 +423,8 @@ function fromHeadDoc(d: PayrollCloseHeadDocument): CloseHead {
     seq: Number(d.seq),
     digest: String(d.digest),
     tag: String(d.tag),
+    ...(typeof d.periods === 'string' && typeof d.periodsTag === 'string'
+      ? { periods: d.periods, periodsTag: d.periodsTag }
+      : {}),
   };
 }

@@ -170,13 +170,18 @@ describeStoreContract('PayrollCloseRepository', payrollCloseAdapters, ({ sut, st
     });
     expect(await sut().unlinkedSiteIds(10)).toEqual(['s3']);
     expect(await sut().chainPlaces('s1')).toEqual({
-      seqs: [1, 2],
+      places: [
+        { seq: 1, from: dec.from, to: dec.to },
+        { seq: 2, from: oct.from, to: oct.to },
+      ],
       tip: { ...oct, seq: 2, prev: 'p1', tag: 'new-1' },
       head: { siteId: 's1', seq: 2, digest: 'd2', tag: 'h2' },
     });
     // an unlinked close reads in place 0; a site without closes has no tip nor head
-    expect(await sut().chainPlaces('s3')).toEqual({ seqs: [0] });
-    expect(await sut().chainPlaces('s9')).toEqual({ seqs: [] });
+    expect(await sut().chainPlaces('s3')).toEqual({
+      places: [{ seq: 0, from: '2026-10-01', to: '2026-10-31' }],
+    });
+    expect(await sut().chainPlaces('s9')).toEqual({ places: [] });
     // nothing left to link: the link is not called
     expect(
       await sut().link('s1', () => {

@@ -38,6 +38,24 @@ export interface CloseHead {
   seq: number;
   digest: string;
   tag: string;
+  /**
+   * The digest of the periods of closes `1..seq` (`foldPeriods` over each close's `seq`, `from`
+   * and `to`, `''` for the empty chain) and its tag (StoreMac purpose `payroll-close-periods`
+   * over `[siteId, seq, digest, periods]`): what a payroll read checks the site's closed days
+   * against without reading every close. Absent (or not verifying: a head moved by a server of
+   * an earlier release, which leaves them as they were) they are made again from a full walk of
+   * the chain by the next read.
+   */
+  periods?: string;
+  periodsTag?: string;
+}
+
+/** A close's place and period, as a payroll read's check in brief reads them. */
+export interface ClosePlace {
+  /** 0: not linked. */
+  seq: number;
+  from: string;
+  to: string;
 }
 
 /** A site's chain as stored: its closes by `seq` (unlinked ones first), and its head. */
@@ -86,6 +104,11 @@ export interface CloseRetagPlan {
   /** The key it was under (retagged), or the excepted key it verifies under (suspect). */
   from?: string;
   tag?: string;
+  /**
+   * A head's periods tag when it is re-tagged: under the current key when its periods verified
+   * under a key held; undefined: its periods are cleared (made again by the next read's walk).
+   */
+  periodsTag?: string;
 }
 
 /**
@@ -142,12 +165,18 @@ export abstract class PayrollCloseRepository {
   abstract chain(siteId: string): Promise<CloseChain>;
 
   /**
-   * The site's chain in brief (what a payroll read checks): the `seq` of each close in order
-   * (0: not linked), its close of the highest `seq`, and its head.
+   * The site's chain in brief (what a payroll read checks): the place and period of each close
+   * by `seq` (0: not linked, first), its close of the highest `seq`, and its head.
    */
   abstract chainPlaces(
     siteId: string,
-  ): Promise<{ seqs: number[]; tip?: PayrollClose; head?: CloseHead }>;
+  ): Promise<{ places: ClosePlace[]; tip?: PayrollClose; head?: CloseHead }>;
+
+  /**
+   * Sets the periods digest of the site's head as read (`head`: its `seq`, `digest` and `tag`, a
+   * compare-and-set): whether it was still that head.
+   */
+  abstract setPeriods(head: CloseHead, periods: string, periodsTag: string): Promise<boolean>;
 
   /** The site's linked closes after place `seq`, by `seq`. */
   abstract closesAfter(siteId: string, seq: number): Promise<PayrollClose[]>;

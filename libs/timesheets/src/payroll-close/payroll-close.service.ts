@@ -52,9 +52,40 @@ const NONE: Totals = { daysPresent: 0, hours: 0, workedSeconds: 0, flaggedDays: 
  */
 export const UNCONFIRMED_TIP_MS = 60_000;
 
+/** How many sites' first sightings a server keeps (the oldest forgotten first: waits again). */
+const MAX_SIGHTINGS = 10_000;
+
+/**
+ * When this server first saw a close (by its own clock, never the close's `at`: another
+ * server's clock, which a skew would move), kept in memory: per site its latest close (`tips`)
+ * and its closes of an earlier release not linked yet (`unlinked`). A close cannot be seen
+ * before it is stored, so the age it gives is at most its true age: a skew never shortens the
+ * wait, and no server waits more than `UNCONFIRMED_TIP_MS` after it first saw one (a server
+ * just started waits that long for a close left so by a stopped one).
+ */
+class Sightings {
+  private readonly seen = new Map<string, { key: string; at: number }>();
+
+  /** Milliseconds since this server first saw `key` as the site's close of kind `kind`. */
+  ageOf(kind: 'tip' | 'unlinked', siteId: string, key: string, now: number): number {
+    const id = `${kind}|${siteId}|${kind === 'unlinked' ? key : ''}`;
+    const was = this.seen.get(id);
+    if (was && was.key === key) return now - was.at;
+    this.seen.delete(id);
+    if (this.seen.size >= MAX_SIGHTINGS) this.seen.delete(this.seen.keys().next().value!);
+    this.seen.set(id, { key, at: now });
+    return 0;
+  }
+
+  forget(kind: 'tip' | 'unlinked', siteId: string, key: string): void {
+    this.seen.delete(`${kind}|${siteId}|${kind === 'unlinked' ? key : ''}`);
+  }
+}
+
 @Injectable()
 export class PayrollCloseService implements OnModuleInit {
   private readonly logger = new Logger(PayrollCloseService.name);
+  private readonly sightings = new Sightings();
 
   constructor(
     private readonly repo: PayrollCloseRepository,
@@ -110,6 +141,8 @@ export class PayrollCloseService implements OnModuleInit {
     }
     this.checked(result.close);
     if (result.status === 'closed') {
+      // its own close: seen from now
+      this.tipAge(result.close);
       this.logger.log(
         { siteId: scope.siteId, from: scope.from, to: scope.to, workers: workers.length },
         'Payroll period closed',
@@ -129,14 +162,36 @@ export class PayrollCloseService implements OnModuleInit {
   }> {
     const closes = await this.repo.list(siteId, limit, before);
     let chain = await this.repo.chain(siteId);
+    const linked = chain.closes.filter((c) => c.seq !== 0);
+    const unlinked = chain.closes.filter((c) => c.seq === 0);
+    const tip = linked[linked.length - 1];
+    if (tip) this.tipAge(tip);
+    let pending = false;
+    if (unlinked.length > 0) {
+      pending = this.pendingUnlinked(siteId, unlinked, tip, chain.head);
+      if (!pending) {
+        // a site that cannot be linked (its chain broken) lists broken below
+        await this.linkOnRead(siteId).catch(() => undefined);
+        chain = await this.repo.chain(siteId);
+      }
+    }
+    // closes of an earlier release too new to link are left out of the check (as a read's)
+    if (pending) chain = { ...chain, closes: chain.closes.filter((c) => c.seq !== 0) };
     const rolled = await this.rollForward(
       siteId,
       chain.closes[chain.closes.length - 1],
       chain.head,
     );
-    if (rolled === 'rolled') chain = await this.repo.chain(siteId);
+    if (rolled === 'rolled') {
+      chain = await this.repo.chain(siteId);
+      if (pending) chain = { ...chain, closes: chain.closes.filter((c) => c.seq !== 0) };
+    }
     const broken = typeof rolled === 'object' ? rolled.broken : this.brokenLink(chain);
     if (broken) this.alarmBroken(siteId, broken);
+    // every link checked: a head without its periods digest is given it (as a payroll read's)
+    else if (chain.head && this.periodsOf(chain.head) === undefined) {
+      await this.setPeriodsFrom(chain);
+    }
     return {
       closes: closes.map((c) => ({ ...c, integrity: this.verifies(c) ? 'verified' : 'tampered' })),
       chain: broken ? 'broken' : 'verified',
@@ -187,7 +242,12 @@ export class PayrollCloseService implements OnModuleInit {
       before = close;
       return close;
     });
-    return { closes, head: this.headOf(before!), ...this.baseOf(unlinked[0].siteId, tip, head) };
+    const periods = this.periodsAfter(this.periodsAt(tip, head), closes);
+    return {
+      closes,
+      head: this.headOf(before!, periods),
+      ...this.baseOf(unlinked[0].siteId, tip, head),
+    };
   };
 
   /** The close linked after the site's chain as read in the write, tagged, and its new head. */
@@ -197,7 +257,7 @@ export class PayrollCloseService implements OnModuleInit {
       // a tip its head does not name yet is a close another replica (MongoDB) is still
       // recording: building on it could outlive it (its replica removes it when its head move
       // loses), so wait; one left so longer than UNCONFIRMED_TIP_MS is a crashed replica's
-      if (tip && head && head.seq === tip.seq - 1 && draft.at - tip.at < UNCONFIRMED_TIP_MS) {
+      if (tip && head && head.seq === tip.seq - 1 && this.tipAge(tip) < UNCONFIRMED_TIP_MS) {
         throw new TimesheetsError(
           'payroll_close_raced',
           'Another close of this site is being recorded (by another server): nothing was recorded; send the close again',
@@ -205,8 +265,19 @@ export class PayrollCloseService implements OnModuleInit {
       }
       const linked = { ...draft, seq: (tip?.seq ?? 0) + 1, prev: tip ? digestOf(tip) : '' };
       const close = { ...linked, tag: this.tagOf(linked) };
-      return { close, head: this.headOf(close), ...this.baseOf(draft.siteId, tip, head) };
+      const periods = this.periodsAfter(this.periodsAt(tip, head), [close]);
+      return { close, head: this.headOf(close, periods), ...this.baseOf(draft.siteId, tip, head) };
     };
+  }
+
+  /** How long this server has seen `tip` as its site's latest close (its own clock). */
+  private tipAge(tip: PayrollClose): number {
+    return this.sightings.ageOf(
+      'tip',
+      tip.siteId,
+      `${tip.seq}|${tip.tag}`,
+      this.clock.now().getTime(),
+    );
   }
 
   /** For a site with no close nor head: the tagged head of its empty chain (`seq` 0). */
@@ -222,11 +293,13 @@ export class PayrollCloseService implements OnModuleInit {
         seq: 0,
         digest: '',
         tag: this.mac.mac('payroll-close-head', headDataOf(siteId, 0, '')),
+        ...this.periodsTagged(siteId, 0, '', ''),
       },
     };
   }
 
-  private headOf(close: PayrollClose): CloseHead {
+  /** The head naming `close`, with `periods` (the digest of the periods up to it) when known. */
+  private headOf(close: PayrollClose, periods: string | undefined): CloseHead {
     const digest = digestOf(close);
     const data = headDataOf(close.siteId, close.seq, digest);
     return {
@@ -234,7 +307,57 @@ export class PayrollCloseService implements OnModuleInit {
       seq: close.seq,
       digest,
       tag: this.mac.mac('payroll-close-head', data),
+      ...(periods !== undefined
+        ? this.periodsTagged(close.siteId, close.seq, digest, periods)
+        : {}),
     };
+  }
+
+  private periodsTagged(
+    siteId: string,
+    seq: number,
+    digest: string,
+    periods: string,
+  ): { periods: string; periodsTag: string } {
+    return {
+      periods,
+      periodsTag: this.mac.mac(
+        'payroll-close-periods',
+        periodsDataOf(siteId, seq, digest, periods),
+      ),
+    };
+  }
+
+  /** The head's periods digest when it verifies (over its place and digest), else undefined. */
+  private periodsOf(head: CloseHead): string | undefined {
+    if (head.periods === undefined || head.periodsTag === undefined) return undefined;
+    const data = periodsDataOf(head.siteId, head.seq, head.digest, head.periods);
+    return this.mac.verify('payroll-close-periods', data, head.periodsTag)
+      ? head.periods
+      : undefined;
+  }
+
+  /**
+   * The periods digest of the chain up to `tip` as read in a write (the head's, plus the tip's
+   * when the head is one behind it and the tip verifies; `''` for a site with neither), or
+   * undefined when the head carries none that verify (the next read's walk makes them).
+   */
+  private periodsAt(
+    tip: PayrollClose | undefined,
+    head: CloseHead | undefined,
+  ): string | undefined {
+    if (!head) return tip ? undefined : '';
+    const periods = this.periodsOf(head);
+    if (periods === undefined || !tip || head.seq === tip.seq) return periods;
+    if (head.seq === tip.seq - 1 && this.verifies(tip)) return foldPeriods(periods, tip);
+    return undefined;
+  }
+
+  private periodsAfter(
+    periods: string | undefined,
+    closes: ReadonlyArray<{ seq: number; from: string; to: string }>,
+  ): string | undefined {
+    return periods === undefined ? undefined : closes.reduce(foldPeriods, periods);
   }
 
   /**
@@ -301,7 +424,7 @@ export class PayrollCloseService implements OnModuleInit {
     head: CloseHead | undefined,
   ): Promise<'none' | 'rolled' | 'missed' | { broken: string }> {
     if (!this.repo.headMayTrail || !tip || !head || head.seq >= tip.seq) return 'none';
-    if (this.clock.now().getTime() - tip.at < UNCONFIRMED_TIP_MS) return 'none';
+    if (this.tipAge(tip) < UNCONFIRMED_TIP_MS) return 'none';
     if (!this.headVerifies(head)) return { broken: 'the head does not verify' };
     const after = await this.repo.closesAfter(siteId, head.seq);
     let [seq, digest] = [head.seq, head.digest];
@@ -316,7 +439,10 @@ export class PayrollCloseService implements OnModuleInit {
       [seq, digest] = [c.seq, digestOf(c)];
     }
     if (after.length === 0) return 'missed';
-    const next = this.headOf(after[after.length - 1]);
+    const next = this.headOf(
+      after[after.length - 1],
+      this.periodsAfter(this.periodsOf(head), after),
+    );
     if (!(await this.repo.rollHead(head, next))) return 'missed';
     this.logger.warn(
       { siteId, from: head.seq, to: next.seq },
@@ -336,30 +462,118 @@ export class PayrollCloseService implements OnModuleInit {
 
   /**
    * 503 `payroll_close_chain_broken` unless the site's chain holds in brief (a payroll read's
-   * check): every close in its place, 1 to n, none missing or twice, and the head naming the
-   * latest. A close deleted leaves a place missing or the head ahead; a close moved or edited
-   * fails its own tag (its place and link are under it), refused by the reads of its period.
-   * The listing checks every link.
+   * check): every close in its place, 1 to n, none missing or twice, the head naming the latest,
+   * and the periods of the closes the head names folding to the head's tagged periods digest
+   * (a close's `from`/`to` or place edited: its period would read open). A close whose head is
+   * not moved yet (one behind) is checked by its own tag. A head whose periods digest is absent
+   * or does not verify (written by a server of an earlier release) is checked by a full walk of
+   * the links, as the listing does, and given its periods digest. A close's other fields edited
+   * fail its tag, refused by the reads of its period.
    */
   private async refuseBrokenChain(siteId: string): Promise<void> {
     for (let tries = 1; ; tries++) {
-      const { seqs, tip, head } = await this.repo.chainPlaces(siteId);
-      const at = seqs.findIndex((seq, i) => seq !== i + 1);
+      const { places: all, tip, head } = await this.repo.chainPlaces(siteId);
+      if (tip) this.tipAge(tip);
+      // closes of an earlier release (a server of it still running: a rolling upgrade) linked
+      // here as at boot, once this server has seen them a minute (their server may still remove
+      // one that lost an overlap); till then they are left out of the chain's check
+      const unlinked = all.filter((p) => p.seq === 0);
+      if (unlinked.length > 0 && !this.pendingUnlinked(siteId, unlinked, tip, head)) {
+        if (tries < 3) {
+          await this.linkOnRead(siteId);
+          continue;
+        }
+        this.chainBroken(siteId, `the close of ${unlinked[0].from} is not linked`);
+      }
+      const places = all.filter((p) => p.seq !== 0);
+      const at = places.findIndex((p, i) => p.seq !== i + 1);
       if (at >= 0) {
         this.chainBroken(
           siteId,
-          `close #${at + 1} is missing or not linked (stored there: #${seqs[at]})`,
+          `close #${at + 1} is missing or not linked (stored there: #${places[at].seq})`,
         );
       }
       const rolled = await this.rollForward(siteId, tip, head);
-      if (rolled === 'rolled') return;
       if (typeof rolled === 'object') this.chainBroken(siteId, rolled.broken);
-      // the head moved meanwhile (another close, or another read rolling it): read again
-      if (rolled === 'missed' && tries < 3) continue;
+      // the head moved (rolled by this read, or meanwhile by another): read again
+      if ((rolled === 'rolled' || rolled === 'missed') && tries < 3) continue;
       const broken = this.brokenHead(tip, head);
       if (broken) this.chainBroken(siteId, broken);
+      if (!head) return;
+      const periods = this.periodsOf(head);
+      if (periods === undefined) {
+        if (await this.givePeriods(siteId)) return;
+        if (tries < 3) continue;
+        return;
+      }
+      const named = places.slice(0, head.seq);
+      if (named.reduce(foldPeriods, '') !== periods) {
+        this.chainBroken(siteId, 'the period or place of a close was changed');
+      }
+      // a close whose head is not moved yet: its period is under its own tag
+      if (tip && tip.seq > head.seq && !this.verifies(tip)) {
+        this.chainBroken(siteId, `close #${tip.seq} (${tip.from}) does not verify`);
+      }
       return;
     }
+  }
+
+  /**
+   * Whether a site's closes of an earlier release are still too new to link: one this server
+   * first saw less than `UNCONFIRMED_TIP_MS` ago (its server may still remove it, the later of
+   * two overlapping closes), or a latest close its head does not name yet as new (a close is
+   * not linked after it: the unconfirmed-tip rule of a close).
+   */
+  private pendingUnlinked(
+    siteId: string,
+    unlinked: ReadonlyArray<{ from: string }>,
+    tip: PayrollClose | undefined,
+    head: CloseHead | undefined,
+  ): boolean {
+    const now = this.clock.now().getTime();
+    const young = unlinked
+      .map((p) => this.sightings.ageOf('unlinked', siteId, p.from, now))
+      .some((age) => age < UNCONFIRMED_TIP_MS);
+    return (
+      young ||
+      (tip !== undefined &&
+        head !== undefined &&
+        head.seq === tip.seq - 1 &&
+        this.tipAge(tip) < UNCONFIRMED_TIP_MS)
+    );
+  }
+
+  /** A read's link of a site's closes of an earlier release (as at boot): logged when linked. */
+  private async linkOnRead(siteId: string): Promise<void> {
+    if (await this.repo.link(siteId, this.linkLegacy)) {
+      this.logger.log({ siteId }, 'Payroll closes of an earlier release linked on read');
+    }
+  }
+
+  /**
+   * A head without a periods digest that verifies (a head of an earlier release, or one an
+   * earlier release's server moved): every link checked, as the listing does, and the digest of
+   * the periods of the closes it names set by a compare-and-set. true: set (or broken: thrown);
+   * false: the head moved meanwhile.
+   */
+  private async givePeriods(siteId: string): Promise<boolean> {
+    const chain = await this.repo.chain(siteId);
+    const broken = this.brokenLink(chain);
+    if (broken) this.chainBroken(siteId, broken);
+    return this.setPeriodsFrom(chain);
+  }
+
+  /** A chain whose every link held: its head given the periods digest of the closes it names. */
+  private async setPeriodsFrom(chain: CloseChain): Promise<boolean> {
+    const head = chain.head!;
+    const periods = chain.closes.slice(0, head.seq).reduce(foldPeriods, '');
+    const tagged = this.periodsTagged(head.siteId, head.seq, head.digest, periods);
+    if (!(await this.repo.setPeriods(head, tagged.periods, tagged.periodsTag))) return false;
+    this.logger.log(
+      { siteId: head.siteId, seq: head.seq },
+      'Payroll close head given its periods digest',
+    );
+    return true;
   }
 
   private chainBroken(siteId: string, broken: string): never {
@@ -489,14 +703,21 @@ export class PayrollCloseService implements OnModuleInit {
     const out: CloseRetagOutcome[] = [];
     for (const id of await this.repo.retagHeadIds(afterId, limit)) {
       out.push(
-        await this.repo.retagHead(id, (head) =>
-          this.planOf(
+        await this.repo.retagHead(id, (head) => {
+          const plan = this.planOf(
             'payroll-close-head',
             headDataOf(head.siteId, head.seq, head.digest),
             head.tag,
             except,
-          ),
-        ),
+          );
+          if (plan.result !== 'retagged' || head.periods === undefined) return plan;
+          // its periods with it: re-tagged when they verify under a key held and not excepted,
+          // else cleared (the next read's walk makes them again; never laundered)
+          const data = periodsDataOf(head.siteId, head.seq, head.digest, head.periods);
+          const periods = this.planOf('payroll-close-periods', data, head.periodsTag ?? '', except);
+          const periodsTag = periods.result === 'current' ? head.periodsTag : periods.tag;
+          return { ...plan, ...(periodsTag !== undefined ? { periodsTag } : {}) };
+        }),
       );
     }
     return out;
@@ -508,7 +729,7 @@ export class PayrollCloseService implements OnModuleInit {
   }
 
   private planOf(
-    purpose: 'payroll-close' | 'payroll-close-head',
+    purpose: 'payroll-close' | 'payroll-close-head' | 'payroll-close-periods',
     data: string,
     tag: string,
     except: readonly string[],
@@ -562,6 +783,21 @@ export function closeTagData(c: Omit<PayrollClose, 'tag'>): string {
 function digestOf(c: PayrollClose): string {
   const { tag: _tag, ...unsigned } = c;
   return createHash('sha256').update(closeTagData(unsigned)).digest('base64url');
+}
+
+/**
+ * The periods digest of a chain after `c`: SHA-256 of `[periods before, seq, from, to]`
+ * (base64url; `''` for the empty chain).
+ */
+export function foldPeriods(periods: string, c: { seq: number; from: string; to: string }): string {
+  return createHash('sha256')
+    .update(JSON.stringify([periods, c.seq, c.from, c.to]))
+    .digest('base64url');
+}
+
+/** What a head's periods tag covers. */
+function periodsDataOf(siteId: string, seq: number, digest: string, periods: string): string {
+  return JSON.stringify([siteId, seq, digest, periods]);
 }
 
 /** What a head's tag covers. */
