@@ -103,7 +103,7 @@ describe('foundation (e2e)', () => {
       400,
       [
         { field: 'from', message: 'is required' },
-        { field: 'to', message: 'must be a calendar day YYYY-MM-DD' },
+        { field: 'to', message: 'must be a calendar day YYYY-MM-DD from 1970-01-01 to 9998-12-31' },
       ],
     ]);
   });

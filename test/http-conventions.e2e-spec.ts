@@ -318,6 +318,23 @@ describe('HTTP conventions (e2e)', () => {
         { field: 'limit', message: expect.stringMatching(/less than 1/) },
       ]);
     });
+
+    it('should refuse a query parameter the ledger export does not take (limit=abc), as the listings refuse theirs, not ignore it', async () => {
+      const path = `/api/v5/ledger/${siteId}/export`;
+      for (const query of ['limit=abc', 'limit=5', 'after=3']) {
+        const res = await http(t.baseUrl, 'GET', `${path}?${query}`, { key: t.keys.admin });
+        const field = query.split('=')[0];
+        expect([res.status, res.body.code, res.body.errors]).toEqual([
+          400,
+          'validation_failed',
+          [{ field, message: `property ${field} should not exist` }],
+        ]);
+      }
+      // without one, the export as before: NDJSON
+      const plain = await fetch(`${t.baseUrl}${path}`, { headers: { 'x-api-key': t.keys.admin } });
+      expect(plain.status).toBe(200);
+      expect(plain.headers.get('content-type')).toContain('application/x-ndjson');
+    });
   });
 
   describe('Authorization header', () => {

@@ -231,4 +231,51 @@ describe('timesheets: refused punches counted per packet (e2e, controllable cloc
       expect.objectContaining({ daysPresent: 0, refusedPunches: 1 }),
     ]);
   });
+
+  it('should not list at a site a worker never assigned to it whose phone signed a punch for it (site_not_allowed), and keep that punch in its fraud events', async () => {
+    clock.set('2026-12-04T02:00:00.000Z');
+    // NY: a site of its own crew; the stranger is a worker of siteId only
+    const ny = (await createSite(t.baseUrl, t.keys.admin, 'Asia/Kolkata')).siteId;
+    const crew = await phoneAt(t.baseUrl, t.keys.admin, ny);
+    const stranger = await phoneAt(t.baseUrl, t.keys.admin, siteId);
+    clock.set('2026-12-04T06:00:00.000Z');
+    const res = await sync(t.baseUrl, stranger, [
+      signPacket(stranger, { type: 'check_in', siteId: ny, timestamp: '2026-12-04T04:00:00.000Z' }),
+    ]);
+    expect(reasons(res)).toEqual(['site_not_allowed']);
+    // NY's own worker, with a punch refused for its age at NY: still NY's row, counted
+    clock.set('2026-12-14T06:00:00.000Z');
+    await syncRefused(
+      t.baseUrl,
+      crew,
+      [['check_in', '2026-12-04T03:30:00.000Z']],
+      'timestamp_too_old',
+    );
+
+    const q = 'from=2026-12-01&to=2026-12-31';
+    const read = (path: string) => http(t.baseUrl, 'GET', path, { key: t.keys.auditor });
+    const listed = await read(`/api/v5/sites/${ny}/payroll?${q}`);
+    expect(listed.status).toBe(200);
+    expect(listed.body.workers).toEqual([
+      expect.objectContaining({ workerId: crew.workerId, daysPresent: 0, refusedPunches: 1 }),
+    ]);
+    const csv = await read(`/api/v5/sites/${ny}/payroll.csv?${q}`);
+    expect(csv.status).toBe(200);
+    expect(parse(csv.body as string, { columns: true })).toEqual([
+      expect.objectContaining({ worker_id: crew.workerId, refused_punches: '1' }),
+    ]);
+    // as its own filter says: no worker of NY
+    const one = await read(`/api/v5/sites/${ny}/payroll?${q}&workerId=${stranger.workerId}`);
+    expect([one.status, one.body.code]).toEqual([404, 'worker_not_found']);
+    // the refused punch is where it belongs: the fraud events, naming NY
+    const events = await http(
+      t.baseUrl,
+      'GET',
+      `/api/v5/fraud/events?workerId=${stranger.workerId}&type=site_not_allowed`,
+      { key: t.keys.admin },
+    );
+    expect(events.body.map((e: any) => [e.punch, e.integrity])).toEqual([
+      [{ type: 'check_in', at: '2026-12-04T04:00:00.000Z', siteId: ny }, 'verified'],
+    ]);
+  });
 });

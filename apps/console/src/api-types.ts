@@ -53,9 +53,9 @@ export interface CheckpointView {
 }
 
 export interface ClosePayrollDto {
-  /** First local day (YYYY-MM-DD), inclusive */
+  /** First local day (YYYY-MM-DD, 1970-01-01 to 9998-12-31), inclusive */
   from: string;
-  /** Last local day (YYYY-MM-DD), inclusive, before today at the site (422 period_not_over); before `from` → 400 invalid_period */
+  /** Last local day (YYYY-MM-DD, 1970-01-01 to 9998-12-31), inclusive, before today at the site (422 period_not_over); before `from` → 400 invalid_period */
   to: string;
 }
 

@@ -21,6 +21,7 @@ import {
   CheckpointListQuery,
   InclusionProofView,
   InclusionQuery,
+  LedgerExportQuery,
   LedgerVerificationView,
   SiteIdParam,
 } from './dto/ledger.dto';
@@ -47,7 +48,12 @@ export class LedgerController {
       'One {siteId,seq,prevHash,recordHash,data,meta} JSON per line, in seq order; sent as a ' +
       'download (Content-Disposition: attachment; filename="ledger-<siteId>.ndjson")',
   })
-  async export(@Param() params: SiteIdParam, @Res() response: Response): Promise<void> {
+  async export(
+    @Param() params: SiteIdParam,
+    // no parameter taken: one sent is refused (400 validation_failed), never ignored
+    @Query() _query: LedgerExportQuery,
+    @Res() response: Response,
+  ): Promise<void> {
     await this.requireSite(params.siteId);
     response.status(200).setHeader('content-type', 'application/x-ndjson; charset=utf-8');
     response.setHeader(

@@ -137,19 +137,29 @@ export class TimesheetsService {
   private async refuseWorkerNotOfSite(siteId: string, workerId: string): Promise<void> {
     const worker = await this.workforce.findWorker(workerId);
     if (!worker) throw new TimesheetsError('worker_not_found', 'No worker has this workerId');
-    if (worker.integrity === 'tampered' || worker.siteIds.includes(siteId)) return;
-    const changes = (await this.workforce.eventsOf(workerId)).filter(
-      (e) => e.action === 'sites_changed',
-    );
-    const ever =
-      (changes.length > 0 && changes[0].previousSiteIds === undefined) ||
-      changes.some((e) => e.siteIds?.includes(siteId) || e.previousSiteIds?.includes(siteId));
-    if (!ever) {
+    if (!(await this.everOfSite(worker, siteId))) {
       throw new TimesheetsError(
         'worker_not_found',
         'No worker of this site has this workerId (it was never assigned to the site)',
       );
     }
+  }
+
+  /**
+   * Whether the site is one of the worker's, now or in any site change it went through (as
+   * `refuseWorkerNotOfSite` reads it): a worker never assigned to the site is no row of its
+   * payroll, even when its phone signed a punch for the site (refused `site_not_allowed`; the
+   * fraud events keep that punch).
+   */
+  private async everOfSite(worker: Worker, siteId: string): Promise<boolean> {
+    if (worker.integrity === 'tampered' || worker.siteIds.includes(siteId)) return true;
+    const changes = (await this.workforce.eventsOf(worker.id)).filter(
+      (e) => e.action === 'sites_changed',
+    );
+    return (
+      (changes.length > 0 && changes[0].previousSiteIds === undefined) ||
+      changes.some((e) => e.siteIds?.includes(siteId) || e.previousSiteIds?.includes(siteId))
+    );
   }
 
   async page(
@@ -238,9 +248,15 @@ export class TimesheetsService {
     const refused = await this.refusedPunchesOf(scope);
     const unseen = [...refused.keys()].filter((id) => !byWorker.has(id));
     // a worker whose every punch of the period was refused has no day: a row of its own (a
-    // thekedar's phone's punches are refused too, but a thekedar is no worker of the payroll)
-    const newcomers =
-      unseen.length > 0 ? (await this.workforce.findWorkers(unseen)).map((w) => w.id) : [];
+    // thekedar's phone's punches are refused too, but a thekedar is no worker of the payroll),
+    // when the site is or was one of its sites: a phone of a worker never assigned to the site
+    // that signs a punch for it (refused `site_not_allowed`) does not put a stranger into the
+    // site's payroll (its fraud event names the punch). One read of the workers' changes per
+    // such worker only, none for the workers with days.
+    const newcomers: string[] = [];
+    for (const w of unseen.length > 0 ? await this.workforce.findWorkers(unseen) : []) {
+      if (await this.everOfSite(w, scope.siteId)) newcomers.push(w.id);
+    }
     const people = await this.peopleOfIds(newcomers);
     for (const id of newcomers) byWorker.set(id, row(id, people.get(id)));
     for (const [id, count] of refused) {

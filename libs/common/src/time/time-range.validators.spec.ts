@@ -1,6 +1,7 @@
 import { IsOptional, validateSync } from '../validation/validators';
 import {
   invertedRangeOnly,
+  isBoundedDay,
   isCalendarDay,
   IsDay,
   IsInstant,
@@ -33,6 +34,14 @@ describe('time range validators', () => {
       7,
     ]) {
       expect(isCalendarDay(bad)).toBe(false);
+    }
+  });
+
+  it('should take as a period day only the days from 1970-01-01 to 9998-12-31', () => {
+    for (const ok of ['1970-01-01', '2026-12-07', '9998-12-31'])
+      expect(isBoundedDay(ok)).toBe(true);
+    for (const bad of ['1969-12-31', '9999-01-01', '9999-12-31', '0000-01-01', '0001-01-01']) {
+      expect(isBoundedDay(bad)).toBe(false);
     }
   });
 

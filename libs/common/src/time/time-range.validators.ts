@@ -60,14 +60,29 @@ function endBoundMs(value: unknown): number {
   return DAY_PATTERN.test(value) ? ms + 86_400_000 - 1 : ms;
 }
 
+/**
+ * The local days a timesheet period, a payroll, a close or a page of closes may name: from the
+ * Unix epoch (as a correction's instants) to the last day of year 9998. The end is a year short
+ * of what `YYYY-MM-DD` can write: a period's end is read up to the start of its next local day,
+ * in any zone (UTC-12 to UTC+14), and the day after 9999-12-31 has no 4-digit year (the payroll
+ * of `to=9999-12-31` answered 500). Years 0000 to 0099 never were days (`isCalendarDay`).
+ */
+export const EARLIEST_DAY = '1970-01-01';
+export const LATEST_DAY = '9998-12-31';
+
+/** A calendar day (`isCalendarDay`) from EARLIEST_DAY to LATEST_DAY. */
+export function isBoundedDay(value: unknown): value is string {
+  return isCalendarDay(value) && value >= EARLIEST_DAY && value <= LATEST_DAY;
+}
+
 @ValidatorConstraint({ name: 'isDay' })
 export class IsDayConstraint implements ValidatorConstraintInterface {
   validate(value: unknown): boolean {
-    return isCalendarDay(value);
+    return isBoundedDay(value);
   }
 
   defaultMessage(args: ValidationArguments): string {
-    return `${args.property} must be a calendar day YYYY-MM-DD`;
+    return `${args.property} must be a calendar day YYYY-MM-DD from ${EARLIEST_DAY} to ${LATEST_DAY}`;
   }
 }
 
@@ -117,7 +132,7 @@ function register(
     });
 }
 
-/** A local calendar day `YYYY-MM-DD` (timesheet periods). */
+/** A local calendar day `YYYY-MM-DD` from EARLIEST_DAY to LATEST_DAY (timesheet periods). */
 export function IsDay(options?: ValidationOptions): PropertyDecorator {
   return register(IsDayConstraint, [], options);
 }

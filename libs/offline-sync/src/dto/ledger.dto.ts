@@ -19,6 +19,13 @@ export class SiteIdParam {
   siteId!: string;
 }
 
+/**
+ * The export's query: it takes no parameter (the whole chain, in seq order). Declared so that
+ * the validation pipe refuses one sent (`limit=abc`, `after=…`) with `400 validation_failed`
+ * naming it, as every listing refuses what it does not take, instead of ignoring it.
+ */
+export class LedgerExportQuery {}
+
 export class LedgerVerificationView {
   @ApiProperty() ok!: boolean;
   @ApiProperty() length!: number;

@@ -1,7 +1,14 @@
 import { parse } from 'csv-parse/sync';
-import { csvField, csvLine, csvRow } from './timesheet-csv';
+import { csvField, csvLine, csvNumber, csvRow } from './timesheet-csv';
 
 describe('timesheet CSV (RFC 4180)', () => {
+  it('should write a number cell as its digits, a negative one too, and guard the text cells beside it', () => {
+    expect(csvLine(['-2+3', csvNumber(-9, 2), csvNumber(-32400), csvNumber(0)])).toBe(
+      `"'-2+3",-9.00,-32400,0\r\n`,
+    );
+    expect(() => csvNumber(Number.NaN)).toThrow(RangeError);
+  });
+
   it('should quote only fields that need it, doubling quotes, and end lines with CRLF', () => {
     expect(csvField('plain')).toBe('plain');
     expect(csvField('a,b')).toBe('"a,b"');

@@ -63,8 +63,31 @@ export function csvField(value: string): string {
   return /[",;\r\n]/.test(value) ? `"${value.replace(/"/g, '""')}"` : value;
 }
 
-export function csvLine(fields: string[]): string {
-  return `${fields.map(csvField).join(',')}\r\n`;
+/**
+ * A number the server computed (hours, seconds, counts, their change since a close, which may
+ * be negative): written as its digits, never quoted. The formula guard of `csvField` is for
+ * text that came from users (names, phones, ids); a number is no formula, and `'-9.00` would
+ * be read as text by the payroll software, so a negative change would not be paid back.
+ */
+export class CsvNumber {
+  readonly text: string;
+
+  constructor(value: number, fractionDigits?: number) {
+    if (!Number.isFinite(value)) throw new RangeError('a CSV number must be finite');
+    this.text = fractionDigits === undefined ? String(value) : value.toFixed(fractionDigits);
+  }
+}
+
+/** A number cell (`CsvNumber`): `digits` fixed decimals, or the number as it is. */
+export function csvNumber(value: number, fractionDigits?: number): CsvNumber {
+  return new CsvNumber(value, fractionDigits);
+}
+
+/** A CSV cell: text (user input, guarded by `csvField`) or a number the server computed. */
+export type CsvCell = string | CsvNumber;
+
+export function csvLine(fields: readonly CsvCell[]): string {
+  return `${fields.map((f) => (f instanceof CsvNumber ? f.text : csvField(f))).join(',')}\r\n`;
 }
 
 /**
@@ -83,7 +106,7 @@ export function csvRow(d: TimesheetDayView, person?: CsvPerson): string {
     d.date,
     d.firstIn ?? '',
     d.lastOut ?? '',
-    d.hours.toFixed(2),
+    csvNumber(d.hours, 2),
     d.flags.map((f) => `${f.type}${f.detail ? `:${f.detail}` : ''}@${f.seq}`).join('; '),
     d.corrected ? 'true' : 'false',
     d.seqs.join(' '),
@@ -117,15 +140,15 @@ export function payrollCsvRow(w: PayrollWorkerView): string {
     w.workerId,
     w.name ?? '',
     w.phone ?? '',
-    String(w.daysPresent),
-    w.hours.toFixed(2),
-    String(w.workedSeconds),
-    String(w.flaggedDays),
-    String(w.correctedDays),
-    since ? String(since.daysPresent) : '',
-    since ? since.hours.toFixed(2) : '',
-    since ? String(since.workedSeconds) : '',
-    since ? String(since.flaggedDays) : '',
-    String(w.refusedPunches),
+    csvNumber(w.daysPresent),
+    csvNumber(w.hours, 2),
+    csvNumber(w.workedSeconds),
+    csvNumber(w.flaggedDays),
+    csvNumber(w.correctedDays),
+    since ? csvNumber(since.daysPresent) : '',
+    since ? csvNumber(since.hours, 2) : '',
+    since ? csvNumber(since.workedSeconds) : '',
+    since ? csvNumber(since.flaggedDays) : '',
+    csvNumber(w.refusedPunches),
   ]);
 }

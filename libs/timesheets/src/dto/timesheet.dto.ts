@@ -107,13 +107,17 @@ export class SiteParam {
 }
 
 export class PeriodQuery {
-  @ApiProperty({ example: '2026-03-01', description: 'First local day (YYYY-MM-DD), inclusive' })
+  @ApiProperty({
+    example: '2026-03-01',
+    description: 'First local day (YYYY-MM-DD, 1970-01-01 to 9998-12-31), inclusive',
+  })
   @IsDay()
   from!: string;
 
   @ApiProperty({
     example: '2026-03-07',
-    description: 'Last local day (YYYY-MM-DD), inclusive; before `from` → 400 invalid_period',
+    description:
+      'Last local day (YYYY-MM-DD, 1970-01-01 to 9998-12-31), inclusive; before `from` → 400 invalid_period',
   })
   @IsDay()
   @NotBefore('from')

@@ -8,14 +8,17 @@ import {
 } from '@app/common';
 
 export class ClosePayrollDto {
-  @ApiProperty({ example: '2026-10-01', description: 'First local day (YYYY-MM-DD), inclusive' })
+  @ApiProperty({
+    example: '2026-10-01',
+    description: 'First local day (YYYY-MM-DD, 1970-01-01 to 9998-12-31), inclusive',
+  })
   @IsDay()
   from!: string;
 
   @ApiProperty({
     example: '2026-10-31',
     description:
-      'Last local day (YYYY-MM-DD), inclusive, before today at the site (422 period_not_over); ' +
+      'Last local day (YYYY-MM-DD, 1970-01-01 to 9998-12-31), inclusive, before today at the site (422 period_not_over); ' +
       'before `from` → 400 invalid_period',
   })
   @IsDay()
