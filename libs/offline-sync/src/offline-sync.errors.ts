@@ -22,6 +22,8 @@ export const OFFLINE_SYNC_ERRORS = {
       "a packet of the batch is for a site whose stored record (geofence, time zone) does not verify under the server's store-MAC tag (SiteSeal: changed outside the server): the fraud screen cannot check the geofence, so nothing of the batch is stored; the phone keeps its packets and retries until an operator restores the site's record from a backup (`errors` names the siteIds)",
     too_many_packets: 'the batch holds more packets than SYNC_MAX_PACKETS',
     invalid_signatures: 'no packet in the batch carries a valid device signature',
+    sync_screen_unfinished:
+      "the store failed after the batch's accepted packets were appended to the ledger, while its fraud events (its refusals, the pattern rules' flags) were written: the accepted punches are recorded (no punch is lost) but the batch's screening is unfinished; send the same batch again: its accepted packets come back `duplicate` with their receipts and its refused ones are refused again and their events recorded then (the failed write kept none of them); the pattern rules are not run again on packets already in the ledger",
     checkpoint_unavailable:
       'the packets are stored but their checkpoint could not be signed; send the same batch again for receipts',
     ledger_unauthenticated_entry:

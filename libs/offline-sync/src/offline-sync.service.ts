@@ -23,6 +23,7 @@ import {
 import { WorkerStanding, WorkforceService } from '@app/workforce';
 import {
   AttendanceHistory,
+  FraudEvent,
   FraudEventInput,
   FraudEventType,
   FraudService,
@@ -288,11 +289,12 @@ export class OfflineSyncService {
     this.metrics.counted('accepted', outcome.accepted);
     this.metrics.counted('duplicate', outcome.duplicates);
     this.metrics.counted('rejected', outcome.rejected);
-    await this.fraud.recordAll(fraudEvents);
-    const findings = await this.fraud.screen(accepted, {
-      history: this.historyFor(device, appendedHere),
-      sites: geofences,
-    });
+    const findings = await this.screened(device, fraudEvents, () =>
+      this.fraud.screen(accepted, {
+        history: this.historyFor(device, appendedHere),
+        sites: geofences,
+      }),
+    );
     await this.devices.touch(device.deviceId, now, request.ip);
     if (fraudEvents.length + findings.length > 0 || floor === 'unproven') {
       // a fresh instant: the events just recorded are part of the history now
@@ -488,6 +490,38 @@ export class OfflineSyncService {
           'storage_unavailable',
           'The server cannot write to its storage right now; nothing was changed. Try again later.',
         )
+      );
+    }
+  }
+
+  /**
+   * Records the refusals' fraud events of a batch whose accepted packets are in the ledger
+   * already, then screens the accepted ones (the pattern rules' flags). A store that fails here
+   * answers 503 `sync_screen_unfinished`, not the store's code, whose "nothing was changed"
+   * would be untrue: the accepted punches are recorded. Each write is all or none (its minute's
+   * budget given back), so the same batch sent again answers the accepted packets `duplicate`
+   * and records the refusals then; the pattern rules are not run again on packets the ledger
+   * holds (docs/architecture.md, "A sync whose screening fails after the append").
+   */
+  private async screened(
+    device: WorkerDevice,
+    fraudEvents: FraudEventInput[],
+    screen: () => Promise<FraudEvent[]>,
+  ): Promise<FraudEvent[]> {
+    try {
+      await this.fraud.recordAll(fraudEvents);
+      return await screen();
+    } catch (error) {
+      this.logger.error(
+        {
+          deviceId: device.deviceId,
+          err: error instanceof Error ? error.message : String(error),
+        },
+        'Fraud events of a sync not recorded after its packets were appended: the sync answers 503 sync_screen_unfinished',
+      );
+      throw new OfflineSyncError(
+        'sync_screen_unfinished',
+        "The punches the server accepted are recorded, but the store failed while it recorded the batch's fraud screening. Send the same batch again: the accepted punches come back as duplicates and the refused ones are recorded then.",
       );
     }
   }

@@ -166,6 +166,7 @@ export const ERROR_STATUS = {
     site_tampered: HttpStatus.SERVICE_UNAVAILABLE,
     too_many_packets: HttpStatus.PAYLOAD_TOO_LARGE,
     invalid_signatures: HttpStatus.FORBIDDEN,
+    sync_screen_unfinished: HttpStatus.SERVICE_UNAVAILABLE,
     checkpoint_unavailable: HttpStatus.SERVICE_UNAVAILABLE,
     ledger_unauthenticated_entry: HttpStatus.SERVICE_UNAVAILABLE,
     checkpoint_not_found: HttpStatus.NOT_FOUND,

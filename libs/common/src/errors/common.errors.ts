@@ -32,9 +32,9 @@ export const COMMON_ERRORS = {
     rate_limited:
       'too many requests from one address or credential; `Retry-After` says when to retry',
     storage_full:
-      'the server has no storage space left for the write; nothing was changed (where a failure leaves a change behind, the route answers its own code instead: POST /api/validate-challenge, challenge_spent_unreleased)',
+      'the server has no storage space left for the write; nothing was changed (where a failure leaves a change behind, the route answers its own code instead: POST /api/validate-challenge, challenge_spent_unreleased; POST /api/v5/sync, sync_screen_unfinished)',
     storage_unavailable:
-      'the server cannot write to its storage right now; nothing was changed (where a failure leaves a change behind, the route answers its own code instead: POST /api/validate-challenge, challenge_spent_unreleased)',
+      'the server cannot write to its storage right now; nothing was changed (where a failure leaves a change behind, the route answers its own code instead: POST /api/validate-challenge, challenge_spent_unreleased; POST /api/v5/sync, sync_screen_unfinished)',
     stored_record_invalid:
       'a stored record the answer needs is malformed (a damaged or hand-edited row: the message names the table and key); nothing of it is served. Restore the row from a backup, or for timesheets run `timesheets:rebuild`, and run the verifies (README, "Backup and restore")',
     store_unavailable:

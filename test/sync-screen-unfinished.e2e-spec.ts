@@ -1,0 +1,86 @@
+import { MongoStore, SqliteStore, Store } from '@app/persistence';
+import { http, startTestApp, TestApp } from './support/test-app';
+import { createSite, phoneAt, punch } from './support/timesheet-client';
+import { Phone, syncBatch } from './support/worker-client';
+
+/**
+ * A sync whose fraud events the store fails to write after its accepted packets were appended,
+ * over real HTTP. The fault is the database's own refusal of the write, put in behind the
+ * server's back (a SQLite trigger, a MongoDB unique index on the phone's events). The sync
+ * answered the store's 503 `storage_unavailable`, "nothing was changed": untrue, the accepted
+ * punch is in the ledger. Now it answers 503 `sync_screen_unfinished`, saying so, and the same
+ * batch sent again once the store writes answers the accepted punch `duplicate` and records
+ * the refusals.
+ */
+describe('a sync whose fraud events fail after its append (e2e)', () => {
+  let t: TestApp;
+  afterAll(() => t?.close());
+
+  const FAULT = 'fault_one_event_per_device';
+
+  /** The store refuses a second fraud event of `deviceId` (the first one of a write passes). */
+  const breakStore = async (deviceId: string) => {
+    const store = t.app.get(Store);
+    if (store instanceof MongoStore) {
+      await store.connection
+        .collection('fraud_events')
+        .createIndex(
+          { deviceId: 1 },
+          { name: FAULT, unique: true, partialFilterExpression: { deviceId } },
+        );
+      return;
+    }
+    (store as SqliteStore).db.exec(
+      `CREATE TRIGGER ${FAULT} BEFORE INSERT ON fraud_events
+       WHEN (SELECT count(*) FROM fraud_events WHERE device_id = NEW.device_id) >= 1
+       BEGIN SELECT RAISE(ABORT, 'fault'); END`,
+    );
+  };
+  const repairStore = async () => {
+    const store = t.app.get(Store);
+    if (store instanceof MongoStore) {
+      await store.connection.collection('fraud_events').dropIndex(FAULT);
+      return;
+    }
+    (store as SqliteStore).db.exec(`DROP TRIGGER ${FAULT}`);
+  };
+  const eventsOf = async (phone: Phone) => {
+    const res = await http(
+      t.baseUrl,
+      'GET',
+      `/api/v5/fraud/events?deviceId=${phone.deviceId}&type=timestamp_in_future&limit=100`,
+      { key: t.keys.admin },
+    );
+    expect(res.status).toBe(200);
+    return res.body as unknown[];
+  };
+
+  it('should answer 503 sync_screen_unfinished with the accepted punch kept, and finish the refusals when the batch is sent again', async () => {
+    t = await startTestApp();
+    const { siteId } = await createSite(t.baseUrl, t.keys.admin);
+    const phone = await phoneAt(t.baseUrl, t.keys.admin, siteId);
+    const future = new Date(Date.now() + 3 * 3600_000);
+    const batch = [
+      punch(phone, 'check_in', new Date(Date.now() - 60_000).toISOString()),
+      punch(phone, 'check_in', future.toISOString()),
+      punch(phone, 'check_out', new Date(future.getTime() + 60_000).toISOString()),
+    ];
+
+    await breakStore(phone.deviceId);
+    const failed = await syncBatch(t.baseUrl, phone.token, batch);
+    expect([failed.status, failed.body.code]).toEqual([503, 'sync_screen_unfinished']);
+    expect(failed.body.message).not.toMatch(/nothing was changed/);
+    expect(failed.body.message).toMatch(/accepted are recorded/);
+    expect(await eventsOf(phone)).toEqual([]);
+
+    await repairStore();
+    const again = await syncBatch(t.baseUrl, phone.token, batch);
+    expect(again.status).toBe(200);
+    expect(again.body.results.map((r: { status: string }) => r.status)).toEqual([
+      'duplicate',
+      'rejected',
+      'rejected',
+    ]);
+    expect(await eventsOf(phone)).toHaveLength(2);
+  });
+});
