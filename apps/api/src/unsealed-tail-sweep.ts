@@ -6,7 +6,7 @@ import {
   OnApplicationBootstrap,
 } from '@nestjs/common';
 import { ModuleRef } from '@nestjs/core';
-import { LedgerService } from '@app/offline-sync';
+import { LedgerService, OfflineSyncService } from '@app/offline-sync';
 import { TLOG_UNSEALED_SWEEP_MS, tlogConfig, TlogSettings } from '@app/tlog';
 import { VaultAuditService } from '@app/vault';
 
@@ -21,7 +21,10 @@ import { VaultAuditService } from '@app/vault';
  * (`mdai_tlog_unsealed_logs`, /health `tlog.unsealedLogs`) and sealed, through its owner (every
  * entry is checked as a seal reads it: one the server did not write refuses the seal as an append
  * would). Replicas sweep alike: two seals of one log write the same nodes and each a valid
- * checkpoint (the store keeps one per size), as two appenders' do.
+ * checkpoint (the store keeps one per size), as two appenders' do. The same sweep screens the
+ * pending sync batches of MongoDB whose lease ran out (`OfflineSyncService.screenPendingBatches`:
+ * a sync cut short between two inserts, its phone not sending them again); each marker is taken
+ * by one replica (its lease), so replicas do not screen one twice.
  */
 @Injectable()
 export class UnsealedTailSweep implements OnApplicationBootstrap, BeforeApplicationShutdown {
@@ -63,6 +66,11 @@ export class UnsealedTailSweep implements OnApplicationBootstrap, BeforeApplicat
       found += await ledger.sealUnsealedTails();
     } catch (error) {
       this.logger.error({ err: error }, 'The site ledgers could not be read for unsealed links');
+    }
+    try {
+      await this.modules.get(OfflineSyncService, { strict: false }).screenPendingBatches();
+    } catch (error) {
+      this.logger.error({ err: error }, 'The pending sync batches could not be read');
     }
     try {
       if (await audit.sealUnsealedTail()) found++;

@@ -31,6 +31,7 @@ import { StoredChainVerifier } from './domain/chain-verifier';
 import {
   AppendAtHeadResult,
   AppendResult,
+  PendingBatch,
   AttendanceLogRepository,
   KnownLinks,
   PreviousKey,
@@ -84,6 +85,11 @@ export interface LedgerAppend {
   receipts: ByEntryKey<Receipt>;
   /** The checkpoint each receipt is proven against, by siteId. */
   checkpoints: Map<string, SignedCheckpoint>;
+  /**
+   * The pending markers of this append (`AppendResult` `batch`, `pendingBatch`; MongoDB's): the
+   * caller settles them once it has screened the entries (`settleBatches`), or releases them.
+   */
+  batches: string[];
 }
 
 /**
@@ -121,8 +127,40 @@ export class LedgerService {
     return `${this.originPrefix}/ledger/${siteId}`;
   }
 
+  /** Appends with nothing screened after (its pending markers settled at once: `settleBatches`). */
   async append(entries: PendingLogEntry[]): Promise<AppendResult[]> {
-    return (await this.appendWithReceipts(entries)).results;
+    const { results, batches } = await this.appendWithReceipts(entries);
+    await this.settleBatches(batches);
+    return results;
+  }
+
+  /**
+   * The pending markers of these results (`AppendResult` `batch`, `pendingBatch`: MongoDB
+   * writes one before a batch's inserts) deleted: their entries are screened and projected.
+   */
+  async settleBatches(ids: string[]): Promise<void> {
+    await this.logs.settleBatches(ids);
+  }
+
+  /**
+   * The pending markers of these results handed back (the caller failed before screening their
+   * entries): a retry of the same packets, or the sweep, screens them. Best effort: a store that
+   * cannot be written leaves each to its lease (PENDING_BATCH_LEASE_MS).
+   */
+  async releaseBatches(ids: string[]): Promise<void> {
+    await this.logs.releaseBatches(ids).catch((error: unknown) => {
+      this.logger.warn({ err: error as Error }, 'Pending ledger batches not released');
+    });
+  }
+
+  /** Pending markers whose lease ran out, taken over for the caller (`AttendanceLogRepository.staleBatches`). */
+  staleBatches(limit: number): Promise<PendingBatch[]> {
+    return this.logs.staleBatches(limit);
+  }
+
+  /** Hands links to the read models as an append does (a pending batch's, screened late). */
+  async project(links: AttendanceLog[]): Promise<void> {
+    await this.notifyAppended(links.map((log) => ({ status: 'appended', log })));
   }
 
   /**
@@ -151,7 +189,12 @@ export class LedgerService {
     await this.refuseWhileUnauthenticated(entries.map((e) => e.siteId));
     const results = await this.logs.appendToChains(entries);
     try {
-      return { results, ...(await this.seal(results.map((r) => r.log))) };
+      const batches = batchesOf(results);
+      return { results, batches, ...(await this.seal(results.map((r) => r.log))) };
+    } catch (error) {
+      // the caller screens nothing: a retry of the same batch does
+      await this.releaseBatches(batchesOf(results));
+      throw error;
     } finally {
       // read models take the entries even when the seal fails; after it, so that the work they
       // queue is not ahead of the caller's answer
@@ -160,7 +203,7 @@ export class LedgerService {
   }
 
   /** Seals every site these links belong to and proves each link in its site's checkpoint. */
-  private async seal(links: AttendanceLog[]): Promise<Omit<LedgerAppend, 'results'>> {
+  private async seal(links: AttendanceLog[]): Promise<Omit<LedgerAppend, 'results' | 'batches'>> {
     const bySite = new Map<string, AttendanceLog[]>();
     for (const link of links) {
       const list = bySite.get(link.siteId) ?? [];
@@ -952,7 +995,10 @@ export class LedgerService {
   }
 
   private async notifyAppended(results: AppendResult[]): Promise<void> {
-    const appended = results.filter((r) => r.status === 'appended').map((r) => r.log);
+    // and the links of a pending batch cut short, taken over by this call (never projected)
+    const appended = results
+      .filter((r) => r.status === 'appended' || r.pendingBatch !== undefined)
+      .map((r) => r.log);
     if (appended.length === 0) return;
     for (const listener of this.appendedListeners) {
       try {
@@ -1005,6 +1051,16 @@ const SITE_HEADS_PAGE = 500;
 
 /** Links whose store MACs one read checks, when the unsealed tail is looked at. */
 const SEAL_TAG_PAGE = 1000;
+
+/** The ids of the pending markers these results name, once each. */
+function batchesOf(results: AppendResult[]): string[] {
+  const ids = new Set<string>();
+  for (const r of results) {
+    const id = r.status === 'appended' ? r.batch : r.pendingBatch;
+    if (id !== undefined) ids.add(id);
+  }
+  return [...ids];
+}
 
 function unauthenticatedError(seq: number): OfflineSyncError {
   return new OfflineSyncError(

@@ -37,9 +37,14 @@ import {
   AttendanceMeta,
   isPacketData,
   LedgerEntryData,
+  NO_DEVICE,
   PendingLogEntry,
 } from './domain/attendance-log';
-import { KnownLinks } from './infrastructure/persistence/attendance-log.repository';
+import {
+  AppendResult,
+  KnownLinks,
+  PendingBatch,
+} from './infrastructure/persistence/attendance-log.repository';
 import { AttendancePayload, SignedPacket } from './domain/attendance-packet';
 import { PacketCheck } from './domain/packet-check';
 
@@ -109,6 +114,9 @@ export const OFFLINE_TOKEN_ACCESS: AccessDoc = {
  * the request's own headers only when a packet of the batch verified its HMAC and is not in the
  * ledger already: `provesSecret`).
  */
+/** Pending batches one sweep screens (`screenPendingBatches`): the next sweep takes more. */
+export const PENDING_BATCHES_PER_SWEEP = 50;
+
 /** The `Retry-After` of a sync refused for a tampered site (503 site_tampered). */
 export const SITE_TAMPERED_RETRY_SECONDS = 300;
 
@@ -224,7 +232,6 @@ export class OfflineSyncService {
     }
 
     await this.committedAgain(verdicts, claims);
-    const refusedBefore = await this.refusedBefore(verdicts, claims);
 
     // a packetId this device has in the ledger already comes back from the append as a
     // duplicate (the unique (packetId, device) index is the one lookup): the same content is a
@@ -236,7 +243,69 @@ export class OfflineSyncService {
     // its packets could never be screened afterwards (a retry is a duplicate)
     const geofences = await this.geofences(candidates.map((c) => c.entry.siteId));
     const batch = await this.ledger.appendWithReceipts(candidates.map((c) => c.entry));
-    const appended = batch.results;
+    let screened: { outcome: SyncOutcome; findings: number; fraudEvents: number; fresh: number };
+    try {
+      screened = await this.screenAppended(device, claims, verdicts, batch.results, geofences);
+    } catch (error) {
+      // nothing screened: a retry of the same packets (or the sweep) screens them
+      await this.ledger.releaseBatches(batch.batches);
+      throw error;
+    }
+    // screened and projected (`appendWithReceipts` handed them to the read models)
+    await this.ledger.settleBatches(batch.batches).catch((error: unknown) => {
+      // left: the sweep screens them again after the lease (their events twice)
+      this.logger.warn({ err: error as Error }, 'Pending ledger batch not settled');
+    });
+    const { outcome } = screened;
+    await this.devices.touch(device.deviceId, now, request.ip);
+    if (screened.fraudEvents + screened.findings > 0 || floor === 'unproven') {
+      // a fresh instant: the events just recorded are part of the history now
+      const fresh = this.clock.now();
+      // a packet this request appended proved the secret: its HMAC verified, and the ledger's
+      // unique (packetId, device) index gave it to this request. A packet the ledger held (a
+      // replay, or the original that won a race with its replay, or one of a batch cut short
+      // that this request screened) came back a duplicate, and one refused after its HMAC
+      // verified (its time, token window, site or worker) was never stored, so a captured one
+      // can be sent again: neither proves anything (review MED)
+      await this.trust.enforceFloor(
+        device,
+        await this.trust.score(device, request, fresh),
+        request,
+        fresh,
+        screened.fresh > 0,
+      );
+    }
+    this.logger.log(
+      {
+        deviceId: device.deviceId,
+        accepted: outcome.accepted,
+        duplicates: outcome.duplicates,
+        rejected: outcome.rejected,
+        flagged: screened.findings,
+        trustScore: trust.score,
+      },
+      'Offline batch synced',
+    );
+    return options.receipts === false
+      ? outcome
+      : this.ledger.attachReceipts(outcome, batch, device.deviceId);
+  }
+
+  /**
+   * The answer of each packet once appended (`appended`: the append's results, in the order of
+   * the candidates), its rejections recorded as fraud events and the packets it stored screened
+   * by the pattern rules. A stored packet of a pending batch (`pendingBatch`: one cut short
+   * before its sync screened it, MongoDB) is screened as the fresh one it is to the rules, and
+   * answered `accepted` with its seq when it is this packet (its first answer to the phone).
+   */
+  private async screenAppended(
+    device: WorkerDevice,
+    claims: OfflineTokenClaims,
+    verdicts: Verdict[],
+    appended: AppendResult[],
+    geofences: Map<string, SiteGeofence>,
+  ): Promise<{ outcome: SyncOutcome; findings: number; fraudEvents: number; fresh: number }> {
+    const refusedBefore = await this.refusedBefore(verdicts, claims);
 
     const results: PacketResult[] = [];
     const fraudEvents: FraudEventInput[] = [];
@@ -245,10 +314,18 @@ export class OfflineSyncService {
     // screen asks for are among them (a phone's batch is its worker's latest packets)
     const appendedHere = new AppendedLinks();
     let next = 0;
+    let fresh = 0;
     for (const verdict of verdicts) {
       if (verdict.kind === 'candidate') {
         const outcome = appended[next++];
-        if (outcome.status === 'appended') {
+        if (outcome.status === 'appended') fresh++;
+        const pending = outcome.status === 'duplicate' && outcome.pendingBatch !== undefined;
+        if (pending && this.againstCommitted(verdict, outcome.log).kind !== 'committed') {
+          // the stored packet is screened as stored; this one answered as the conflict it is
+          const observation = observationOf(outcome.log.data as AttendanceData);
+          accepted.push(observation);
+          appendedHere.add(outcome.log, observation);
+        } else if (outcome.status === 'appended' || pending) {
           // the appended link's data is the candidate's, whose timestamp the check already read
           const observation = observationOf(outcome.log.data as AttendanceData, verdict.atMs);
           accepted.push(observation);
@@ -290,42 +367,79 @@ export class OfflineSyncService {
     this.metrics.counted('duplicate', outcome.duplicates);
     this.metrics.counted('rejected', outcome.rejected);
     const findings = await this.screened(device, fraudEvents, () =>
-      this.fraud.screen(accepted, {
-        history: this.historyFor(device, appendedHere),
-        sites: geofences,
-      }),
+      this.screenStored(device, accepted, appendedHere, geofences),
     );
-    await this.devices.touch(device.deviceId, now, request.ip);
-    if (fraudEvents.length + findings.length > 0 || floor === 'unproven') {
-      // a fresh instant: the events just recorded are part of the history now
-      const fresh = this.clock.now();
-      // a packet this request appended proved the secret: its HMAC verified, and the ledger's
-      // unique (packetId, device) index gave it to this request. A packet the ledger held (a
-      // replay, or the original that won a race with its replay) came back a duplicate, and one
-      // refused after its HMAC verified (its time, token window, site or worker) was never
-      // stored, so a captured one can be sent again: neither proves anything (review MED)
-      await this.trust.enforceFloor(
-        device,
-        await this.trust.score(device, request, fresh),
-        request,
-        fresh,
-        outcome.accepted > 0,
-      );
+    return { outcome, findings: findings.length, fraudEvents: fraudEvents.length, fresh };
+  }
+
+  /**
+   * The pattern rules over packets stored by a sync (`observations`, whose links are
+   * `appendedHere`), of `device`: what a sync's answer and the sweep of pending batches both run.
+   */
+  private screenStored(
+    device: WorkerDevice,
+    observations: PacketObservation[],
+    appendedHere: AppendedLinks,
+    geofences: Map<string, SiteGeofence>,
+  ) {
+    return this.fraud.screen(observations, {
+      history: this.historyFor(device, appendedHere),
+      sites: geofences,
+    });
+  }
+
+  /**
+   * Screens the entries of pending batches whose lease ran out (MongoDB: a sync cut short after
+   * some inserts, whose phone did not send the packets again), from the stored links, as the
+   * sync would have (`screenStored`, per device), hands them to the read models and settles each
+   * marker; up to `limit` markers, oldest first. A marker whose screen fails is left to its
+   * lease (tried again). Returns how many markers were taken. At start-up and periodically
+   * (`UnsealedTailSweep`).
+   */
+  async screenPendingBatches(limit = PENDING_BATCHES_PER_SWEEP): Promise<number> {
+    const batches = await this.ledger.staleBatches(limit);
+    for (const batch of batches) {
+      try {
+        await this.screenPendingBatch(batch);
+        await this.ledger.settleBatches([batch.id]);
+      } catch (error) {
+        this.logger.error(
+          { err: error as Error, batch: batch.id },
+          'A pending ledger batch could not be screened (tried again after its lease)',
+        );
+      }
     }
-    this.logger.log(
-      {
-        deviceId: device.deviceId,
-        accepted: outcome.accepted,
-        duplicates: outcome.duplicates,
-        rejected: outcome.rejected,
-        flagged: findings.length,
-        trustScore: trust.score,
-      },
-      'Offline batch synced',
-    );
-    return options.receipts === false
-      ? outcome
-      : this.ledger.attachReceipts(outcome, batch, device.deviceId);
+    return batches.length;
+  }
+
+  private async screenPendingBatch(batch: PendingBatch): Promise<void> {
+    const links = (
+      await this.ledger.linksOf(batch.keys.filter((k) => k.deviceId !== NO_DEVICE))
+    ).filter((l): l is AttendanceLog => l !== undefined && isPacketData(l.data));
+    const byDevice = new Map<string, AttendanceLog[]>();
+    for (const link of links) {
+      const deviceId = (link.data as AttendanceData).deviceId;
+      byDevice.set(deviceId, [...(byDevice.get(deviceId) ?? []), link]);
+    }
+    for (const [deviceId, deviceLinks] of byDevice) {
+      const device = await this.devices.find(deviceId);
+      if (!device) {
+        this.logger.warn(
+          { deviceId, batch: batch.id },
+          'Pending batch of a device no longer registered: not screened',
+        );
+        continue;
+      }
+      const appendedHere = new AppendedLinks();
+      const observations = deviceLinks.map((link) => {
+        const observation = observationOf(link.data as AttendanceData);
+        appendedHere.add(link, observation);
+        return observation;
+      });
+      const geofences = await this.geofences(deviceLinks.map((l) => l.siteId));
+      await this.screenStored(device, observations, appendedHere, geofences);
+    }
+    await this.ledger.project(links);
   }
 
   /**
@@ -500,8 +614,9 @@ export class OfflineSyncService {
    * answers 503 `sync_screen_unfinished`, not the store's code, whose "nothing was changed"
    * would be untrue: the accepted punches are recorded. Each write is all or none (its minute's
    * budget given back), so the same batch sent again answers the accepted packets `duplicate`
-   * and records the refusals then; the pattern rules are not run again on packets the ledger
-   * holds (docs/architecture.md, "A sync whose screening fails after the append").
+   * and records the refusals then; on SQLite the pattern rules are not run again on packets the
+   * ledger holds, on MongoDB the batch's pending marker (released by the failure) has the re-send
+   * or the sweep screen them (docs/architecture.md, Storage failures).
    */
   private async screened(
     device: WorkerDevice,

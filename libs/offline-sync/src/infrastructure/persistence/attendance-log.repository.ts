@@ -40,8 +40,28 @@ export interface KnownLinks {
   atMsOf?(data: LedgerEntryData): number | undefined;
 }
 
+/**
+ * `batch` (MongoDB): the pending marker written before the call's first insert, to settle once
+ * the caller has screened and projected what it appended (`settleBatches`). `pendingBatch`: a
+ * duplicate a pending marker names whose lease this call took over (a batch cut short after
+ * this insert: never screened nor projected), to be screened as fresh and settled.
+ */
 export type AppendResult =
-  { status: 'appended'; log: AttendanceLog } | { status: 'duplicate'; log: AttendanceLog };
+  | { status: 'appended'; log: AttendanceLog; batch?: string }
+  | { status: 'duplicate'; log: AttendanceLog; pendingBatch?: string };
+
+/** A pending marker whose lease ran out (`staleBatches`): its entries' keys. */
+export interface PendingBatch {
+  id: string;
+  keys: LedgerEntryKey[];
+  at: Date;
+}
+
+/**
+ * How long a pending marker's lease lasts (the writing sync's, a retry's or the sweep's): past
+ * it, with the marker still there, its entries are screened by a retry or the sweep.
+ */
+export const PENDING_BATCH_LEASE_MS = 2 * 60_000;
 
 /**
  * What a conditional append (`appendAtHead`) gives back: an `AppendResult`, or `head_moved`
@@ -87,6 +107,20 @@ export abstract class AttendanceLogRepository {
    * correction). A stored key is `duplicate` whatever the head.
    */
   abstract appendAtHead(entry: PendingLogEntry, headSeq: number): Promise<AppendAtHeadResult>;
+  /**
+   * Deletes pending markers (`AppendResult` `batch`/`pendingBatch`): their entries are screened
+   * and projected. A store that appends a batch atomically writes none (this does nothing).
+   */
+  async settleBatches(_ids: string[]): Promise<void> {}
+  /** Ends the lease of pending markers (a sync that failed after them): retried at once. */
+  async releaseBatches(_ids: string[]): Promise<void> {}
+  /**
+   * Up to `limit` pending markers whose lease ran out, oldest first, each taken over (its lease
+   * renewed for the caller, who screens and settles them).
+   */
+  async staleBatches(_limit: number): Promise<PendingBatch[]> {
+    return [];
+  }
   /** The stored link of each key, in the order of `keys` (undefined where none). */
   abstract findByKeys(keys: LedgerEntryKey[]): Promise<(AttendanceLog | undefined)[]>;
   /** The recordHashes of seq fromSeq..toSeq (inclusive) of a chain, in seq order. */

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { Injectable, OnModuleInit, Optional } from '@nestjs/common';
 import type { Model, PipelineStage } from 'mongoose';
 import { jcs } from '@app/common';
@@ -23,6 +24,8 @@ import {
   AttendanceLogRepository,
   confirmKey,
   KEY_COPIES_DISAGREE_TEXT,
+  PENDING_BATCH_LEASE_MS,
+  PendingBatch,
   PreviousKey,
   SiteHead,
   TaggedLink,
@@ -30,6 +33,7 @@ import {
 } from '../../attendance-log.repository';
 import { AttendanceLogMongoMapper as Mapper } from '../mappers/attendance-log.mapper';
 import { AttendanceLogDocument, AttendanceLogSchema } from '../schemas/attendance-log.schema';
+import { PendingBatchDocument, PendingBatchSchema } from '../schemas/pending-batch.schema';
 
 /**
  * MongoDB adapter. The unique (siteId, seq) index is the chain lock: two writers that read
@@ -41,6 +45,7 @@ import { AttendanceLogDocument, AttendanceLogSchema } from '../schemas/attendanc
 @Injectable()
 export class MongoAttendanceLogRepository extends AttendanceLogRepository implements OnModuleInit {
   private readonly logs: Model<AttendanceLogDocument>;
+  private readonly batches: Model<PendingBatchDocument>;
 
   constructor(
     store: MongoStoreHandle,
@@ -48,9 +53,11 @@ export class MongoAttendanceLogRepository extends AttendanceLogRepository implem
   ) {
     super();
     this.logs = store.connection.model(AttendanceLogDocument.name, AttendanceLogSchema);
+    this.batches = store.connection.model(PendingBatchDocument.name, PendingBatchSchema);
   }
 
   async onModuleInit(): Promise<void> {
+    await this.batches.init();
     // a packet's key needs its device: links from before the copies existed get them first
     await copyPacketFields(this.logs);
     // the new unique key first, then the old one dropped: the packetIds are never without one
@@ -60,29 +67,129 @@ export class MongoAttendanceLogRepository extends AttendanceLogRepository implem
 
   /**
    * The batch's stored keys are read first, in one query, each confirmed against its link's data
-   * (`findByKeys`): a key copy changed in the store refuses the call before its first insert
-   * (the inserts go one at a time, with no transaction to roll back; the fresh entries, kept,
-   * would be neither screened nor projected, their retry a duplicate). A key found is a
-   * duplicate; one not found is inserted without being looked up again (the unique key refuses
-   * it if it was stored meanwhile: looked up then), unless an earlier entry of the call has it.
+   * (`findByKeys`): a key copy changed in the store refuses the call before its first insert. A
+   * key found is a duplicate; one not found is inserted without being looked up again (the unique
+   * key refuses it if it was stored meanwhile: looked up then), unless an earlier entry of the
+   * call has it. The inserts go one at a time, with no transaction to roll back: before the
+   * first, a pending marker naming the keys to insert is written (`ledger_pending_batches`), which
+   * the caller settles once it has screened and projected them (each appended result names it:
+   * `batch`). A call cut short after some inserts (the store lost, the process killed) leaves the
+   * marker: a duplicate found here that a marker names, with the marker's lease run out (or
+   * released by the failed call), is taken over and answered with it (`pendingBatch`), to be
+   * screened as fresh; the sweep takes those never sent again (`staleBatches`).
    */
   async appendToChains(entries: PendingLogEntry[]): Promise<AppendResult[]> {
     if (entries.length === 0) return [];
     const keys = entries.map(keyOf);
     const stored = await this.findByKeys(keys);
+    const fresh = keys.filter((_, i) => !stored[i]);
+    const pending = await this.takePending(keys.filter((_, i) => stored[i]));
+    const batch = fresh.length > 0 ? await this.markPending(entries, fresh) : undefined;
     const results: AppendResult[] = [];
     const appended = new Set<string>();
-    for (let i = 0; i < entries.length; i++) {
-      const log = stored[i];
-      if (log) {
-        results.push({ status: 'duplicate', log });
-        continue;
+    try {
+      for (let i = 0; i < entries.length; i++) {
+        const log = stored[i];
+        const key = entryKeyText(keys[i]);
+        if (log) {
+          const pendingBatch = pending.get(key);
+          results.push(
+            pendingBatch
+              ? { status: 'duplicate', log, pendingBatch }
+              : { status: 'duplicate', log },
+          );
+          continue;
+        }
+        const result = await this.appendOne(entries[i], undefined, !appended.has(key));
+        results.push(result.status === 'appended' && batch ? { ...result, batch } : result);
+        appended.add(key);
       }
-      const key = entryKeyText(keys[i]);
-      results.push(await this.appendOne(entries[i], undefined, !appended.has(key)));
-      appended.add(key);
+    } catch (error) {
+      // what this call took or wrote is screened by a retry at once, not after the lease
+      await this.releaseBatches([...(batch ? [batch] : []), ...new Set(pending.values())]).catch(
+        () => undefined,
+      );
+      throw error;
     }
     return results;
+  }
+
+  /** Writes the pending marker of a batch's keys to insert; returns its id. */
+  private async markPending(entries: PendingLogEntry[], keys: LedgerEntryKey[]): Promise<string> {
+    const id = randomUUID();
+    const at = new Date();
+    await this.batches.create({
+      _id: id,
+      siteIds: [...new Set(entries.map((e) => e.siteId))].sort(),
+      keys: keys.map((k) => ({ p: k.packetId, d: k.deviceId })),
+      at,
+      until: new Date(at.getTime() + PENDING_BATCH_LEASE_MS),
+    });
+    return id;
+  }
+
+  /**
+   * The pending markers naming any of `keys` (stored already), each taken over if its lease ran
+   * out: by key text, the id of the marker taken that names it. One read, none taken on a
+   * first sync (no marker names a key not stored yet).
+   */
+  private async takePending(keys: LedgerEntryKey[]): Promise<Map<string, string>> {
+    const named = new Map<string, string>();
+    if (keys.length === 0) return named;
+    const wanted = new Set(keys.map(entryKeyText));
+    const markers = await this.batches
+      .find({ 'keys.p': { $in: [...new Set(keys.map((k) => k.packetId))] } }, { keys: 1, until: 1 })
+      .lean<Pick<PendingBatchDocument, '_id' | 'keys' | 'until'>[]>();
+    const now = Date.now();
+    for (const marker of markers) {
+      if (marker.until.getTime() > now || !(await this.renewLease(marker._id, marker.until)))
+        continue;
+      for (const k of marker.keys) {
+        const key = entryKeyText({ packetId: k.p, deviceId: k.d });
+        if (wanted.has(key)) named.set(key, marker._id);
+      }
+    }
+    return named;
+  }
+
+  /** Takes a marker over from the lease read (`until`): false when another took it first. */
+  private async renewLease(id: string, until: Date): Promise<boolean> {
+    const taken = await this.batches.updateOne(
+      { _id: id, until },
+      { $set: { until: new Date(Date.now() + PENDING_BATCH_LEASE_MS) } },
+    );
+    return taken.modifiedCount === 1;
+  }
+
+  override async settleBatches(ids: string[]): Promise<void> {
+    if (ids.length === 0) return;
+    await this.batches.deleteMany({ _id: { $in: [...new Set(ids)] } });
+  }
+
+  override async releaseBatches(ids: string[]): Promise<void> {
+    if (ids.length === 0) return;
+    await this.batches.updateMany(
+      { _id: { $in: [...new Set(ids)] } },
+      { $set: { until: new Date(0) } },
+    );
+  }
+
+  override async staleBatches(limit: number): Promise<PendingBatch[]> {
+    const markers = await this.batches
+      .find({ until: { $lte: new Date() } })
+      .sort({ until: 1 })
+      .limit(limit)
+      .lean<PendingBatchDocument[]>();
+    const taken: PendingBatch[] = [];
+    for (const marker of markers) {
+      if (!(await this.renewLease(marker._id, marker.until))) continue;
+      taken.push({
+        id: marker._id,
+        at: marker.at,
+        keys: marker.keys.map((k) => ({ packetId: k.p, deviceId: k.d })),
+      });
+    }
+    return taken;
   }
 
   /**

@@ -1,0 +1,119 @@
+import { MongoStore, Store } from '@app/persistence';
+import { OfflineSyncService } from '@app/offline-sync';
+import { http, itOnMongo, pollUntil, startTestApp, TestApp } from './support/test-app';
+import { createSite, phoneAt } from './support/timesheet-client';
+import { Packet, Phone, signPacket, syncBatch } from './support/worker-client';
+
+/**
+ * docs/architecture.md "What this does not make atomic (reviewer G)": MongoDB inserts a sync
+ * batch's entries one at a time, so a failure between two inserts kept the inserted prefix, and
+ * the phone's retry answered those packets `duplicate`, never fraud-screened. A pending marker
+ * written before the first insert makes the retry screen them (answered `accepted` with their
+ * seq, their first answer), or the sweep when the phone never sends them again.
+ */
+describe('A sync batch cut short between two MongoDB inserts (e2e)', () => {
+  let t: TestApp;
+
+  beforeAll(async () => {
+    t = await startTestApp();
+  });
+  afterAll(async () => t.close());
+
+  const mongo = () => t.app.get<Store, MongoStore>(Store);
+  const markers = () => mongo().connection.db!.collection('ledger_pending_batches');
+
+  /** Three punches far outside the site's geofence (each an `outside_geofence` finding). */
+  const farPunches = (phone: Phone): Packet[] =>
+    [0, 1, 2].map((i) =>
+      signPacket(phone, {
+        timestamp: new Date(Date.now() - 60_000 + i * 1000).toISOString(),
+        geo: { lat: 28.7, lng: 77.3, accuracyM: 8 },
+      }),
+    );
+
+  /** Syncs `packets` with the store lost after the first insert of the batch's links. */
+  const syncCutShort = async (phone: Phone, packets: Packet[]) => {
+    const model = mongo().connection.model('AttendanceLogDocument');
+    const create = model.create.bind(model) as (doc: unknown) => Promise<unknown>;
+    let inserts = 0;
+    const spy = jest.spyOn(model, 'create').mockImplementation((async (doc: unknown) => {
+      if (++inserts > 1) throw new Error('connection lost (test)');
+      return create(doc);
+    }) as never);
+    try {
+      const res = await syncBatch(t.baseUrl, phone.token, packets);
+      expect(res.status).toBeGreaterThanOrEqual(500);
+    } finally {
+      spy.mockRestore();
+    }
+    expect(inserts).toBe(2);
+  };
+
+  const geofenceEvents = async (phone: Phone): Promise<string[]> => {
+    const res = await http(t.baseUrl, 'GET', `/api/v5/fraud/events?deviceId=${phone.deviceId}`, {
+      key: t.keys.admin,
+    });
+    expect(res.status).toBe(200);
+    return res.body
+      .filter((e: { type: string }) => e.type === 'outside_geofence')
+      .map((e: { packetId: string }) => e.packetId)
+      .sort();
+  };
+
+  itOnMongo(
+    'should screen the kept prefix when the phone sends the batch again, answering it accepted with its seq',
+    async () => {
+      const { siteId } = await createSite(t.baseUrl, t.keys.admin);
+      const phone = await phoneAt(t.baseUrl, t.keys.admin, siteId);
+      const packets = farPunches(phone);
+      await syncCutShort(phone, packets);
+      expect(await markers().countDocuments({})).toBe(1);
+
+      const retry = await syncBatch(t.baseUrl, phone.token, packets);
+      expect(retry.status).toBe(200);
+      expect(retry.body.results.map((r: { status: string }) => r.status)).toEqual([
+        'accepted',
+        'accepted',
+        'accepted',
+      ]);
+      expect(retry.body.results[0].seq).toBe(1);
+      expect(await geofenceEvents(phone)).toEqual(packets.map((p) => p.payload.packetId).sort());
+      expect(await markers().countDocuments({})).toBe(0);
+
+      // sent once more: plain duplicates, screened no more
+      const again = await syncBatch(t.baseUrl, phone.token, packets);
+      expect(again.body.duplicates).toBe(3);
+      expect(await geofenceEvents(phone)).toHaveLength(3);
+    },
+  );
+
+  itOnMongo(
+    'should screen the kept prefix from the stored ledger in the sweep when the phone never sends it again',
+    async () => {
+      const { siteId } = await createSite(t.baseUrl, t.keys.admin);
+      const phone = await phoneAt(t.baseUrl, t.keys.admin, siteId);
+      const packets = farPunches(phone);
+      await syncCutShort(phone, packets);
+      expect(await geofenceEvents(phone)).toEqual([]);
+
+      // the failed sync released its marker's lease: the next sweep takes it (this one, or the
+      // app's own timer if it ran meanwhile)
+      await t.app.get(OfflineSyncService).screenPendingBatches();
+      const screened = await pollUntil(
+        () => geofenceEvents(phone),
+        (ids) => ids.length > 0,
+      );
+      expect(screened).toEqual([packets[0].payload.packetId]);
+      expect(await markers().countDocuments({})).toBe(0);
+
+      // the prefix is screened: sent again it is a duplicate (the rest appended and screened)
+      const retry = await syncBatch(t.baseUrl, phone.token, packets);
+      expect(retry.body.results.map((r: { status: string }) => r.status)).toEqual([
+        'duplicate',
+        'accepted',
+        'accepted',
+      ]);
+      expect(await geofenceEvents(phone)).toEqual(packets.map((p) => p.payload.packetId).sort());
+    },
+  );
+});
