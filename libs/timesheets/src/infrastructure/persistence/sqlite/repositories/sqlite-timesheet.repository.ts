@@ -236,7 +236,7 @@ export class SqliteTimesheetRepository extends TimesheetRepository {
     this.siteDays = days(TIMESHEET_DAY_SQL.siteDays);
     this.crewDays = days(TIMESHEET_DAY_SQL.crewDays);
     this.workerDaysAfter = days(TIMESHEET_DAY_SQL.workerDaysAfter);
-    // one statement per row count: a 500-entry batch is 5 statement runs, not 500
+    // one statement per row count (INSERT_ROWS): a 500-entry batch is one statement run, not 500
     const row = `(${Array(ROW_PARAMS).fill('?').join(', ')})`;
     this.inserts = INSERT_ROWS.map((rows) =>
       this.db.prepare(
