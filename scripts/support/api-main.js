@@ -9,6 +9,11 @@
 // Before it runs, the package resolutions of the build's boot (resolutions.json, next to this
 // file) or of an earlier boot are put back (resolve-cache.js, bundled into main.js by
 // scripts/bundle-api.ts): ~15% of boot CPU (docs/benchmarks.md, "boot3" and "coldboot").
+// the young generation keeps its first size until the server listens (apps/api/src/boot-heap.ts,
+// which sets this again for the other ways of starting it, and sets V8's default back once
+// listening): from here, so that reading and compiling the bundle runs with it too (~4 MiB of
+// idle RSS more than from the bundle's first module; docs/benchmarks.md, "bootlean")
+require('node:v8').setFlagsFromString('--semi-space-growth-factor=1');
 const { closeSync, openSync, readSync } = require('node:fs');
 const Module = require('node:module');
 const { join } = require('node:path');

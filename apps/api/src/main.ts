@@ -1,3 +1,5 @@
+// first: the modules below are evaluated with the boot's heap settings
+import { bootHeapDone } from './boot-heap';
 import 'reflect-metadata';
 import { Logger } from '@nestjs/common';
 import { ConfigError } from '@app/common';
@@ -9,6 +11,7 @@ async function main(): Promise<void> {
   const { port, host } = config.app;
   if (host === undefined) await app.listen(port);
   else await app.listen(port, host);
+  bootHeapDone();
   const logger = new Logger('Bootstrap');
   logger.log(
     `MDAI API listening on ${host === undefined ? 'every interface' : host}, port ${port} (docs at /docs)`,
