@@ -129,6 +129,38 @@ describe('a sync whose fraud events fail after its append (e2e)', () => {
     expect(await typesOf(phone)).toEqual(['invalid_signature']);
   });
 
+  it('should answer a sync whose post-append floor block fails to be written as it is, and block at the next sync', async () => {
+    await t?.close();
+    // a registered phone scores 50: over the floor, and under it once an old app version's
+    // header counts (a packet of the sync appended: it proved the secret)
+    t = await startTestApp({ TRUST_AUTO_BLOCK_FLOOR: '45', TRUST_MIN_APP_VERSION: '99.0.0' });
+    const store = t.app.get(Store);
+    // MongoDB's wire server (mongomock) has no way to refuse one update; SQLite's trigger does
+    if (store instanceof MongoStore) return;
+    const { siteId } = await createSite(t.baseUrl, t.keys.admin);
+    const phone = await phoneAt(t.baseUrl, t.keys.admin, siteId);
+    const old = { 'x-app-version': '0.0.1' };
+    const db = (store as SqliteStore).db;
+    db.exec(
+      `CREATE TRIGGER fault_block BEFORE UPDATE OF is_blocked ON worker_devices
+       WHEN NEW.is_blocked = 1 BEGIN SELECT RAISE(ABORT, 'fault'); END`,
+    );
+    try {
+      const first = punch(phone, 'check_in', new Date(Date.now() - 120_000).toISOString());
+      const synced = await syncBatch(t.baseUrl, phone.token, [first], old);
+      // it was 500 internal_error: the phone sent again what is stored
+      expect(synced.status).toBe(200);
+      expect(synced.body.results[0].status).toBe('accepted');
+    } finally {
+      db.exec('DROP TRIGGER fault_block');
+    }
+    // the block was not recorded, and is not dropped: the next sync appending judges again
+    const next = punch(phone, 'check_out', new Date(Date.now() - 60_000).toISOString());
+    expect((await syncBatch(t.baseUrl, phone.token, [next], old)).status).toBe(200);
+    const after = await syncBatch(t.baseUrl, phone.token, [next], old);
+    expect([after.status, after.body.code]).toEqual([403, 'device_blocked']);
+  });
+
   it('should answer 503 sync_screen_unfinished with the accepted punch kept, and finish the refusals when the batch is sent again', async () => {
     // a fresh app each: mongomock builds the fault's partial index over every event stored
     await t?.close();
