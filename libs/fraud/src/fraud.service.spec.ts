@@ -119,3 +119,48 @@ describe('FraudService.screen: the previous packets the rules see', () => {
     ]);
   });
 });
+
+describe('FraudService.recordAll: a failed write gives its minute back', () => {
+  let dir: string;
+  let store: SqliteStore;
+
+  beforeAll(() => {
+    dir = mkdtempSync(join(tmpdir(), 'mdai-fraud-flood-'));
+    store = new SqliteStore(join(dir, 'fraud.sqlite'));
+  });
+  afterAll(async () => {
+    await store.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('should record the packet_flood a failed write would have, when it is retried in the same minute', async () => {
+    const events = new SqliteFraudEventRepository(store);
+    const sut = new FraudService(events, [], new ManualClock(new Date(T0)), new FraudMetrics(), {
+      ...SETTINGS,
+      devicePerMinute: 2,
+    });
+    const refusals = ['p-1', 'p-2', 'p-3'].map((packetId) => ({
+      type: 'packet_id_conflict' as const,
+      deviceId: 'dev-1',
+      workerId: 'wrk-1',
+      packetId,
+      detail: 'another packet under this id',
+    }));
+    // the database refuses every fraud event (a store failing the write)
+    store.db.exec(
+      "CREATE TRIGGER fault BEFORE INSERT ON fraud_events BEGIN SELECT RAISE(ABORT, 'fault'); END",
+    );
+    await expect(sut.recordAll(refusals)).rejects.toThrow('fault');
+    store.db.exec('DROP TRIGGER fault');
+
+    const recorded = await sut.recordAll(refusals);
+
+    // two within the budget, and the third distinct packet past it floods (it did not: the
+    // failed write had counted the three packets, so the retry's were seen before)
+    expect(recorded.map((e) => [e.type, e.packetId])).toEqual([
+      ['packet_id_conflict', 'p-1'],
+      ['packet_id_conflict', 'p-2'],
+      ['packet_flood', undefined],
+    ]);
+  });
+});

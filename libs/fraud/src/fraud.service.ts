@@ -26,6 +26,7 @@ import {
 import { FraudMetrics } from './fraud.metrics';
 import {
   FraudEventRepository,
+  FraudEventsLeftStored,
   LegacySealState,
   RetagOutcome,
   ReviewOutcome,
@@ -131,6 +132,8 @@ export class FraudService {
     const now = this.clock.now();
     const nowMs = now.getTime();
     const admitted: FraudEventInput[] = [];
+    /** The flood keys and packet ids `floods` counted for this write (given back on failure). */
+    const counted: [string, string, 'added' | 'first_over'][] = [];
     for (const input of inputs) {
       if (input.deviceId === undefined) {
         if (this.admitUnattributed(input, nowMs)) admitted.push(input);
@@ -147,12 +150,14 @@ export class FraudService {
         this.metrics.notStored(input.type);
         if (verdict === 'first_over') this.deviceOver(input);
       }
-      if (
-        PACKET_FLOOD_TYPES.has(input.type) &&
-        this.floods.firstOver(key, input.packetId ?? newId(), nowMs)
-      )
-        admitted.push(this.flood(input));
+      if (PACKET_FLOOD_TYPES.has(input.type)) {
+        const packetId = input.packetId ?? newId();
+        const count = this.floods.count(key, packetId, nowMs);
+        if (count !== 'none') counted.push([key, packetId, count]);
+        if (count === 'first_over') admitted.push(this.flood(input));
+      }
     }
+    const all = inputs;
     inputs = admitted;
     if (inputs.length === 0) return [];
     // a literal of the event's members, not `{ ...input, id, at }`: on Node 20 a spread followed
@@ -174,12 +179,22 @@ export class FraudService {
     try {
       await this.events.recordAll(events);
     } catch (error) {
-      // none of them was written (all or none): their minute's budget is given back
-      for (const input of inputs) {
+      if (error instanceof FraudEventsLeftStored) {
+        // some of them may be stored (their clean-up failed, logged by the store): the budget
+        // they used stays used, so a retry does not store more than it allows
+        throw error.cause;
+      }
+      // none of them was written (all or none): what this write counted of its minute's budget
+      // is given back (those over it too: a retry counts them again), and the packets `floods`
+      // counted (a retry in the same minute counts them again, and records the `packet_flood`
+      // this write would have)
+      for (const input of all) {
         if (input.type === 'packet_flood') continue;
         if (input.deviceId === undefined) this.unattributed.giveBack(input.type, nowMs);
         else this.perDevice.giveBack(`${input.deviceId}\u0000${input.type}`, nowMs);
       }
+      for (const [key, packetId, count] of counted.reverse())
+        this.floods.giveBack(key, packetId, count, nowMs);
       throw error;
     }
     const byType = new Map<FraudEvent['type'], number>();
@@ -230,9 +245,10 @@ export class FraudService {
 
   /**
    * Runs every pattern rule over packets that were accepted (they are already in the
-   * history); records and returns the findings. The packets stay accepted.
+   * history) and returns the findings, recording nothing: a sync records them with its
+   * refusals in one write (`recordAll`, all or none). The packets stay accepted.
    */
-  async screen(packets: PacketObservation[], context: ScreeningContext): Promise<FraudEvent[]> {
+  async evaluate(packets: PacketObservation[], context: ScreeningContext): Promise<FraudFinding[]> {
     if (packets.length === 0 || this.rules.length === 0) return [];
     const shared: RuleContext = {
       sites: context.sites,
@@ -240,7 +256,12 @@ export class FraudService {
     };
     const findings: FraudFinding[] = [];
     for (const rule of this.rules) findings.push(...(await rule.evaluate(packets, shared)));
-    return this.recordAll(findings);
+    return findings;
+  }
+
+  /** `evaluate`, then records and returns the findings (the sweep of pending batches). */
+  async screen(packets: PacketObservation[], context: ScreeningContext): Promise<FraudEvent[]> {
+    return this.recordAll(await this.evaluate(packets, context));
   }
 
   /**

@@ -23,7 +23,7 @@ export const OFFLINE_SYNC_ERRORS = {
     too_many_packets: 'the batch holds more packets than SYNC_MAX_PACKETS',
     invalid_signatures: 'no packet in the batch carries a valid device signature',
     sync_screen_unfinished:
-      "the store failed after the batch's accepted packets were appended to the ledger, while its fraud events (its refusals, the pattern rules' flags) were written: the accepted punches are recorded (no punch is lost) but the batch's screening is unfinished; send the same batch again: its accepted packets come back `duplicate` with their receipts (on MongoDB `accepted`: the batch's pending marker was released, so the re-send screens them) and its refused ones are refused again and their events recorded then (the failed write kept none of them); on SQLite the pattern rules are not run again on packets already in the ledger",
+      "the store failed after the batch's accepted packets were appended to the ledger, while its fraud events (its refusals and the pattern rules' flags, one write) were found or written: the accepted punches are recorded (no punch is lost) but the batch's screening is unfinished; send the same batch again: its accepted packets come back `duplicate` with their receipts (on MongoDB `accepted`: the batch's pending marker was released, so the re-send screens them) and its refused ones are refused again and their events recorded then (the failed write kept none of them); on SQLite the pattern rules are not run again on packets already in the ledger",
     checkpoint_unavailable:
       'the packets are stored but their checkpoint could not be signed; send the same batch again for receipts',
     ledger_unauthenticated_entry:

@@ -23,12 +23,12 @@ import {
 import { WorkerStanding, WorkforceService } from '@app/workforce';
 import {
   AttendanceHistory,
-  FraudEvent,
   FraudEventInput,
   FraudEventType,
   FraudService,
   PacketObservation,
   PUNCH_REFUSAL_TYPES,
+  ScreeningContext,
   SiteGeofence,
 } from '@app/fraud';
 import {
@@ -257,7 +257,7 @@ export class OfflineSyncService {
       this.logger.warn({ err: error as Error }, 'Pending ledger batch not settled');
     });
     const { outcome } = screened;
-    await this.devices.touch(device.deviceId, now, request.ip);
+    await this.touched(device, now, request.ip);
     if (screened.fraudEvents + screened.findings > 0 || floor === 'unproven') {
       // a fresh instant: the events just recorded are part of the history now
       const fresh = this.clock.now();
@@ -267,13 +267,7 @@ export class OfflineSyncService {
       // that this request screened) came back a duplicate, and one refused after its HMAC
       // verified (its time, token window, site or worker) was never stored, so a captured one
       // can be sent again: neither proves anything (review MED)
-      await this.trust.enforceFloor(
-        device,
-        await this.trust.score(device, request, fresh),
-        request,
-        fresh,
-        screened.fresh > 0,
-      );
+      await this.judgeAppended(device, request, fresh, screened.fresh > 0);
     }
     this.logger.log(
       {
@@ -367,9 +361,9 @@ export class OfflineSyncService {
     this.metrics.counted('duplicate', outcome.duplicates);
     this.metrics.counted('rejected', outcome.rejected);
     const findings = await this.screened(device, fraudEvents, () =>
-      this.screenStored(device, accepted, appendedHere, geofences),
+      this.fraud.evaluate(accepted, this.screeningOf(device, appendedHere, geofences)),
     );
-    return { outcome, findings: findings.length, fraudEvents: fraudEvents.length, fresh };
+    return { outcome, findings, fraudEvents: fraudEvents.length, fresh };
   }
 
   /**
@@ -382,10 +376,16 @@ export class OfflineSyncService {
     appendedHere: AppendedLinks,
     geofences: Map<string, SiteGeofence>,
   ) {
-    return this.fraud.screen(observations, {
-      history: this.historyFor(device, appendedHere),
-      sites: geofences,
-    });
+    return this.fraud.screen(observations, this.screeningOf(device, appendedHere, geofences));
+  }
+
+  /** What the pattern rules read of `device`'s history and the packets' sites. */
+  private screeningOf(
+    device: WorkerDevice,
+    appendedHere: AppendedLinks,
+    geofences: Map<string, SiteGeofence>,
+  ): ScreeningContext {
+    return { history: this.historyFor(device, appendedHere), sites: geofences };
   }
 
   /**
@@ -610,22 +610,24 @@ export class OfflineSyncService {
 
   /**
    * Records the refusals' fraud events of a batch whose accepted packets are in the ledger
-   * already, then screens the accepted ones (the pattern rules' flags). A store that fails here
-   * answers 503 `sync_screen_unfinished`, not the store's code, whose "nothing was changed"
-   * would be untrue: the accepted punches are recorded. Each write is all or none (its minute's
-   * budget given back), so the same batch sent again answers the accepted packets `duplicate`
-   * and records the refusals then; on SQLite the pattern rules are not run again on packets the
-   * ledger holds, on MongoDB the batch's pending marker (released by the failure) has the re-send
-   * or the sweep screen them (docs/architecture.md, Storage failures).
+   * already, with the pattern rules' findings over the accepted ones (`evaluate`), in one write
+   * (all or none, its minute's budget given back on failure); returns how many findings there
+   * were. A store that fails here answers 503 `sync_screen_unfinished`, not the store's code,
+   * whose "nothing was changed" would be untrue: the accepted punches are recorded. None of the
+   * events is stored then, so the same batch sent again answers the accepted packets
+   * `duplicate` and records the refusals once; on SQLite the pattern rules are not run again on
+   * packets the ledger holds, on MongoDB the batch's pending marker (released by the failure)
+   * has the re-send or the sweep screen them (docs/architecture.md, Storage failures).
    */
   private async screened(
     device: WorkerDevice,
     fraudEvents: FraudEventInput[],
-    screen: () => Promise<FraudEvent[]>,
-  ): Promise<FraudEvent[]> {
+    evaluate: () => Promise<FraudEventInput[]>,
+  ): Promise<number> {
     try {
-      await this.fraud.recordAll(fraudEvents);
-      return await screen();
+      const findings = await evaluate();
+      await this.fraud.recordAll([...fraudEvents, ...findings]);
+      return findings.length;
     } catch (error) {
       this.logger.error(
         {
@@ -637,6 +639,55 @@ export class OfflineSyncService {
       throw new OfflineSyncError(
         'sync_screen_unfinished',
         "The punches the server accepted are recorded, but the store failed while it recorded the batch's fraud screening. Send the same batch again: the accepted punches come back as duplicates and the refused ones are recorded then.",
+      );
+    }
+  }
+
+  /**
+   * The device's `lastSeen` (and IP) after a sync that appended: best effort. Its punches are
+   * in the ledger and its events recorded, so a store failure here is logged and the sync
+   * answered as it is (an untrue 503 "nothing was changed" or a 500 would have the phone resend
+   * what is stored); the next sync touches it again.
+   */
+  private async touched(device: WorkerDevice, now: Date, ip: string | undefined): Promise<void> {
+    try {
+      await this.devices.touch(device.deviceId, now, ip);
+    } catch (err) {
+      this.logger.error(
+        { deviceId: device.deviceId, err: err instanceof Error ? err.message : String(err) },
+        "Device's last seen not recorded after a sync: the sync is answered all the same",
+      );
+    }
+  }
+
+  /**
+   * The floor's judgement after the append (`proven`: a packet this request appended proved the
+   * secret, so the request's headers count). Its punches are in the ledger and its events
+   * recorded, so a store failure here (the score's read, the block's write) is logged and the
+   * sync answered as it is, not a 5xx that has the phone resend what is stored. The block it
+   * would have made is not dropped for good: the next sync of the device judges the floor
+   * again, before anything of it is stored, from the stored score (the events this sync
+   * recorded weigh in it); only the headers of this request, which counted because one of its
+   * packets proved the secret, are not judged again.
+   */
+  private async judgeAppended(
+    device: WorkerDevice,
+    request: TrustRequestSignals,
+    fresh: Date,
+    proven: boolean,
+  ): Promise<void> {
+    try {
+      await this.trust.enforceFloor(
+        device,
+        await this.trust.score(device, request, fresh),
+        request,
+        fresh,
+        proven,
+      );
+    } catch (err) {
+      this.logger.error(
+        { deviceId: device.deviceId, err: err instanceof Error ? err.message : String(err) },
+        'Floor judgement after a sync appended failed: the sync is answered all the same; the next sync judges the stored score again',
       );
     }
   }

@@ -57,4 +57,23 @@ describe('DistinctMinuteCount', () => {
     expect(count.firstOver('a', 'p', 0)).toBe(true);
     expect(count.firstOver('b', 'p', 0)).toBe(false);
   });
+
+  it('should count a given-back id again, and a key a failed write took over be over again (once)', () => {
+    const count = new DistinctMinuteCount(2);
+    expect(count.count('k', 'p1', 0)).toBe('added');
+    // a failed write: p2 and p3 (which took the key over) given back, newest first
+    expect(count.count('k', 'p2', 0)).toBe('added');
+    expect(count.count('k', 'p3', 0)).toBe('first_over');
+    count.giveBack('k', 'p3', 'first_over', 0);
+    count.giveBack('k', 'p2', 'added', 0);
+    // its retry counts them again: over once more, at p3
+    expect(['p2', 'p3', 'p4'].map((id) => count.count('k', id, 0))).toEqual([
+      'added',
+      'first_over',
+      'none',
+    ]);
+    // a give-back of another minute changes nothing
+    count.giveBack('k', 'p3', 'first_over', 60_000);
+    expect(count.count('k', 'p5', 0)).toBe('none');
+  });
 });

@@ -58,7 +58,8 @@ export class MinuteBudget {
  */
 export class DistinctMinuteCount {
   private minute = -1;
-  private readonly seen = new Map<string, Set<string> | 'over'>();
+  /** Per key: the ids counted (at most `perMinute`), and whether it went past them. */
+  private readonly seen = new Map<string, { ids: Set<string>; over: boolean }>();
 
   constructor(
     private readonly perMinute: number,
@@ -67,24 +68,45 @@ export class DistinctMinuteCount {
 
   /** True for the first id of `key` past `perMinute` distinct ones this minute, once. */
   firstOver(key: string, id: string, nowMs: number): boolean {
+    return this.count(key, id, nowMs) === 'first_over';
+  }
+
+  /**
+   * Counts `id` of `key`: `added` (a new id within `perMinute`), `first_over` (the first id past
+   * them this minute, once) or `none` (seen before, over already, or a key past `maxKeys`).
+   */
+  count(key: string, id: string, nowMs: number): 'added' | 'first_over' | 'none' {
     const minute = Math.floor(nowMs / 60_000);
     if (minute !== this.minute) {
       this.minute = minute;
       this.seen.clear();
     }
-    let ids = this.seen.get(key);
-    if (ids === 'over') return false;
-    if (ids === undefined) {
-      if (this.seen.size >= this.maxKeys) return false;
-      ids = new Set<string>();
-      this.seen.set(key, ids);
+    let state = this.seen.get(key);
+    if (state === undefined) {
+      if (this.seen.size >= this.maxKeys) return 'none';
+      state = { ids: new Set<string>(), over: false };
+      this.seen.set(key, state);
     }
-    if (ids.has(id)) return false;
-    if (ids.size < this.perMinute) {
-      ids.add(id);
-      return false;
+    if (state.over || state.ids.has(id)) return 'none';
+    if (state.ids.size < this.perMinute) {
+      state.ids.add(id);
+      return 'added';
     }
-    this.seen.set(key, 'over');
-    return true;
+    state.over = true;
+    return 'first_over';
+  }
+
+  /**
+   * Undoes a `count` of this minute that answered `counted`: the write it was for failed (none
+   * of its events stored), so the same packet sent again in the minute counts again, and a key
+   * it took over is not over (the `packet_flood` that write would have stored is due again).
+   * Undo a write's counts in reverse order.
+   */
+  giveBack(key: string, id: string, counted: 'added' | 'first_over', nowMs: number): void {
+    if (Math.floor(nowMs / 60_000) !== this.minute) return;
+    const state = this.seen.get(key);
+    if (state === undefined) return;
+    if (counted === 'first_over') state.over = false;
+    else state.ids.delete(id);
   }
 }

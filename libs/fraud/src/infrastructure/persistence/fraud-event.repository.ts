@@ -44,9 +44,26 @@ export interface RetagOutcome {
   from: string[];
 }
 
+/**
+ * A `recordAll` that failed part way and could not delete the events it had stored (some of
+ * them may be stored, `count` tried): FraudService keeps their minute's budget used (a retry
+ * does not store more than it allows) and throws `cause`, the write's own failure.
+ */
+export class FraudEventsLeftStored extends Error {
+  constructor(
+    override readonly cause: unknown,
+    readonly count: number,
+  ) {
+    super('Fraud events of a failed write may be left stored (their clean-up failed)');
+  }
+}
+
 /** The append-only fraud event log, and the reviews of its events. */
 export abstract class FraudEventRepository {
-  /** Appends events (all or none). */
+  /**
+   * Appends events (all or none; FraudEventsLeftStored when a failed write's clean-up failed
+   * too, and some may be left).
+   */
   abstract recordAll(events: FraudEvent[]): Promise<void>;
   /**
    * Events matching every given criterion, newest first in (at, id) order, at most `limit`;

@@ -18,6 +18,7 @@ import { FraudError, FraudEventTamperedError } from '../../../../fraud.errors';
 import { FraudMetrics } from '../../../../fraud.metrics';
 import {
   FraudEventRepository,
+  FraudEventsLeftStored,
   LegacySealState,
   RetagOutcome,
   ReviewOutcome,
@@ -246,8 +247,9 @@ export class MongoFraudEventRepository extends FraudEventRepository implements O
    * All or none: an ordered `insertMany` that fails part way (a write error on the nth
    * document) keeps the ones before it, so they are deleted again (by the new ids, which name
    * these events only) before the failure is thrown. A batch the sync then answered 503 for
-   * left some of its events stored, and its retry stored them again. A store that cannot be
-   * reached deletes nothing either; its insert reached it whole or not at all.
+   * left some of its events stored, and its retry stored them again. A clean-up that fails too
+   * (the store went away between the two) is logged and reported (FraudEventsLeftStored): some
+   * of the events may then be left stored.
    */
   async recordAll(events: FraudEvent[]): Promise<void> {
     if (events.length === 0) return;
@@ -257,9 +259,19 @@ export class MongoFraudEventRepository extends FraudEventRepository implements O
         { ordered: true },
       );
     } catch (error) {
-      await this.events
-        .deleteMany({ _id: { $in: events.map((e) => e.id) } })
-        .catch(() => undefined);
+      try {
+        await this.events.deleteMany({ _id: { $in: events.map((e) => e.id) } });
+      } catch (cleanUp) {
+        this.logger.error(
+          {
+            deviceId: events[0].deviceId,
+            count: events.length,
+            err: cleanUp instanceof Error ? cleanUp.message : String(cleanUp),
+          },
+          'Fraud events of a failed write not deleted again: some of them may be left stored',
+        );
+        throw new FraudEventsLeftStored(error, events.length);
+      }
       throw error;
     }
   }
