@@ -1,5 +1,5 @@
-import { MongoStore, SqliteStore, Store } from '@app/persistence';
-import { http, startTestApp, TestApp } from './support/test-app';
+import { fraudEventFault, fraudEventsOf } from './support/fraud-event-fault';
+import { startTestApp, TestApp } from './support/test-app';
 import { enrollPhone, Phone, signPacket, syncBatch } from './support/worker-client';
 
 /**
@@ -16,44 +16,9 @@ describe('a batch refused for its signatures when the store fails to record it (
   let t: TestApp;
   afterAll(() => t?.close());
 
-  const FAULT = 'fault_one_event_per_device';
-
-  /** The store refuses a second fraud event of `deviceId` (the first one of a batch passes). */
-  const breakStore = async (deviceId: string) => {
-    const store = t.app.get(Store);
-    if (store instanceof MongoStore) {
-      await store.connection
-        .collection('fraud_events')
-        .createIndex(
-          { deviceId: 1 },
-          { name: FAULT, unique: true, partialFilterExpression: { deviceId } },
-        );
-      return;
-    }
-    (store as SqliteStore).db.exec(
-      `CREATE TRIGGER ${FAULT} BEFORE INSERT ON fraud_events
-       WHEN (SELECT count(*) FROM fraud_events WHERE device_id = NEW.device_id) >= 1
-       BEGIN SELECT RAISE(ABORT, 'fault'); END`,
-    );
-  };
-  const repairStore = async () => {
-    const store = t.app.get(Store);
-    if (store instanceof MongoStore) {
-      await store.connection.collection('fraud_events').dropIndex(FAULT);
-      return;
-    }
-    (store as SqliteStore).db.exec(`DROP TRIGGER ${FAULT}`);
-  };
-  const eventsOf = async (phone: Phone) => {
-    const res = await http(
-      t.baseUrl,
-      'GET',
-      `/api/v5/fraud/events?deviceId=${phone.deviceId}&type=invalid_signature&limit=100`,
-      { key: t.keys.admin },
-    );
-    expect(res.status).toBe(200);
-    return res.body as unknown[];
-  };
+  const breakStore = (deviceId: string) => fraudEventFault(t).break(deviceId);
+  const repairStore = () => fraudEventFault(t).repair();
+  const eventsOf = (phone: Phone) => fraudEventsOf(t, phone.deviceId, 'invalid_signature');
 
   it('should answer 503 storage_unavailable with nothing kept, and record the whole batch when it is sent again', async () => {
     t = await startTestApp();

@@ -1,5 +1,6 @@
 import { MongoStore, SqliteStore, Store } from '@app/persistence';
-import { http, startTestApp, TestApp } from './support/test-app';
+import { fraudEventFault, fraudEventsOf } from './support/fraud-event-fault';
+import { startTestApp, TestApp } from './support/test-app';
 import { createSite, phoneAt, punch } from './support/timesheet-client';
 import { Phone, signPacket, syncBatch } from './support/worker-client';
 
@@ -16,55 +17,12 @@ describe('a sync whose fraud events fail after its append (e2e)', () => {
   let t: TestApp;
   afterAll(() => t?.close());
 
-  const FAULT = 'fault_one_event_per_device';
+  const breakStore = (deviceId: string) => fraudEventFault(t).break(deviceId);
+  const repairStore = () => fraudEventFault(t).repair();
+  const eventsOf = (phone: Phone) => fraudEventsOf(t, phone.deviceId, 'timestamp_in_future');
 
-  /** The store refuses a second fraud event of `deviceId` (the first one of a write passes). */
-  const breakStore = async (deviceId: string) => {
-    const store = t.app.get(Store);
-    if (store instanceof MongoStore) {
-      await store.connection
-        .collection('fraud_events')
-        .createIndex(
-          { deviceId: 1 },
-          { name: FAULT, unique: true, partialFilterExpression: { deviceId } },
-        );
-      return;
-    }
-    (store as SqliteStore).db.exec(
-      `CREATE TRIGGER ${FAULT} BEFORE INSERT ON fraud_events
-       WHEN (SELECT count(*) FROM fraud_events WHERE device_id = NEW.device_id) >= 1
-       BEGIN SELECT RAISE(ABORT, 'fault'); END`,
-    );
-  };
-  const repairStore = async () => {
-    const store = t.app.get(Store);
-    if (store instanceof MongoStore) {
-      await store.connection.collection('fraud_events').dropIndex(FAULT);
-      return;
-    }
-    (store as SqliteStore).db.exec(`DROP TRIGGER ${FAULT}`);
-  };
-  const eventsOf = async (phone: Phone) => {
-    const res = await http(
-      t.baseUrl,
-      'GET',
-      `/api/v5/fraud/events?deviceId=${phone.deviceId}&type=timestamp_in_future&limit=100`,
-      { key: t.keys.admin },
-    );
-    expect(res.status).toBe(200);
-    return res.body as unknown[];
-  };
-
-  const typesOf = async (phone: Phone) => {
-    const res = await http(
-      t.baseUrl,
-      'GET',
-      `/api/v5/fraud/events?deviceId=${phone.deviceId}&limit=100`,
-      { key: t.keys.admin },
-    );
-    expect(res.status).toBe(200);
-    return (res.body as { type: string }[]).map((e) => e.type).sort();
-  };
+  const typesOf = async (phone: Phone) =>
+    (await fraudEventsOf(t, phone.deviceId)).map((e) => e.type).sort();
 
   it("should record a refusal once when the pattern rules' findings failed with it (one write: all or none)", async () => {
     // a fresh app each: mongomock builds the fault's partial index over every event stored

@@ -1,0 +1,49 @@
+import { MongoStore, SqliteStore, Store } from '@app/persistence';
+import { http, TestApp } from './test-app';
+
+const FAULT = 'fault_one_event_per_device';
+
+/**
+ * A store that refuses a second fraud event of one device (the first one of a write passes),
+ * put in behind the server's back as the database's own refusal: a SQLite trigger, a MongoDB
+ * unique index over the device's events. `repair` takes it out again.
+ */
+export const fraudEventFault = (t: TestApp) => ({
+  async break(deviceId: string): Promise<void> {
+    const store = t.app.get(Store);
+    if (store instanceof MongoStore) {
+      await store.connection
+        .collection('fraud_events')
+        .createIndex(
+          { deviceId: 1 },
+          { name: FAULT, unique: true, partialFilterExpression: { deviceId } },
+        );
+      return;
+    }
+    (store as SqliteStore).db.exec(
+      `CREATE TRIGGER ${FAULT} BEFORE INSERT ON fraud_events
+       WHEN (SELECT count(*) FROM fraud_events WHERE device_id = NEW.device_id) >= 1
+       BEGIN SELECT RAISE(ABORT, 'fault'); END`,
+    );
+  },
+  async repair(): Promise<void> {
+    const store = t.app.get(Store);
+    if (store instanceof MongoStore) {
+      await store.connection.collection('fraud_events').dropIndex(FAULT);
+      return;
+    }
+    (store as SqliteStore).db.exec(`DROP TRIGGER ${FAULT}`);
+  },
+});
+
+/** The fraud events of `deviceId` (of `type` when given), as the admin lists them. */
+export async function fraudEventsOf(t: TestApp, deviceId: string, type?: string) {
+  const res = await http(
+    t.baseUrl,
+    'GET',
+    `/api/v5/fraud/events?deviceId=${deviceId}${type ? `&type=${type}` : ''}&limit=100`,
+    { key: t.keys.admin },
+  );
+  expect(res.status).toBe(200);
+  return res.body as { type: string }[];
+}
