@@ -215,6 +215,60 @@ describe('payroll closes: a close deleted or reordered in the database (e2e)', (
     expect((await chainOf(edited)).head?.periods).toBeUndefined();
   });
 
+  // reviewer (closemend2), MED: a head replayed one behind with its periods digest cleared was
+  // given one by a full walk and the read returned at once, never checking the close the head
+  // does not name: that close's period moved away read open once
+  it('should refuse a read whose head is replayed one behind without periods while the close it does not name is moved', async () => {
+    const { siteId } = await createSite(t.baseUrl, t.keys.admin, 'Asia/Kolkata');
+    let kept: Record<string, unknown> | null = null;
+    for (const [i, month] of MONTHS.entries()) {
+      if (i === 2) {
+        await editStore(
+          t,
+          (db) =>
+            (kept = db
+              .prepare('SELECT * FROM payroll_close_heads WHERE site_id = ?')
+              .get(siteId) as Record<string, unknown>),
+          async (c) =>
+            (kept = await c
+              .db!.collection('payroll_close_heads')
+              .findOne({ _id: siteId as never })),
+        );
+      }
+      const res = await http(t.baseUrl, 'POST', `/api/v5/sites/${siteId}/payroll/closes`, {
+        key: t.keys.admin,
+        body: month,
+      });
+      expect(res.status).toBe(201);
+    }
+    expect((await payroll(siteId, MONTHS[2])).body.closed).toMatchObject(MONTHS[2]);
+    await editStore(
+      t,
+      (db) => {
+        db.prepare(
+          'UPDATE payroll_close_heads SET seq = @seq, digest = @digest, tag = @tag, periods = NULL, periods_tag = NULL WHERE site_id = @site_id',
+        ).run(kept);
+        db.prepare(
+          "UPDATE payroll_closes SET from_day = '1990-01-01', to_day = '1990-01-02' WHERE site_id = ? AND from_day = ?",
+        ).run(siteId, MONTHS[2].from);
+      },
+      async (c) => {
+        const { periods: _p, periodsTag: _pt, ...head } = kept!;
+        await c.db!.collection('payroll_close_heads').replaceOne({ _id: siteId as never }, head);
+        await c
+          .db!.collection('payroll_closes')
+          .updateOne(
+            { _id: `${siteId}|${MONTHS[2].from}` as never },
+            { $set: { from: '1990-01-01', to: '1990-01-02' } },
+          );
+      },
+    );
+    for (let read = 0; read < 2; read++) {
+      const res = await payroll(siteId, MONTHS[2]);
+      expect([res.status, res.body.code]).toEqual([503, 'payroll_close_chain_broken']);
+    }
+  });
+
   it("should refuse a thekedar's correction at a site whose chain is broken (a deleted close would let it correct a paid day)", async () => {
     const siteId = await closedSite();
     const k = await thekedarWithDevice(t.baseUrl, t.keys.admin, [siteId]);

@@ -502,12 +502,9 @@ export class PayrollCloseService implements OnModuleInit {
       if (!head) return;
       const periods = this.periodsOf(head);
       if (periods === undefined) {
-        if (await this.givePeriods(siteId)) return;
-        if (tries < 3) continue;
-        return;
-      }
-      const named = places.slice(0, head.seq);
-      if (named.reduce(foldPeriods, '') !== periods) {
+        // given (the links walked): the close the head does not name is still checked below
+        if (!(await this.givePeriods(siteId)) && tries < 3) continue;
+      } else if (places.slice(0, head.seq).reduce(foldPeriods, '') !== periods) {
         this.chainBroken(siteId, 'the period or place of a close was changed');
       }
       // a close whose head is not moved yet: its period is under its own tag
