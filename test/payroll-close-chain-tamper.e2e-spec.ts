@@ -600,10 +600,22 @@ describe('payroll closes: a close deleted or reordered in the database (e2e)', (
       try {
         await rollsForward(siteId, closes, head!);
       } finally {
-        clock.advance(-61_000);
+        clock.advance(-61_000 - moved);
+        moved = 0;
       }
     },
   );
+
+  /**
+   * The site read (its head behind: this server's first sight of the close it waits for), then a
+   * minute on (the minute counts from the first sight of a close waited for).
+   */
+  const seenAMinute = async (siteId: string) => {
+    await listed(siteId);
+    clock.advance(61_000);
+    moved += 61_000;
+  };
+  let moved = 0;
 
   const rollsForward = async (siteId: string, closes: PayrollClose[], head: CloseHead) => {
     // one close behind (SQLite: read whole, as a close whose head is not moved yet), two, and
@@ -615,12 +627,14 @@ describe('payroll closes: a close deleted or reordered in the database (e2e)', (
         else await expectBroken(siteId);
         continue;
       }
+      await seenAMinute(siteId);
       const res = await payroll(siteId);
       expect(res.status).toBe(200);
       expect(res.body.closed).toMatchObject(OCT);
       expect((await chainOf(siteId)).head).toEqual(head);
       // the listing rolls it too
       await putHead(headAt(siteId, closes, seq));
+      await seenAMinute(siteId);
       const list = await listed(siteId);
       expect(list.body.chain).toBe('verified');
       expect((await chainOf(siteId)).head).toEqual(head);
@@ -628,6 +642,7 @@ describe('payroll closes: a close deleted or reordered in the database (e2e)', (
     if (e2eDriver === 'sqlite') return;
     // and the site closes again after it
     await putHead(headAt(siteId, closes, 1));
+    await seenAMinute(siteId);
     const dec = await http(t.baseUrl, 'POST', `/api/v5/sites/${siteId}/payroll/closes`, {
       key: t.keys.admin,
       body: { from: '2026-12-01', to: '2026-12-03' },

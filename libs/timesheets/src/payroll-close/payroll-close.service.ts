@@ -52,33 +52,80 @@ const NONE: Totals = { daysPresent: 0, hours: 0, workedSeconds: 0, flaggedDays: 
  */
 export const UNCONFIRMED_TIP_MS = 60_000;
 
-/** How many sites' first sightings a server keeps (the oldest forgotten first: waits again). */
-const MAX_SIGHTINGS = 10_000;
+/** How many closes' first sightings a server keeps at most (waiting sites only). */
+export const MAX_SIGHTINGS = 10_000;
 
 /**
  * When this server first saw a close (by its own clock, never the close's `at`: another
- * server's clock, which a skew would move), kept in memory: per site its latest close (`tips`)
- * and its closes of an earlier release not linked yet (`unlinked`). A close cannot be seen
+ * server's clock, which a skew would move), kept in memory for a site that waits only: its
+ * latest close while the head is one behind it (`tip`), and its closes of an earlier release
+ * not linked yet (`unlinked`); forgotten once the site no longer waits. A close cannot be seen
  * before it is stored, so the age it gives is at most its true age: a skew never shortens the
  * wait, and no server waits more than `UNCONFIRMED_TIP_MS` after it first saw one (a server
- * just started waits that long for a close left so by a stopped one).
+ * just started waits that long for a close left so by a stopped one). An entry younger than
+ * the minute is never evicted: when full of them a new sighting is not kept (age 0: seen now,
+ * tried again at the next sight, kept once the oldest is a minute old); an entry older is
+ * evicted oldest first (its site, if still waiting, waits a minute again).
  */
-class Sightings {
-  private readonly seen = new Map<string, { key: string; at: number }>();
+export class Sightings {
+  /** Per site, `<kind>|<key>` → the close's key and when first seen, oldest site first. */
+  private readonly seen = new Map<string, Map<string, { key: string; at: number }>>();
+  private size = 0;
+
+  constructor(private readonly max = MAX_SIGHTINGS) {}
 
   /** Milliseconds since this server first saw `key` as the site's close of kind `kind`. */
   ageOf(kind: 'tip' | 'unlinked', siteId: string, key: string, now: number): number {
-    const id = `${kind}|${siteId}|${kind === 'unlinked' ? key : ''}`;
-    const was = this.seen.get(id);
+    const id = `${kind}|${kind === 'unlinked' ? key : ''}`;
+    const site = this.seen.get(siteId);
+    const was = site?.get(id);
     if (was && was.key === key) return now - was.at;
-    this.seen.delete(id);
-    if (this.seen.size >= MAX_SIGHTINGS) this.seen.delete(this.seen.keys().next().value!);
-    this.seen.set(id, { key, at: now });
+    if (was) {
+      site!.delete(id);
+      this.size--;
+    }
+    if (this.size >= this.max && !this.evictOld(now)) return 0;
+    const into = site ?? new Map<string, { key: string; at: number }>();
+    if (!site) this.seen.set(siteId, into);
+    into.set(id, { key, at: now });
+    this.size++;
     return 0;
   }
 
-  forget(kind: 'tip' | 'unlinked', siteId: string, key: string): void {
-    this.seen.delete(`${kind}|${siteId}|${kind === 'unlinked' ? key : ''}`);
+  /** The site waits no more (kind `tip`: its latest close; `unlinked`: every one of them). */
+  forget(kind: 'tip' | 'unlinked', siteId: string): void {
+    const site = this.seen.get(siteId);
+    if (!site) return;
+    for (const id of [...site.keys()]) {
+      if (id.startsWith(`${kind}|`)) {
+        site.delete(id);
+        this.size--;
+      }
+    }
+    if (site.size === 0) this.seen.delete(siteId);
+  }
+
+  /** How many sightings are kept. */
+  get count(): number {
+    return this.size;
+  }
+
+  /** Evicts the oldest entry a minute old or more, if any (true: room made). */
+  private evictOld(now: number): boolean {
+    let oldest: { siteId: string; id: string; at: number } | undefined;
+    for (const [siteId, site] of this.seen) {
+      for (const [id, { at }] of site) {
+        if (now - at >= UNCONFIRMED_TIP_MS && (!oldest || at < oldest.at)) {
+          oldest = { siteId, id, at };
+        }
+      }
+    }
+    if (!oldest) return false;
+    const site = this.seen.get(oldest.siteId)!;
+    site.delete(oldest.id);
+    if (site.size === 0) this.seen.delete(oldest.siteId);
+    this.size--;
+    return true;
   }
 }
 
@@ -141,8 +188,6 @@ export class PayrollCloseService implements OnModuleInit {
     }
     this.checked(result.close);
     if (result.status === 'closed') {
-      // its own close: seen from now
-      this.tipAge(result.close);
       this.logger.log(
         { siteId: scope.siteId, from: scope.from, to: scope.to, workers: workers.length },
         'Payroll period closed',
@@ -165,7 +210,7 @@ export class PayrollCloseService implements OnModuleInit {
     const linked = chain.closes.filter((c) => c.seq !== 0);
     const unlinked = chain.closes.filter((c) => c.seq === 0);
     const tip = linked[linked.length - 1];
-    if (tip) this.tipAge(tip);
+    this.noteWaiting(siteId, tip, chain.head, unlinked.length);
     let pending = false;
     if (unlinked.length > 0) {
       pending = this.pendingUnlinked(siteId, unlinked, tip, chain.head);
@@ -268,6 +313,22 @@ export class PayrollCloseService implements OnModuleInit {
       const periods = this.periodsAfter(this.periodsAt(tip, head), [close]);
       return { close, head: this.headOf(close, periods), ...this.baseOf(draft.siteId, tip, head) };
     };
+  }
+
+  /**
+   * A site's sightings kept while it waits only: its latest close while the head is behind it
+   * (first seen from now), its closes of an earlier release while any are unlinked; forgotten
+   * once it waits no more (the head names its latest close, none unlinked).
+   */
+  private noteWaiting(
+    siteId: string,
+    tip: PayrollClose | undefined,
+    head: CloseHead | undefined,
+    unlinked: number,
+  ): void {
+    if (tip && head && head.seq < tip.seq) this.tipAge(tip);
+    else this.sightings.forget('tip', siteId);
+    if (unlinked === 0) this.sightings.forget('unlinked', siteId);
   }
 
   /** How long this server has seen `tip` as its site's latest close (its own clock). */
@@ -473,7 +534,7 @@ export class PayrollCloseService implements OnModuleInit {
   private async refuseBrokenChain(siteId: string): Promise<void> {
     for (let tries = 1; ; tries++) {
       const { places: all, tip, head } = await this.repo.chainPlaces(siteId);
-      if (tip) this.tipAge(tip);
+      this.noteWaiting(siteId, tip, head, all.filter((p) => p.seq === 0).length);
       // closes of an earlier release (a server of it still running: a rolling upgrade) linked
       // here as at boot, once this server has seen them a minute (their server may still remove
       // one that lost an overlap); till then they are left out of the chain's check
