@@ -258,6 +258,8 @@ export class PayrollCloseService implements OnModuleInit {
             this.logger.log({ siteId }, 'Payroll closes of an earlier release linked');
           }
         } catch (error) {
+          // after a close another replica is still recording: linked by a read a minute on
+          if (isRaced(error)) continue;
           this.logger.error(
             { siteId, err: error },
             'Payroll closes of an earlier release not linked: the site reads broken until an operator restores its closes',
@@ -274,6 +276,8 @@ export class PayrollCloseService implements OnModuleInit {
    */
   private readonly linkLegacy: CloseLink = (unlinked, tip, head) => {
     this.refuseBrokenTip(unlinked[0].siteId, tip, head);
+    // as a close's seal: not linked after a close another replica is still recording
+    this.refuseUnconfirmedTip(tip, head);
     let before = tip;
     const closes = unlinked.map((c) => {
       const { tag, ...unsigned } = c;
@@ -299,15 +303,7 @@ export class PayrollCloseService implements OnModuleInit {
   private seal(draft: Omit<PayrollClose, 'seq' | 'prev' | 'tag'>): CloseSeal {
     return (tip, head) => {
       this.refuseBrokenTip(draft.siteId, tip, head);
-      // a tip its head does not name yet is a close another replica (MongoDB) is still
-      // recording: building on it could outlive it (its replica removes it when its head move
-      // loses), so wait; one left so longer than UNCONFIRMED_TIP_MS is a crashed replica's
-      if (tip && head && head.seq === tip.seq - 1 && this.tipAge(tip) < UNCONFIRMED_TIP_MS) {
-        throw new TimesheetsError(
-          'payroll_close_raced',
-          'Another close of this site is being recorded (by another server): nothing was recorded; send the close again',
-        );
-      }
+      this.refuseUnconfirmedTip(tip, head);
       const linked = { ...draft, seq: (tip?.seq ?? 0) + 1, prev: tip ? digestOf(tip) : '' };
       const close = { ...linked, tag: this.tagOf(linked) };
       const periods = this.periodsAfter(this.periodsAt(tip, head), [close]);
@@ -329,6 +325,21 @@ export class PayrollCloseService implements OnModuleInit {
     if (tip && head && head.seq < tip.seq) this.tipAge(tip);
     else this.sightings.forget('tip', siteId);
     if (unlinked === 0) this.sightings.forget('unlinked', siteId);
+  }
+
+  /**
+   * A tip its head does not name yet is a close another replica (MongoDB) is still recording:
+   * building on it could outlive it (its replica removes it when its head move loses), so wait
+   * (409 `payroll_close_raced`); one left so longer than UNCONFIRMED_TIP_MS is a crashed
+   * replica's.
+   */
+  private refuseUnconfirmedTip(tip: PayrollClose | undefined, head: CloseHead | undefined): void {
+    if (tip && head && head.seq === tip.seq - 1 && this.tipAge(tip) < UNCONFIRMED_TIP_MS) {
+      throw new TimesheetsError(
+        'payroll_close_raced',
+        'Another close of this site is being recorded (by another server): nothing was recorded; send the close again',
+      );
+    }
   }
 
   /** How long this server has seen `tip` as its site's latest close (its own clock). */
@@ -603,7 +614,12 @@ export class PayrollCloseService implements OnModuleInit {
 
   /** A read's link of a site's closes of an earlier release (as at boot): logged when linked. */
   private async linkOnRead(siteId: string): Promise<void> {
-    if (await this.repo.link(siteId, this.linkLegacy)) {
+    // after a close another replica is still recording: not linked this time (the read goes on)
+    const linked = await this.repo.link(siteId, this.linkLegacy).catch((error: unknown) => {
+      if (isRaced(error)) return false;
+      throw error;
+    });
+    if (linked) {
       this.logger.log({ siteId }, 'Payroll closes of an earlier release linked on read');
     }
   }
@@ -856,6 +872,10 @@ export function foldPeriods(periods: string, c: { seq: number; from: string; to:
 /** What a head's periods tag covers. */
 function periodsDataOf(siteId: string, seq: number, digest: string, periods: string): string {
   return JSON.stringify([siteId, seq, digest, periods]);
+}
+
+function isRaced(error: unknown): boolean {
+  return error instanceof TimesheetsError && error.code === 'payroll_close_raced';
 }
 
 /** What a head's tag covers. */
