@@ -631,7 +631,9 @@ export class PayrollCloseService implements OnModuleInit {
    * false: the head moved meanwhile.
    */
   private async givePeriods(siteId: string): Promise<boolean> {
-    const chain = await this.repo.chain(siteId);
+    // closes of an earlier release too new to link (a rolling upgrade) left out, as the listing
+    const read = await this.repo.chain(siteId);
+    const chain = { ...read, closes: read.closes.filter((c) => c.seq !== 0) };
     const broken = this.brokenLink(chain);
     if (broken) this.chainBroken(siteId, broken);
     return this.setPeriodsFrom(chain);
