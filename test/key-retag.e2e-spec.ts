@@ -194,7 +194,7 @@ describe('keys:retag (e2e)', () => {
       );
       // and the head of the site's chain of closes (else its payroll reads chain broken)
       expect(run.stdout).toContain(
-        `payroll close heads (per site: the latest close's place and digest): 1 read, 1 re-tagged under ${app.t.app.get(StoreMac).kid} (1 from ${a})`,
+        `payroll close heads (per site: the latest close's place and digest, and the digest of its closes' periods): 1 read, 1 re-tagged under ${app.t.app.get(StoreMac).kid} (1 from ${a})`,
       );
       // its periods digest with it (else the next read walks every close to make it again)
       const { head } = await app.t.app.get(PayrollCloseRepository).chain(siteId);

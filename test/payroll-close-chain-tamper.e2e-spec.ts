@@ -215,6 +215,60 @@ describe('payroll closes: a close deleted or reordered in the database (e2e)', (
     expect((await chainOf(edited)).head?.periods).toBeUndefined();
   });
 
+  // reviewer (closemend2), MED: a head replayed one behind with its periods digest cleared was
+  // given one by a full walk and the read returned at once, never checking the close the head
+  // does not name: that close's period moved away read open once
+  it('should refuse a read whose head is replayed one behind without periods while the close it does not name is moved', async () => {
+    const { siteId } = await createSite(t.baseUrl, t.keys.admin, 'Asia/Kolkata');
+    let kept: Record<string, unknown> | null = null;
+    for (const [i, month] of MONTHS.entries()) {
+      if (i === 2) {
+        await editStore(
+          t,
+          (db) =>
+            (kept = db
+              .prepare('SELECT * FROM payroll_close_heads WHERE site_id = ?')
+              .get(siteId) as Record<string, unknown>),
+          async (c) =>
+            (kept = await c
+              .db!.collection('payroll_close_heads')
+              .findOne({ _id: siteId as never })),
+        );
+      }
+      const res = await http(t.baseUrl, 'POST', `/api/v5/sites/${siteId}/payroll/closes`, {
+        key: t.keys.admin,
+        body: month,
+      });
+      expect(res.status).toBe(201);
+    }
+    expect((await payroll(siteId, MONTHS[2])).body.closed).toMatchObject(MONTHS[2]);
+    await editStore(
+      t,
+      (db) => {
+        db.prepare(
+          'UPDATE payroll_close_heads SET seq = @seq, digest = @digest, tag = @tag, periods = NULL, periods_tag = NULL WHERE site_id = @site_id',
+        ).run(kept);
+        db.prepare(
+          "UPDATE payroll_closes SET from_day = '1990-01-01', to_day = '1990-01-02' WHERE site_id = ? AND from_day = ?",
+        ).run(siteId, MONTHS[2].from);
+      },
+      async (c) => {
+        const { periods: _p, periodsTag: _pt, ...head } = kept!;
+        await c.db!.collection('payroll_close_heads').replaceOne({ _id: siteId as never }, head);
+        await c
+          .db!.collection('payroll_closes')
+          .updateOne(
+            { _id: `${siteId}|${MONTHS[2].from}` as never },
+            { $set: { from: '1990-01-01', to: '1990-01-02' } },
+          );
+      },
+    );
+    for (let read = 0; read < 2; read++) {
+      const res = await payroll(siteId, MONTHS[2]);
+      expect([res.status, res.body.code]).toEqual([503, 'payroll_close_chain_broken']);
+    }
+  });
+
   it("should refuse a thekedar's correction at a site whose chain is broken (a deleted close would let it correct a paid day)", async () => {
     const siteId = await closedSite();
     const k = await thekedarWithDevice(t.baseUrl, t.keys.admin, [siteId]);
@@ -347,6 +401,31 @@ describe('payroll closes: a close deleted or reordered in the database (e2e)', (
     } finally {
       clock.advance(-61_000);
     }
+  });
+
+  // closemend2, LOW: three releases at once (a head without periods digest, a close of the
+  // oldest release not linked yet): the walk that gives the digest counted the close not linked
+  // yet as a broken link and the reads answered 503
+  it('should give a head its periods digest leaving out a close of an earlier release too new to link, as the listing does', async () => {
+    const siteId = await closedSite();
+    await editStore(
+      t,
+      (db) =>
+        db
+          .prepare(
+            'UPDATE payroll_close_heads SET periods = NULL, periods_tag = NULL WHERE site_id = ?',
+          )
+          .run(siteId),
+      (c) =>
+        c
+          .db!.collection('payroll_close_heads')
+          .updateOne({ _id: siteId as never }, { $unset: { periods: '', periodsTag: '' } }),
+    );
+    await storeLegacy(siteId, [{ from: '2026-12-01', to: '2026-12-03' }], clock.now().getTime());
+    const res = await payroll(siteId);
+    expect(res.status).toBe(200);
+    expect(res.body.closed).toMatchObject(OCT);
+    expect((await chainOf(siteId)).head?.periods).toEqual(expect.any(String));
   });
 
   // reviewer G: the minute was counted from the close's `at`, another server's clock: one
@@ -546,10 +625,22 @@ describe('payroll closes: a close deleted or reordered in the database (e2e)', (
       try {
         await rollsForward(siteId, closes, head!);
       } finally {
-        clock.advance(-61_000);
+        clock.advance(-61_000 - moved);
+        moved = 0;
       }
     },
   );
+
+  /**
+   * The site read (its head behind: this server's first sight of the close it waits for), then a
+   * minute on (the minute counts from the first sight of a close waited for).
+   */
+  const seenAMinute = async (siteId: string) => {
+    await listed(siteId);
+    clock.advance(61_000);
+    moved += 61_000;
+  };
+  let moved = 0;
 
   const rollsForward = async (siteId: string, closes: PayrollClose[], head: CloseHead) => {
     // one close behind (SQLite: read whole, as a close whose head is not moved yet), two, and
@@ -561,12 +652,14 @@ describe('payroll closes: a close deleted or reordered in the database (e2e)', (
         else await expectBroken(siteId);
         continue;
       }
+      await seenAMinute(siteId);
       const res = await payroll(siteId);
       expect(res.status).toBe(200);
       expect(res.body.closed).toMatchObject(OCT);
       expect((await chainOf(siteId)).head).toEqual(head);
       // the listing rolls it too
       await putHead(headAt(siteId, closes, seq));
+      await seenAMinute(siteId);
       const list = await listed(siteId);
       expect(list.body.chain).toBe('verified');
       expect((await chainOf(siteId)).head).toEqual(head);
@@ -574,6 +667,7 @@ describe('payroll closes: a close deleted or reordered in the database (e2e)', (
     if (e2eDriver === 'sqlite') return;
     // and the site closes again after it
     await putHead(headAt(siteId, closes, 1));
+    await seenAMinute(siteId);
     const dec = await http(t.baseUrl, 'POST', `/api/v5/sites/${siteId}/payroll/closes`, {
       key: t.keys.admin,
       body: { from: '2026-12-01', to: '2026-12-03' },

@@ -1,5 +1,5 @@
 import { http, startTestApp, TestApp } from './support/test-app';
-import { createSite } from './support/timesheet-client';
+import { createSite, crewPhone, thekedarWithDevice } from './support/timesheet-client';
 
 /**
  * The tester's 500: `payroll?from=9999-12-31&to=9999-12-31` read the period up to the start of
@@ -84,21 +84,30 @@ describe('timesheets: the days a period may name (e2e)', () => {
       ]);
     }
     // instants: the fraud events take any year of 4 digits, the corrections refuse a future
+    // (a real worker at the site of the furthest zone: the date handling answers, not a 404)
+    const kiritimati = sites[0];
+    const k = await thekedarWithDevice(t.baseUrl, t.keys.admin, [kiritimati]);
+    const { workerId } = await crewPhone(t.baseUrl, k, kiritimati, new Date().toISOString());
     for (const day of [...OUT, '9998-12-31', '275760-09-13']) {
       const events = await get(`/api/v5/fraud/events?from=${day}&to=${day}`);
       expect([day, events.status < 500]).toEqual([day, true]);
       for (const at of [`${day}T00:00:00.000Z`, `${day}T23:59:59.999Z`]) {
-        const res = await http(t.baseUrl, 'POST', `/api/v5/sites/${siteId}/corrections`, {
+        const res = await http(t.baseUrl, 'POST', `/api/v5/sites/${kiritimati}/corrections`, {
           key: t.keys.admin,
           body: {
             action: 'add_shift',
-            workerId: 'a'.repeat(24),
+            workerId,
             at,
             until: at,
             reason: 'paper register',
           },
         });
         expect([at, res.status >= 400 && res.status < 500]).toEqual([at, true]);
+        // the date answers (a future, or out of range), never the worker
+        expect({ at, code: res.body.code }).toEqual({
+          at,
+          code: expect.stringMatching(/^(time_in_future|validation_failed)$/),
+        });
       }
     }
   });

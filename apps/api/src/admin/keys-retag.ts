@@ -225,10 +225,12 @@ export const CLOSE_RETAG_TEXTS = oneOutcomeRetagTexts({
 /** What the report says of the heads of the sites' chains of closes (the latest close of each). */
 export const CLOSE_HEAD_RETAG_TEXTS = oneOutcomeRetagTexts({
   plural: 'payroll close heads',
-  label: "payroll close heads (per site: the latest close's place and digest)",
+  label:
+    "payroll close heads (per site: the latest close's place and digest, and the digest of its closes' periods)",
   tampered: (n) =>
     `tampered: ${n} payroll close heads (site) verify under no key held here; never re-tagged (the payroll reads of the site answer 503 payroll_close_chain_broken: restore its closes from a backup)`,
-  couldSet: 'which close is the latest (the newest closes deleted)',
+  couldSet:
+    'which close is the latest (the newest closes deleted) and which periods are closed (a period moved)',
   readsAs: '503 payroll_close_chain_broken',
 });
 

@@ -224,12 +224,18 @@ export class MongoPayrollCloseRepository extends PayrollCloseRepository {
     if (made.base && !(await this.moveHead(undefined, made.base))) return false;
     const head = made.base ?? read;
     for (const c of made.closes) {
-      // only while still unlinked and as read: another replica linking it wins
-      const { matchedCount } = await this.closes.updateOne(
-        { _id: closeIdOf(c.siteId, c.from), seq: { $exists: false } },
-        { $set: { seq: c.seq, prev: c.prev, tag: c.tag } },
-      );
-      if (matchedCount !== 1) return false;
+      // only while still unlinked and as read: another replica linking it wins, or closing
+      // after the tip as read (its place taken: a duplicate key), not linked this time
+      try {
+        const { matchedCount } = await this.closes.updateOne(
+          { _id: closeIdOf(c.siteId, c.from), seq: { $exists: false } },
+          { $set: { seq: c.seq, prev: c.prev, tag: c.tag } },
+        );
+        if (matchedCount !== 1) return false;
+      } catch (error) {
+        if (isDuplicateKeyError(error)) return false;
+        throw error;
+      }
     }
     return this.moveHead(head, made.head);
   }

@@ -190,6 +190,23 @@ describeStoreContract('PayrollCloseRepository', payrollCloseAdapters, ({ sut, st
     ).toBe(false);
   });
 
+  // closemend2, MED: on MongoDB a close another replica stored after the link read the tip took
+  // the place first: the duplicate key passed as a 500 to the site's reads (at boot an alarm)
+  it('should answer false, not throw, when a linked close would take a place another close holds, and leave it unlinked', async () => {
+    const oct = await closed(draft('s1', '2026-10-01', '2026-10-31'));
+    await storeUnlinked(draft('s1', '2026-09-01', '2026-09-30'), 'old-sep');
+    expect(
+      await sut().link('s1', (unlinked) => ({
+        closes: unlinked.map((c) => ({ ...c, seq: 1, prev: '', tag: 'new-sep' })),
+        head: { siteId: 's1', seq: 1, digest: 'd1', tag: 'h1' },
+      })),
+    ).toBe(false);
+    const { places, head } = await sut().chainPlaces('s1');
+    expect(places).toContainEqual({ seq: 0, from: '2026-09-01', to: '2026-09-30' });
+    expect(places).toContainEqual({ seq: 1, from: oct.from, to: oct.to });
+    expect(head).toEqual({ siteId: 's1', seq: 1, digest: 's1|2026-10-01', tag: 'head-1' });
+  });
+
   it("should page every site's closes for keys:retag by site and first day, write a retagged plan's tag over the row as read and nothing else, and answer deleted for a gone id", async () => {
     const rows = [
       await closed(draft('s2', '2026-10-01', '2026-10-31')),

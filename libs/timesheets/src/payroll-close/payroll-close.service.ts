@@ -52,33 +52,80 @@ const NONE: Totals = { daysPresent: 0, hours: 0, workedSeconds: 0, flaggedDays: 
  */
 export const UNCONFIRMED_TIP_MS = 60_000;
 
-/** How many sites' first sightings a server keeps (the oldest forgotten first: waits again). */
-const MAX_SIGHTINGS = 10_000;
+/** How many closes' first sightings a server keeps at most (waiting sites only). */
+export const MAX_SIGHTINGS = 10_000;
 
 /**
  * When this server first saw a close (by its own clock, never the close's `at`: another
- * server's clock, which a skew would move), kept in memory: per site its latest close (`tips`)
- * and its closes of an earlier release not linked yet (`unlinked`). A close cannot be seen
+ * server's clock, which a skew would move), kept in memory for a site that waits only: its
+ * latest close while the head is one behind it (`tip`), and its closes of an earlier release
+ * not linked yet (`unlinked`); forgotten once the site no longer waits. A close cannot be seen
  * before it is stored, so the age it gives is at most its true age: a skew never shortens the
  * wait, and no server waits more than `UNCONFIRMED_TIP_MS` after it first saw one (a server
- * just started waits that long for a close left so by a stopped one).
+ * just started waits that long for a close left so by a stopped one). An entry younger than
+ * the minute is never evicted: when full of them a new sighting is not kept (age 0: seen now,
+ * tried again at the next sight, kept once the oldest is a minute old); an entry older is
+ * evicted oldest first (its site, if still waiting, waits a minute again).
  */
-class Sightings {
-  private readonly seen = new Map<string, { key: string; at: number }>();
+export class Sightings {
+  /** Per site, `<kind>|<key>` → the close's key and when first seen, oldest site first. */
+  private readonly seen = new Map<string, Map<string, { key: string; at: number }>>();
+  private size = 0;
+
+  constructor(private readonly max = MAX_SIGHTINGS) {}
 
   /** Milliseconds since this server first saw `key` as the site's close of kind `kind`. */
   ageOf(kind: 'tip' | 'unlinked', siteId: string, key: string, now: number): number {
-    const id = `${kind}|${siteId}|${kind === 'unlinked' ? key : ''}`;
-    const was = this.seen.get(id);
+    const id = `${kind}|${kind === 'unlinked' ? key : ''}`;
+    const site = this.seen.get(siteId);
+    const was = site?.get(id);
     if (was && was.key === key) return now - was.at;
-    this.seen.delete(id);
-    if (this.seen.size >= MAX_SIGHTINGS) this.seen.delete(this.seen.keys().next().value!);
-    this.seen.set(id, { key, at: now });
+    if (was) {
+      site!.delete(id);
+      this.size--;
+    }
+    if (this.size >= this.max && !this.evictOld(now)) return 0;
+    const into = site ?? new Map<string, { key: string; at: number }>();
+    if (!site) this.seen.set(siteId, into);
+    into.set(id, { key, at: now });
+    this.size++;
     return 0;
   }
 
-  forget(kind: 'tip' | 'unlinked', siteId: string, key: string): void {
-    this.seen.delete(`${kind}|${siteId}|${kind === 'unlinked' ? key : ''}`);
+  /** The site waits no more (kind `tip`: its latest close; `unlinked`: every one of them). */
+  forget(kind: 'tip' | 'unlinked', siteId: string): void {
+    const site = this.seen.get(siteId);
+    if (!site) return;
+    for (const id of [...site.keys()]) {
+      if (id.startsWith(`${kind}|`)) {
+        site.delete(id);
+        this.size--;
+      }
+    }
+    if (site.size === 0) this.seen.delete(siteId);
+  }
+
+  /** How many sightings are kept. */
+  get count(): number {
+    return this.size;
+  }
+
+  /** Evicts the oldest entry a minute old or more, if any (true: room made). */
+  private evictOld(now: number): boolean {
+    let oldest: { siteId: string; id: string; at: number } | undefined;
+    for (const [siteId, site] of this.seen) {
+      for (const [id, { at }] of site) {
+        if (now - at >= UNCONFIRMED_TIP_MS && (!oldest || at < oldest.at)) {
+          oldest = { siteId, id, at };
+        }
+      }
+    }
+    if (!oldest) return false;
+    const site = this.seen.get(oldest.siteId)!;
+    site.delete(oldest.id);
+    if (site.size === 0) this.seen.delete(oldest.siteId);
+    this.size--;
+    return true;
   }
 }
 
@@ -141,8 +188,6 @@ export class PayrollCloseService implements OnModuleInit {
     }
     this.checked(result.close);
     if (result.status === 'closed') {
-      // its own close: seen from now
-      this.tipAge(result.close);
       this.logger.log(
         { siteId: scope.siteId, from: scope.from, to: scope.to, workers: workers.length },
         'Payroll period closed',
@@ -165,7 +210,7 @@ export class PayrollCloseService implements OnModuleInit {
     const linked = chain.closes.filter((c) => c.seq !== 0);
     const unlinked = chain.closes.filter((c) => c.seq === 0);
     const tip = linked[linked.length - 1];
-    if (tip) this.tipAge(tip);
+    this.noteWaiting(siteId, tip, chain.head, unlinked.length);
     let pending = false;
     if (unlinked.length > 0) {
       pending = this.pendingUnlinked(siteId, unlinked, tip, chain.head);
@@ -213,6 +258,8 @@ export class PayrollCloseService implements OnModuleInit {
             this.logger.log({ siteId }, 'Payroll closes of an earlier release linked');
           }
         } catch (error) {
+          // after a close another replica is still recording: linked by a read a minute on
+          if (isRaced(error)) continue;
           this.logger.error(
             { siteId, err: error },
             'Payroll closes of an earlier release not linked: the site reads broken until an operator restores its closes',
@@ -229,6 +276,8 @@ export class PayrollCloseService implements OnModuleInit {
    */
   private readonly linkLegacy: CloseLink = (unlinked, tip, head) => {
     this.refuseBrokenTip(unlinked[0].siteId, tip, head);
+    // as a close's seal: not linked after a close another replica is still recording
+    this.refuseUnconfirmedTip(tip, head);
     let before = tip;
     const closes = unlinked.map((c) => {
       const { tag, ...unsigned } = c;
@@ -254,20 +303,43 @@ export class PayrollCloseService implements OnModuleInit {
   private seal(draft: Omit<PayrollClose, 'seq' | 'prev' | 'tag'>): CloseSeal {
     return (tip, head) => {
       this.refuseBrokenTip(draft.siteId, tip, head);
-      // a tip its head does not name yet is a close another replica (MongoDB) is still
-      // recording: building on it could outlive it (its replica removes it when its head move
-      // loses), so wait; one left so longer than UNCONFIRMED_TIP_MS is a crashed replica's
-      if (tip && head && head.seq === tip.seq - 1 && this.tipAge(tip) < UNCONFIRMED_TIP_MS) {
-        throw new TimesheetsError(
-          'payroll_close_raced',
-          'Another close of this site is being recorded (by another server): nothing was recorded; send the close again',
-        );
-      }
+      this.refuseUnconfirmedTip(tip, head);
       const linked = { ...draft, seq: (tip?.seq ?? 0) + 1, prev: tip ? digestOf(tip) : '' };
       const close = { ...linked, tag: this.tagOf(linked) };
       const periods = this.periodsAfter(this.periodsAt(tip, head), [close]);
       return { close, head: this.headOf(close, periods), ...this.baseOf(draft.siteId, tip, head) };
     };
+  }
+
+  /**
+   * A site's sightings kept while it waits only: its latest close while the head is behind it
+   * (first seen from now), its closes of an earlier release while any are unlinked; forgotten
+   * once it waits no more (the head names its latest close, none unlinked).
+   */
+  private noteWaiting(
+    siteId: string,
+    tip: PayrollClose | undefined,
+    head: CloseHead | undefined,
+    unlinked: number,
+  ): void {
+    if (tip && head && head.seq < tip.seq) this.tipAge(tip);
+    else this.sightings.forget('tip', siteId);
+    if (unlinked === 0) this.sightings.forget('unlinked', siteId);
+  }
+
+  /**
+   * A tip its head does not name yet is a close another replica (MongoDB) is still recording:
+   * building on it could outlive it (its replica removes it when its head move loses), so wait
+   * (409 `payroll_close_raced`); one left so longer than UNCONFIRMED_TIP_MS is a crashed
+   * replica's.
+   */
+  private refuseUnconfirmedTip(tip: PayrollClose | undefined, head: CloseHead | undefined): void {
+    if (tip && head && head.seq === tip.seq - 1 && this.tipAge(tip) < UNCONFIRMED_TIP_MS) {
+      throw new TimesheetsError(
+        'payroll_close_raced',
+        'Another close of this site is being recorded (by another server): nothing was recorded; send the close again',
+      );
+    }
   }
 
   /** How long this server has seen `tip` as its site's latest close (its own clock). */
@@ -473,7 +545,7 @@ export class PayrollCloseService implements OnModuleInit {
   private async refuseBrokenChain(siteId: string): Promise<void> {
     for (let tries = 1; ; tries++) {
       const { places: all, tip, head } = await this.repo.chainPlaces(siteId);
-      if (tip) this.tipAge(tip);
+      this.noteWaiting(siteId, tip, head, all.filter((p) => p.seq === 0).length);
       // closes of an earlier release (a server of it still running: a rolling upgrade) linked
       // here as at boot, once this server has seen them a minute (their server may still remove
       // one that lost an overlap); till then they are left out of the chain's check
@@ -502,12 +574,9 @@ export class PayrollCloseService implements OnModuleInit {
       if (!head) return;
       const periods = this.periodsOf(head);
       if (periods === undefined) {
-        if (await this.givePeriods(siteId)) return;
-        if (tries < 3) continue;
-        return;
-      }
-      const named = places.slice(0, head.seq);
-      if (named.reduce(foldPeriods, '') !== periods) {
+        // given (the links walked): the close the head does not name is still checked below
+        if (!(await this.givePeriods(siteId)) && tries < 3) continue;
+      } else if (places.slice(0, head.seq).reduce(foldPeriods, '') !== periods) {
         this.chainBroken(siteId, 'the period or place of a close was changed');
       }
       // a close whose head is not moved yet: its period is under its own tag
@@ -545,7 +614,12 @@ export class PayrollCloseService implements OnModuleInit {
 
   /** A read's link of a site's closes of an earlier release (as at boot): logged when linked. */
   private async linkOnRead(siteId: string): Promise<void> {
-    if (await this.repo.link(siteId, this.linkLegacy)) {
+    // after a close another replica is still recording: not linked this time (the read goes on)
+    const linked = await this.repo.link(siteId, this.linkLegacy).catch((error: unknown) => {
+      if (isRaced(error)) return false;
+      throw error;
+    });
+    if (linked) {
       this.logger.log({ siteId }, 'Payroll closes of an earlier release linked on read');
     }
   }
@@ -557,7 +631,9 @@ export class PayrollCloseService implements OnModuleInit {
    * false: the head moved meanwhile.
    */
   private async givePeriods(siteId: string): Promise<boolean> {
-    const chain = await this.repo.chain(siteId);
+    // closes of an earlier release too new to link (a rolling upgrade) left out, as the listing
+    const read = await this.repo.chain(siteId);
+    const chain = { ...read, closes: read.closes.filter((c) => c.seq !== 0) };
     const broken = this.brokenLink(chain);
     if (broken) this.chainBroken(siteId, broken);
     return this.setPeriodsFrom(chain);
@@ -798,6 +874,10 @@ export function foldPeriods(periods: string, c: { seq: number; from: string; to:
 /** What a head's periods tag covers. */
 function periodsDataOf(siteId: string, seq: number, digest: string, periods: string): string {
   return JSON.stringify([siteId, seq, digest, periods]);
+}
+
+function isRaced(error: unknown): boolean {
+  return error instanceof TimesheetsError && error.code === 'payroll_close_raced';
 }
 
 /** What a head's tag covers. */

@@ -285,7 +285,15 @@ export class SqlitePayrollCloseRepository extends PayrollCloseRepository {
       setHead.run(...headArgs(made.head));
       return true;
     };
-    return this.turns.write(() => this.db.transaction(work).immediate());
+    // a place another close holds (a link made from another read): rolled back, not linked
+    return this.turns.write(() => {
+      try {
+        return this.db.transaction(work).immediate();
+      } catch (error) {
+        if ((error as { code?: string }).code === 'SQLITE_CONSTRAINT_UNIQUE') return false;
+        throw error;
+      }
+    });
   }
 
   async retagHeadIds(afterId: string, limit: number): Promise<string[]> {

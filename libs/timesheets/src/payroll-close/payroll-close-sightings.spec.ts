@@ -1,0 +1,47 @@
+import { ManualClock } from '@app/common';
+import { MAX_SIGHTINGS, Sightings, UNCONFIRMED_TIP_MS } from './payroll-close.service';
+
+/**
+ * A server's first sightings of the closes its waiting sites wait for: one more site than it
+ * keeps, all within one minute, never evicts a sighting younger than the minute (a MongoDB site
+ * whose head is one behind would otherwise wait, answering 409 payroll_close_raced, forever).
+ */
+describe('payroll closes: first sightings of waiting sites', () => {
+  const clock = new ManualClock('2026-12-05T09:00:00.000Z');
+  const now = () => clock.now().getTime();
+
+  it('should keep every sighting younger than the minute when one site more than it keeps waits', () => {
+    const seen = new Sightings();
+    expect(seen.ageOf('tip', 'site-0', '1|t', now())).toBe(0);
+    clock.advance(1_000);
+    for (let i = 1; i < MAX_SIGHTINGS; i++) seen.ageOf('tip', `site-${i}`, '1|t', now());
+    expect(seen.count).toBe(MAX_SIGHTINGS);
+    // full of young sightings: the newest is not kept (seen now, tried again next time)
+    expect(seen.ageOf('tip', `site-${MAX_SIGHTINGS}`, '1|t', now())).toBe(0);
+    expect(seen.count).toBe(MAX_SIGHTINGS);
+    clock.advance(UNCONFIRMED_TIP_MS - 1_000);
+    // the first waiter's minute is over: not evicted within it
+    expect(seen.ageOf('tip', 'site-0', '1|t', now())).toBe(UNCONFIRMED_TIP_MS);
+    expect(seen.ageOf('tip', `site-${MAX_SIGHTINGS - 1}`, '1|t', now())).toBe(
+      UNCONFIRMED_TIP_MS - 1_000,
+    );
+    // the one left out is kept once a sighting is a minute old (the oldest evicted)
+    expect(seen.ageOf('tip', `site-${MAX_SIGHTINGS}`, '1|t', now())).toBe(0);
+    clock.advance(UNCONFIRMED_TIP_MS);
+    expect(seen.ageOf('tip', `site-${MAX_SIGHTINGS}`, '1|t', now())).toBe(UNCONFIRMED_TIP_MS);
+  });
+
+  it('should forget a site once it waits no more, and count a new close from its own sight', () => {
+    const seen = new Sightings();
+    seen.ageOf('tip', 'a', '1|t', now());
+    seen.ageOf('unlinked', 'a', '2026-09-01', now());
+    seen.ageOf('unlinked', 'a', '2026-10-01', now());
+    clock.advance(5_000);
+    expect(seen.ageOf('tip', 'a', '2|u', now())).toBe(0);
+    expect(seen.count).toBe(3);
+    seen.forget('tip', 'a');
+    expect(seen.count).toBe(2);
+    seen.forget('unlinked', 'a');
+    expect(seen.count).toBe(0);
+  });
+});
