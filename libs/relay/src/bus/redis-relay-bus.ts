@@ -301,9 +301,11 @@ export class RedisRelayBus extends RelayBus {
   }
 
   /**
-   * A Redis whose `maxmemory-policy` may evict keys without a TTL (`allkeys-*`) may evict the run
-   * or epoch key: each time, a resync window holds free slots back. Said once per policy; the
-   * policy is read at every connect (a Redis that came back may have another configuration).
+   * A Redis with a `maxmemory` and any policy but `noeviction` evicts the relay's keys under memory
+   * pressure: `volatile-*` the live slots and used marks (keys with a TTL), `allkeys-*` those and
+   * the run or epoch key (each time, a resync window holds free slots back). Said once per
+   * policy; the policy is read at every connect (a Redis that came back may have another
+   * configuration).
    */
   private async warnOfEviction(): Promise<void> {
     const { policy, maxmemory, warning } = await readEvictionPolicy(this.pub);
