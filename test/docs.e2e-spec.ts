@@ -192,6 +192,20 @@ describe('docs stay in step with the code', () => {
     }
   });
 
+  it("should name every path nginx refuses itself (404) in the proxy's not_found row", () => {
+    const root = join(__dirname, '..');
+    const nginx = readFileSync(join(root, 'deploy', 'nginx.conf'), 'utf8');
+    const row = /^\| `not_found` \| 404 [^\n]*$/m.exec(
+      docs('errors.md').split('## proxy')[1] ?? '',
+    )?.[0];
+    expect(row).toBeDefined();
+    expect(nginx).toMatch(/location ~\* \^\/metrics[^{]*\{\s*return 404/);
+    expect(row).toContain('`/metrics`');
+    // the long class matched only once nginx decoded the path (an encoded slash)
+    expect(nginx).toMatch(/if \(\$mdai_long_refused\) \{\s*return 404/);
+    expect(row).toMatch(/%2F/);
+  });
+
   it('should list as configuration differing from DESIGN.md only variables .env.example has', () => {
     const root = join(__dirname, '..');
     const section = readFileSync(join(root, 'docs', 'architecture.md'), 'utf8').split(

@@ -224,4 +224,39 @@ describe('relay slot store on Redis (e2e)', () => {
       await admin.call('ACL', 'DELUSER', 'relay');
     }
   });
+
+  it("should log once, by its error code alone, a legacy app's used mark Redis refused at a refresh", async () => {
+    // an ACL user that may write the slot store but not the used marks
+    await admin.call(
+      'ACL',
+      'SETUSER',
+      'slots-only',
+      'on',
+      '>slots-pw',
+      '~mdai:relay:slot*',
+      '~mdai:relay:epoch',
+      '~mdai:relay:resync',
+      '~mdai:relay:run',
+      '&*',
+      '+@all',
+    );
+    const warn = jest.spyOn(Logger.prototype, 'warn');
+    const session = 'sess-7f3a9c-secret';
+    try {
+      const relay = await bus({ username: 'slots-only', password: 'slots-pw' });
+      await eventually(async () => (await admin.exists(EPOCH_KEY)) === 1, 'epoch set');
+      expect(await relay.claimSlot(session, 'mobile', 'h1', SLOT_TTL_MS)).toBe('claimed');
+      const held = { sessionId: session, role: 'mobile' as const, holder: 'h1', usedTtlMs: 60_000 };
+      expect(await relay.refreshSlots([held], SLOT_TTL_MS)).toEqual([]);
+      expect(await relay.refreshSlots([held], SLOT_TTL_MS)).toEqual([]);
+      expect(await admin.exists(`mdai:relay:used:${session}:mobile`)).toBe(0);
+      const refused = warn.mock.calls.filter((call) => /used mark/.test(String(call[1])));
+      expect(refused).toHaveLength(1);
+      expect(refused[0][1]).toMatch(/\(NOPERM\)/);
+      expect(JSON.stringify(refused)).not.toMatch(/sess-7f3a9c|mdai:relay:used|slots-pw/);
+    } finally {
+      warn.mockRestore();
+      await admin.call('ACL', 'DELUSER', 'slots-only');
+    }
+  });
 });

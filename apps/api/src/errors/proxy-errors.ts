@@ -21,7 +21,8 @@ export const PROXY_ERRORS: readonly ProxyError[] = [
   {
     code: 'not_found',
     status: 404,
-    meaning: 'a path nginx refuses itself: `/metrics` (for the scraper inside the network only)',
+    meaning:
+      'a path nginx refuses itself: `/metrics` (for the scraper inside the network only), and a path of the long route class only once nginx decodes it (`/api/v5/sites/x%2Fpayroll`: an encoded slash does not choose the long class and its 300 s timeout)',
   },
   {
     code: 'method_not_allowed',

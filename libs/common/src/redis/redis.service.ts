@@ -12,6 +12,9 @@ import { redisConfig, RedisSettings } from './redis.config';
 export class RedisService implements OnApplicationShutdown {
   private readonly logger = new Logger(RedisService.name);
   private readonly clients = new Map<string, Redis>();
+  /** The default connection's eviction policy as read at its last connect (see evictionPolicy). */
+  private policy?: EvictionPolicy;
+  private policyRead?: Promise<EvictionPolicy>;
   readonly url?: string;
 
   constructor(@Inject(redisConfig.KEY) redisSettings: RedisSettings) {
@@ -34,6 +37,13 @@ export class RedisService implements OnApplicationShutdown {
         connectionName: `mdai-${name}`,
       });
       this.logOutages(client, name);
+      if (name === 'default') {
+        const connected = client;
+        connected.on('ready', () => {
+          this.policy = undefined;
+          void this.readPolicy(connected);
+        });
+      }
       this.clients.set(name, client);
     }
     return client;
@@ -101,9 +111,30 @@ export class RedisService implements OnApplicationShutdown {
     );
   }
 
-  /** Redis's `maxmemory-policy` as the default connection reads it (see EvictionPolicy). */
+  /**
+   * Redis's `maxmemory-policy` and `maxmemory` (see EvictionPolicy) as the default connection read
+   * them at its last connect (each reconnect reads them again: a Redis that came back may have
+   * another configuration): no CONFIG per health probe, so a slow Redis does not hold a probe
+   * and a Redis user without CONFIG does not fill its ACL LOG. Until that read answered, the read
+   * in flight, or a new one when the last got no answer in time (a refusal is an answer).
+   */
   evictionPolicy(): Promise<EvictionPolicy> {
-    return readEvictionPolicy(this.client());
+    if (this.policy) return Promise.resolve(this.policy);
+    return this.policyRead ?? this.readPolicy(this.client());
+  }
+
+  private readPolicy(client: Redis): Promise<EvictionPolicy> {
+    const read: Promise<EvictionPolicy> = readEvictionPolicy(client).then(
+      ({ answered, ...policy }) => {
+        if (this.policyRead === read) {
+          this.policyRead = undefined;
+          if (answered) this.policy = policy;
+        }
+        return policy;
+      },
+    );
+    this.policyRead = read;
+    return read;
   }
 
   async onApplicationShutdown(): Promise<void> {

@@ -196,6 +196,8 @@ export class RedisRelayBus extends RelayBus {
   private readonly unfitLogged = new Set<string>();
   /** The `maxmemory-policy` values warned of (one line per policy, for the process's life). */
   private readonly evictionLogged = new Set<string>();
+  /** The Redis error codes of refused used marks logged (one line per code). */
+  private readonly usedMarkLogged = new Set<string>();
   private readonly commands: SlotCommands;
 
   /**
@@ -301,9 +303,11 @@ export class RedisRelayBus extends RelayBus {
   }
 
   /**
-   * A Redis whose `maxmemory-policy` may evict keys without a TTL (`allkeys-*`) may evict the run
-   * or epoch key: each time, a resync window holds free slots back. Said once per policy; the
-   * policy is read at every connect (a Redis that came back may have another configuration).
+   * A Redis with a `maxmemory` and any policy but `noeviction` evicts the relay's keys under memory
+   * pressure: `volatile-*` the live slots and used marks (keys with a TTL), `allkeys-*` those and
+   * the run or epoch key (each time, a resync window holds free slots back). Said once per
+   * policy; the policy is read at every connect (a Redis that came back may have another
+   * configuration).
    */
   private async warnOfEviction(): Promise<void> {
     const { policy, maxmemory, warning } = await readEvictionPolicy(this.pub);
@@ -372,10 +376,27 @@ export class RedisRelayBus extends RelayBus {
             Math.max(1, Math.ceil(s.usedTtlMs ?? 1)),
             'NX',
           );
-        await batch.exec();
+        // a pipeline answers each command's failure in its results, never as a rejection
+        for (const [error] of (await batch.exec()) ?? []) if (error) this.usedMarkFailed(error);
       }
       return gone;
     });
+  }
+
+  /**
+   * A legacy app's used mark Redis refused at a refresh (OOM under noeviction, NOPERM for an ACL
+   * user without `mdai:relay:used:*`): its session's one use is not spent again while it lasts.
+   * Logged once per error code, by its code alone: a Redis message may quote the command's
+   * arguments, whose key names a session.
+   */
+  private usedMarkFailed(error: Error): void {
+    const code = /^[A-Z]+/.exec(error.message)?.[0] ?? 'ERR';
+    if (this.usedMarkLogged.has(code)) return;
+    this.usedMarkLogged.add(code);
+    this.logger.warn(
+      { redisError: code },
+      `Relay slot store: Redis refused a legacy app's used mark at a slot refresh (${code}): its session's one use is not kept spent; said once per error code`,
+    );
   }
 
   releaseSlot(sessionId: string, role: RelayRole, holder: string): Promise<void> {
