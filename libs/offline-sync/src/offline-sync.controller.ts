@@ -53,8 +53,8 @@ export class OfflineSyncController {
       'site_tampered: a site of the batch has a stored record changed outside the server (its geofence cannot be screened): nothing of the batch is stored; keep the packets and retry after the `Retry-After` header (seconds); ' +
       "ledger_unauthenticated_entry: a site's ledger holds a row the server did not write, or one whose key copy was changed (nothing of the batch is appended; retry later); " +
       'checkpoint_unavailable: the packets are stored but their checkpoint could not be signed (send the same batch again for receipts); ' +
-      "sync_screen_unfinished: the accepted packets are in the ledger, but the store failed while the batch's fraud events (its refusals and the pattern rules' findings, one write: none of them kept) were written: send the same batch again (the accepted ones come back duplicate, the refusals are recorded then, once); " +
-      'storage_unavailable, store_unavailable: the store failed; for a batch whose every packet carries a bad signature, its fraud events could not be written: nothing of it was kept, send it again',
+      "sync_screen_unfinished: the accepted packets are in the ledger, but the store failed while the batch's fraud events (its refusals and the pattern rules' findings, one write: none of them kept) were written: send the same batch again (the accepted ones come back duplicate, on MongoDB accepted: treat both alike; the refusals are recorded then, once); " +
+      'storage_unavailable, store_unavailable: the store failed: send the batch again (packets already stored come back duplicate, or accepted after a MongoDB batch cut short: treat both alike); for a batch whose every packet carries a bad signature, its fraud events could not be written: nothing of it was kept',
   })
   @ApiResponse({
     status: 507,

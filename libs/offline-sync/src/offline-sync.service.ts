@@ -242,10 +242,20 @@ export class OfflineSyncService {
     // verify (SiteSeal) refuses the batch (503 site_tampered) before anything is stored, since
     // its packets could never be screened afterwards (a retry is a duplicate)
     const geofences = await this.geofences(candidates.map((c) => c.entry.siteId));
+    // the signed refusals recorded before, read before the append too: a store that fails here
+    // answers its code with nothing stored, where after the append it would be untrue (review R5)
+    const refusedBefore = await this.refusedBefore(verdicts, claims);
     const batch = await this.ledger.appendWithReceipts(candidates.map((c) => c.entry));
     let screened: { outcome: SyncOutcome; findings: number; fraudEvents: number; fresh: number };
     try {
-      screened = await this.screenAppended(device, claims, verdicts, batch.results, geofences);
+      screened = await this.screenAppended(
+        device,
+        claims,
+        verdicts,
+        batch.results,
+        geofences,
+        refusedBefore,
+      );
     } catch (error) {
       // nothing screened: a retry of the same packets (or the sweep) screens them
       await this.ledger.releaseBatches(batch.batches);
@@ -298,9 +308,8 @@ export class OfflineSyncService {
     verdicts: Verdict[],
     appended: AppendResult[],
     geofences: Map<string, SiteGeofence>,
+    refusedBefore: Set<string>,
   ): Promise<{ outcome: SyncOutcome; findings: number; fraudEvents: number; fresh: number }> {
-    const refusedBefore = await this.refusedBefore(verdicts, claims);
-
     const results: PacketResult[] = [];
     const fraudEvents: FraudEventInput[] = [];
     const accepted: PacketObservation[] = [];
@@ -638,7 +647,7 @@ export class OfflineSyncService {
       );
       throw new OfflineSyncError(
         'sync_screen_unfinished',
-        "The punches the server accepted are recorded, but the store failed while it recorded the batch's fraud screening. Send the same batch again: the accepted punches come back as duplicates and the refused ones are recorded then.",
+        "The punches the server accepted are recorded, but the store failed while it recorded the batch's fraud screening. Send the same batch again: the accepted punches come back as duplicates (or accepted: treat both alike) and the refused ones are recorded then.",
       );
     }
   }

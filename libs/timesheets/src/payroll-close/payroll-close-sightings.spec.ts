@@ -44,4 +44,16 @@ describe('payroll closes: first sightings of waiting sites', () => {
     seen.forget('unlinked', 'a');
     expect(seen.count).toBe(0);
   });
+
+  it("should keep a sighting whose site's last entry the eviction took (its room not lost)", () => {
+    const seen = new Sightings(2);
+    seen.ageOf('unlinked', 'a', 'd1', now());
+    seen.ageOf('tip', 'b', 'x', now());
+    clock.advance(UNCONFIRMED_TIP_MS + 1_000);
+    // full: a's sighting (the oldest, a minute old) is evicted for a's own new one
+    expect(seen.ageOf('tip', 'a', 'y', now())).toBe(0);
+    clock.advance(5_000);
+    expect(seen.ageOf('tip', 'a', 'y', now())).toBe(5_000);
+    expect(seen.count).toBe(2);
+  });
 });

@@ -29,7 +29,8 @@ export class ClosePayrollDto {
 export class ListClosesQuery {
   @ApiPropertyOptional({
     example: '2026-10-01',
-    description: 'Only closes of periods starting before this day (the next page: the last `from`)',
+    description:
+      'Only closes of periods starting before this day (YYYY-MM-DD, 1970-01-01 to 9998-12-31; the next page: the last `from`)',
   })
   @IsOmittable()
   @IsDay()

@@ -85,8 +85,10 @@ export class Sightings {
       this.size--;
     }
     if (this.size >= this.max && !this.evictOld(now)) return 0;
-    const into = site ?? new Map<string, { key: string; at: number }>();
-    if (!site) this.seen.set(siteId, into);
+    // looked up again: the eviction may have taken this site's last entry, and its map with it
+    // (a sighting put in that map was out of reach and its room lost for good: review R6)
+    let into = this.seen.get(siteId);
+    if (!into) this.seen.set(siteId, (into = new Map<string, { key: string; at: number }>()));
     into.set(id, { key, at: now });
     this.size++;
     return 0;
