@@ -192,6 +192,12 @@ describe('sendJson', () => {
     app.post('/send/:name', (req, res) => {
       sendJson(res, 200, answers.get(req.params.name));
     });
+    app.post('/send-204/:name', (req, res) => {
+      sendJson(res, 204, answers.get(req.params.name));
+    });
+    app.post('/json-204/:name', (req, res) => {
+      res.status(204).json(answers.get(req.params.name));
+    });
     app.get('/send-201/:name', (req, res) => {
       sendJson(res, 201, answers.get(req.params.name));
     });
@@ -276,6 +282,12 @@ describe('sendJson', () => {
     // a GET of the same answer keeps it
     const got = await get('/send/sync-ascii');
     expect(got.headers).toEqual(viaJson.headers);
+    // a bodiless status: what res.json answers (no body, no Content-Length)
+    answers.set('small', { ok: true });
+    const empty = await get('/send-204/small', 'POST');
+    expect(empty.status).toBe(204);
+    expect(empty.body.length).toBe(0);
+    expect(empty.headers).toEqual((await get('/json-204/small', 'POST')).headers);
   });
 
   /**

@@ -48,7 +48,8 @@ export function sendJson(res: Response, status: number, value: unknown): void {
     });
   }
   const method = res.req.method;
-  if (method !== 'GET' && method !== 'HEAD') {
+  // a bodiless status (204, 205, 304) goes through res.send, which drops the body and its headers
+  if (method !== 'GET' && method !== 'HEAD' && status !== 204 && status !== 205 && status !== 304) {
     // no ETag: only a GET or HEAD can be conditional (express's `req.fresh` is false for any
     // other method, so no 304), and no cache keeps a POST's answer by it. res.send hashed every
     // answer's bytes for it: ~0.35 ms of SHA-1 on the main thread for a 500-packet sync's
