@@ -186,6 +186,18 @@ describe('sendJson', () => {
     app.get('/send/:name', (req, res) => {
       sendJson(res, 200, answers.get(req.params.name));
     });
+    app.post('/json/:name', (req, res) => {
+      res.status(200).json(answers.get(req.params.name));
+    });
+    app.post('/send/:name', (req, res) => {
+      sendJson(res, 200, answers.get(req.params.name));
+    });
+    app.post('/send-204/:name', (req, res) => {
+      sendJson(res, 204, answers.get(req.params.name));
+    });
+    app.post('/json-204/:name', (req, res) => {
+      res.status(204).json(answers.get(req.params.name));
+    });
     app.get('/send-201/:name', (req, res) => {
       sendJson(res, 201, answers.get(req.params.name));
     });
@@ -199,9 +211,12 @@ describe('sendJson', () => {
   });
 
   /** Status, raw headers (but Date) and body bytes, as a client receives them. */
-  function get(path: string): Promise<{ status?: number; headers: string[]; body: Buffer }> {
+  function get(
+    path: string,
+    method = 'GET',
+  ): Promise<{ status?: number; headers: string[]; body: Buffer }> {
     return new Promise((resolve, reject) => {
-      const req = request({ ...base, path, agent: false }, (res) => {
+      const req = request({ ...base, path, method, agent: false }, (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));
         res.on('end', () => {
@@ -254,6 +269,25 @@ describe('sendJson', () => {
         new RegExp(`^ETag: W/"${viaSend.body.length.toString(16)}-`),
       );
     }
+  });
+
+  it("should answer a POST res.json's status, headers and bytes but its ETag (a POST's answer is never conditional)", async () => {
+    answers.set('sync-ascii', { ...syncLike(500, 14), checkpoints: [] });
+    const viaJson = await get('/json/sync-ascii', 'POST');
+    const viaSend = await get('/send/sync-ascii', 'POST');
+    expect(viaSend.status).toBe(200);
+    expect(viaJson.headers.filter((h) => h.startsWith('ETag: '))).toHaveLength(1);
+    expect(viaSend.headers).toEqual(viaJson.headers.filter((h) => !h.startsWith('ETag: ')));
+    expect(viaSend.body.equals(viaJson.body)).toBe(true);
+    // a GET of the same answer keeps it
+    const got = await get('/send/sync-ascii');
+    expect(got.headers).toEqual(viaJson.headers);
+    // a bodiless status: what res.json answers (no body, no Content-Length)
+    answers.set('small', { ok: true });
+    const empty = await get('/send-204/small', 'POST');
+    expect(empty.status).toBe(204);
+    expect(empty.body.length).toBe(0);
+    expect(empty.headers).toEqual((await get('/json-204/small', 'POST')).headers);
   });
 
   /**

@@ -11,7 +11,8 @@ const free: Buffer[] = [];
 
 /**
  * Writes `value` as the JSON answer `res.json(value)` gives (same status, `Content-Type:
- * application/json; charset=utf-8`, Content-Length and express's ETag of the bytes sent) in
+ * application/json; charset=utf-8`, Content-Length and, for a GET or HEAD, express's ETag of the
+ * bytes sent: no other method's answer can be conditional, so it has none) in
  * ASCII: the same JSON value, with each character outside ASCII as a `\uXXXX` escape. A client
  * decodes an ASCII answer into a one-byte string; the checkpoint note's "—" alone made a sync
  * answer's whole text two-byte, ~1 ms more per 500 receipts on the client. For answers of hundreds of KiB (a sync batch's receipts): `res.json` builds one string of the
@@ -45,6 +46,17 @@ export function sendJson(res: Response, status: number, value: unknown): void {
     res.once('finish', () => {
       if (free.length < FREE_BUFFERS) free.push(buffer);
     });
+  }
+  const method = res.req.method;
+  // a bodiless status (204, 205, 304) goes through res.send, which drops the body and its headers
+  if (method !== 'GET' && method !== 'HEAD' && status !== 204 && status !== 205 && status !== 304) {
+    // no ETag: only a GET or HEAD can be conditional (express's `req.fresh` is false for any
+    // other method, so no 304), and no cache keeps a POST's answer by it. res.send hashed every
+    // answer's bytes for it: ~0.35 ms of SHA-1 on the main thread for a 500-packet sync's
+    // ~520 KB (docs/benchmarks.md, syncoff)
+    res.setHeader('Content-Length', String(bytes.length));
+    res.end(bytes);
+    return;
   }
   res.send(bytes);
 }
