@@ -31,13 +31,13 @@ describe('A sync batch cut short between two MongoDB inserts (e2e)', () => {
       }),
     );
 
-  /** Syncs `packets` with the store lost after the first insert of the batch's links. */
-  const syncCutShort = async (phone: Phone, packets: Packet[]) => {
+  /** Syncs `packets` with the store lost after the first `kept` inserts of the batch's links. */
+  const syncCutShort = async (phone: Phone, packets: Packet[], kept = 1) => {
     const model = mongo().connection.model('AttendanceLogDocument');
     const create = model.create.bind(model) as (doc: unknown) => Promise<unknown>;
     let inserts = 0;
     const spy = jest.spyOn(model, 'create').mockImplementation((async (doc: unknown) => {
-      if (++inserts > 1) throw new Error('connection lost (test)');
+      if (++inserts > kept) throw new Error('connection lost (test)');
       return create(doc);
     }) as never);
     try {
@@ -46,7 +46,34 @@ describe('A sync batch cut short between two MongoDB inserts (e2e)', () => {
     } finally {
       spy.mockRestore();
     }
-    expect(inserts).toBe(2);
+    expect(inserts).toBe(kept + 1);
+  };
+
+  /**
+   * Syncs `packets` whole, with the sync stalled past its marker's lease after its last insert
+   * (a failover, a slow site): meanwhile another replica's sweep takes the marker over (its
+   * lease ended: by the store's clock, and by the writer's before the owner tokens) and screens
+   * the batch. Answers the stalled sync's response.
+   */
+  const syncOverrun = async (phone: Phone, packets: Packet[]) => {
+    const model = mongo().connection.model('AttendanceLogDocument');
+    const create = model.create.bind(model) as (doc: unknown) => Promise<unknown>;
+    let inserts = 0;
+    let swept = 0;
+    const spy = jest.spyOn(model, 'create').mockImplementation((async (doc: unknown) => {
+      const created = await create(doc);
+      if (++inserts === packets.length) {
+        await markers().updateMany({}, { $set: { leased: new Date(0), until: new Date(0) } });
+        swept = await t.app.get(OfflineSyncService).screenPendingBatches();
+      }
+      return created;
+    }) as never);
+    try {
+      return await syncBatch(t.baseUrl, phone.token, packets);
+    } finally {
+      spy.mockRestore();
+      expect(swept).toBe(1);
+    }
   };
 
   const geofenceEvents = async (phone: Phone): Promise<string[]> => {
@@ -116,4 +143,86 @@ describe('A sync batch cut short between two MongoDB inserts (e2e)', () => {
       expect(await geofenceEvents(phone)).toEqual(packets.map((p) => p.payload.packetId).sort());
     },
   );
+
+  itOnMongo(
+    'should screen a batch once when its sync runs past the lease and another replica sweeps it meanwhile',
+    async () => {
+      const { siteId } = await createSite(t.baseUrl, t.keys.admin);
+      const phone = await phoneAt(t.baseUrl, t.keys.admin, siteId);
+      const packets = farPunches(phone);
+      const res = await syncOverrun(phone, packets);
+      // the stalled sync answers the stored packets as before: accepted, with their seqs
+      expect(res.status).toBe(200);
+      expect(res.body.results.map((r: { status: string }) => r.status)).toEqual([
+        'accepted',
+        'accepted',
+        'accepted',
+      ]);
+      // screened by the sweep that took the marker over, not a second time by the stalled sync
+      expect(await geofenceEvents(phone)).toEqual(packets.map((p) => p.payload.packetId).sort());
+      expect(await markers().countDocuments({})).toBe(0);
+    },
+  );
+
+  itOnMongo(
+    'should screen the packets of a batch cut short that its re-send leaves out',
+    async () => {
+      const { siteId } = await createSite(t.baseUrl, t.keys.admin);
+      const phone = await phoneAt(t.baseUrl, t.keys.admin, siteId);
+      const packets = farPunches(phone);
+      await syncCutShort(phone, packets, 2);
+
+      // the re-send carries the first packet only: it screens that one
+      const retry = await syncBatch(t.baseUrl, phone.token, [packets[0]]);
+      expect(retry.body.results.map((r: { status: string }) => r.status)).toEqual(['accepted']);
+      expect(await geofenceEvents(phone)).toEqual([packets[0].payload.packetId]);
+
+      // the second, stored but not sent again, is left named for the sweep (released at once)
+      await t.app.get(OfflineSyncService).screenPendingBatches();
+      const screened = await pollUntil(
+        () => geofenceEvents(phone),
+        (ids) => ids.length > 1,
+      );
+      expect(screened).toEqual([packets[0].payload.packetId, packets[1].payload.packetId].sort());
+      expect(await markers().countDocuments({})).toBe(0);
+    },
+  );
+
+  itOnMongo(
+    'should answer a packet of a batch cut short listed twice in its re-send accepted once, then duplicate',
+    async () => {
+      const { siteId } = await createSite(t.baseUrl, t.keys.admin);
+      const phone = await phoneAt(t.baseUrl, t.keys.admin, siteId);
+      const packets = farPunches(phone);
+      await syncCutShort(phone, packets);
+
+      const retry = await syncBatch(t.baseUrl, phone.token, [packets[0], ...packets]);
+      expect(retry.status).toBe(200);
+      expect(retry.body.results.map((r: { status: string }) => r.status)).toEqual([
+        'accepted',
+        'duplicate',
+        'accepted',
+        'accepted',
+      ]);
+      expect(retry.body.results[1].seq).toBe(retry.body.results[0].seq);
+      expect(await geofenceEvents(phone)).toEqual(packets.map((p) => p.payload.packetId).sort());
+      expect(await markers().countDocuments({})).toBe(0);
+    },
+  );
+
+  // both stores: a fresh batch listing a packet twice (what the re-send above answers alike)
+  it('should answer a packet listed twice in a batch accepted once, then duplicate', async () => {
+    const { siteId } = await createSite(t.baseUrl, t.keys.admin);
+    const phone = await phoneAt(t.baseUrl, t.keys.admin, siteId);
+    const packets = farPunches(phone);
+    const res = await syncBatch(t.baseUrl, phone.token, [packets[0], ...packets]);
+    expect(res.status).toBe(200);
+    expect(res.body.results.map((r: { status: string }) => r.status)).toEqual([
+      'accepted',
+      'duplicate',
+      'accepted',
+      'accepted',
+    ]);
+    expect(await geofenceEvents(phone)).toEqual(packets.map((p) => p.payload.packetId).sort());
+  });
 });

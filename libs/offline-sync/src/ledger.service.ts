@@ -31,6 +31,7 @@ import { StoredChainVerifier } from './domain/chain-verifier';
 import {
   AppendAtHeadResult,
   AppendResult,
+  BatchLease,
   PendingBatch,
   AttendanceLogRepository,
   KnownLinks,
@@ -87,9 +88,10 @@ export interface LedgerAppend {
   checkpoints: Map<string, SignedCheckpoint>;
   /**
    * The pending markers of this append (`AppendResult` `batch`, `pendingBatch`; MongoDB's): the
-   * caller settles them once it has screened the entries (`settleBatches`), or releases them.
+   * caller checks it still holds them right before it screens the entries (`holdBatches`),
+   * settles the held ones once screened (`settleBatches`), or releases them.
    */
-  batches: string[];
+  batches: BatchLease[];
 }
 
 /**
@@ -136,10 +138,19 @@ export class LedgerService {
 
   /**
    * The pending markers of these results (`AppendResult` `batch`, `pendingBatch`: MongoDB
-   * writes one before a batch's inserts) deleted: their entries are screened and projected.
+   * writes one before a batch's inserts) deleted, or the keys screened removed from them: their
+   * entries are screened and projected. Fenced: one another took over meanwhile is left to it.
    */
-  async settleBatches(ids: string[]): Promise<void> {
-    await this.logs.settleBatches(ids);
+  async settleBatches(leases: BatchLease[]): Promise<void> {
+    await this.logs.settleBatches(leases);
+  }
+
+  /**
+   * The pending markers among `leases` still held by their caller, renewed (what it screens now;
+   * the others were taken over past their lease, and their taker screens them).
+   */
+  holdBatches(leases: BatchLease[]): Promise<BatchLease[]> {
+    return this.logs.holdBatches(leases);
   }
 
   /**
@@ -147,8 +158,8 @@ export class LedgerService {
    * entries): a retry of the same packets, or the sweep, screens them. Best effort: a store that
    * cannot be written leaves each to its lease (PENDING_BATCH_LEASE_MS).
    */
-  async releaseBatches(ids: string[]): Promise<void> {
-    await this.logs.releaseBatches(ids).catch((error: unknown) => {
+  async releaseBatches(leases: BatchLease[]): Promise<void> {
+    await this.logs.releaseBatches(leases).catch((error: unknown) => {
       this.logger.warn({ err: error as Error }, 'Pending ledger batches not released');
     });
   }
@@ -1052,14 +1063,14 @@ const SITE_HEADS_PAGE = 500;
 /** Links whose store MACs one read checks, when the unsealed tail is looked at. */
 const SEAL_TAG_PAGE = 1000;
 
-/** The ids of the pending markers these results name, once each. */
-function batchesOf(results: AppendResult[]): string[] {
-  const ids = new Set<string>();
+/** The pending markers these results name, once each. */
+function batchesOf(results: AppendResult[]): BatchLease[] {
+  const leases = new Set<BatchLease>();
   for (const r of results) {
-    const id = r.status === 'appended' ? r.batch : r.pendingBatch;
-    if (id !== undefined) ids.add(id);
+    if (r.status === 'appended' && r.batch !== undefined) leases.add(r.batch);
+    if (r.pendingBatch !== undefined) leases.add(r.pendingBatch);
   }
-  return [...ids];
+  return [...leases];
 }
 
 function unauthenticatedError(seq: number): OfflineSyncError {

@@ -42,6 +42,7 @@ import {
 } from './domain/attendance-log';
 import {
   AppendResult,
+  BatchLease,
   KnownLinks,
   PendingBatch,
 } from './infrastructure/persistence/attendance-log.repository';
@@ -247,7 +248,11 @@ export class OfflineSyncService {
     const refusedBefore = await this.refusedBefore(verdicts, claims);
     const batch = await this.ledger.appendWithReceipts(candidates.map((c) => c.entry));
     let screened: { outcome: SyncOutcome; findings: number; fraudEvents: number; fresh: number };
+    let held: BatchLease[] = [];
     try {
+      // fenced (MongoDB): a pending marker this sync no longer holds (it ran past the lease, and
+      // a retry or another replica's sweep took it over) is its taker's to screen, not this one's
+      held = await this.ledger.holdBatches(batch.batches);
       screened = await this.screenAppended(
         device,
         claims,
@@ -255,6 +260,7 @@ export class OfflineSyncService {
         batch.results,
         geofences,
         refusedBefore,
+        new Set(held),
       );
     } catch (error) {
       // nothing screened: a retry of the same packets (or the sweep) screens them
@@ -262,7 +268,7 @@ export class OfflineSyncService {
       throw error;
     }
     // screened and projected (`appendWithReceipts` handed them to the read models)
-    await this.ledger.settleBatches(batch.batches).catch((error: unknown) => {
+    await this.ledger.settleBatches(held).catch((error: unknown) => {
       // left: the sweep screens them again after the lease (their events twice)
       this.logger.warn({ err: error as Error }, 'Pending ledger batch not settled');
     });
@@ -301,6 +307,8 @@ export class OfflineSyncService {
    * by the pattern rules. A stored packet of a pending batch (`pendingBatch`: one cut short
    * before its sync screened it, MongoDB) is screened as the fresh one it is to the rules, and
    * answered `accepted` with its seq when it is this packet (its first answer to the phone).
+   * A packet whose pending marker this sync does not hold (`held`: taken over past its lease)
+   * is answered as stored and left to the marker's taker to screen.
    */
   private async screenAppended(
     device: WorkerDevice,
@@ -309,6 +317,7 @@ export class OfflineSyncService {
     appended: AppendResult[],
     geofences: Map<string, SiteGeofence>,
     refusedBefore: Set<string>,
+    held: Set<BatchLease>,
   ): Promise<{ outcome: SyncOutcome; findings: number; fraudEvents: number; fresh: number }> {
     const results: PacketResult[] = [];
     const fraudEvents: FraudEventInput[] = [];
@@ -323,15 +332,18 @@ export class OfflineSyncService {
         const outcome = appended[next++];
         if (outcome.status === 'appended') fresh++;
         const pending = outcome.status === 'duplicate' && outcome.pendingBatch !== undefined;
+        const lease = outcome.status === 'appended' ? outcome.batch : outcome.pendingBatch;
+        // screened here unless its pending marker was taken over from this sync
+        const mine = lease === undefined || held.has(lease);
         if (pending && this.againstCommitted(verdict, outcome.log).kind !== 'committed') {
           // the stored packet is screened as stored; this one answered as the conflict it is
           const observation = observationOf(outcome.log.data as AttendanceData);
-          accepted.push(observation);
+          if (mine) accepted.push(observation);
           appendedHere.add(outcome.log, observation);
         } else if (outcome.status === 'appended' || pending) {
           // the appended link's data is the candidate's, whose timestamp the check already read
           const observation = observationOf(outcome.log.data as AttendanceData, verdict.atMs);
-          accepted.push(observation);
+          if (mine) accepted.push(observation);
           appendedHere.add(outcome.log, observation);
           results.push({
             packetId: verdict.packetId,
@@ -400,20 +412,21 @@ export class OfflineSyncService {
   /**
    * Screens the entries of pending batches whose lease ran out (MongoDB: a sync cut short after
    * some inserts, whose phone did not send the packets again), from the stored links, as the
-   * sync would have (`screenStored`, per device), hands them to the read models and settles each
-   * marker; up to `limit` markers, oldest first. A marker whose screen fails is left to its
-   * lease (tried again). Returns how many markers were taken. At start-up and periodically
-   * (`UnsealedTailSweep`).
+   * sync would have (`screenStored`, per device), hands them to the read models and settles
+   * each marker (deleted, fenced by the sweep's owner token); up to `limit` markers, oldest
+   * first. A marker
+   * whose screen fails is left to its lease (tried again); one taken over from this sweep before
+   * its screen (the sweep ran past the lease) is left to its taker. Returns how many markers
+   * were taken. At start-up and periodically (`UnsealedTailSweep`).
    */
   async screenPendingBatches(limit = PENDING_BATCHES_PER_SWEEP): Promise<number> {
     const batches = await this.ledger.staleBatches(limit);
     for (const batch of batches) {
       try {
-        await this.screenPendingBatch(batch);
-        await this.ledger.settleBatches([batch.id]);
+        if (await this.screenPendingBatch(batch)) await this.ledger.settleBatches([batch.lease]);
       } catch (error) {
         this.logger.error(
-          { err: error as Error, batch: batch.id },
+          { err: error as Error, batch: batch.lease.id },
           'A pending ledger batch could not be screened (tried again after its lease)',
         );
       }
@@ -421,7 +434,11 @@ export class OfflineSyncService {
     return batches.length;
   }
 
-  private async screenPendingBatch(batch: PendingBatch): Promise<void> {
+  /**
+   * Screens a pending batch's stored packets; false when the sweep no longer holds the marker
+   * (nothing screened: its taker's).
+   */
+  private async screenPendingBatch(batch: PendingBatch): Promise<boolean> {
     const links = (
       await this.ledger.linksOf(batch.keys.filter((k) => k.deviceId !== NO_DEVICE))
     ).filter((l): l is AttendanceLog => l !== undefined && isPacketData(l.data));
@@ -430,11 +447,13 @@ export class OfflineSyncService {
       const deviceId = (link.data as AttendanceData).deviceId;
       byDevice.set(deviceId, [...(byDevice.get(deviceId) ?? []), link]);
     }
+    // fenced: right before the screen, the lease renewed (or found taken: the taker's)
+    if ((await this.ledger.holdBatches([batch.lease])).length === 0) return false;
     for (const [deviceId, deviceLinks] of byDevice) {
       const device = await this.devices.find(deviceId);
       if (!device) {
         this.logger.warn(
-          { deviceId, batch: batch.id },
+          { deviceId, batch: batch.lease.id },
           'Pending batch of a device no longer registered: not screened',
         );
         continue;
@@ -449,6 +468,7 @@ export class OfflineSyncService {
       await this.screenStored(device, observations, appendedHere, geofences);
     }
     await this.ledger.project(links);
+    return true;
   }
 
   /**

@@ -93,6 +93,35 @@ describeStoreContract(
       expect((await verify(sut(), 'K')).firstBreak).toBeUndefined();
     });
 
+    it('should fence a pending marker by its owner token: a holder whose lease was taken over holds and settles nothing of it', async () => {
+      const [first] = await sut().appendToChains([entry('F'), entry('F')]);
+      if (driver() === 'sqlite') {
+        // one transaction per call: no marker, every lease held
+        expect(first).not.toHaveProperty('batch');
+        expect(await sut().holdBatches([])).toEqual([]);
+        return;
+      }
+      const mine = first.status === 'appended' ? first.batch! : undefined;
+      expect(mine?.owner).toEqual(expect.any(String));
+      const markers = (store() as MongoStore).connection.db!.collection('ledger_pending_batches');
+      expect(await sut().holdBatches([mine!])).toEqual([mine]);
+      // the lease ran out (the writer stalled): the sweep takes the marker under its own token
+      await markers.updateMany({}, { $set: { leased: new Date(0) } });
+      const [taken] = await sut().staleBatches(10);
+      expect(taken.lease.id).toBe(mine!.id);
+      expect(taken.lease.owner).not.toBe(mine!.owner);
+      // the writer holds and settles nothing of it any more
+      expect(await sut().holdBatches([mine!])).toEqual([]);
+      await sut().settleBatches([mine!]);
+      await sut().releaseBatches([mine!]);
+      expect(await markers.countDocuments({ _id: mine!.id as never })).toBe(1);
+      expect(await sut().staleBatches(10)).toEqual([]);
+      // its taker does
+      expect(await sut().holdBatches([taken.lease])).toEqual([taken.lease]);
+      await sut().settleBatches([taken.lease]);
+      expect(await markers.countDocuments({})).toBe(0);
+    });
+
     it('should drop, on MongoDB, the unique packetId index a collection made before the per-device key has', async () => {
       if (driver() === 'sqlite') return; // migration 4 (sqlite-ledger.migrations.spec.ts)
       const logs = (store() as MongoStore).connection.db!.collection('attendance_logs');

@@ -41,25 +41,44 @@ export interface KnownLinks {
 }
 
 /**
+ * A pending marker held by one caller (MongoDB): its `id`, and the `owner` token the caller
+ * wrote into it when it wrote or took it (the fence: a caller whose marker another took over
+ * meanwhile no longer finds its token there, and neither screens nor settles it). `keys`: the
+ * marker's keys this caller screens, where that is not all of them (a retry that took it over
+ * screens the packets it sent again): settling removes those from the marker, which is deleted
+ * once it names none, else released for the sweep. None: the whole marker (its writer's, the
+ * sweep's).
+ */
+export interface BatchLease {
+  id: string;
+  owner: string;
+  keys?: LedgerEntryKey[];
+}
+
+/**
  * `batch` (MongoDB): the pending marker written before the call's first insert, to settle once
  * the caller has screened and projected what it appended (`settleBatches`). `pendingBatch`: a
- * duplicate a pending marker names whose lease this call took over (a batch cut short after
- * this insert: never screened nor projected), to be screened as fresh and settled.
+ * pending marker naming this key whose lease this call took over (a batch cut short, or a sync
+ * past its lease): on a duplicate, a stored entry never screened nor projected, to be screened
+ * as fresh (only the first of a key's entries in the call: a packet listed twice is fresh
+ * once); on an appended entry, one this call screens itself. Either way settled with the
+ * marker's other keys this call screened, the ones it names besides left to the sweep.
  */
 export type AppendResult =
-  | { status: 'appended'; log: AttendanceLog; batch?: string }
-  | { status: 'duplicate'; log: AttendanceLog; pendingBatch?: string };
+  | { status: 'appended'; log: AttendanceLog; batch?: BatchLease; pendingBatch?: BatchLease }
+  | { status: 'duplicate'; log: AttendanceLog; pendingBatch?: BatchLease };
 
-/** A pending marker whose lease ran out (`staleBatches`): its entries' keys. */
+/** A pending marker whose lease ran out (`staleBatches`), taken over: its entries' keys. */
 export interface PendingBatch {
-  id: string;
+  lease: BatchLease;
   keys: LedgerEntryKey[];
   at: Date;
 }
 
 /**
- * How long a pending marker's lease lasts (the writing sync's, a retry's or the sweep's): past
- * it, with the marker still there, its entries are screened by a retry or the sweep.
+ * How long a pending marker's lease lasts (the writing sync's, a retry's or the sweep's), from
+ * its last renewal by the store's clock: past it, with the marker still there, its entries are
+ * screened by a retry or the sweep, and the holder that lost it screens none of them.
  */
 export const PENDING_BATCH_LEASE_MS = 2 * 60_000;
 
@@ -108,15 +127,26 @@ export abstract class AttendanceLogRepository {
    */
   abstract appendAtHead(entry: PendingLogEntry, headSeq: number): Promise<AppendAtHeadResult>;
   /**
-   * Deletes pending markers (`AppendResult` `batch`/`pendingBatch`): their entries are screened
-   * and projected. A store that appends a batch atomically writes none (this does nothing).
+   * Settles pending markers this caller holds (`AppendResult` `batch`/`pendingBatch`), fenced by
+   * its owner token: a lease without `keys` deletes its marker, one with `keys` removes those
+   * from it (deleted once it names none; otherwise released: the rest is another's to screen).
+   * A marker another took over meanwhile is left to it. A store that appends a batch
+   * atomically writes none (this does nothing).
    */
-  async settleBatches(_ids: string[]): Promise<void> {}
-  /** Ends the lease of pending markers (a sync that failed after them): retried at once. */
-  async releaseBatches(_ids: string[]): Promise<void> {}
+  async settleBatches(_leases: BatchLease[]): Promise<void> {}
+  /** Ends the lease of pending markers this caller holds (it failed after them): retried at once. */
+  async releaseBatches(_leases: BatchLease[]): Promise<void> {}
+  /**
+   * The leases among `leases` this caller still holds, each renewed for another
+   * PENDING_BATCH_LEASE_MS (checked right before it screens their entries: a lease another took
+   * over, the caller leaves to it). A store that writes no markers holds them all.
+   */
+  async holdBatches(leases: BatchLease[]): Promise<BatchLease[]> {
+    return leases;
+  }
   /**
    * Up to `limit` pending markers whose lease ran out, oldest first, each taken over (its lease
-   * renewed for the caller, who screens and settles them).
+   * renewed for the caller under a new owner token, who screens and settles them).
    */
   async staleBatches(_limit: number): Promise<PendingBatch[]> {
     return [];

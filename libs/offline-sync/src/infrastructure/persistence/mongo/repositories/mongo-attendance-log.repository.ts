@@ -22,6 +22,7 @@ import {
   AppendAtHeadResult,
   AppendResult,
   AttendanceLogRepository,
+  BatchLease,
   confirmKey,
   KEY_COPIES_DISAGREE_TEXT,
   PENDING_BATCH_LEASE_MS,
@@ -71,28 +72,36 @@ export class MongoAttendanceLogRepository extends AttendanceLogRepository implem
    * key found is a duplicate; one not found is inserted without being looked up again (the unique
    * key refuses it if it was stored meanwhile: looked up then), unless an earlier entry of the
    * call has it. The inserts go one at a time, with no transaction to roll back: before the
-   * first, a pending marker naming the keys to insert is written (`ledger_pending_batches`), which
-   * the caller settles once it has screened and projected them (each appended result names it:
-   * `batch`). A call cut short after some inserts (the store lost, the process killed) leaves the
-   * marker: a duplicate found here that a marker names, with the marker's lease run out (or
-   * released by the failed call), is taken over and answered with it (`pendingBatch`), to be
+   * first, a pending marker naming the keys to insert is written (`ledger_pending_batches`, under
+   * this call's owner token), which the caller settles once it has screened and projected them
+   * (each appended result names it: `batch`). A call cut short after some inserts (the store
+   * lost, the process killed, or stalled past its lease) leaves the marker: a duplicate found
+   * here that a marker names, with the marker's lease run out (or released by the failed call),
+   * is taken over and answered with it (`pendingBatch`, its first entry in the call only), to be
    * screened as fresh; the sweep takes those never sent again (`staleBatches`).
    */
   async appendToChains(entries: PendingLogEntry[]): Promise<AppendResult[]> {
     if (entries.length === 0) return [];
     const keys = entries.map(keyOf);
-    const stored = await this.findByKeys(keys);
+    const [stored, markers] = await Promise.all([this.findByKeys(keys), this.markersNaming(keys)]);
     const fresh = keys.filter((_, i) => !stored[i]);
-    const pending = await this.takePending(keys.filter((_, i) => stored[i]));
+    const pending = await this.takePending(keys, markers);
     const batch = fresh.length > 0 ? await this.markPending(entries, fresh) : undefined;
     const results: AppendResult[] = [];
     const appended = new Set<string>();
+    // per taken marker, the keys it names that this call screens (what its settle removes)
+    const screens = new Map<BatchLease, LedgerEntryKey[]>();
+    const screensKey = (lease: BatchLease, key: LedgerEntryKey) =>
+      screens.set(lease, [...(screens.get(lease) ?? []), key]);
     try {
       for (let i = 0; i < entries.length; i++) {
         const log = stored[i];
         const key = entryKeyText(keys[i]);
+        // a packet listed twice is fresh once: the later copy is the duplicate it is
+        const pendingBatch = pending.get(key);
+        pending.delete(key);
         if (log) {
-          const pendingBatch = pending.get(key);
+          if (pendingBatch) screensKey(pendingBatch, keys[i]);
           results.push(
             pendingBatch
               ? { status: 'duplicate', log, pendingBatch }
@@ -101,90 +110,187 @@ export class MongoAttendanceLogRepository extends AttendanceLogRepository implem
           continue;
         }
         const result = await this.appendOne(entries[i], undefined, !appended.has(key));
-        results.push(result.status === 'appended' && batch ? { ...result, batch } : result);
         appended.add(key);
+        if (result.status !== 'appended') {
+          results.push(result);
+          continue;
+        }
+        // appended here, screened with this call's batch: no longer the taken marker's to screen
+        if (pendingBatch) screensKey(pendingBatch, keys[i]);
+        results.push({
+          ...result,
+          ...(batch ? { batch } : {}),
+          ...(pendingBatch ? { pendingBatch } : {}),
+        });
       }
     } catch (error) {
       // what this call took or wrote is screened by a retry at once, not after the lease
-      await this.releaseBatches([...(batch ? [batch] : []), ...new Set(pending.values())]).catch(
-        () => undefined,
-      );
+      const taken = new Set<BatchLease>(screens.keys());
+      for (const lease of pending.values()) taken.add(lease);
+      await this.releaseBatches([...(batch ? [batch] : []), ...taken]).catch(() => undefined);
       throw error;
     }
+    // a taken marker naming none of this call's screened keys (each was found appended by
+    // another meanwhile) is released: the sweep screens what it names at once
+    const idle = [...new Set(pending.values())].filter((lease) => !screens.has(lease));
+    if (idle.length > 0) await this.releaseBatches(idle);
+    for (const [lease, screened] of screens) lease.keys = screened;
     return results;
   }
 
-  /** Writes the pending marker of a batch's keys to insert; returns its id. */
-  private async markPending(entries: PendingLogEntry[], keys: LedgerEntryKey[]): Promise<string> {
-    const id = randomUUID();
-    const at = new Date();
-    await this.batches.create({
-      _id: id,
-      siteIds: [...new Set(entries.map((e) => e.siteId))].sort(),
-      keys: keys.map((k) => ({ p: k.packetId, d: k.deviceId })),
-      at,
-      until: new Date(at.getTime() + PENDING_BATCH_LEASE_MS),
-    });
-    return id;
+  /**
+   * The pending markers naming a packetId of `keys` (an index read of `keys.p`; on a first
+   * sync, none): the ones written for the same packets by a sync cut short, or still running.
+   */
+  private markersNaming(keys: LedgerEntryKey[]): Promise<LeaseState[]> {
+    return this.batches
+      .find(
+        { 'keys.p': { $in: [...new Set(keys.map((k) => k.packetId))] } },
+        { keys: 1, owner: 1, leased: 1, until: 1 },
+      )
+      .lean<LeaseState[]>()
+      .exec();
   }
 
   /**
-   * The pending markers naming any of `keys` (stored already), each taken over if its lease ran
-   * out: by key text, the id of the marker taken that names it. One read, none taken on a
-   * first sync (no marker names a key not stored yet).
+   * Writes the pending marker of a batch's keys to insert, its times by the store's clock
+   * (`$currentDate`: replicas whose clocks disagree judge one lease alike); returns its lease.
    */
-  private async takePending(keys: LedgerEntryKey[]): Promise<Map<string, string>> {
-    const named = new Map<string, string>();
-    if (keys.length === 0) return named;
+  private async markPending(
+    entries: PendingLogEntry[],
+    keys: LedgerEntryKey[],
+  ): Promise<BatchLease> {
+    const lease = { id: randomUUID(), owner: randomUUID() };
+    await this.batches.collection.updateOne(
+      { _id: lease.id as never },
+      {
+        $setOnInsert: {
+          owner: lease.owner,
+          siteIds: [...new Set(entries.map((e) => e.siteId))].sort(),
+          keys: keys.map((k) => ({ p: k.packetId, d: k.deviceId })),
+        },
+        $currentDate: { at: true, leased: true },
+      },
+      { upsert: true },
+    );
+    return lease;
+  }
+
+  /**
+   * Of `markers` (naming some of `keys`), each taken over if its lease ran out: by key text, the
+   * lease taken of the marker that names it (its `keys` set by the caller to the ones it
+   * screens). The store's clock is read only when a marker is found.
+   */
+  private async takePending(
+    keys: LedgerEntryKey[],
+    markers: LeaseState[],
+  ): Promise<Map<string, BatchLease>> {
+    const named = new Map<string, BatchLease>();
+    if (markers.length === 0) return named;
     const wanted = new Set(keys.map(entryKeyText));
-    const markers = await this.batches
-      .find({ 'keys.p': { $in: [...new Set(keys.map((k) => k.packetId))] } }, { keys: 1, until: 1 })
-      .lean<Pick<PendingBatchDocument, '_id' | 'keys' | 'until'>[]>();
-    const now = Date.now();
+    const now = await this.storeNow();
     for (const marker of markers) {
-      if (marker.until.getTime() > now || !(await this.renewLease(marker._id, marker.until)))
-        continue;
-      for (const k of marker.keys) {
-        const key = entryKeyText({ packetId: k.p, deviceId: k.d });
-        if (wanted.has(key)) named.set(key, marker._id);
-      }
+      if (!leaseEnded(marker, now)) continue;
+      const mine = marker.keys
+        .map((k) => entryKeyText({ packetId: k.p, deviceId: k.d }))
+        .filter((k) => wanted.has(k));
+      if (mine.length === 0) continue;
+      const owner = await this.takeOver(marker);
+      if (!owner) continue;
+      const lease: BatchLease = { id: marker._id, owner, keys: [] };
+      for (const k of mine) named.set(k, lease);
     }
     return named;
   }
 
-  /** Takes a marker over from the lease read (`until`): false when another took it first. */
-  private async renewLease(id: string, until: Date): Promise<boolean> {
-    const taken = await this.batches.updateOne(
-      { _id: id, until },
-      { $set: { until: new Date(Date.now() + PENDING_BATCH_LEASE_MS) } },
-    );
-    return taken.modifiedCount === 1;
+  /** The store's clock (the primary's `hello` localTime): what a lease is judged by. */
+  private async storeNow(): Promise<Date> {
+    const hello = await this.batches.db.db!.admin().command({ hello: 1 });
+    const localTime: unknown = hello.localTime;
+    return localTime instanceof Date ? localTime : new Date();
   }
 
-  override async settleBatches(ids: string[]): Promise<void> {
-    if (ids.length === 0) return;
-    await this.batches.deleteMany({ _id: { $in: [...new Set(ids)] } });
+  /**
+   * Takes a marker over from the holder read (its owner and lease, compared and swapped in one
+   * update): its new owner token, or undefined when another took it first.
+   */
+  private async takeOver(marker: LeaseState): Promise<string | undefined> {
+    const owner = randomUUID();
+    const taken = await this.batches.collection.updateOne(
+      {
+        _id: marker._id as never,
+        owner: marker.owner ?? null,
+        leased: marker.leased ?? null,
+        until: marker.until ?? null,
+      },
+      { $set: { owner }, $currentDate: { leased: true } },
+    );
+    return taken.modifiedCount === 1 ? owner : undefined;
   }
 
-  override async releaseBatches(ids: string[]): Promise<void> {
-    if (ids.length === 0) return;
-    await this.batches.updateMany(
-      { _id: { $in: [...new Set(ids)] } },
-      { $set: { until: new Date(0) } },
-    );
+  override async holdBatches(leases: BatchLease[]): Promise<BatchLease[]> {
+    const held: BatchLease[] = [];
+    for (const lease of uniqueLeases(leases)) {
+      const renewed = await this.batches.collection.updateOne(
+        { _id: lease.id as never, owner: lease.owner },
+        { $currentDate: { leased: true } },
+      );
+      if (renewed.matchedCount === 1) held.push(lease);
+    }
+    return held;
+  }
+
+  override async settleBatches(leases: BatchLease[]): Promise<void> {
+    for (const lease of uniqueLeases(leases)) {
+      const mine = { _id: lease.id as never, owner: lease.owner };
+      if (!lease.keys) {
+        await this.batches.collection.deleteOne(mine);
+        continue;
+      }
+      const left = await this.batches.collection.findOneAndUpdate(
+        mine,
+        {
+          $pull: { keys: { $in: lease.keys.map((k) => ({ p: k.packetId, d: k.deviceId })) } },
+        } as never,
+        { returnDocument: 'after', projection: { keys: 1 }, includeResultMetadata: false },
+      );
+      if (!left) continue;
+      if ((left.keys as unknown[]).length === 0) {
+        await this.batches.collection.deleteOne({ ...mine, keys: { $size: 0 } });
+      } else {
+        // what it names still is another's to screen (the sweep's, a retry's): at once
+        await this.releaseBatches([lease]);
+      }
+    }
+  }
+
+  override async releaseBatches(leases: BatchLease[]): Promise<void> {
+    for (const lease of uniqueLeases(leases)) {
+      await this.batches.collection.updateOne(
+        { _id: lease.id as never, owner: lease.owner },
+        { $set: { leased: new Date(0) } },
+      );
+    }
   }
 
   override async staleBatches(limit: number): Promise<PendingBatch[]> {
+    const now = await this.storeNow();
     const markers = await this.batches
-      .find({ until: { $lte: new Date() } })
-      .sort({ until: 1 })
+      .find({
+        $or: [
+          { leased: { $lte: new Date(now.getTime() - PENDING_BATCH_LEASE_MS) } },
+          { leased: { $exists: false }, until: { $lte: now } },
+        ],
+      })
+      .sort({ leased: 1, until: 1 })
       .limit(limit)
       .lean<PendingBatchDocument[]>();
     const taken: PendingBatch[] = [];
     for (const marker of markers) {
-      if (!(await this.renewLease(marker._id, marker.until))) continue;
+      const owner = await this.takeOver(marker);
+      if (!owner) continue;
       taken.push({
-        id: marker._id,
+        lease: { id: marker._id, owner },
         at: marker.at,
         keys: marker.keys.map((k) => ({ packetId: k.p, deviceId: k.d })),
       });
@@ -482,6 +588,32 @@ function taggedText(doc: AttendanceLogDocument): TaggedLinkText {
     mac: doc.mac ?? null,
     kid: doc.macKid ?? null,
   };
+}
+
+/** What a takeover compares and swaps of a marker: its holder and lease. */
+type LeaseState = Pick<PendingBatchDocument, '_id' | 'keys' | 'owner' | 'leased' | 'until'>;
+
+/**
+ * Whether a marker's lease ran out at `now` (the store's clock): renewed longer than
+ * PENDING_BATCH_LEASE_MS ago (epoch: released), or, written before `leased`, past its `until`.
+ */
+function leaseEnded(marker: LeaseState, now: Date): boolean {
+  if (marker.leased) return marker.leased.getTime() <= now.getTime() - PENDING_BATCH_LEASE_MS;
+  return marker.until !== undefined && marker.until.getTime() <= now.getTime();
+}
+
+/** Leases once per marker (a call's results name the same one many times), keys merged. */
+function uniqueLeases(leases: BatchLease[]): BatchLease[] {
+  const byId = new Map<string, BatchLease>();
+  for (const lease of leases) {
+    const seen = byId.get(`${lease.id} ${lease.owner}`);
+    if (seen === lease) continue;
+    if (!seen) byId.set(`${lease.id} ${lease.owner}`, lease);
+    else if (seen.keys && lease.keys)
+      byId.set(`${lease.id} ${lease.owner}`, { ...seen, keys: [...seen.keys, ...lease.keys] });
+    else if (seen.keys) byId.set(`${lease.id} ${lease.owner}`, lease);
+  }
+  return [...byId.values()];
 }
 
 /** The key an entry is stored under. */
