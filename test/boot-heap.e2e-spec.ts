@@ -1,7 +1,9 @@
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { bootHeapPlan } from '../apps/api/src/boot-heap';
+import { freePort } from './support/free-port';
 
 const ROOT = join(__dirname, '..');
 
@@ -67,5 +69,90 @@ process.stdout.write('listening ' + newSpaceMiB() + '\\n');
     );
     const sizes = run([join(dir, 'main.js')], dir, dir);
     expect(sizes.booting).toBeLessThanOrEqual(4);
+  });
+});
+
+/**
+ * What boot-heap.ts sets and when (docs/benchmarks.md, "heapfix"): once listening, the old
+ * generation gets 3x its live heap of room (`--heap-growing-percent=200`), or V8 counts a 16 MiB
+ * vault request's Buffers against a limit ~8 MiB above the live heap and runs a full mark-compact
+ * per request; an operator's own flags (NODE_OPTIONS, node's command line) are left alone, and a
+ * debug V8 (whose checks reject a growth factor of 1) keeps its young generation's default.
+ */
+describe('boot heap: the flags set, and by whom (e2e)', () => {
+  it('by default: the young generation kept while booting, the old one given room once listening', () => {
+    expect(bootHeapPlan({}, [], true)).toEqual({
+      boot: ['--semi-space-growth-factor=1'],
+      listening: ['--semi-space-growth-factor=2', '--heap-growing-percent=200'],
+    });
+  });
+
+  it("leaves the operator's own flags alone, from NODE_OPTIONS or node's command line", () => {
+    const own = { boot: [], listening: ['--heap-growing-percent=200'] };
+    expect(bootHeapPlan({ NODE_OPTIONS: '--semi-space-growth-factor=4' }, [], true)).toEqual(own);
+    expect(bootHeapPlan({}, ['--semi_space_growth_factor=3'], true)).toEqual(own);
+    expect(bootHeapPlan({}, ['--max-semi-space-size=8'], true)).toEqual(own);
+    expect(
+      bootHeapPlan({ NODE_OPTIONS: '--enable-source-maps --heap-growing-percent=50' }, [], true),
+    ).toEqual({
+      boot: ['--semi-space-growth-factor=1'],
+      listening: ['--semi-space-growth-factor=2'],
+    });
+  });
+
+  it("a debug build of V8 keeps the young generation's default (its checks reject 1)", () => {
+    expect(bootHeapPlan({}, [], false)).toEqual({
+      boot: [],
+      listening: ['--heap-growing-percent=200'],
+    });
+  });
+
+  it('main.ts calls bootHeapDone() once the server listens', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'mdai-boot-heap-main-'));
+    // a preload sharing main.ts's boot-heap module (same file, same instance): it answers
+    // whether bootHeapDone() has run once the server has said it listens
+    const probe = join(dir, 'probe.ts');
+    writeFileSync(
+      probe,
+      `import { bootHeapIsDone } from '${join(ROOT, 'apps/api/src/boot-heap')}';
+process.stdin.on('data', () => process.stdout.write('BOOT_HEAP_DONE ' + bootHeapIsDone() + '\\n'));
+`,
+    );
+    const port = await freePort();
+    const child = spawn(
+      process.execPath,
+      ['-r', '@swc-node/register', '-r', probe, 'apps/api/src/main.ts'],
+      {
+        cwd: ROOT,
+        env: {
+          ...process.env,
+          DATA_DIR: dir,
+          NODE_ENV: 'development',
+          LOG_LEVEL: 'info',
+          PORT: String(port),
+          HOST: '127.0.0.1',
+        },
+      },
+    );
+    try {
+      let stdout = '';
+      const seen = (text: string) =>
+        new Promise<void>((resolve, reject) => {
+          const check = () => stdout.includes(text) && resolve();
+          child.stdout.on('data', (chunk: Buffer) => {
+            stdout += chunk.toString();
+            check();
+          });
+          child.on('exit', (code) => reject(new Error(`server exited ${code}: ${stdout}`)));
+          check();
+        });
+      await seen('MDAI API listening');
+      child.stdin.write('?\n');
+      await seen('BOOT_HEAP_DONE');
+      expect(/BOOT_HEAP_DONE (\w+)/.exec(stdout)?.[1]).toBe('true');
+    } finally {
+      child.kill('SIGKILL');
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -12,8 +12,20 @@
 // the young generation keeps its first size until the server listens (apps/api/src/boot-heap.ts,
 // which sets this again for the other ways of starting it, and sets V8's default back once
 // listening): from here, so that reading and compiling the bundle runs with it too (~4 MiB of
-// idle RSS more than from the bundle's first module; docs/benchmarks.md, "bootlean")
-require('node:v8').setFlagsFromString('--semi-space-growth-factor=1');
+// idle RSS more than from the bundle's first module; docs/benchmarks.md, "bootlean"). Not when
+// the operator set the young generation's flags (NODE_OPTIONS, node's command line), nor on a
+// debug build of V8: the same test as boot-heap.ts's bootHeapPlan(), which sets it back.
+{
+  const options = [...(process.env.NODE_OPTIONS || '').split(/\s+/), ...process.execArgv];
+  const sets = (flag) =>
+    [flag, flag.replace(/-/g, '_')].some((name) =>
+      options.some((o) => o === `--${name}` || o.startsWith(`--${name}=`)),
+    );
+  const release = process.config.target_defaults?.default_configuration !== 'Debug';
+  if (release && !sets('semi-space-growth-factor') && !sets('max-semi-space-size')) {
+    require('node:v8').setFlagsFromString('--semi-space-growth-factor=1');
+  }
+}
 const { closeSync, openSync, readSync } = require('node:fs');
 const Module = require('node:module');
 const { join } = require('node:path');

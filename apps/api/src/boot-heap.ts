@@ -10,15 +10,83 @@ import { setFlagsFromString } from 'node:v8';
  * its first size, and the idle RSS is 15-20 MiB lower (docs/benchmarks.md, "bootlean"). Once
  * listening, V8's factor is set back, so the new space grows under load as it always did.
  *
+ * Once listening, the old generation also gets room for the requests' external memory
+ * (`--heap-growing-percent`, below): V8 counts the ArrayBuffers allocated since its last
+ * mark-compact against the old generation's limit, and after a mark-compact under load it
+ * leaves ~8 MiB of room above the live heap (plus the new space's size then). A 16 MiB vault
+ * store or read holds more than that at once (the body's or plaintext's Buffers), so each one
+ * started a full mark-compact, which left the same small room for the next: a mark-compact per
+ * request, 2-3x the vault's CPU (docs/benchmarks.md, "heapfix"). Booting with a small young
+ * generation reaches that state at the first requests (the boot's promoted leftovers eat the room
+ * its last mark-compact left); V8's default reached it later, after any mark-compact under load.
+ *
  * Imported first by main.ts (before the modules it loads), so that their evaluation runs with
- * it; a process started with its own V8 flags (`--max-semi-space-size`) keeps them.
+ * it. An operator's own setting (`--semi-space-growth-factor`, `--heap-growing-percent`, or
+ * `--max-semi-space-size`, in NODE_OPTIONS or on node's command line) is left alone; so is a
+ * debug build of V8, whose checks reject a growth factor of 1.
  */
-setFlagsFromString('--semi-space-growth-factor=1');
+export const BOOT_GROWTH_FACTOR = 1;
 
 /** V8's own default (`node --v8-options`), for the requests once the server listens. */
-const GROWTH_FACTOR = 2;
+export const GROWTH_FACTOR = 2;
 
-/** The boot is over: the new space grows as V8 grows it by default. */
+/**
+ * The old generation's limit once listening: 3x what a mark-compact leaves alive (~20-25 MiB of
+ * live heap: ~45 MiB of room, a 16 MiB file's request ~2 x 16 MiB of Buffers at once).
+ */
+export const HEAP_GROWING_PERCENT = 200;
+
+/** node options given by the operator: NODE_OPTIONS and node's own command line. */
+function operatorOptions(env: NodeJS.ProcessEnv, execArgv: readonly string[]): string[] {
+  return [...(env.NODE_OPTIONS ?? '').split(/\s+/), ...execArgv].filter(Boolean);
+}
+
+/** Whether the operator set a V8 flag (`--a-b` or `--a_b`, with or without `=value`). */
+function operatorSets(options: readonly string[], flag: string): boolean {
+  const names = [flag, flag.replace(/-/g, '_')].map((name) => `--${name}`);
+  return options.some((option) => names.some((n) => option === n || option.startsWith(`${n}=`)));
+}
+
+export interface BootHeapPlan {
+  /** Flags to set now, while booting. */
+  boot: string[];
+  /** Flags to set once the server listens. */
+  listening: string[];
+}
+
+/** What this process sets, and when: nothing the operator set, nothing on a debug V8. */
+export function bootHeapPlan(
+  env: NodeJS.ProcessEnv = process.env,
+  execArgv: readonly string[] = process.execArgv,
+  release: boolean = process.config.target_defaults?.default_configuration !== 'Debug',
+): BootHeapPlan {
+  const options = operatorOptions(env, execArgv);
+  const young =
+    release &&
+    !operatorSets(options, 'semi-space-growth-factor') &&
+    !operatorSets(options, 'max-semi-space-size');
+  return {
+    boot: young ? [`--semi-space-growth-factor=${BOOT_GROWTH_FACTOR}`] : [],
+    listening: [
+      ...(young ? [`--semi-space-growth-factor=${GROWTH_FACTOR}`] : []),
+      ...(operatorSets(options, 'heap-growing-percent')
+        ? []
+        : [`--heap-growing-percent=${HEAP_GROWING_PERCENT}`]),
+    ],
+  };
+}
+
+const plan = bootHeapPlan();
+for (const flag of plan.boot) setFlagsFromString(flag);
+let done = false;
+
+/** The boot is over: the new space grows as V8 grows it by default, the old one has room. */
 export function bootHeapDone(): void {
-  setFlagsFromString(`--semi-space-growth-factor=${GROWTH_FACTOR}`);
+  for (const flag of plan.listening) setFlagsFromString(flag);
+  done = true;
+}
+
+/** Whether bootHeapDone() has run (for the spec that main.ts calls it). */
+export function bootHeapIsDone(): boolean {
+  return done;
 }
