@@ -1,7 +1,7 @@
 import type { Database, Statement } from 'better-sqlite3';
 import { appendImmediate } from '@app/tlog/infrastructure/persistence/chain-append';
 import { sha256Hex } from '@app/common/crypto/hashing';
-import { storeMacWith } from '@app/tlog/store-mac-with';
+import { HmacSha256Key } from '@app/common/crypto/hmac-sha256-key';
 import {
   EMPTY_HEAD,
   entryKeyText,
@@ -94,7 +94,8 @@ export class SqliteChainAppender {
   private readonly byKey: Statement<[string, string], KeyedRow>;
   private readonly byKeys: Statement<[string], KeyedRow>;
 
-  private readonly macKey?: Buffer;
+  /** The links' store MAC (`storeMacWith`'s tag): the key's pads set up once, not per link. */
+  private readonly mac?: HmacSha256Key;
   private readonly macKid: string | null;
 
   /** `mac`: the key of the links' store MACs (none: links are stored untagged, tests only). */
@@ -102,7 +103,7 @@ export class SqliteChainAppender {
     private readonly db: Database,
     mac?: LinkMacKey,
   ) {
-    this.macKey = mac && Buffer.from(mac.key);
+    this.mac = mac && new HmacSha256Key(Buffer.from(mac.key));
     this.macKid = mac?.kid ?? null;
     this.insert = db.prepare(
       `INSERT INTO attendance_logs (site_id, seq, packet_id, device_id, prev_hash, record_hash, data, meta, mac, mac_kid)
@@ -180,7 +181,7 @@ export class SqliteChainAppender {
           recordHash,
           entry.dataJcs,
           entry.metaJcs,
-          this.macKey ? storeMacWith(this.macKey, recordHash) : null,
+          this.mac ? this.mac.base64url(recordHash) : null,
           this.macKid,
         );
         if (changes === 0) {
