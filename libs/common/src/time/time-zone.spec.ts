@@ -53,6 +53,38 @@ describe('time-zone', () => {
     }
   });
 
+  it("should spell the boot's default zone and UTC with one formatter each, and the others as before after them", () => {
+    // the boot's site default (Asia/Kolkata) and UTC are spelled without asking ICU about the
+    // 19 renamed zones; a zone named otherwise (an old name, an alias) still finds its current
+    // name once the tables are built on its first call
+    let fresh!: typeof import('./time-zone');
+    jest.isolateModules(() => {
+      fresh = jest.requireActual<typeof import('./time-zone')>('./time-zone');
+    });
+    const built = jest.spyOn(Intl, 'DateTimeFormat');
+    const listed = jest.spyOn(Intl, 'supportedValuesOf');
+    try {
+      expect(fresh.canonicalTimeZone('Asia/Kolkata')).toBe('Asia/Kolkata');
+      expect(fresh.canonicalTimeZone('etc/utc')).toBe('UTC');
+      expect(fresh.canonicalTimeZone('europe/KYIV')).toBe('Europe/Kyiv');
+      expect(built.mock.calls.length).toBe(3);
+      expect(listed).not.toHaveBeenCalled();
+      expect(fresh.canonicalTimeZone('Asia/Calcutta')).toBe('Asia/Kolkata');
+      expect(fresh.canonicalTimeZone('Europe/Kiev')).toBe('Europe/Kyiv');
+      expect(fresh.canonicalTimeZone('US/Eastern')).toBe('America/New_York');
+      expect(fresh.canonicalTimeZone('america/argentina/buenos_aires')).toBe(
+        'America/Argentina/Buenos_Aires',
+      );
+      expect(fresh.canonicalTimeZone('America/Buenos_Aires')).toBe(
+        'America/Argentina/Buenos_Aires',
+      );
+      expect(() => fresh.canonicalTimeZone('Mars/Olympus_Mons')).toThrow(RangeError);
+    } finally {
+      built.mockRestore();
+      listed.mockRestore();
+    }
+  });
+
   it('should call fixed-offset and old rule-based ids legacy, and not UTC or a region', () => {
     for (const zone of ['EST', 'est', 'MST', 'HST', 'EST5EDT', 'CST6CDT', 'MST7MDT', 'PST8PDT']) {
       expect([zone, isLegacyTimeZone(zone)]).toEqual([zone, true]);

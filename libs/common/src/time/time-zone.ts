@@ -92,6 +92,8 @@ const IANA_RENAMED = [
   'Pacific/Kanton',
   'Pacific/Pohnpei',
 ];
+/** IANA_RENAMED by lower-cased name: such a name is its own canonical spelling. */
+const RENAMED_SPELLINGS = new Map(IANA_RENAMED.map((zone) => [zone.toLowerCase(), zone]));
 let zoneSpellings: Map<string, string> | undefined;
 /** ICU's old name of a renamed zone → its current IANA name (`Asia/Calcutta` → `Asia/Kolkata`). */
 let renamedFrom: Map<string, string> | undefined;
@@ -109,6 +111,16 @@ export function canonicalTimeZone(name: string): string {
   const known = canonicalCache.get(name);
   if (known !== undefined) return known;
   const resolved = resolvedZone(name);
+  // UTC and a renamed zone's current name (the boot's site default, Asia/Kolkata) are spelled
+  // without the tables below: no renamed zone resolves to UTC, and a renamed zone the runtime
+  // knows (resolvedZone did not throw) is spelled as IANA_RENAMED lists it. Building them asks
+  // ICU about every renamed zone (a formatter each, ~10 ms of the boot; docs/benchmarks.md,
+  // "bootcpu"), which a name of another zone still does on its first call.
+  const quick = resolved === 'UTC' ? 'UTC' : RENAMED_SPELLINGS.get(name.toLowerCase());
+  if (quick !== undefined) {
+    remember(canonicalCache, () => canonicalCache.set(name, quick));
+    return quick;
+  }
   if (!zoneSpellings || !renamedFrom) {
     // Intl lists only zones it formats in, so their spellings are taken as listed: a formatter
     // built to check each of its ~420 (as before) cost ~20 MiB of RSS that stayed and ~100 ms

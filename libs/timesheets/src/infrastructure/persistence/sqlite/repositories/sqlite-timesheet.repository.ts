@@ -185,8 +185,13 @@ function markOf(row: RebuildRow): RebuildMark {
 export class SqliteTimesheetRepository extends TimesheetRepository {
   private readonly db: Database;
   private readonly turns: SqliteWriteTurns;
-  /** Multi-row INSERT OR IGNOREs, one for each count of INSERT_ROWS. */
-  private readonly inserts: Statement[];
+  /**
+   * Multi-row INSERT OR IGNOREs, one for each count of INSERT_ROWS, each prepared on its first
+   * use (`insertOf`): compiling the 500-row one (7,500 parameters) took ~8 ms of every boot
+   * that writes no entry (docs/benchmarks.md, "bootcpu"). The 1-row one is prepared here, so a
+   * table without these columns still fails the boot.
+   */
+  private readonly inserts: Array<Statement | undefined>;
   private readonly updateState: Statement;
   private readonly insertDay: Statement;
   private readonly deleteDays: Statement;
@@ -237,12 +242,7 @@ export class SqliteTimesheetRepository extends TimesheetRepository {
     this.crewDays = days(TIMESHEET_DAY_SQL.crewDays);
     this.workerDaysAfter = days(TIMESHEET_DAY_SQL.workerDaysAfter);
     // one statement per row count (INSERT_ROWS): a 500-entry batch is one statement run, not 500
-    const row = `(${Array(ROW_PARAMS).fill('?').join(', ')})`;
-    this.inserts = INSERT_ROWS.map((rows) =>
-      this.db.prepare(
-        `INSERT OR IGNORE INTO timesheet_entries (${TIMESHEET_ENTRY_COLUMNS}, tag) VALUES ${Array(rows).fill(row).join(', ')}`,
-      ),
-    );
+    this.inserts = INSERT_ROWS.map((rows) => (rows === 1 ? this.prepareInsert(rows) : undefined));
     this.updateState = this.db.prepare(
       `UPDATE timesheet_entries SET effective_at = @effective_at, voided = @voided, corrected_by = @corrected_by,
          tag = @tag
@@ -316,10 +316,18 @@ export class SqliteTimesheetRepository extends TimesheetRepository {
           const at = TimesheetSqliteMapper.writeColumns(args, j * ROW_PARAMS, e);
           args[at] = this.seal ? this.seal.entryTag(e) : null;
         }
-        runs.push({ statement: this.inserts[k], args });
+        runs.push({ statement: (this.inserts[k] ??= this.prepareInsert(rows)), args });
       }
     });
     return runs;
+  }
+
+  /** The INSERT OR IGNORE of `rows` entries' rows. */
+  private prepareInsert(rows: number): Statement {
+    const row = `(${Array(ROW_PARAMS).fill('?').join(', ')})`;
+    return this.db.prepare(
+      `INSERT OR IGNORE INTO timesheet_entries (${TIMESHEET_ENTRY_COLUMNS}, tag) VALUES ${Array(rows).fill(row).join(', ')}`,
+    );
   }
 
   /** An entry's row for `updateState`, with its tag. */
