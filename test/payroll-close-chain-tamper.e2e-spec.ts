@@ -58,6 +58,39 @@ describe('payroll closes: a close deleted or reordered in the database (e2e)', (
           .run(siteId, from),
       (c) => c.db!.collection('payroll_closes').deleteOne({ _id: `${siteId}|${from}` as never }),
     );
+  /** The site's head row as stored, and a function that writes it back. */
+  const keepHead = async (siteId: string): Promise<() => Promise<unknown>> => {
+    let kept: unknown;
+    await editStore(
+      t,
+      (db) =>
+        (kept = db.prepare('SELECT * FROM payroll_close_heads WHERE site_id = ?').get(siteId)),
+      async (c) =>
+        (kept = await c.db!.collection('payroll_close_heads').findOne({ _id: siteId as never })),
+    );
+    return () =>
+      editStore(
+        t,
+        (db) =>
+          db
+            .prepare(
+              'UPDATE payroll_close_heads SET seq = @seq, digest = @digest, tag = @tag WHERE site_id = @site_id',
+            )
+            .run(kept),
+        (c) =>
+          c
+            .db!.collection('payroll_close_heads')
+            .replaceOne({ _id: siteId as never }, kept as Record<string, unknown>),
+      );
+  };
+
+  /** The site's head deleted, as an editor would. */
+  const deleteHead = (siteId: string) =>
+    editStore(
+      t,
+      (db) => db.prepare('DELETE FROM payroll_close_heads WHERE site_id = ?').run(siteId),
+      (c) => c.db!.collection('payroll_close_heads').deleteOne({ _id: siteId as never }),
+    );
   const expectBroken = async (siteId: string) => {
     for (const month of MONTHS) {
       const res = await payroll(siteId, month);
@@ -98,11 +131,32 @@ describe('payroll closes: a close deleted or reordered in the database (e2e)', (
     const siteId = await closedSite();
     await deleteClose(siteId, MONTHS[1].from);
     await deleteClose(siteId, MONTHS[2].from);
-    await editStore(
-      t,
-      (db) => db.prepare('DELETE FROM payroll_close_heads WHERE site_id = ?').run(siteId),
-      (c) => c.db!.collection('payroll_close_heads').deleteOne({ _id: siteId as never }),
-    );
+    await deleteHead(siteId);
+    await expectBroken(siteId);
+  });
+
+  // reviewer G: the site read as never closed (its paid periods open again); the transparency
+  // log's signed checkpoint of the site's closes still counts them
+  it('should refuse a site whose every close is deleted along with its head (the transparency log sealed them)', async () => {
+    const siteId = await closedSite();
+    for (const month of MONTHS) await deleteClose(siteId, month.from);
+    await deleteHead(siteId);
+    await expectBroken(siteId);
+  });
+
+  it('should refuse a head put back from an older copy with the closes after it deleted (a replay the chain alone reads whole)', async () => {
+    const { siteId } = await createSite(t.baseUrl, t.keys.admin, 'Asia/Kolkata');
+    let restore: () => Promise<unknown> = () => Promise.resolve();
+    for (const [i, month] of MONTHS.entries()) {
+      if (i === 2) restore = await keepHead(siteId);
+      const res = await http(t.baseUrl, 'POST', `/api/v5/sites/${siteId}/payroll/closes`, {
+        key: t.keys.admin,
+        body: month,
+      });
+      expect(res.status).toBe(201);
+    }
+    await deleteClose(siteId, MONTHS[2].from);
+    await restore();
     await expectBroken(siteId);
   });
 
@@ -490,32 +544,6 @@ describe('payroll closes: a close deleted or reordered in the database (e2e)', (
     }
   });
 
-  /** The site's head row as stored, and a function that writes it back. */
-  const keepHead = async (siteId: string): Promise<() => Promise<unknown>> => {
-    let kept: unknown;
-    await editStore(
-      t,
-      (db) =>
-        (kept = db.prepare('SELECT * FROM payroll_close_heads WHERE site_id = ?').get(siteId)),
-      async (c) =>
-        (kept = await c.db!.collection('payroll_close_heads').findOne({ _id: siteId as never })),
-    );
-    return () =>
-      editStore(
-        t,
-        (db) =>
-          db
-            .prepare(
-              'UPDATE payroll_close_heads SET seq = @seq, digest = @digest, tag = @tag WHERE site_id = @site_id',
-            )
-            .run(kept),
-        (c) =>
-          c
-            .db!.collection('payroll_close_heads')
-            .replaceOne({ _id: siteId as never }, kept as Record<string, unknown>),
-      );
-  };
-
   // reviewer G, HIGH: on MongoDB a close is inserted, then its head moved; a close linked after
   // it in between outlived it when its replica's head move lost and removed it: the site broken
   it('should not link a close after one its head does not name yet (another replica still recording it) until it is a minute old', async () => {
@@ -752,11 +780,7 @@ describe('payroll closes: a close deleted or reordered in the database (e2e)', (
 
   it('should refuse a site whose head is deleted, every close still there (a head is never taken as absent)', async () => {
     const siteId = await closedSite();
-    await editStore(
-      t,
-      (db) => db.prepare('DELETE FROM payroll_close_heads WHERE site_id = ?').run(siteId),
-      (c) => c.db!.collection('payroll_close_heads').deleteOne({ _id: siteId as never }),
-    );
+    await deleteHead(siteId);
     await expectBroken(siteId);
   });
 });
