@@ -457,6 +457,101 @@ describe('payroll closes: a close deleted or reordered in the database (e2e)', (
     }
   });
 
+  // review R2, LOW: an editor deleting the head and unsetting every close's place had the closes
+  // re-linked under a fresh head after a minute, a close's period moved meanwhile: October read
+  // as never closed
+  it('should not link closes with no place that fail their tag as an earlier release wrote them (a moved close is not laundered under a fresh head)', async () => {
+    const siteId = await closedSite();
+    await deleteHead(siteId);
+    await editStore(
+      t,
+      (db) => {
+        db.prepare('UPDATE payroll_closes SET seq = NULL, prev = NULL WHERE site_id = ?').run(
+          siteId,
+        );
+        db.prepare(
+          "UPDATE payroll_closes SET from_day = '1990-01-01', to_day = '1990-01-02' WHERE site_id = ? AND from_day = ?",
+        ).run(siteId, OCT.from);
+      },
+      async (c) => {
+        const rows = c.db!.collection('payroll_closes');
+        await rows.updateMany({ siteId }, { $unset: { seq: '', prev: '' } });
+        const moved = await rows.findOne({ _id: `${siteId}|${OCT.from}` as never });
+        await rows.deleteOne({ _id: `${siteId}|${OCT.from}` as never });
+        await rows.insertOne({
+          ...moved!,
+          _id: `${siteId}|1990-01-01` as never,
+          from: '1990-01-01',
+          to: '1990-01-02',
+        });
+      },
+    );
+    // first seen now, then a minute on: a read links closes of an earlier release then
+    await listed(siteId);
+    clock.advance(61_000);
+    // October (its close moved away) and a new close are refused for the chain, the listing
+    // says broken; the closes left fail their own tags (tampered, as before)
+    const refused = async () => {
+      const oct = await payroll(siteId);
+      expect([oct.status, oct.body.code]).toEqual([503, 'payroll_close_chain_broken']);
+      const dec = await http(t.baseUrl, 'POST', `/api/v5/sites/${siteId}/payroll/closes`, {
+        key: t.keys.admin,
+        body: { from: '2026-12-01', to: '2026-12-03' },
+      });
+      expect([dec.status, dec.body.code]).toEqual([503, 'payroll_close_chain_broken']);
+      expect((await listed(siteId)).body.chain).toBe('broken');
+    };
+    try {
+      await refused();
+      await t.app.get(PayrollCloseService).onModuleInit();
+      await refused();
+      const { closes, head } = await chainOf(siteId);
+      expect(head).toBeUndefined();
+      expect(closes.map((c) => c.seq)).toEqual([0, 0, 0]);
+    } finally {
+      clock.advance(-61_000);
+    }
+  });
+
+  // review R2: the boot's link (which does not wait for a read's minute) after a close another
+  // replica is still recording (its head not moved yet) would outlive it if that replica removes it
+  it('should not link closes of an earlier release at boot after a close its head does not name yet, until it is a minute old', async () => {
+    const { siteId } = await createSite(t.baseUrl, t.keys.admin, 'Asia/Kolkata');
+    let restore: () => Promise<unknown> = () => Promise.resolve();
+    for (const [i, month] of MONTHS.entries()) {
+      if (i === 2) restore = await keepHead(siteId);
+      const res = await http(t.baseUrl, 'POST', `/api/v5/sites/${siteId}/payroll/closes`, {
+        key: t.keys.admin,
+        body: month,
+      });
+      expect(res.status).toBe(201);
+    }
+    // as a replica leaves it between its insert of November and its head move
+    await restore();
+    const dec = { from: '2026-12-01', to: '2026-12-03' };
+    await storeLegacy(siteId, [dec], clock.now().getTime());
+    await t.app.get(PayrollCloseService).onModuleInit();
+    let chain = await chainOf(siteId);
+    expect(chain.head?.seq).toBe(2);
+    expect(chain.closes.map((c) => [c.from, c.seq])).toEqual([
+      [dec.from, 0],
+      ...MONTHS.map((m, i) => [m.from, i + 1]),
+    ]);
+    clock.advance(61_000);
+    try {
+      await t.app.get(PayrollCloseService).onModuleInit();
+      chain = await chainOf(siteId);
+      expect(chain.head?.seq).toBe(4);
+      expect(chain.closes.map((c) => [c.from, c.seq])).toEqual([
+        ...MONTHS.map((m, i) => [m.from, i + 1]),
+        [dec.from, 4],
+      ]);
+      expect((await payroll(siteId, dec)).body.closed).toMatchObject({ ...dec, by: 'admin:old' });
+    } finally {
+      clock.advance(-61_000);
+    }
+  });
+
   // closemend2, LOW: three releases at once (a head without periods digest, a close of the
   // oldest release not linked yet): the walk that gives the digest counted the close not linked
   // yet as a broken link and the reads answered 503

@@ -335,24 +335,38 @@ export class PayrollCloseService implements OnModuleInit {
   }
 
   /**
-   * A site's closes of an earlier release linked after its chain, in the order recorded: each
-   * that verifies (under any key held) re-tagged under the current key over its place too; one
-   * that does not keeps its tag (it reads tampered: linking must not launder it).
+   * A site's closes of an earlier release linked after its chain, in the order recorded, each
+   * re-tagged under the current key over its place too, when every one verifies (under any key
+   * held) as that release tagged it; one that does not leaves the site unlinked and broken (503
+   * `payroll_close_chain_broken`: a fresh head over it would launder it).
    */
   private readonly linkLegacy: CloseLink = (unlinked, tip, head) => {
-    this.refuseBrokenTip(unlinked[0].siteId, tip, head);
+    const siteId = unlinked[0].siteId;
+    this.refuseBrokenTip(siteId, tip, head);
     // as a close's seal: not linked after a close another replica is still recording
     this.refuseUnconfirmedTip(tip, head);
+    // a close that fails its tag as an earlier release wrote it is not one of its closes: a
+    // linked close whose place an editor unset (its head deleted), its period moved perhaps; a
+    // fresh head over it would take the moved period for the truth (review R2)
+    const forged = unlinked.find((c) => {
+      const { tag, ...unsigned } = c;
+      return this.mac.kidOf('payroll-close', closeTagData(unsigned), tag) === undefined;
+    });
+    if (forged) {
+      this.chainBroken(
+        siteId,
+        `the close of ${forged.from} has no place and does not verify as a close of an earlier release: not linked`,
+      );
+    }
     let before = tip;
     const closes = unlinked.map((c) => {
-      const { tag, ...unsigned } = c;
-      const held = this.mac.kidOf('payroll-close', closeTagData(unsigned), tag) !== undefined;
+      const { tag: _tag, ...unsigned } = c;
       const linked = {
         ...unsigned,
         seq: (before?.seq ?? 0) + 1,
         prev: before ? digestOf(before) : '',
       };
-      const close = { ...linked, tag: held ? this.tagOf(linked) : tag };
+      const close = { ...linked, tag: this.tagOf(linked) };
       before = close;
       return close;
     });
