@@ -58,13 +58,21 @@ describe('payroll closes: a close deleted or reordered in the database (e2e)', (
           .run(siteId, from),
       (c) => c.db!.collection('payroll_closes').deleteOne({ _id: `${siteId}|${from}` as never }),
     );
-  /** The site's head row as stored, and a function that writes it back. */
-  const keepHead = async (siteId: string): Promise<() => Promise<unknown>> => {
-    let kept: unknown;
+  /**
+   * The site's head row as stored, and a function that writes it back (a head replayed from an
+   * older copy), with its periods digest or, `withoutPeriods`, none (a head of an earlier release).
+   */
+  const keepHead = async (
+    siteId: string,
+    { withoutPeriods = false } = {},
+  ): Promise<() => Promise<unknown>> => {
+    let kept: Record<string, unknown> | null = null;
     await editStore(
       t,
       (db) =>
-        (kept = db.prepare('SELECT * FROM payroll_close_heads WHERE site_id = ?').get(siteId)),
+        (kept = db
+          .prepare('SELECT * FROM payroll_close_heads WHERE site_id = ?')
+          .get(siteId) as Record<string, unknown>),
       async (c) =>
         (kept = await c.db!.collection('payroll_close_heads').findOne({ _id: siteId as never })),
     );
@@ -74,15 +82,53 @@ describe('payroll closes: a close deleted or reordered in the database (e2e)', (
         (db) =>
           db
             .prepare(
-              'UPDATE payroll_close_heads SET seq = @seq, digest = @digest, tag = @tag WHERE site_id = @site_id',
+              'UPDATE payroll_close_heads SET seq = @seq, digest = @digest, tag = @tag, periods = @periods, periods_tag = @periods_tag WHERE site_id = @site_id',
             )
-            .run(kept),
-        (c) =>
-          c
+            .run(withoutPeriods ? { ...kept, periods: null, periods_tag: null } : kept),
+        (c) => {
+          const { periods: _p, periodsTag: _pt, ...bare } = kept!;
+          return c
             .db!.collection('payroll_close_heads')
-            .replaceOne({ _id: siteId as never }, kept as Record<string, unknown>),
+            .replaceOne({ _id: siteId as never }, withoutPeriods ? bare : kept!);
+        },
       );
   };
+
+  /**
+   * A new site with September, October and November closed, and its head as it was before
+   * November's close, to put back (`keepHead`).
+   */
+  const closedKeepingHead = async (
+    options: { withoutPeriods?: boolean } = {},
+  ): Promise<{ siteId: string; restore: () => Promise<unknown> }> => {
+    const { siteId } = await createSite(t.baseUrl, t.keys.admin, 'Asia/Kolkata');
+    let restore: () => Promise<unknown> = () => Promise.resolve();
+    for (const [i, month] of MONTHS.entries()) {
+      if (i === 2) restore = await keepHead(siteId, options);
+      const res = await http(t.baseUrl, 'POST', `/api/v5/sites/${siteId}/payroll/closes`, {
+        key: t.keys.admin,
+        body: month,
+      });
+      expect(res.status).toBe(201);
+    }
+    return { siteId, restore };
+  };
+
+  /** The site's head stripped of its periods digest (as a server of an earlier release left it). */
+  const stripPeriods = (siteId: string) =>
+    editStore(
+      t,
+      (db) =>
+        db
+          .prepare(
+            'UPDATE payroll_close_heads SET periods = NULL, periods_tag = NULL WHERE site_id = ?',
+          )
+          .run(siteId),
+      (c) =>
+        c
+          .db!.collection('payroll_close_heads')
+          .updateOne({ _id: siteId as never }, { $unset: { periods: '', periodsTag: '' } }),
+    );
 
   /** The site's head deleted, as an editor would. */
   const deleteHead = (siteId: string) =>
@@ -145,16 +191,7 @@ describe('payroll closes: a close deleted or reordered in the database (e2e)', (
   });
 
   it('should refuse a head put back from an older copy with the closes after it deleted (a replay the chain alone reads whole)', async () => {
-    const { siteId } = await createSite(t.baseUrl, t.keys.admin, 'Asia/Kolkata');
-    let restore: () => Promise<unknown> = () => Promise.resolve();
-    for (const [i, month] of MONTHS.entries()) {
-      if (i === 2) restore = await keepHead(siteId);
-      const res = await http(t.baseUrl, 'POST', `/api/v5/sites/${siteId}/payroll/closes`, {
-        key: t.keys.admin,
-        body: month,
-      });
-      expect(res.status).toBe(201);
-    }
+    const { siteId, restore } = await closedKeepingHead();
     await deleteClose(siteId, MONTHS[2].from);
     await restore();
     await expectBroken(siteId);
@@ -235,24 +272,10 @@ describe('payroll closes: a close deleted or reordered in the database (e2e)', (
 
   it("should give a head of an earlier release (no periods digest) its periods after a full walk, and refuse the site's reads when the walk fails", async () => {
     const [whole, edited] = [await closedSite(), await closedSite()];
-    const strip = (siteId: string) =>
-      editStore(
-        t,
-        (db) =>
-          db
-            .prepare(
-              'UPDATE payroll_close_heads SET periods = NULL, periods_tag = NULL WHERE site_id = ?',
-            )
-            .run(siteId),
-        (c) =>
-          c
-            .db!.collection('payroll_close_heads')
-            .updateOne({ _id: siteId as never }, { $unset: { periods: '', periodsTag: '' } }),
-      );
-    await strip(whole);
+    await stripPeriods(whole);
     expect((await payroll(whole)).status).toBe(200);
     expect((await chainOf(whole)).head?.periods).toEqual(expect.any(String));
-    await strip(edited);
+    await stripPeriods(edited);
     await editStore(
       t,
       (db) =>
@@ -273,49 +296,24 @@ describe('payroll closes: a close deleted or reordered in the database (e2e)', (
   // given one by a full walk and the read returned at once, never checking the close the head
   // does not name: that close's period moved away read open once
   it('should refuse a read whose head is replayed one behind without periods while the close it does not name is moved', async () => {
-    const { siteId } = await createSite(t.baseUrl, t.keys.admin, 'Asia/Kolkata');
-    let kept: Record<string, unknown> | null = null;
-    for (const [i, month] of MONTHS.entries()) {
-      if (i === 2) {
-        await editStore(
-          t,
-          (db) =>
-            (kept = db
-              .prepare('SELECT * FROM payroll_close_heads WHERE site_id = ?')
-              .get(siteId) as Record<string, unknown>),
-          async (c) =>
-            (kept = await c
-              .db!.collection('payroll_close_heads')
-              .findOne({ _id: siteId as never })),
-        );
-      }
-      const res = await http(t.baseUrl, 'POST', `/api/v5/sites/${siteId}/payroll/closes`, {
-        key: t.keys.admin,
-        body: month,
-      });
-      expect(res.status).toBe(201);
-    }
+    const { siteId, restore } = await closedKeepingHead({ withoutPeriods: true });
     expect((await payroll(siteId, MONTHS[2])).body.closed).toMatchObject(MONTHS[2]);
+    await restore();
     await editStore(
       t,
-      (db) => {
-        db.prepare(
-          'UPDATE payroll_close_heads SET seq = @seq, digest = @digest, tag = @tag, periods = NULL, periods_tag = NULL WHERE site_id = @site_id',
-        ).run(kept);
-        db.prepare(
-          "UPDATE payroll_closes SET from_day = '1990-01-01', to_day = '1990-01-02' WHERE site_id = ? AND from_day = ?",
-        ).run(siteId, MONTHS[2].from);
-      },
-      async (c) => {
-        const { periods: _p, periodsTag: _pt, ...head } = kept!;
-        await c.db!.collection('payroll_close_heads').replaceOne({ _id: siteId as never }, head);
-        await c
+      (db) =>
+        db
+          .prepare(
+            "UPDATE payroll_closes SET from_day = '1990-01-01', to_day = '1990-01-02' WHERE site_id = ? AND from_day = ?",
+          )
+          .run(siteId, MONTHS[2].from),
+      (c) =>
+        c
           .db!.collection('payroll_closes')
           .updateOne(
             { _id: `${siteId}|${MONTHS[2].from}` as never },
             { $set: { from: '1990-01-01', to: '1990-01-02' } },
-          );
-      },
+          ),
     );
     for (let read = 0; read < 2; read++) {
       const res = await payroll(siteId, MONTHS[2]);
@@ -516,16 +514,7 @@ describe('payroll closes: a close deleted or reordered in the database (e2e)', (
   // review R2: the boot's link (which does not wait for a read's minute) after a close another
   // replica is still recording (its head not moved yet) would outlive it if that replica removes it
   it('should not link closes of an earlier release at boot after a close its head does not name yet, until it is a minute old', async () => {
-    const { siteId } = await createSite(t.baseUrl, t.keys.admin, 'Asia/Kolkata');
-    let restore: () => Promise<unknown> = () => Promise.resolve();
-    for (const [i, month] of MONTHS.entries()) {
-      if (i === 2) restore = await keepHead(siteId);
-      const res = await http(t.baseUrl, 'POST', `/api/v5/sites/${siteId}/payroll/closes`, {
-        key: t.keys.admin,
-        body: month,
-      });
-      expect(res.status).toBe(201);
-    }
+    const { siteId, restore } = await closedKeepingHead();
     // as a replica leaves it between its insert of November and its head move
     await restore();
     const dec = { from: '2026-12-01', to: '2026-12-03' };
@@ -557,19 +546,7 @@ describe('payroll closes: a close deleted or reordered in the database (e2e)', (
   // yet as a broken link and the reads answered 503
   it('should give a head its periods digest leaving out a close of an earlier release too new to link, as the listing does', async () => {
     const siteId = await closedSite();
-    await editStore(
-      t,
-      (db) =>
-        db
-          .prepare(
-            'UPDATE payroll_close_heads SET periods = NULL, periods_tag = NULL WHERE site_id = ?',
-          )
-          .run(siteId),
-      (c) =>
-        c
-          .db!.collection('payroll_close_heads')
-          .updateOne({ _id: siteId as never }, { $unset: { periods: '', periodsTag: '' } }),
-    );
+    await stripPeriods(siteId);
     await storeLegacy(siteId, [{ from: '2026-12-01', to: '2026-12-03' }], clock.now().getTime());
     const res = await payroll(siteId);
     expect(res.status).toBe(200);
@@ -642,16 +619,12 @@ describe('payroll closes: a close deleted or reordered in the database (e2e)', (
   // reviewer G, HIGH: on MongoDB a close is inserted, then its head moved; a close linked after
   // it in between outlived it when its replica's head move lost and removed it: the site broken
   it('should not link a close after one its head does not name yet (another replica still recording it) until it is a minute old', async () => {
-    const { siteId } = await createSite(t.baseUrl, t.keys.admin, 'Asia/Kolkata');
+    const { siteId, restore } = await closedKeepingHead();
     const close = (month: { from: string; to: string }) =>
       http(t.baseUrl, 'POST', `/api/v5/sites/${siteId}/payroll/closes`, {
         key: t.keys.admin,
         body: month,
       });
-    expect((await close(MONTHS[0])).status).toBe(201);
-    expect((await close(MONTHS[1])).status).toBe(201);
-    const restore = await keepHead(siteId);
-    expect((await close(MONTHS[2])).status).toBe(201);
     // as a replica leaves it between its insert of November and its head move
     await restore();
     const early = await close({ from: '2026-12-01', to: '2026-12-03' });
