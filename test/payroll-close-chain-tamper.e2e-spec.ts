@@ -58,6 +58,85 @@ describe('payroll closes: a close deleted or reordered in the database (e2e)', (
           .run(siteId, from),
       (c) => c.db!.collection('payroll_closes').deleteOne({ _id: `${siteId}|${from}` as never }),
     );
+  /**
+   * The site's head row as stored, and a function that writes it back (a head replayed from an
+   * older copy), with its periods digest or, `withoutPeriods`, none (a head of an earlier release).
+   */
+  const keepHead = async (
+    siteId: string,
+    { withoutPeriods = false } = {},
+  ): Promise<() => Promise<unknown>> => {
+    let kept: Record<string, unknown> | null = null;
+    await editStore(
+      t,
+      (db) =>
+        (kept = db
+          .prepare('SELECT * FROM payroll_close_heads WHERE site_id = ?')
+          .get(siteId) as Record<string, unknown>),
+      async (c) =>
+        (kept = await c.db!.collection('payroll_close_heads').findOne({ _id: siteId as never })),
+    );
+    return () =>
+      editStore(
+        t,
+        (db) =>
+          db
+            .prepare(
+              'UPDATE payroll_close_heads SET seq = @seq, digest = @digest, tag = @tag, periods = @periods, periods_tag = @periods_tag WHERE site_id = @site_id',
+            )
+            .run(withoutPeriods ? { ...kept, periods: null, periods_tag: null } : kept),
+        (c) => {
+          const { periods: _p, periodsTag: _pt, ...bare } = kept!;
+          return c
+            .db!.collection('payroll_close_heads')
+            .replaceOne({ _id: siteId as never }, withoutPeriods ? bare : kept!);
+        },
+      );
+  };
+
+  /**
+   * A new site with September, October and November closed, and its head as it was before
+   * November's close, to put back (`keepHead`).
+   */
+  const closedKeepingHead = async (
+    options: { withoutPeriods?: boolean } = {},
+  ): Promise<{ siteId: string; restore: () => Promise<unknown> }> => {
+    const { siteId } = await createSite(t.baseUrl, t.keys.admin, 'Asia/Kolkata');
+    let restore: () => Promise<unknown> = () => Promise.resolve();
+    for (const [i, month] of MONTHS.entries()) {
+      if (i === 2) restore = await keepHead(siteId, options);
+      const res = await http(t.baseUrl, 'POST', `/api/v5/sites/${siteId}/payroll/closes`, {
+        key: t.keys.admin,
+        body: month,
+      });
+      expect(res.status).toBe(201);
+    }
+    return { siteId, restore };
+  };
+
+  /** The site's head stripped of its periods digest (as a server of an earlier release left it). */
+  const stripPeriods = (siteId: string) =>
+    editStore(
+      t,
+      (db) =>
+        db
+          .prepare(
+            'UPDATE payroll_close_heads SET periods = NULL, periods_tag = NULL WHERE site_id = ?',
+          )
+          .run(siteId),
+      (c) =>
+        c
+          .db!.collection('payroll_close_heads')
+          .updateOne({ _id: siteId as never }, { $unset: { periods: '', periodsTag: '' } }),
+    );
+
+  /** The site's head deleted, as an editor would. */
+  const deleteHead = (siteId: string) =>
+    editStore(
+      t,
+      (db) => db.prepare('DELETE FROM payroll_close_heads WHERE site_id = ?').run(siteId),
+      (c) => c.db!.collection('payroll_close_heads').deleteOne({ _id: siteId as never }),
+    );
   const expectBroken = async (siteId: string) => {
     for (const month of MONTHS) {
       const res = await payroll(siteId, month);
@@ -98,11 +177,23 @@ describe('payroll closes: a close deleted or reordered in the database (e2e)', (
     const siteId = await closedSite();
     await deleteClose(siteId, MONTHS[1].from);
     await deleteClose(siteId, MONTHS[2].from);
-    await editStore(
-      t,
-      (db) => db.prepare('DELETE FROM payroll_close_heads WHERE site_id = ?').run(siteId),
-      (c) => c.db!.collection('payroll_close_heads').deleteOne({ _id: siteId as never }),
-    );
+    await deleteHead(siteId);
+    await expectBroken(siteId);
+  });
+
+  // reviewer G: the site read as never closed (its paid periods open again); the transparency
+  // log's signed checkpoint of the site's closes still counts them
+  it('should refuse a site whose every close is deleted along with its head (the transparency log sealed them)', async () => {
+    const siteId = await closedSite();
+    for (const month of MONTHS) await deleteClose(siteId, month.from);
+    await deleteHead(siteId);
+    await expectBroken(siteId);
+  });
+
+  it('should refuse a head put back from an older copy with the closes after it deleted (a replay the chain alone reads whole)', async () => {
+    const { siteId, restore } = await closedKeepingHead();
+    await deleteClose(siteId, MONTHS[2].from);
+    await restore();
     await expectBroken(siteId);
   });
 
@@ -181,24 +272,10 @@ describe('payroll closes: a close deleted or reordered in the database (e2e)', (
 
   it("should give a head of an earlier release (no periods digest) its periods after a full walk, and refuse the site's reads when the walk fails", async () => {
     const [whole, edited] = [await closedSite(), await closedSite()];
-    const strip = (siteId: string) =>
-      editStore(
-        t,
-        (db) =>
-          db
-            .prepare(
-              'UPDATE payroll_close_heads SET periods = NULL, periods_tag = NULL WHERE site_id = ?',
-            )
-            .run(siteId),
-        (c) =>
-          c
-            .db!.collection('payroll_close_heads')
-            .updateOne({ _id: siteId as never }, { $unset: { periods: '', periodsTag: '' } }),
-      );
-    await strip(whole);
+    await stripPeriods(whole);
     expect((await payroll(whole)).status).toBe(200);
     expect((await chainOf(whole)).head?.periods).toEqual(expect.any(String));
-    await strip(edited);
+    await stripPeriods(edited);
     await editStore(
       t,
       (db) =>
@@ -219,49 +296,24 @@ describe('payroll closes: a close deleted or reordered in the database (e2e)', (
   // given one by a full walk and the read returned at once, never checking the close the head
   // does not name: that close's period moved away read open once
   it('should refuse a read whose head is replayed one behind without periods while the close it does not name is moved', async () => {
-    const { siteId } = await createSite(t.baseUrl, t.keys.admin, 'Asia/Kolkata');
-    let kept: Record<string, unknown> | null = null;
-    for (const [i, month] of MONTHS.entries()) {
-      if (i === 2) {
-        await editStore(
-          t,
-          (db) =>
-            (kept = db
-              .prepare('SELECT * FROM payroll_close_heads WHERE site_id = ?')
-              .get(siteId) as Record<string, unknown>),
-          async (c) =>
-            (kept = await c
-              .db!.collection('payroll_close_heads')
-              .findOne({ _id: siteId as never })),
-        );
-      }
-      const res = await http(t.baseUrl, 'POST', `/api/v5/sites/${siteId}/payroll/closes`, {
-        key: t.keys.admin,
-        body: month,
-      });
-      expect(res.status).toBe(201);
-    }
+    const { siteId, restore } = await closedKeepingHead({ withoutPeriods: true });
     expect((await payroll(siteId, MONTHS[2])).body.closed).toMatchObject(MONTHS[2]);
+    await restore();
     await editStore(
       t,
-      (db) => {
-        db.prepare(
-          'UPDATE payroll_close_heads SET seq = @seq, digest = @digest, tag = @tag, periods = NULL, periods_tag = NULL WHERE site_id = @site_id',
-        ).run(kept);
-        db.prepare(
-          "UPDATE payroll_closes SET from_day = '1990-01-01', to_day = '1990-01-02' WHERE site_id = ? AND from_day = ?",
-        ).run(siteId, MONTHS[2].from);
-      },
-      async (c) => {
-        const { periods: _p, periodsTag: _pt, ...head } = kept!;
-        await c.db!.collection('payroll_close_heads').replaceOne({ _id: siteId as never }, head);
-        await c
+      (db) =>
+        db
+          .prepare(
+            "UPDATE payroll_closes SET from_day = '1990-01-01', to_day = '1990-01-02' WHERE site_id = ? AND from_day = ?",
+          )
+          .run(siteId, MONTHS[2].from),
+      (c) =>
+        c
           .db!.collection('payroll_closes')
           .updateOne(
             { _id: `${siteId}|${MONTHS[2].from}` as never },
             { $set: { from: '1990-01-01', to: '1990-01-02' } },
-          );
-      },
+          ),
     );
     for (let read = 0; read < 2; read++) {
       const res = await payroll(siteId, MONTHS[2]);
@@ -403,24 +455,98 @@ describe('payroll closes: a close deleted or reordered in the database (e2e)', (
     }
   });
 
+  // review R2, LOW: an editor deleting the head and unsetting every close's place had the closes
+  // re-linked under a fresh head after a minute, a close's period moved meanwhile: October read
+  // as never closed
+  it('should not link closes with no place that fail their tag as an earlier release wrote them (a moved close is not laundered under a fresh head)', async () => {
+    const siteId = await closedSite();
+    await deleteHead(siteId);
+    await editStore(
+      t,
+      (db) => {
+        db.prepare('UPDATE payroll_closes SET seq = NULL, prev = NULL WHERE site_id = ?').run(
+          siteId,
+        );
+        db.prepare(
+          "UPDATE payroll_closes SET from_day = '1990-01-01', to_day = '1990-01-02' WHERE site_id = ? AND from_day = ?",
+        ).run(siteId, OCT.from);
+      },
+      async (c) => {
+        const rows = c.db!.collection('payroll_closes');
+        await rows.updateMany({ siteId }, { $unset: { seq: '', prev: '' } });
+        const moved = await rows.findOne({ _id: `${siteId}|${OCT.from}` as never });
+        await rows.deleteOne({ _id: `${siteId}|${OCT.from}` as never });
+        await rows.insertOne({
+          ...moved!,
+          _id: `${siteId}|1990-01-01` as never,
+          from: '1990-01-01',
+          to: '1990-01-02',
+        });
+      },
+    );
+    // first seen now, then a minute on: a read links closes of an earlier release then
+    await listed(siteId);
+    clock.advance(61_000);
+    // October (its close moved away) and a new close are refused for the chain, the listing
+    // says broken; the closes left fail their own tags (tampered, as before)
+    const refused = async () => {
+      const oct = await payroll(siteId);
+      expect([oct.status, oct.body.code]).toEqual([503, 'payroll_close_chain_broken']);
+      const dec = await http(t.baseUrl, 'POST', `/api/v5/sites/${siteId}/payroll/closes`, {
+        key: t.keys.admin,
+        body: { from: '2026-12-01', to: '2026-12-03' },
+      });
+      expect([dec.status, dec.body.code]).toEqual([503, 'payroll_close_chain_broken']);
+      expect((await listed(siteId)).body.chain).toBe('broken');
+    };
+    try {
+      await refused();
+      await t.app.get(PayrollCloseService).onModuleInit();
+      await refused();
+      const { closes, head } = await chainOf(siteId);
+      expect(head).toBeUndefined();
+      expect(closes.map((c) => c.seq)).toEqual([0, 0, 0]);
+    } finally {
+      clock.advance(-61_000);
+    }
+  });
+
+  // review R2: the boot's link (which does not wait for a read's minute) after a close another
+  // replica is still recording (its head not moved yet) would outlive it if that replica removes it
+  it('should not link closes of an earlier release at boot after a close its head does not name yet, until it is a minute old', async () => {
+    const { siteId, restore } = await closedKeepingHead();
+    // as a replica leaves it between its insert of November and its head move
+    await restore();
+    const dec = { from: '2026-12-01', to: '2026-12-03' };
+    await storeLegacy(siteId, [dec], clock.now().getTime());
+    await t.app.get(PayrollCloseService).onModuleInit();
+    let chain = await chainOf(siteId);
+    expect(chain.head?.seq).toBe(2);
+    expect(chain.closes.map((c) => [c.from, c.seq])).toEqual([
+      [dec.from, 0],
+      ...MONTHS.map((m, i) => [m.from, i + 1]),
+    ]);
+    clock.advance(61_000);
+    try {
+      await t.app.get(PayrollCloseService).onModuleInit();
+      chain = await chainOf(siteId);
+      expect(chain.head?.seq).toBe(4);
+      expect(chain.closes.map((c) => [c.from, c.seq])).toEqual([
+        ...MONTHS.map((m, i) => [m.from, i + 1]),
+        [dec.from, 4],
+      ]);
+      expect((await payroll(siteId, dec)).body.closed).toMatchObject({ ...dec, by: 'admin:old' });
+    } finally {
+      clock.advance(-61_000);
+    }
+  });
+
   // closemend2, LOW: three releases at once (a head without periods digest, a close of the
   // oldest release not linked yet): the walk that gives the digest counted the close not linked
   // yet as a broken link and the reads answered 503
   it('should give a head its periods digest leaving out a close of an earlier release too new to link, as the listing does', async () => {
     const siteId = await closedSite();
-    await editStore(
-      t,
-      (db) =>
-        db
-          .prepare(
-            'UPDATE payroll_close_heads SET periods = NULL, periods_tag = NULL WHERE site_id = ?',
-          )
-          .run(siteId),
-      (c) =>
-        c
-          .db!.collection('payroll_close_heads')
-          .updateOne({ _id: siteId as never }, { $unset: { periods: '', periodsTag: '' } }),
-    );
+    await stripPeriods(siteId);
     await storeLegacy(siteId, [{ from: '2026-12-01', to: '2026-12-03' }], clock.now().getTime());
     const res = await payroll(siteId);
     expect(res.status).toBe(200);
@@ -490,45 +616,15 @@ describe('payroll closes: a close deleted or reordered in the database (e2e)', (
     }
   });
 
-  /** The site's head row as stored, and a function that writes it back. */
-  const keepHead = async (siteId: string): Promise<() => Promise<unknown>> => {
-    let kept: unknown;
-    await editStore(
-      t,
-      (db) =>
-        (kept = db.prepare('SELECT * FROM payroll_close_heads WHERE site_id = ?').get(siteId)),
-      async (c) =>
-        (kept = await c.db!.collection('payroll_close_heads').findOne({ _id: siteId as never })),
-    );
-    return () =>
-      editStore(
-        t,
-        (db) =>
-          db
-            .prepare(
-              'UPDATE payroll_close_heads SET seq = @seq, digest = @digest, tag = @tag WHERE site_id = @site_id',
-            )
-            .run(kept),
-        (c) =>
-          c
-            .db!.collection('payroll_close_heads')
-            .replaceOne({ _id: siteId as never }, kept as Record<string, unknown>),
-      );
-  };
-
   // reviewer G, HIGH: on MongoDB a close is inserted, then its head moved; a close linked after
   // it in between outlived it when its replica's head move lost and removed it: the site broken
   it('should not link a close after one its head does not name yet (another replica still recording it) until it is a minute old', async () => {
-    const { siteId } = await createSite(t.baseUrl, t.keys.admin, 'Asia/Kolkata');
+    const { siteId, restore } = await closedKeepingHead();
     const close = (month: { from: string; to: string }) =>
       http(t.baseUrl, 'POST', `/api/v5/sites/${siteId}/payroll/closes`, {
         key: t.keys.admin,
         body: month,
       });
-    expect((await close(MONTHS[0])).status).toBe(201);
-    expect((await close(MONTHS[1])).status).toBe(201);
-    const restore = await keepHead(siteId);
-    expect((await close(MONTHS[2])).status).toBe(201);
     // as a replica leaves it between its insert of November and its head move
     await restore();
     const early = await close({ from: '2026-12-01', to: '2026-12-03' });
@@ -752,11 +848,7 @@ describe('payroll closes: a close deleted or reordered in the database (e2e)', (
 
   it('should refuse a site whose head is deleted, every close still there (a head is never taken as absent)', async () => {
     const siteId = await closedSite();
-    await editStore(
-      t,
-      (db) => db.prepare('DELETE FROM payroll_close_heads WHERE site_id = ?').run(siteId),
-      (c) => c.db!.collection('payroll_close_heads').deleteOne({ _id: siteId as never }),
-    );
+    await deleteHead(siteId);
     await expectBroken(siteId);
   });
 });

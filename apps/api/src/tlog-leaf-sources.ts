@@ -1,6 +1,7 @@
 import { Injectable, OnModuleInit } from '@nestjs/common';
 import { ModuleRef } from '@nestjs/core';
 import { LedgerService } from '@app/offline-sync';
+import { PayrollCloseService } from '@app/timesheets';
 import { LeafSource, TransparencyLogService } from '@app/tlog';
 import { VaultAuditService } from '@app/vault';
 
@@ -9,7 +10,7 @@ const PAGE = 1000;
 
 /**
  * Tells the transparency log how to read the entries of the logs this app keeps (a site's
- * ledger, the vault audit), so that Merkle nodes deleted outside the server are rebuilt from
+ * ledger, the vault audit, a site's payroll closes: each close's digest by its place), so that Merkle nodes deleted outside the server are rebuilt from
  * them at start-up (`TreeNodesCheck`), before any seal of the log. The rebuilt root is checked
  * against the log's last signed checkpoint: entries read here are trusted for nothing else.
  */
@@ -21,6 +22,7 @@ export class TlogLeafSources implements OnModuleInit {
     const tlog = this.modules.get(TransparencyLogService, { strict: false });
     const ledger = this.modules.get(LedgerService, { strict: false });
     const audit = this.modules.get(VaultAuditService, { strict: false });
+    const closes = this.modules.get(PayrollCloseService, { strict: false });
     const ledgerPrefix = ledger.originOf('');
     tlog.addLeafSources((origin) => {
       if (origin === audit.origin) {
@@ -30,6 +32,8 @@ export class TlogLeafSources implements OnModuleInit {
         const siteId = origin.slice(ledgerPrefix.length);
         return paged((after, limit) => ledger.readChain(siteId, after, limit));
       }
+      const closesSite = closes.siteOfOrigin(origin);
+      if (closesSite !== undefined) return closes.leavesOf(closesSite);
       return undefined;
     });
   }

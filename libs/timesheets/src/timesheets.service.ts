@@ -149,7 +149,9 @@ export class TimesheetsService {
    * Whether the site is one of the worker's, now or in any site change it went through (as
    * `refuseWorkerNotOfSite` reads it): a worker never assigned to the site is no row of its
    * payroll, even when its phone signed a punch for the site (refused `site_not_allowed`; the
-   * fraud events keep that punch).
+   * fraud events keep that punch). A worker whose record is tampered is taken as of any site (its
+   * sites are not the server's): the payroll then answers 503 `worker_tampered` naming it
+   * (`peopleOfIds`) rather than leave out a worker of the site behind an editor's change.
    */
   private async everOfSite(worker: Worker, siteId: string): Promise<boolean> {
     if (worker.integrity === 'tampered' || worker.siteIds.includes(siteId)) return true;

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
-import { Injectable, Logger, OnModuleInit } from '@nestjs/common';
+import { Inject, Injectable, Logger, OnModuleInit } from '@nestjs/common';
 import { actorOf, Clock, localDay, Principal } from '@app/common';
-import { StoreMac } from '@app/tlog';
+import { LeafSource, StoreMac, tlogConfig, TlogSettings, TransparencyLogService } from '@app/tlog';
 import { PayrollWorkerView } from '../dto/timesheet.dto';
 import { TimesheetsError } from '../timesheets.errors';
 import { TimesheetProjector } from '../timesheet-projector.service';
@@ -135,6 +135,7 @@ export class Sightings {
 export class PayrollCloseService implements OnModuleInit {
   private readonly logger = new Logger(PayrollCloseService.name);
   private readonly sightings = new Sightings();
+  private readonly originPrefix: string;
 
   constructor(
     private readonly repo: PayrollCloseRepository,
@@ -142,7 +143,64 @@ export class PayrollCloseService implements OnModuleInit {
     private readonly projector: TimesheetProjector,
     private readonly mac: StoreMac,
     private readonly clock: Clock,
-  ) {}
+    private readonly tlog: TransparencyLogService,
+    @Inject(tlogConfig.KEY) tlogSettings: TlogSettings,
+  ) {
+    this.originPrefix = `${tlogSettings.origin}/payroll-closes/`;
+  }
+
+  /** The transparency-log origin of a site's closes (its leaves: each close's digest, by seq). */
+  originOf(siteId: string): string {
+    return `${this.originPrefix}${siteId}`;
+  }
+
+  /** The site of a payroll-closes origin, or undefined for another log's. */
+  siteOfOrigin(origin: string): string | undefined {
+    return origin.startsWith(this.originPrefix) && origin.length > this.originPrefix.length
+      ? origin.slice(this.originPrefix.length)
+      : undefined;
+  }
+
+  /** The leaves of a site's closes log: the hex digest of each close `fromSeq..toSeq`. */
+  leavesOf(siteId: string): LeafSource {
+    return async (fromSeq, toSeq) =>
+      (await this.repo.closesAfter(siteId, fromSeq - 1))
+        .filter((c) => c.seq <= toSeq)
+        .map((c) => Buffer.from(digestOf(c), 'base64url').toString('hex'));
+  }
+
+  /**
+   * Seals the site's closes up to `size` in the transparency log (a signed checkpoint over
+   * their digests, its line in the witness file): a head that later vanishes or goes back with
+   * the closes after it is caught against it (`refuseUnsealed`). A failed seal is logged and
+   * left (the tlog retries it; the close is recorded): till sealed those closes are guarded by
+   * their chain only.
+   */
+  private async sealCloses(siteId: string, size: number): Promise<void> {
+    if (size <= 0) return;
+    try {
+      await this.tlog.seal(this.originOf(siteId), size, this.leavesOf(siteId), []);
+    } catch (error) {
+      this.logger.warn(
+        { siteId, size, err: error },
+        'Payroll closes not sealed in the transparency log (tried again later)',
+      );
+    }
+  }
+
+  /**
+   * What a site's closes lack against the transparency log, or undefined: the log's latest
+   * signed checkpoint of the site's closes counts more than the chain read holds (`held`: the
+   * newest close's place, the head's when no close is stored). Every close of a site deleted
+   * with its head, or a head put back from an older copy with the closes after it deleted,
+   * leaves a chain whole in itself: only the signed log tells.
+   */
+  private async unsealedLoss(siteId: string, held: number): Promise<string | undefined> {
+    const sealed = (await this.tlog.latest(this.originOf(siteId)))?.size ?? 0;
+    return sealed > held
+      ? `the transparency log sealed ${sealed} closes of the site, ${held} are stored`
+      : undefined;
+  }
 
   /** Closes the scope's period (an admin's, every worker): `created` false for a retry. */
   async close(
@@ -190,6 +248,7 @@ export class PayrollCloseService implements OnModuleInit {
     }
     this.checked(result.close);
     if (result.status === 'closed') {
+      await this.sealCloses(scope.siteId, result.close.seq);
       this.logger.log(
         { siteId: scope.siteId, from: scope.from, to: scope.to, workers: workers.length },
         'Payroll period closed',
@@ -233,7 +292,10 @@ export class PayrollCloseService implements OnModuleInit {
       chain = await this.repo.chain(siteId);
       if (pending) chain = { ...chain, closes: chain.closes.filter((c) => c.seq !== 0) };
     }
-    const broken = typeof rolled === 'object' ? rolled.broken : this.brokenLink(chain);
+    const linkedTip = chain.closes.filter((c) => c.seq !== 0).pop();
+    const broken =
+      (typeof rolled === 'object' ? rolled.broken : this.brokenLink(chain)) ??
+      (await this.unsealedLoss(siteId, linkedTip?.seq ?? chain.head?.seq ?? 0));
     if (broken) this.alarmBroken(siteId, broken);
     // every link checked: a head without its periods digest is given it (as a payroll read's)
     else if (chain.head && this.periodsOf(chain.head) === undefined) {
@@ -257,6 +319,7 @@ export class PayrollCloseService implements OnModuleInit {
         // left: its reads answer payroll_close_chain_broken; the server still starts
         try {
           if (await this.repo.link(siteId, this.linkLegacy)) {
+            await this.sealLinked(siteId);
             this.logger.log({ siteId }, 'Payroll closes of an earlier release linked');
           }
         } catch (error) {
@@ -272,24 +335,38 @@ export class PayrollCloseService implements OnModuleInit {
   }
 
   /**
-   * A site's closes of an earlier release linked after its chain, in the order recorded: each
-   * that verifies (under any key held) re-tagged under the current key over its place too; one
-   * that does not keeps its tag (it reads tampered: linking must not launder it).
+   * A site's closes of an earlier release linked after its chain, in the order recorded, each
+   * re-tagged under the current key over its place too, when every one verifies (under any key
+   * held) as that release tagged it; one that does not leaves the site unlinked and broken (503
+   * `payroll_close_chain_broken`: a fresh head over it would launder it).
    */
   private readonly linkLegacy: CloseLink = (unlinked, tip, head) => {
-    this.refuseBrokenTip(unlinked[0].siteId, tip, head);
+    const siteId = unlinked[0].siteId;
+    this.refuseBrokenTip(siteId, tip, head);
     // as a close's seal: not linked after a close another replica is still recording
     this.refuseUnconfirmedTip(tip, head);
+    // a close that fails its tag as an earlier release wrote it is not one of its closes: a
+    // linked close whose place an editor unset (its head deleted), its period moved perhaps; a
+    // fresh head over it would take the moved period for the truth (review R2)
+    const forged = unlinked.find((c) => {
+      const { tag, ...unsigned } = c;
+      return this.mac.kidOf('payroll-close', closeTagData(unsigned), tag) === undefined;
+    });
+    if (forged) {
+      this.chainBroken(
+        siteId,
+        `the close of ${forged.from} has no place and does not verify as a close of an earlier release: not linked`,
+      );
+    }
     let before = tip;
     const closes = unlinked.map((c) => {
-      const { tag, ...unsigned } = c;
-      const held = this.mac.kidOf('payroll-close', closeTagData(unsigned), tag) !== undefined;
+      const { tag: _tag, ...unsigned } = c;
       const linked = {
         ...unsigned,
         seq: (before?.seq ?? 0) + 1,
         prev: before ? digestOf(before) : '',
       };
-      const close = { ...linked, tag: held ? this.tagOf(linked) : tag };
+      const close = { ...linked, tag: this.tagOf(linked) };
       before = close;
       return close;
     });
@@ -573,6 +650,10 @@ export class PayrollCloseService implements OnModuleInit {
       if ((rolled === 'rolled' || rolled === 'missed') && tries < 3) continue;
       const broken = this.brokenHead(tip, head);
       if (broken) this.chainBroken(siteId, broken);
+      // a chain whole in itself may still lack closes the signed log counted (all deleted with
+      // the head, or a head put back with the closes after it deleted)
+      const lost = await this.unsealedLoss(siteId, tip?.seq ?? head?.seq ?? 0);
+      if (lost) this.chainBroken(siteId, lost);
       if (!head) return;
       const periods = this.periodsOf(head);
       if (periods === undefined) {
@@ -614,6 +695,11 @@ export class PayrollCloseService implements OnModuleInit {
     );
   }
 
+  /** The closes a link gave places sealed, up to the head it wrote. */
+  private async sealLinked(siteId: string): Promise<void> {
+    await this.sealCloses(siteId, (await this.repo.chainPlaces(siteId)).head?.seq ?? 0);
+  }
+
   /** A read's link of a site's closes of an earlier release (as at boot): logged when linked. */
   private async linkOnRead(siteId: string): Promise<void> {
     // after a close another replica is still recording: not linked this time (the read goes on)
@@ -622,6 +708,7 @@ export class PayrollCloseService implements OnModuleInit {
       throw error;
     });
     if (linked) {
+      await this.sealLinked(siteId);
       this.logger.log({ siteId }, 'Payroll closes of an earlier release linked on read');
     }
   }
