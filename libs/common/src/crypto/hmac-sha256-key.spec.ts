@@ -47,4 +47,20 @@ describe('HmacSha256Key', () => {
     // and the key's buffers are not left holding the last answer
     expect(hmac.matchesHex(text, good)).toBe(true);
   });
+
+  it("should match its own base64url tag only (StoreMac's form), whatever the tag's length", () => {
+    const key = randomBytes(32);
+    const hmac = new HmacSha256Key(key);
+    for (const text of texts) {
+      const tag = createHmac('sha256', key).update(text).digest('base64url');
+      expect(hmac.matchesBase64url(text, tag)).toBe(true);
+      expect(hmac.matchesBase64url(`${text} `, tag)).toBe(false);
+      expect(
+        hmac.matchesBase64url(text, `${tag.slice(0, -1)}${tag.endsWith('A') ? 'B' : 'A'}`),
+      ).toBe(false);
+      expect(hmac.matchesBase64url(text, tag.slice(1))).toBe(false);
+      expect(hmac.matchesBase64url(text, `${tag}=`)).toBe(false);
+      expect(hmac.matchesBase64url(text, '')).toBe(false);
+    }
+  });
 });

@@ -1,19 +1,18 @@
-import * as crypto from 'node:crypto';
-import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
+import { createHash, hash, timingSafeEqual } from 'node:crypto';
 
 /** SHA-256's block: a longer key is hashed first, a shorter one padded (RFC 2104). */
 const BLOCK = 64;
 const HEX_DIGEST = /^[0-9a-f]{64}$/;
-// one-shot hashing (Node ≥ 20.12); without it, createHmac
-const oneShot = typeof crypto.hash === 'function' ? crypto.hash : undefined;
 
 /**
  * HMAC-SHA256 under one key for many short texts (RFC 2104: SHA256(K ^ opad ‖ SHA256(K ^ ipad ‖
  * data))), the same bytes `createHmac('sha256', key)` gives: the key's two pads written once
  * into held buffers, each text written after the inner pad in place, and two one-shot
- * `crypto.hash` calls. `createHmac` builds a stream object and sets the key up again for every
- * text (~2.5 µs of a packet's check, which is one HMAC of a ~250-byte text). Not shared across
- * threads (its buffers are reused by every call).
+ * `crypto.hash` calls (Node ≥ 20.12, package.json's `engines`). `createHmac` builds a stream
+ * object and sets the key up again for every text (~2.5 µs of a packet's check, which is one HMAC
+ * of a ~250-byte text; the timesheet read model tags and checks ~1,000 entries a sync batch under
+ * one key). Only the pads are kept, not the key. Not shared across threads (its buffers are reused
+ * by every call).
  */
 export class HmacSha256Key {
   /** K ^ ipad, then room for the text. */
@@ -24,7 +23,7 @@ export class HmacSha256Key {
   private readonly want = Buffer.alloc(64);
   private readonly got = Buffer.alloc(64);
 
-  constructor(private readonly key: Buffer) {
+  constructor(key: Buffer) {
     const k = key.length > BLOCK ? createHash('sha256').update(key).digest() : key;
     this.inner = Buffer.alloc(BLOCK + 1024);
     for (let i = 0; i < BLOCK; i++) {
@@ -44,7 +43,6 @@ export class HmacSha256Key {
   }
 
   private digest(data: string, encoding: 'hex' | 'base64url'): string {
-    if (!oneShot) return createHmac('sha256', this.key).update(data).digest(encoding);
     // a UTF-16 unit is at most 3 bytes of UTF-8: room for the whole text, never a cut one
     if (BLOCK + data.length * 3 > this.inner.length) {
       const bigger = Buffer.alloc(Math.max(BLOCK + data.length * 3, this.inner.length * 2));
@@ -53,12 +51,8 @@ export class HmacSha256Key {
     }
     const n = this.inner.write(data, BLOCK, 'utf8');
     // the inner digest as a latin1 string (one character a byte): no Buffer of its own
-    this.outer.write(
-      oneShot('sha256', this.inner.subarray(0, BLOCK + n), 'binary'),
-      BLOCK,
-      'latin1',
-    );
-    return oneShot('sha256', this.outer, encoding);
+    this.outer.write(hash('sha256', this.inner.subarray(0, BLOCK + n), 'binary'), BLOCK, 'latin1');
+    return hash('sha256', this.outer, encoding);
   }
 
   /**
@@ -70,6 +64,19 @@ export class HmacSha256Key {
     if (!HEX_DIGEST.test(hexDigest)) return false;
     this.want.write(digest, 0, 'latin1');
     this.got.write(hexDigest, 0, 'latin1');
-    return timingSafeEqual(this.want, this.got);
+    const same = timingSafeEqual(this.want, this.got);
+    // the expected digest is not left in the held buffer after the call
+    this.want.fill(0);
+    return same;
+  }
+
+  /**
+   * Whether `tag` is `base64url(data)` (a StoreMac tag), compared in constant time as
+   * `StoreMac.verify` compares: a tag of another length is false.
+   */
+  matchesBase64url(data: string, tag: string): boolean {
+    const want = Buffer.from(this.base64url(data));
+    const got = Buffer.from(tag);
+    return got.length === want.length && timingSafeEqual(got, want);
   }
 }

@@ -1,8 +1,8 @@
 import { Injectable } from '@nestjs/common';
+import { HmacSha256Key } from '@app/common/crypto/hmac-sha256-key';
 import { StoreMac } from '@app/tlog';
 import { TimesheetEntry } from '../../domain/timesheet-entry';
 import { TimesheetsError } from '../../timesheets.errors';
-import { PaddedHmac } from './padded-hmac';
 
 /** A read-model row whose tag did not verify: the day's keys, or the entry's seq. */
 export interface TamperedRow {
@@ -54,7 +54,7 @@ export class TimesheetsTamperedError extends TimesheetsError {
 @Injectable()
 export class TimesheetSeal {
   /** The entries' HMAC under the current key's 'timesheet-entry' key (made at the first tag). */
-  private entryMac?: PaddedHmac;
+  private entryMac?: HmacSha256Key;
 
   constructor(private readonly mac: StoreMac) {}
 
@@ -103,7 +103,7 @@ export class TimesheetSeal {
 
   /** StoreMac.mac('timesheet-entry', the entry's columns): the same tag, without a createHmac each. */
   entryTag(e: TimesheetEntry): string {
-    return this.entryHmac().mac(entryData(e));
+    return this.entryHmac().base64url(entryData(e));
   }
 
   /**
@@ -114,11 +114,13 @@ export class TimesheetSeal {
   entryOk(e: TimesheetEntry, tag: unknown): boolean {
     if (typeof tag !== 'string' || tag.length !== 43) return false;
     const data = entryData(e);
-    return this.entryHmac().matches(data, tag) || this.mac.verify('timesheet-entry', data, tag);
+    return (
+      this.entryHmac().matchesBase64url(data, tag) || this.mac.verify('timesheet-entry', data, tag)
+    );
   }
 
-  private entryHmac(): PaddedHmac {
-    return (this.entryMac ??= new PaddedHmac(this.mac.keyFor('timesheet-entry')));
+  private entryHmac(): HmacSha256Key {
+    return (this.entryMac ??= new HmacSha256Key(this.mac.keyFor('timesheet-entry')));
   }
 
   /** The entries, after checking each one's tag (`tags` in the same order). */
