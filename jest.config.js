@@ -15,6 +15,8 @@ const base = {
   moduleFileExtensions: ['ts', 'js', 'json'],
   moduleNameMapper,
   testEnvironment: 'node',
+  // each test file's SQLite errors from its own realm (the native addon is one per process)
+  setupFiles: ['<rootDir>/test/support/sqlite-error-realm.js'],
 };
 
 module.exports = {

@@ -1,4 +1,5 @@
 import Redis from 'ioredis';
+import { RedisService } from '@app/common';
 import { PrivateRedis } from './support/processes';
 import { http, pollUntil, startTestApp, TestApp } from './support/test-app';
 
@@ -134,6 +135,43 @@ describe('Redis maxmemory-policy (e2e)', () => {
       expect(again.body.info.redis.maxmemoryPolicy).toBe('noeviction');
     }
     expect(await configCalls(admin)).toBe(before);
+  });
+
+  /** The policy an admin's /health shows, asked until it is `policy` (or a minute went by). */
+  const shownPolicy = (t: TestApp, policy: string) =>
+    pollUntil(
+      async () =>
+        (await http(t.baseUrl, 'GET', '/health', { key: t.keys.admin })).body.info.redis
+          .maxmemoryPolicy as string,
+      (shown) => shown === policy,
+    );
+
+  it("should show a policy changed by CONFIG SET once the relay bus's connection reconnects", async () => {
+    const { t, admin } = await appOn(['--maxmemory', '64mb', '--maxmemory-policy', 'noeviction']);
+    await policyRead(t, admin);
+    await admin.config('SET', 'maxmemory-policy', 'allkeys-lru');
+    // the relay publisher's connection cut (the health connection untouched): it reconnects,
+    // and the bus's connect-time read is what /health shows from then on
+    const clients = await admin.client('LIST');
+    const pub = /^id=(\d+) .*name=mdai-relay-pub /m.exec(String(clients));
+    expect(pub).not.toBeNull();
+    await admin.client('KILL', 'ID', pub![1]);
+    expect(await shownPolicy(t, 'allkeys-lru')).toBe('allkeys-lru');
+    await pollUntil(
+      () => Promise.resolve(warningOf('allkeys-lru').test(t.logs())),
+      (warned) => warned,
+    );
+    expect(t.logs()).toMatch(warningOf('allkeys-lru'));
+  });
+
+  it('should read the policy again, in the background of a probe, once the read is older than its age limit', async () => {
+    const { t, admin } = await appOn(['--maxmemory', '64mb', '--maxmemory-policy', 'noeviction']);
+    await policyRead(t, admin);
+    await admin.config('SET', 'maxmemory-policy', 'volatile-lru');
+    // no connection cut: the read is refreshed by age (EVICTION_POLICY_MAX_AGE_MS, 5 minutes,
+    // taken down to nothing here rather than waited for)
+    t.app.get(RedisService).policyMaxAgeMs = 0;
+    expect(await shownPolicy(t, 'volatile-lru')).toBe('volatile-lru');
   });
 
   it('should say unknown, up, when the Redis forbids CONFIG', async () => {

@@ -340,4 +340,47 @@ describe('relay slots after Redis comes back from a snapshot (e2e)', () => {
       client.disconnect();
     }
   }, 240_000);
+
+  it('should refuse a second app after the snapshot when the first left before the crash (its use kept in the session store)', async () => {
+    const client = new Redis(redis.url);
+    try {
+      await eventually(async () => (await client.exists('mdai:relay:resync')) === 0, 'resynced');
+      const auth = await http(b.baseUrl, 'POST', '/auth', { body: { api_key: b.keys.hardware } });
+      const token = auth.body.token as string;
+      const hardware = await TestSocket.open(`${b.wsUrl}/ws/hardware?token=${token}`);
+      await hardware.next('joined');
+      expect(await client.save()).toBe('OK');
+      // the app joins after the snapshot and leaves before the crash: no socket is left to
+      // spend its use again in the Redis that comes back without it
+      const before = await client.keys('mdai:relay:used:*:app');
+      const app = await TestSocket.open(`${b.wsUrl}/ws/app?token=${token}`);
+      expect(await app.next('joined')).toEqual({ type: 'joined', role: 'app' });
+      const used = (await client.keys('mdai:relay:used:*:app')).filter((k) => !before.includes(k));
+      expect(used).toHaveLength(1);
+      app.close();
+      await app.waitClose();
+      await eventually(
+        async () => (await client.keys('mdai:relay:slot:*:app')).length === 0,
+        "the app's slot let go",
+      );
+      client.disconnect();
+
+      await redis.kill();
+      await redis.restart();
+      const back = new Redis(redis.url);
+      try {
+        // the snapshot was taken before the app joined: its mark is not back
+        expect(await back.exists(used[0])).toBe(0);
+      } finally {
+        back.disconnect();
+      }
+      const second = await TestSocket.open(`${b.wsUrl}/ws/app?token=${token}`);
+      const refusal = await second.error('already_connected', SLOT_TTL_MS + 30_000);
+      expect(refusal.message).toBe('This session already had its app');
+      expect(second.frames.filter((f) => f.type === 'joined')).toEqual([]);
+      hardware.close();
+    } finally {
+      client.disconnect();
+    }
+  }, 240_000);
 });

@@ -1,9 +1,10 @@
-import { Inject, Injectable, Logger } from '@nestjs/common';
+import { HttpException, Inject, Injectable, Logger } from '@nestjs/common';
 import {
   AccessDoc,
   bearerToken,
   Clock,
   CommonError,
+  isDomainError,
   jcs,
   storageErrorOf,
   storeUnavailableOf,
@@ -173,14 +174,26 @@ export class OfflineSyncService {
     // proves the device's secret, which only the append tells (a packet this request appended):
     // here the stored score decides, and `unproven` (the headers alone would) is judged again
     // after the append
-    const floor = await this.trust.enforceFloor(device, trust, request, now, undefined);
+    // a block the store fails to write answers 503 with nothing stored: the phone retries
+    const floor = await this.beforeAppend(device.deviceId, 'the auto-block', () =>
+      this.trust.enforceFloor(device, trust, request, now, undefined),
+    );
     if (floor === 'blocked') {
-      await this.fraud.record({
-        type: 'device_blocked',
-        deviceId: device.deviceId,
-        workerId: claims.workerId,
-        detail: `sync refused: the device's trust score ${floorScore(trust, false).score} is below the auto-block floor`,
-      });
+      await this.fraud
+        .record({
+          type: 'device_blocked',
+          deviceId: device.deviceId,
+          workerId: claims.workerId,
+          detail: `sync refused: the device's trust score ${floorScore(trust, false).score} is below the auto-block floor`,
+        })
+        .catch((err: unknown) =>
+          // the block is stored (its reason in the device's block event): the 403 is the truth,
+          // a 503 "nothing was changed" would not be; its next sync records device_blocked
+          this.logger.error(
+            { deviceId: device.deviceId, err: err instanceof Error ? err.message : String(err) },
+            "The auto-block's fraud event not recorded: the sync is refused 403 all the same",
+          ),
+        );
       throw new OfflineSyncError('device_blocked', 'This device is blocked (trust score too low)');
     }
     // blocked meanwhile by another request deciding the same (on this replica or another):
@@ -246,7 +259,9 @@ export class OfflineSyncService {
     // the signed refusals recorded before, read before the append too: a store that fails here
     // answers its code with nothing stored, where after the append it would be untrue (review R5)
     const refusedBefore = await this.refusedBefore(verdicts, claims);
-    const batch = await this.ledger.appendWithReceipts(candidates.map((c) => c.entry));
+    const batch = await this.beforeAppend(device.deviceId, 'the ledger append', () =>
+      this.ledger.appendWithReceipts(candidates.map((c) => c.entry)),
+    );
     let screened: { outcome: SyncOutcome; findings: number; fraudEvents: number; fresh: number };
     let held: BatchLease[] = [];
     try {
@@ -513,10 +528,12 @@ export class OfflineSyncService {
       );
       if (!withinGrace.ok) {
         const days = this.tokenSettings.tokenGraceSeconds / 86_400;
-        await this.fraud.record({
-          type: 'invalid_token',
-          detail: `offline token refused: expired more than ${days} days ago`,
-        });
+        await this.beforeAppend(undefined, 'a refusal', () =>
+          this.fraud.record({
+            type: 'invalid_token',
+            detail: `offline token refused: expired more than ${days} days ago`,
+          }),
+        );
         throw new OfflineSyncError(
           'token_expired',
           `The offline token expired more than ${days} days ago (OFFLINE_TOKEN_GRACE_DAYS), so packets recorded under it can no longer be synced; refresh the token (POST /api/v5/device/token) before recording more`,
@@ -532,7 +549,9 @@ export class OfflineSyncService {
 
   /** 403 `invalid_token` and its fraud event (naming no device: the token is not ours to trust). */
   private async refuseToken(failure: string): Promise<never> {
-    await this.fraud.record({ type: 'invalid_token', detail: `offline token refused: ${failure}` });
+    await this.beforeAppend(undefined, 'a refusal', () =>
+      this.fraud.record({ type: 'invalid_token', detail: `offline token refused: ${failure}` }),
+    );
     throw new OfflineSyncError('invalid_token', `The offline token is not valid (${failure})`);
   }
 
@@ -553,7 +572,10 @@ export class OfflineSyncService {
     if (!device || device.user.id !== claims.workerId || !(await this.sitesIssued(device, claims)))
       return this.refuseToken('not_issued');
     if (device.isBlocked) await this.refuseBlocked(device, claims.workerId);
-    if (!(await this.issued.adopt(claims, now))) return this.refuseToken('not_issued');
+    const adopted = await this.beforeAppend(device.deviceId, "the token's adoption", () =>
+      this.issued.adopt(claims, now),
+    );
+    if (!adopted) return this.refuseToken('not_issued');
     return device;
   }
 
@@ -576,12 +598,14 @@ export class OfflineSyncService {
   private async activeDevice(claims: OfflineTokenClaims): Promise<WorkerDevice> {
     const device = await this.devices.find(claims.deviceId);
     if (!device) {
-      await this.fraud.record({
-        type: 'unknown_device',
-        deviceId: claims.deviceId,
-        workerId: claims.workerId,
-        detail: 'token names an unregistered device',
-      });
+      await this.beforeAppend(claims.deviceId, 'a refusal', () =>
+        this.fraud.record({
+          type: 'unknown_device',
+          deviceId: claims.deviceId,
+          workerId: claims.workerId,
+          detail: 'token names an unregistered device',
+        }),
+      );
       throw new OfflineSyncError('unknown_device', 'The device of this token is not registered');
     }
     if (device.isBlocked) await this.refuseBlocked(device, claims.workerId);
@@ -607,6 +631,32 @@ export class OfflineSyncService {
   }
 
   /**
+   * A write of the sync before anything of its batch is stored (a refusal's fraud event, the
+   * token's adoption, the pre-batch auto-block, the ledger append itself), whose store failure
+   * answers the store's 503 (`storage_unavailable`, or `store_unavailable` for a MongoDB that
+   * does not answer; a full disk 507 `storage_full`) whatever it is: nothing was kept, the phone
+   * keeps its packets and sends them again. A failure that carried no storage code (a write the
+   * database refused: SQLite's constraint or trigger, MongoDB's write error) used to reach the
+   * client as a 500 `internal_error`. The server's own refusals (domain errors) pass as they are.
+   */
+  private async beforeAppend<T>(
+    deviceId: string | undefined,
+    what: string,
+    write: () => Promise<T>,
+  ): Promise<T> {
+    try {
+      return await write();
+    } catch (error) {
+      if (isDomainError(error) || error instanceof HttpException) throw error;
+      this.logger.error(
+        { deviceId, err: error instanceof Error ? error.message : String(error) },
+        `Store failure in ${what} of a sync: the sync answers 503 and the phone sends the batch again`,
+      );
+      throw storeFailure(error);
+    }
+  }
+
+  /**
    * Records the fraud events of a batch refused 403 invalid_signatures (all or none). A store
    * that fails to write them answers the store's 503 (`storage_unavailable`, or
    * `store_unavailable` for a MongoDB that does not answer; a full disk 507 `storage_full`),
@@ -626,14 +676,7 @@ export class OfflineSyncService {
         },
         'Fraud events of a batch refused for its signatures not recorded: the sync answers 503, nothing of the batch kept',
       );
-      throw (
-        storageErrorOf(error) ??
-        storeUnavailableOf(error) ??
-        new CommonError(
-          'storage_unavailable',
-          'The server cannot write to its storage right now; nothing was changed. Try again later.',
-        )
-      );
+      throw storeFailure(error);
     }
   }
 
@@ -793,12 +836,14 @@ export class OfflineSyncService {
   }
 
   private async refuseBlocked(device: WorkerDevice, workerId: string): Promise<never> {
-    await this.fraud.record({
-      type: 'device_blocked',
-      deviceId: device.deviceId,
-      workerId,
-      detail: 'sync attempted by a blocked device',
-    });
+    await this.beforeAppend(device.deviceId, 'a refusal', () =>
+      this.fraud.record({
+        type: 'device_blocked',
+        deviceId: device.deviceId,
+        workerId,
+        detail: 'sync attempted by a blocked device',
+      }),
+    );
     throw new OfflineSyncError('device_blocked', 'This device is blocked');
   }
 
@@ -1167,4 +1212,16 @@ function summarize(results: PacketResult[]): SyncOutcome {
     duplicates: results.filter((r) => r.status === 'duplicate').length,
     rejected: results.filter((r) => r.status === 'rejected').length,
   };
+}
+
+/** The store's answer to a failed write of a sync with nothing kept (`beforeAppend`). */
+function storeFailure(error: unknown): CommonError {
+  return (
+    storageErrorOf(error) ??
+    storeUnavailableOf(error) ??
+    new CommonError(
+      'storage_unavailable',
+      'The server cannot write to its storage right now; nothing was changed. Try again later.',
+    )
+  );
 }

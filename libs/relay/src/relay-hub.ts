@@ -488,7 +488,12 @@ export class RelayHub implements OnModuleInit, OnModuleDestroy, BeforeApplicatio
       // spent once the slot is ours, not before the claim: an app that gave up while its join
       // waited (a resync window) comes back to a session whose app it still is
       const lifetime = conn.expiresAt.getTime() - this.clock.now().getTime() + 60_000;
-      if (!(await this.bus.firstUse(conn.sessionId, 'app', lifetime))) {
+      // and in the session store: a Redis back from a snapshot taken before an app that left
+      // since has lost that app's mark, never the store
+      if (
+        !(await this.bus.firstUse(conn.sessionId, 'app', lifetime)) ||
+        !(await this.sessions.spendAppUse(conn.sessionId))
+      ) {
         conn.slotHeld = false;
         await this.bus.releaseSlot(conn.sessionId, conn.role, conn.id);
         return this.delivery.closeWithError(conn, 'already_connected', APP_USED);

@@ -39,6 +39,7 @@ import { UpstreamClient } from './upstream/upstream.client';
               redis.client('relay-pub'),
               redis.client('relay-sub'),
               settings.slotTtlMs,
+              (policy) => redis.notePolicy(policy),
             )
           : new InProcessRelayBus(),
     },

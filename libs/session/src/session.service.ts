@@ -147,6 +147,15 @@ export class SessionService implements OnModuleInit, OnApplicationShutdown {
     return this.sessions.setDevice(sessionId, deviceId);
   }
 
+  /**
+   * Spends a legacy session's one app use in the store (true: this call spent it). The relay
+   * spends it in Redis first (`RelayBus.firstUse`, the fast gate between instances); this one
+   * outlives a Redis that comes back from a snapshot without the mark.
+   */
+  spendAppUse(sessionId: string): Promise<boolean> {
+    return this.sessions.spendAppUse(sessionId, this.clock.now());
+  }
+
   claimSubmission(sessionId: string): Promise<boolean> {
     return this.sessions.claimSubmission(sessionId, this.clock.now());
   }

@@ -12,9 +12,12 @@ import { redisConfig, RedisSettings } from './redis.config';
 export class RedisService implements OnApplicationShutdown {
   private readonly logger = new Logger(RedisService.name);
   private readonly clients = new Map<string, Redis>();
-  /** The default connection's eviction policy as read at its last connect (see evictionPolicy). */
+  /** The eviction policy as last read (see evictionPolicy), and when (`Date.now()`). */
   private policy?: EvictionPolicy;
+  private policyAt = 0;
   private policyRead?: Promise<EvictionPolicy>;
+  /** How old the policy read may be before a probe has it read again (`EVICTION_POLICY_MAX_AGE_MS`). */
+  policyMaxAgeMs = EVICTION_POLICY_MAX_AGE_MS;
   readonly url?: string;
 
   constructor(@Inject(redisConfig.KEY) redisSettings: RedisSettings) {
@@ -112,15 +115,28 @@ export class RedisService implements OnApplicationShutdown {
   }
 
   /**
-   * Redis's `maxmemory-policy` and `maxmemory` (see EvictionPolicy) as the default connection read
-   * them at its last connect (each reconnect reads them again: a Redis that came back may have
-   * another configuration): no CONFIG per health probe, so a slow Redis does not hold a probe
-   * and a Redis user without CONFIG does not fill its ACL LOG. Until that read answered, the read
-   * in flight, or a new one when the last got no answer in time (a refusal is an answer).
+   * Redis's `maxmemory-policy` and `maxmemory` (see EvictionPolicy) as last read: at each connect
+   * of the default connection and of the relay bus's (`notePolicy`: a Redis that came back may
+   * have another configuration), and again in the background by a probe that finds the read
+   * older than `policyMaxAgeMs` (5 minutes: a `CONFIG SET` on a Redis that never restarted),
+   * answered with the one it has. So no probe waits for a CONFIG and at most one CONFIG pair runs
+   * per 5 minutes of probes: a slow Redis does not hold a probe and a Redis user without CONFIG
+   * does not fill its ACL LOG. Until a read answered, the read in flight, or a new one when the
+   * last got no answer in time (a refusal is an answer).
    */
   evictionPolicy(): Promise<EvictionPolicy> {
-    if (this.policy) return Promise.resolve(this.policy);
+    if (this.policy) {
+      if (!this.policyRead && Date.now() - this.policyAt >= this.policyMaxAgeMs)
+        void this.readPolicy(this.client());
+      return Promise.resolve(this.policy);
+    }
     return this.policyRead ?? this.readPolicy(this.client());
+  }
+
+  /** A policy another connection of this process read (the relay bus's, at its connects). */
+  notePolicy(policy: EvictionPolicy): void {
+    this.policy = policy;
+    this.policyAt = Date.now();
   }
 
   private readPolicy(client: Redis): Promise<EvictionPolicy> {
@@ -128,7 +144,7 @@ export class RedisService implements OnApplicationShutdown {
       ({ answered, ...policy }) => {
         if (this.policyRead === read) {
           this.policyRead = undefined;
-          if (answered) this.policy = policy;
+          if (answered) this.notePolicy(policy);
         }
         return policy;
       },
@@ -145,6 +161,9 @@ export class RedisService implements OnApplicationShutdown {
     this.clients.clear();
   }
 }
+
+/** How old a read eviction policy may be before a health probe has it read again (background). */
+export const EVICTION_POLICY_MAX_AGE_MS = 5 * 60_000;
 
 /** What each named connection is for, as its outage lines say. */
 const CONNECTION_USES: Record<string, string> = {

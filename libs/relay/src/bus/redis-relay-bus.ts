@@ -1,7 +1,7 @@
 import { Logger } from '@nestjs/common';
 import { randomBytes } from 'node:crypto';
 import type Redis from 'ioredis';
-import { readEvictionPolicy } from '@app/common';
+import { EvictionPolicy, readEvictionPolicy } from '@app/common';
 import { RelayRole } from '../protocol/messages';
 import {
   BusEnvelope,
@@ -209,6 +209,8 @@ export class RedisRelayBus extends RelayBus {
     private readonly pub: Redis,
     private readonly sub: Redis,
     private readonly resyncMs: number,
+    /** Told each policy this bus's connects read (`RedisService.notePolicy`: /health shows it). */
+    private readonly onEvictionPolicy?: (policy: EvictionPolicy) => void,
   ) {
     super();
     for (const [name, definition] of Object.entries(COMMANDS))
@@ -310,7 +312,9 @@ export class RedisRelayBus extends RelayBus {
    * configuration).
    */
   private async warnOfEviction(): Promise<void> {
-    const { policy, maxmemory, warning } = await readEvictionPolicy(this.pub);
+    const { answered, ...read } = await readEvictionPolicy(this.pub);
+    if (answered) this.onEvictionPolicy?.(read);
+    const { policy, maxmemory, warning } = read;
     if (!warning || this.evictionLogged.has(policy)) return;
     this.evictionLogged.add(policy);
     this.logger.warn({ maxmemoryPolicy: policy, maxmemory }, warning);

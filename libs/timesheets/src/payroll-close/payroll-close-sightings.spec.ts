@@ -56,4 +56,27 @@ describe('payroll closes: first sightings of waiting sites', () => {
     expect(seen.ageOf('tip', 'a', 'y', now())).toBe(5_000);
     expect(seen.count).toBe(2);
   });
+
+  it('should refuse a sighting while full of young ones without reading the entries kept (an age queue, not a scan)', () => {
+    const seen = new Sightings();
+    for (let i = 0; i < MAX_SIGHTINGS; i++) seen.ageOf('tip', `site-${i}`, '1|t', now());
+    // the steps of every Map and Set iterator while one sighting is refused: the old eviction
+    // read each of the 10,000 entries (and sites) for the oldest a minute old
+    const protos = [new Map().values(), new Set().values()].map((it) => Object.getPrototypeOf(it));
+    const spies = protos.map((proto) => jest.spyOn(proto, 'next'));
+    try {
+      expect(seen.ageOf('tip', 'one-too-many', '1|t', now())).toBe(0);
+      const steps = spies.reduce((sum, spy) => sum + spy.mock.calls.length, 0);
+      expect(steps).toBeLessThanOrEqual(2);
+    } finally {
+      spies.forEach((spy) => spy.mockRestore());
+    }
+    expect(seen.count).toBe(MAX_SIGHTINGS);
+    // a minute on, the oldest makes room, and each refused one after it the next in age
+    clock.advance(UNCONFIRMED_TIP_MS);
+    expect(seen.ageOf('tip', 'one-too-many', '1|t', now())).toBe(0);
+    expect(seen.ageOf('tip', 'site-0', '1|t', now())).toBe(0);
+    expect(seen.ageOf('tip', 'site-2', '1|t', now())).toBe(UNCONFIRMED_TIP_MS);
+    expect(seen.count).toBe(MAX_SIGHTINGS);
+  });
 });

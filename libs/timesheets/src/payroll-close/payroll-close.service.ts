@@ -65,32 +65,35 @@ export const MAX_SIGHTINGS = 10_000;
  * just started waits that long for a close left so by a stopped one). An entry younger than
  * the minute is never evicted: when full of them a new sighting is not kept (age 0: seen now,
  * tried again at the next sight, kept once the oldest is a minute old); an entry older is
- * evicted oldest first (its site, if still waiting, waits a minute again).
+ * evicted oldest first (its site, if still waiting, waits a minute again), in O(1): the oldest
+ * is the head of an age queue (the order first seen).
  */
 export class Sightings {
-  /** Per site, `<kind>|<key>` → the close's key and when first seen, oldest site first. */
-  private readonly seen = new Map<string, Map<string, { key: string; at: number }>>();
-  private size = 0;
+  /** Per site, `<kind>|<key>` → its sighting. */
+  private readonly seen = new Map<string, Map<string, Sighting>>();
+  /**
+   * Every sighting kept, in the order first seen (a Set keeps insertion order): the age queue
+   * eviction reads from its head, O(1), where it used to scan every entry of every site for the
+   * oldest a minute old (10,000 of them for each sighting refused while full of young ones).
+   */
+  private readonly byAge = new Set<Sighting>();
 
   constructor(private readonly max = MAX_SIGHTINGS) {}
 
   /** Milliseconds since this server first saw `key` as the site's close of kind `kind`. */
   ageOf(kind: 'tip' | 'unlinked', siteId: string, key: string, now: number): number {
     const id = `${kind}|${kind === 'unlinked' ? key : ''}`;
-    const site = this.seen.get(siteId);
-    const was = site?.get(id);
+    const was = this.seen.get(siteId)?.get(id);
     if (was && was.key === key) return now - was.at;
-    if (was) {
-      site!.delete(id);
-      this.size--;
-    }
-    if (this.size >= this.max && !this.evictOld(now)) return 0;
-    // looked up again: the eviction may have taken this site's last entry, and its map with it
-    // (a sighting put in that map was out of reach and its room lost for good: review R6)
+    if (was) this.drop(was);
+    if (this.byAge.size >= this.max && !this.evictOld(now)) return 0;
+    // looked up after the eviction: it may have taken this site's last entry, and its map with
+    // it (a sighting put in that map was out of reach and its room lost for good: review R6)
     let into = this.seen.get(siteId);
-    if (!into) this.seen.set(siteId, (into = new Map<string, { key: string; at: number }>()));
-    into.set(id, { key, at: now });
-    this.size++;
+    if (!into) this.seen.set(siteId, (into = new Map<string, Sighting>()));
+    const sighting = { siteId, id, key, at: now };
+    into.set(id, sighting);
+    this.byAge.add(sighting);
     return 0;
   }
 
@@ -98,37 +101,45 @@ export class Sightings {
   forget(kind: 'tip' | 'unlinked', siteId: string): void {
     const site = this.seen.get(siteId);
     if (!site) return;
-    for (const id of [...site.keys()]) {
-      if (id.startsWith(`${kind}|`)) {
-        site.delete(id);
-        this.size--;
-      }
+    for (const sighting of [...site.values()]) {
+      if (sighting.id.startsWith(`${kind}|`)) this.drop(sighting);
     }
-    if (site.size === 0) this.seen.delete(siteId);
   }
 
   /** How many sightings are kept. */
   get count(): number {
-    return this.size;
+    return this.byAge.size;
   }
 
-  /** Evicts the oldest entry a minute old or more, if any (true: room made). */
+  /**
+   * Evicts the oldest entry if it is a minute old or more (true: room made). The head of the
+   * age queue is the oldest (each `at` is `now` when it was put in, by this server's clock):
+   * when it is younger than the minute, so is every other one.
+   */
   private evictOld(now: number): boolean {
-    let oldest: { siteId: string; id: string; at: number } | undefined;
-    for (const [siteId, site] of this.seen) {
-      for (const [id, { at }] of site) {
-        if (now - at >= UNCONFIRMED_TIP_MS && (!oldest || at < oldest.at)) {
-          oldest = { siteId, id, at };
-        }
-      }
-    }
-    if (!oldest) return false;
-    const site = this.seen.get(oldest.siteId)!;
-    site.delete(oldest.id);
-    if (site.size === 0) this.seen.delete(oldest.siteId);
-    this.size--;
+    const oldest = this.byAge.values().next();
+    if (oldest.done || now - oldest.value.at < UNCONFIRMED_TIP_MS) return false;
+    this.drop(oldest.value);
     return true;
   }
+
+  private drop(sighting: Sighting): void {
+    this.byAge.delete(sighting);
+    const site = this.seen.get(sighting.siteId);
+    if (!site) return;
+    site.delete(sighting.id);
+    if (site.size === 0) this.seen.delete(sighting.siteId);
+  }
+}
+
+/** One first sighting of a close (`Sightings`). */
+interface Sighting {
+  readonly siteId: string;
+  /** `<kind>|<key>` (`tip|` for a site's latest close). */
+  readonly id: string;
+  readonly key: string;
+  /** When this server first saw it (its clock, ms). */
+  readonly at: number;
 }
 
 @Injectable()

@@ -52,6 +52,19 @@ describeStoreContract('SessionRepository', sessionAdapters, ({ sut }) => {
     expect(await sut().claimSubmission(s.id, new Date(s.expiresAt.getTime() + 1))).toBe(false);
   });
 
+  it("should spend a legacy session's app use once: one of concurrent spends, none after, none of a session gone", async () => {
+    const s = session({ protocol: 'legacy', platformIdSealed: undefined, userId: undefined });
+    await sut().create(s);
+    const spends = await Promise.all(
+      Array.from({ length: 5 }, () => sut().spendAppUse(s.id, new Date())),
+    );
+    expect(spends.filter(Boolean)).toHaveLength(1);
+    expect(await sut().spendAppUse(s.id, new Date())).toBe(false);
+    // the session reads as it was: the use is the relay's, not part of the session's record
+    expect(await sut().findById(s.id)).toEqual(s);
+    expect(await sut().spendAppUse(newId(), new Date())).toBe(false);
+  });
+
   it('should record the platform alias, the device and the image', async () => {
     const s = session({ protocol: 'legacy', platformIdSealed: undefined, userId: undefined });
     await sut().create(s);

@@ -17,6 +17,12 @@ export abstract class SessionRepository extends SealedValueRepository {
   ): Promise<boolean>;
   abstract setDevice(id: string, deviceId: string): Promise<void>;
   /**
+   * Spends a legacy session's one app use (`at`): true when this call spent it, false when it
+   * was spent before (or the session is gone). Kept with the session, where the relay's Redis
+   * mark (`mdai:relay:used:<id>:app`) is lost by a Redis that comes back from a snapshot.
+   */
+  abstract spendAppUse(id: string, at: Date): Promise<boolean>;
+  /**
    * open → submitting, only before expiry. Atomic: of concurrent claims exactly one wins, so a
    * session has at most one submission in flight and, once completed, none.
    */

@@ -29,4 +29,9 @@ export const SESSION_SQLITE_MIGRATIONS: SqliteMigration[] = [
     name: "the phone's sealed outcome, kept until a phone socket has it",
     up: 'ALTER TABLE pairing_sessions ADD COLUMN outcome_sealed TEXT;',
   },
+  {
+    version: 3,
+    name: "a legacy session's app use, kept with the session (the relay's Redis mark can be lost)",
+    up: 'ALTER TABLE pairing_sessions ADD COLUMN app_used_at TEXT;',
+  },
 ];

@@ -52,6 +52,14 @@ export class MongoSessionRepository extends SessionRepository implements OnModul
     await this.sessions.updateOne({ _id: id }, { $set: { deviceId } });
   }
 
+  async spendAppUse(id: string, at: Date): Promise<boolean> {
+    const result = await this.sessions.updateOne(
+      { _id: id, appUsedAt: null },
+      { $set: { appUsedAt: at } },
+    );
+    return result.modifiedCount === 1;
+  }
+
   async claimSubmission(id: string, now: Date): Promise<boolean> {
     const result = await this.sessions.updateOne(
       { _id: id, status: 'open', expiresAt: { $gt: now } },

@@ -24,5 +24,7 @@ export class PairingSessionDocument {
   @Prop({ required: true }) createdAt!: Date;
   @Prop({ required: true, index: true }) expiresAt!: Date;
   @Prop() completedAt?: Date;
+  /** A legacy session's one app use, when the relay spent it (`spendAppUse`). */
+  @Prop() appUsedAt?: Date;
 }
 export const PairingSessionSchema = SchemaFactory.createForClass(PairingSessionDocument);

@@ -68,6 +68,13 @@ export class SqliteSessionRepository extends SessionRepository {
     await this.turns.write(() => update.run(deviceId, id));
   }
 
+  async spendAppUse(id: string, at: Date): Promise<boolean> {
+    const spend = this.db.prepare(
+      'UPDATE pairing_sessions SET app_used_at = ? WHERE id = ? AND app_used_at IS NULL',
+    );
+    return (await this.turns.write(() => spend.run(at.toISOString(), id))).changes === 1;
+  }
+
   async claimSubmission(id: string, now: Date): Promise<boolean> {
     const claim = this.db.prepare(
       "UPDATE pairing_sessions SET status = 'submitting' WHERE id = ? AND status = 'open' AND expires_at > ?",
