@@ -5,7 +5,12 @@
  */
 export function holdsPlatformId(text: string, platformId: string): boolean {
   const needle = platformId.toLowerCase();
-  if (text.toLowerCase().includes(needle)) return true;
+  const lower = text.toLowerCase();
+  if (lower.includes(needle)) return true;
+  // its hex (either case), and the id without its PLT_ prefix (which a fullwidth or URL-encoded
+  // underscore, or a NUL or zero-width character in the prefix, leaves whole)
+  if (lower.includes(Buffer.from(platformId).toString('hex'))) return true;
+  if (/^plt_/.test(needle) && lower.includes(needle.slice(4))) return true;
   for (const run of text.match(/[A-Za-z0-9+/_-]{8,}/g) ?? []) {
     for (let offset = 0; offset < 4; offset++) {
       const part = run.slice(offset);
@@ -29,5 +34,12 @@ export function disguises(platformId: string): string[] {
     Buffer.from(`x${platformId}`).toString('base64'),
     Buffer.from(`xy${platformId}`).toString('base64'),
     Buffer.from(platformId.toUpperCase()).toString('base64'),
+    Buffer.from(platformId).toString('hex'),
+    Buffer.from(platformId).toString('hex').toUpperCase(),
+    platformId.slice(4),
+    encodeURIComponent(platformId).replace('_', '%5F'),
+    platformId.replace('_', '\uFF3F'),
+    platformId.replace('_', '_\u0000'),
+    `${platformId.slice(0, 1)}\u200b${platformId.slice(1)}`,
   ];
 }

@@ -13,6 +13,7 @@ import {
   bodyPipeline,
   correlationIdMiddleware,
   Env,
+  hostRequired,
   httpMetricsMiddleware,
   JsonReplyExpressAdapter,
   MetricsRegistry,
@@ -63,6 +64,8 @@ export async function createApp(
   app.use(
     middlewareChain([
       correlationIdMiddleware,
+      // an HTTP/1.1 request without Host: 400 malformed_request (answerClientErrors below)
+      hostRequired,
       // Cache-Control: no-store on every answer under /api and /auth (errors included)
       noStoreMiddleware,
       httpMetricsMiddleware(app.get(MetricsRegistry)),
@@ -97,8 +100,13 @@ export async function createApp(
       logger.warn({ code, correlationId, since }, 'Request refused by the HTTP parser'),
     { ...config.app.bodyTimeouts, chunkedBodyBytes: config.vault.maxFileBytes },
   );
-  // an upload over any route's bound, announced with Expect: 100-continue: 413 before the body
-  answerExpectContinue(server, Math.max(config.app.jsonBodyLimitBytes, config.vault.maxFileBytes));
+  // an upload over its bound (a JSON body: JSON_BODY_LIMIT_BYTES; any other: the largest a route
+  // takes), announced with Expect: 100-continue: 413 before the body
+  answerExpectContinue(
+    server,
+    Math.max(config.app.jsonBodyLimitBytes, config.vault.maxFileBytes),
+    config.app.jsonBodyLimitBytes,
+  );
   app.set('trust proxy', config.app.trustProxy);
   const upgrades = app.get(UpgradeThrottle);
   const clientIp = clientIpOf(app);

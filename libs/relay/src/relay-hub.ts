@@ -243,8 +243,12 @@ export class RelayHub implements OnModuleInit, OnModuleDestroy, BeforeApplicatio
           closeFor('rate_limited').code,
         ),
     );
-    const token = new URL(request.url ?? '/', 'ws://relay').searchParams.get('token');
-    const check = this.tokens.check(token, TOKEN_TYPES[role]);
+    const tokens = new URL(request.url ?? '/', 'ws://relay').searchParams.getAll('token');
+    // a repeated token is refused, as REST refuses a repeated query parameter: no first-wins
+    if (tokens.length > 1) {
+      return this.refuse(ws, 'not_authenticated', 'The session token is given more than once');
+    }
+    const check = this.tokens.check(tokens[0], TOKEN_TYPES[role]);
     if (!check.ok) return this.refuse(ws, check.code, check.message);
     let session: PairingSession | undefined;
     try {

@@ -69,6 +69,7 @@ export const ERROR_STATUS = {
     method_not_allowed: HttpStatus.METHOD_NOT_ALLOWED,
     headers_too_large: 431 as HttpStatus,
     malformed_request: HttpStatus.BAD_REQUEST,
+    expectation_failed: HttpStatus.EXPECTATION_FAILED,
     request_timeout: HttpStatus.REQUEST_TIMEOUT,
   },
   vault: {

@@ -45,7 +45,10 @@ export const COMMON_ERRORS = {
       'a path the API serves, with a method it does not serve there; the Allow header lists those it does',
     headers_too_large:
       "the request line and headers are over the server's limit (16 KiB), or a request with an Upgrade the server does not take (h2c) has more header lines than it reads (~1000); answered before any route, the connection closed",
-    malformed_request: 'the request is not well-formed HTTP; answered before any route',
+    malformed_request:
+      'the request is not well-formed HTTP (an HTTP/1.1 request without a Host header among it); answered before any route',
+    expectation_failed:
+      'the request has an Expect header other than `100-continue`; answered before any route, the connection closed',
     request_timeout:
       'the request did not arrive in time: its headers (answered before any route), or its body (no byte for HTTP_BODY_IDLE_TIMEOUT_MS, or a JSON body not whole within HTTP_JSON_BODY_TIMEOUT_MS, or any other body not whole within the longer of 300 s and its size at HTTP_BODY_MIN_RATE_BYTES_PER_SEC); the connection is closed',
   },

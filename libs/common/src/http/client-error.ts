@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { IncomingMessage, STATUS_CODES, Server, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { isJsonRequest } from './body-pipeline';
+import { CommonError } from '../errors/common.errors';
+import { isJsonRequest, jsonBodyDeclaredOver } from './body-pipeline';
 
 /** What Node's HTTP parser refuses before any route, as the API's error codes. */
 const REFUSALS: Record<string, { status: number; code: string; message: string }> = {
@@ -49,6 +50,13 @@ const MALFORMED = {
   status: 400,
   code: 'malformed_request',
   message: 'The request is not well-formed HTTP',
+};
+
+const EXPECTATION_FAILED = {
+  status: 417,
+  code: 'expectation_failed',
+  message:
+    'The request\'s Expect header asks for what the server does not do (only "100-continue")',
 };
 
 /** What bounds a request body's time (see `answerClientErrors`). */
@@ -105,6 +113,14 @@ export function answerClientErrors(
   /** Responses of whole requests that bytes not HTTP followed: their connection closes after. */
   const closingAfter = new WeakSet<ServerResponse>();
   if (bodyTimeouts) watchBodies(server, bodyTimeouts, told, watched);
+  // an Expect other than 100-continue: 417 with the error body (Node's own is bare)
+  server.on('checkExpectation', (_request: IncomingMessage, response: ServerResponse) => {
+    told(EXPECTATION_FAILED.code, answerThrough(response, EXPECTATION_FAILED));
+  });
+  // an HTTP/1.1 request without Host is refused (RFC 9112 §3.2) by `hostRequired`, with the
+  // error body and a correlation id, where Node answered a bare 400 before any handler
+  // (Node reads the option off the server at each request; its typings lack the property)
+  (server as Server & { requireHostHeader: boolean }).requireHostHeader = false;
   server.on('clientError', (error: NodeJS.ErrnoException, socket: Duplex) => {
     const pending = (socket as Duplex & { _httpMessage?: ServerResponse | null })._httpMessage;
     const parsing = (socket as Duplex & { parser?: { incoming?: IncomingMessage } | null }).parser
@@ -195,20 +211,27 @@ export function answerClientErrors(
 }
 
 /**
- * Answers `Expect: 100-continue`: a request whose Content-Length is over `maxBodyBytes` (the
- * largest body any route takes) is answered 413 `payload_too_large` at once, without
- * `100 Continue` (Node sends it before any route could look: a client was told to send a
- * 999999999-byte body and then refused), and its connection closed; any other is told to go on
- * and handled as a request.
+ * Answers `Expect: 100-continue`: a request whose Content-Length is over what its body may be
+ * is answered 413 `payload_too_large` at once, without `100 Continue` (Node sends it before any
+ * route could look: a client was told to send a 999999999-byte body and then refused), and its
+ * connection closed; any other is told to go on and handled as a request. A JSON body (as the
+ * body pipeline reads one: identity-encoded) may be `jsonLimitBytes`, the limit the pipeline
+ * holds it to before routing, whatever the route; any other `maxBodyBytes` (the largest body any
+ * route takes: a vault image), the route then holding it to its own.
  */
-export function answerExpectContinue(server: Server, maxBodyBytes: number): void {
+export function answerExpectContinue(
+  server: Server,
+  maxBodyBytes: number,
+  jsonLimitBytes: number = maxBodyBytes,
+): void {
   server.on('checkContinue', (request: IncomingMessage, response: ServerResponse) => {
     const length = Number(request.headers['content-length']);
-    if (length > maxBodyBytes) {
+    const json = jsonBodyDeclaredOver(request, jsonLimitBytes);
+    if (json || length > maxBodyBytes) {
       answerThrough(response, {
         status: 413,
         code: 'payload_too_large',
-        message: `The request body is over the largest the server takes (${maxBodyBytes} bytes)`,
+        message: `The request body is over the largest the server takes (${json ? jsonLimitBytes : maxBodyBytes} bytes)`,
       });
       return;
     }
@@ -315,4 +338,23 @@ function answerThrough(
   res.once('close', cut);
   res.end(body);
   return correlationId;
+}
+
+/**
+ * Runs second on every request (after the correlation id): an HTTP/1.1 request without a Host
+ * header is answered 400 `malformed_request` (RFC 9112 §3.2: a server must) and its connection
+ * closed, as Node itself does, with the error body (`answerClientErrors` turns Node's own bare
+ * answer off). HTTP/1.0 needs none.
+ */
+export function hostRequired(
+  req: IncomingMessage,
+  res: ServerResponse,
+  next: (err?: unknown) => void,
+): void {
+  if (req.headers.host === undefined && req.httpVersionMajor === 1 && req.httpVersionMinor === 1) {
+    res.setHeader('Connection', 'close');
+    next(new CommonError('malformed_request', 'An HTTP/1.1 request must carry a Host header'));
+    return;
+  }
+  next();
 }

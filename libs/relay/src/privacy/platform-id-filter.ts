@@ -1,8 +1,9 @@
 /**
  * Finds and removes platform ids in frames bound for a kiosk. A `PlatformIdMatcher` knows every
  * platform id the session ever held and finds each of them in any letter case, and in base64 or
- * base64url (at any byte alignment, of the id as given, upper- or lower-cased), so an upstream
- * answer or a phone payload that re-encodes the id is caught too.
+ * base64url (at any byte alignment, of the id as given, upper- or lower-cased), in hex, and
+ * without its `PLT_` prefix, so an upstream answer or a phone payload that re-encodes the id is
+ * caught too.
  */
 export const PLATFORM_ID_KEY = /^platform[_-]?id$/i;
 export const REDACTED_PLATFORM_ID = '[platform_id removed]';
@@ -32,7 +33,18 @@ export class PlatformIdMatcher {
 
   constructor(ids: Iterable<string>) {
     const unique = [...new Set([...ids].filter((id) => id.length > 0))];
-    this.plain = unique.map((id) => id.toLowerCase());
+    // each id, its hex (UTF-8 bytes; either case, as every plain form), and the id without its
+    // `PLT_` prefix: a fullwidth or percent-encoded underscore, or a NUL or zero-width character
+    // slipped into the prefix, leaves that whole (a sent id has 10 to 124 characters after it)
+    const plain = new Set<string>();
+    for (const id of unique) {
+      const lower = id.toLowerCase();
+      plain.add(lower);
+      for (const form of [id, lower, id.toUpperCase()])
+        plain.add(Buffer.from(form, 'utf8').toString('hex'));
+      if (lower.startsWith('plt_') && lower.length >= 4 + 10) plain.add(lower.slice(4));
+    }
+    this.plain = [...plain];
     const fragments = new Set<string>();
     for (const id of unique)
       for (const form of new Set([id, id.toLowerCase(), id.toUpperCase()]))

@@ -41,7 +41,8 @@ export const RELAY_ERROR_CODES = {
   unsupported_frame: 'binary frames are not accepted',
   payload_too_large: 'the frame (or the image in it) is over the limit',
   rate_limited: 'too many frames per second: this one was dropped',
-  not_authenticated: 'missing or invalid token, or a device frame before a successful auth',
+  not_authenticated:
+    'missing, invalid or repeated token (`?token=` given more than once), or a device frame before a successful auth',
   wrong_token_type: 'the token is for another socket path',
   session_not_found: 'the token names a session that does not exist',
   session_expired:
