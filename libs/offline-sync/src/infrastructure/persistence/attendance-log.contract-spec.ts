@@ -122,6 +122,29 @@ describeStoreContract(
       expect(await markers.countDocuments({})).toBe(0);
     });
 
+    it('should release, on MongoDB, a marker it took whose keys all came back stored by another meanwhile', async () => {
+      if (driver() === 'sqlite') return; // one transaction per call: no marker
+      const packetId = randomUUID();
+      const [first] = await sut().appendToChains([entry('I', packetId)]);
+      const cutShort = first.status === 'appended' ? first.batch! : undefined;
+      // the writer failed after its insert: its marker released, the packet never screened
+      await sut().releaseBatches([cutShort!]);
+      // its re-send looks the key up before another stores it (the lookup finds none), then
+      // finds it stored at its insert: the marker it took names no key it screens
+      const lookup = jest.spyOn(sut(), 'findByKeys').mockResolvedValueOnce([undefined]);
+      try {
+        const [again] = await sut().appendToChains([entry('I', packetId)]);
+        expect(again.status).toBe('duplicate');
+        expect(again).not.toHaveProperty('pendingBatch');
+      } finally {
+        lookup.mockRestore();
+      }
+      // released at once (not held for its lease): the sweep takes it now
+      const swept = await sut().staleBatches(10);
+      expect(swept.map((b) => b.lease.id)).toContain(cutShort!.id);
+      await sut().settleBatches(swept.map((b) => b.lease));
+    });
+
     it('should drop, on MongoDB, the unique packetId index a collection made before the per-device key has', async () => {
       if (driver() === 'sqlite') return; // migration 4 (sqlite-ledger.migrations.spec.ts)
       const logs = (store() as MongoStore).connection.db!.collection('attendance_logs');

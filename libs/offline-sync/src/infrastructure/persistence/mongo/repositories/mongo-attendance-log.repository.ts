@@ -87,6 +87,8 @@ export class MongoAttendanceLogRepository extends AttendanceLogRepository implem
     const fresh = keys.filter((_, i) => !stored[i]);
     const pending = await this.takePending(keys, markers);
     const batch = fresh.length > 0 ? await this.markPending(entries, fresh) : undefined;
+    // every marker taken, before the loop below deletes its keys from `pending` as it goes
+    const taken = new Set<BatchLease>(pending.values());
     const results: AppendResult[] = [];
     const appended = new Set<string>();
     // per taken marker, the keys it names that this call screens (what its settle removes)
@@ -125,14 +127,12 @@ export class MongoAttendanceLogRepository extends AttendanceLogRepository implem
       }
     } catch (error) {
       // what this call took or wrote is screened by a retry at once, not after the lease
-      const taken = new Set<BatchLease>(screens.keys());
-      for (const lease of pending.values()) taken.add(lease);
       await this.releaseBatches([...(batch ? [batch] : []), ...taken]).catch(() => undefined);
       throw error;
     }
     // a taken marker naming none of this call's screened keys (each was found appended by
     // another meanwhile) is released: the sweep screens what it names at once
-    const idle = [...new Set(pending.values())].filter((lease) => !screens.has(lease));
+    const idle = [...taken].filter((lease) => !screens.has(lease));
     if (idle.length > 0) await this.releaseBatches(idle);
     for (const [lease, screened] of screens) lease.keys = screened;
     return results;
