@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Injectable, OnModuleInit, Optional } from '@nestjs/common';
 import type { Model, PipelineStage } from 'mongoose';
-import { jcs } from '@app/common';
+import { CommonError, jcs } from '@app/common';
 import { canonicalMongoJson, canonicalMongoTime, MongoStoreHandle } from '@app/persistence';
 import { appendWithRetry } from '@app/tlog';
 import { StoreMac } from '@app/tlog/store-mac';
@@ -25,6 +25,7 @@ import {
   BatchLease,
   confirmKey,
   KEY_COPIES_DISAGREE_TEXT,
+  PENDING_BATCH_INSERTS_MS,
   PENDING_BATCH_LEASE_MS,
   PendingBatch,
   PreviousKey,
@@ -86,6 +87,8 @@ export class MongoAttendanceLogRepository extends AttendanceLogRepository implem
     const [stored, markers] = await Promise.all([this.findByKeys(keys), this.markersNaming(keys)]);
     const fresh = keys.filter((_, i) => !stored[i]);
     const pending = await this.takePending(keys, markers);
+    // the inserts' deadline, counted from before the marker is sent (its lease starts later)
+    const deadline = performance.now() + PENDING_BATCH_INSERTS_MS;
     const batch = fresh.length > 0 ? await this.markPending(entries, fresh) : undefined;
     // every marker taken, before the loop below deletes its keys from `pending` as it goes
     const taken = new Set<BatchLease>(pending.values());
@@ -111,7 +114,7 @@ export class MongoAttendanceLogRepository extends AttendanceLogRepository implem
           );
           continue;
         }
-        const result = await this.appendOne(entries[i], undefined, !appended.has(key));
+        const result = await this.appendOne(entries[i], undefined, !appended.has(key), deadline);
         appended.add(key);
         if (result.status !== 'appended') {
           results.push(result);
@@ -126,8 +129,12 @@ export class MongoAttendanceLogRepository extends AttendanceLogRepository implem
         });
       }
     } catch (error) {
-      // what this call took or wrote is screened by a retry at once, not after the lease
-      await this.releaseBatches([...(batch ? [batch] : []), ...taken]).catch(() => undefined);
+      // what this call took or wrote is screened by a retry at once, not after the lease; its
+      // own marker's inserts are over (a key it names not stored now never will be by it)
+      await Promise.all([
+        batch ? this.endBatch(batch) : undefined,
+        this.releaseBatches([...taken]),
+      ]).catch(() => undefined);
       throw error;
     }
     // a taken marker naming none of this call's screened keys (each was found appended by
@@ -264,6 +271,17 @@ export class MongoAttendanceLogRepository extends AttendanceLogRepository implem
     }
   }
 
+  /**
+   * Releases this call's own marker after a failure, marked `ended`: its inserts are over, so
+   * the sweep drops the keys it names and finds unstored without waiting for them.
+   */
+  private async endBatch(lease: BatchLease): Promise<void> {
+    await this.batches.collection.updateOne(
+      { _id: lease.id as never, owner: lease.owner },
+      { $set: { leased: new Date(0), until: new Date(0), ended: true } },
+    );
+  }
+
   override async releaseBatches(leases: BatchLease[]): Promise<void> {
     for (const lease of uniqueLeases(leases)) {
       await this.batches.collection.updateOne(
@@ -292,6 +310,9 @@ export class MongoAttendanceLogRepository extends AttendanceLogRepository implem
       taken.push({
         lease: { id: marker._id, owner },
         at: marker.at,
+        insertsOver:
+          marker.ended === true ||
+          marker.at.getTime() <= now.getTime() - PENDING_BATCH_INSERTS_END_MS,
         keys: marker.keys.map((k) => ({ packetId: k.p, deviceId: k.d })),
       });
     }
@@ -312,12 +333,14 @@ export class MongoAttendanceLogRepository extends AttendanceLogRepository implem
     entry: PendingLogEntry,
     headSeq: undefined,
     notStored: boolean,
+    deadline: number,
   ): Promise<AppendResult>;
   private appendOne(entry: PendingLogEntry, headSeq: number): Promise<AppendAtHeadResult>;
   private appendOne(
     entry: PendingLogEntry,
     headSeq?: number,
     notStored = false,
+    deadline = Infinity,
   ): Promise<AppendAtHeadResult> {
     let lookUp = !notStored;
     return appendWithRetry(async (): Promise<AppendAtHeadResult> => {
@@ -344,6 +367,9 @@ export class MongoAttendanceLogRepository extends AttendanceLogRepository implem
         doc.mac = this.storeMac.mac('ledger-link', log.recordHash);
         doc.macKid = this.storeMac.kid;
       }
+      // no insert is sent past the deadline (its marker may be the sweep's by then, which
+      // drops the keys it finds unstored PENDING_BATCH_INSERTS_END_MS after the marker)
+      if (performance.now() > deadline) throw insertsPastDeadline();
       await this.logs.create(doc);
       return { status: 'appended', log };
     }, `chain ${entry.siteId}`);
@@ -588,6 +614,21 @@ function taggedText(doc: AttendanceLogDocument): TaggedLinkText {
     mac: doc.mac ?? null,
     kid: doc.macKid ?? null,
   };
+}
+
+/**
+ * How long after its marker (`at`, the store's clock) a writer's inserts may still land: none is
+ * sent PENDING_BATCH_INSERTS_MS after the marker was sent, and one sent by then lands well within
+ * the rest. Past it, a key the marker names that is not stored never will be by its writer.
+ */
+const PENDING_BATCH_INSERTS_END_MS = 2 * PENDING_BATCH_LEASE_MS;
+
+/** The error of an insert not sent: its batch's deadline passed (a stall: retried by the phone). */
+function insertsPastDeadline(): CommonError {
+  return new CommonError(
+    'store_unavailable',
+    'The database did not take the batch in time. Try again later.',
+  );
 }
 
 /** What a takeover compares and swaps of a marker: its holder and lease. */

@@ -27,6 +27,8 @@ export class PendingBatchDocument {
   @Prop() leased?: Date;
   /** The lease's end by the writer's clock, on a marker written before `leased` (2026-12-07). */
   @Prop() until?: Date;
+  /** Its writer failed: its inserts are over (a key named and not stored never will be). */
+  @Prop() ended?: boolean;
 }
 export const PendingBatchSchema = SchemaFactory.createForClass(PendingBatchDocument);
 // a retry's lookup of the markers naming the packets it found stored
