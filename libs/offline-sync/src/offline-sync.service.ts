@@ -454,9 +454,7 @@ export class OfflineSyncService {
       ...batch.keys.filter((k) => k.deviceId === NO_DEVICE),
       ...deviceKeys.filter((_, i) => found[i] !== undefined),
     ];
-    const links = found.filter(
-      (l): l is AttendanceLog => l !== undefined && isPacketData(l.data),
-    );
+    const links = found.filter((l): l is AttendanceLog => l !== undefined && isPacketData(l.data));
     const byDevice = new Map<string, AttendanceLog[]>();
     for (const link of links) {
       const deviceId = (link.data as AttendanceData).deviceId;
