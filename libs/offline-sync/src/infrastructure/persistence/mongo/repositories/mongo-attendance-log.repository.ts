@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { Injectable, OnModuleInit, Optional } from '@nestjs/common';
+import { Injectable, Logger, OnModuleInit, Optional } from '@nestjs/common';
 import type { Model, PipelineStage } from 'mongoose';
 import { CommonError, jcs } from '@app/common';
 import { canonicalMongoJson, canonicalMongoTime, MongoStoreHandle } from '@app/persistence';
@@ -48,6 +48,8 @@ import { PendingBatchDocument, PendingBatchSchema } from '../schemas/pending-bat
 export class MongoAttendanceLogRepository extends AttendanceLogRepository implements OnModuleInit {
   private readonly logs: Model<AttendanceLogDocument>;
   private readonly batches: Model<PendingBatchDocument>;
+  private readonly logger = new Logger(MongoAttendanceLogRepository.name);
+  private appClockLogged = false;
 
   constructor(
     store: MongoStoreHandle,
@@ -175,6 +177,7 @@ export class MongoAttendanceLogRepository extends AttendanceLogRepository implem
           owner: lease.owner,
           siteIds: [...new Set(entries.map((e) => e.siteId))].sort(),
           keys: keys.map((k) => ({ p: k.packetId, d: k.deviceId })),
+          until: appUntil(),
         },
         $currentDate: { at: true, leased: true },
       },
@@ -210,11 +213,26 @@ export class MongoAttendanceLogRepository extends AttendanceLogRepository implem
     return named;
   }
 
-  /** The store's clock (the primary's `hello` localTime): what a lease is judged by. */
+  /**
+   * The store's clock (the primary's `hello` localTime; `isMaster` on a server before 4.4.2,
+   * which has no `hello`): what a lease is judged by. A server answering no `localTime` leaves
+   * the app's clock (logged once).
+   */
   private async storeNow(): Promise<Date> {
-    const hello = await this.batches.db.db!.admin().command({ hello: 1 });
+    const admin = this.batches.db.db!.admin();
+    const hello = await admin.command({ hello: 1 }).catch((error: unknown) => {
+      if ((error as { code?: unknown }).code !== COMMAND_NOT_FOUND) throw error;
+      return admin.command({ isMaster: 1 });
+    });
     const localTime: unknown = hello.localTime;
-    return localTime instanceof Date ? localTime : new Date();
+    if (localTime instanceof Date) return localTime;
+    if (!this.appClockLogged) {
+      this.appClockLogged = true;
+      this.logger.warn(
+        "The MongoDB server answers no localTime: pending batch leases judged by this replica's clock",
+      );
+    }
+    return new Date();
   }
 
   /**
@@ -230,44 +248,48 @@ export class MongoAttendanceLogRepository extends AttendanceLogRepository implem
         leased: marker.leased ?? null,
         until: marker.until ?? null,
       },
-      { $set: { owner }, $currentDate: { leased: true } },
+      { $set: { owner, until: appUntil() }, $currentDate: { leased: true } },
     );
     return taken.modifiedCount === 1 ? owner : undefined;
   }
 
   override async holdBatches(leases: BatchLease[]): Promise<BatchLease[]> {
-    const held: BatchLease[] = [];
-    for (const lease of uniqueLeases(leases)) {
-      const renewed = await this.batches.collection.updateOne(
-        { _id: lease.id as never, owner: lease.owner },
-        { $currentDate: { leased: true } },
-      );
-      if (renewed.matchedCount === 1) held.push(lease);
-    }
-    return held;
+    // one round trip per marker, all at once (a sync holds one, or a few taken besides)
+    const unique = uniqueLeases(leases);
+    const renewed = await Promise.all(
+      unique.map((lease) =>
+        this.batches.collection.updateOne(
+          { _id: lease.id as never, owner: lease.owner },
+          { $set: { until: appUntil() }, $currentDate: { leased: true } },
+        ),
+      ),
+    );
+    return unique.filter((_, i) => renewed[i].matchedCount === 1);
   }
 
   override async settleBatches(leases: BatchLease[]): Promise<void> {
-    for (const lease of uniqueLeases(leases)) {
-      const mine = { _id: lease.id as never, owner: lease.owner };
-      if (!lease.keys) {
-        await this.batches.collection.deleteOne(mine);
-        continue;
-      }
-      const left = await this.batches.collection.findOneAndUpdate(
-        mine,
-        {
-          $pull: { keys: { $in: lease.keys.map((k) => ({ p: k.packetId, d: k.deviceId })) } },
-        } as never,
-        { returnDocument: 'after', projection: { keys: 1 }, includeResultMetadata: false },
-      );
-      if (!left) continue;
-      if ((left.keys as unknown[]).length === 0) {
-        await this.batches.collection.deleteOne({ ...mine, keys: { $size: 0 } });
-      } else {
-        // what it names still is another's to screen (the sweep's, a retry's): at once
-        await this.releaseBatches([lease]);
-      }
+    await Promise.all(uniqueLeases(leases).map((lease) => this.settleBatch(lease)));
+  }
+
+  private async settleBatch(lease: BatchLease): Promise<void> {
+    const mine = { _id: lease.id as never, owner: lease.owner };
+    if (!lease.keys) {
+      await this.batches.collection.deleteOne(mine);
+      return;
+    }
+    const left = await this.batches.collection.findOneAndUpdate(
+      mine,
+      {
+        $pull: { keys: { $in: lease.keys.map((k) => ({ p: k.packetId, d: k.deviceId })) } },
+      } as never,
+      { returnDocument: 'after', projection: { keys: 1 }, includeResultMetadata: false },
+    );
+    if (!left) return;
+    if ((left.keys as unknown[]).length === 0) {
+      await this.batches.collection.deleteOne({ ...mine, keys: { $size: 0 } });
+    } else {
+      // what it names still is another's to screen (the sweep's, a retry's): at once
+      await this.releaseBatches([lease]);
     }
   }
 
@@ -283,12 +305,14 @@ export class MongoAttendanceLogRepository extends AttendanceLogRepository implem
   }
 
   override async releaseBatches(leases: BatchLease[]): Promise<void> {
-    for (const lease of uniqueLeases(leases)) {
-      await this.batches.collection.updateOne(
-        { _id: lease.id as never, owner: lease.owner },
-        { $set: { leased: new Date(0) } },
-      );
-    }
+    await Promise.all(
+      uniqueLeases(leases).map((lease) =>
+        this.batches.collection.updateOne(
+          { _id: lease.id as never, owner: lease.owner },
+          { $set: { leased: new Date(0), until: new Date(0) } },
+        ),
+      ),
+    );
   }
 
   override async staleBatches(limit: number): Promise<PendingBatch[]> {
@@ -622,6 +646,17 @@ function taggedText(doc: AttendanceLogDocument): TaggedLinkText {
  * the rest. Past it, a key the marker names that is not stored never will be by its writer.
  */
 const PENDING_BATCH_INSERTS_END_MS = 2 * PENDING_BATCH_LEASE_MS;
+
+/** MongoDB's CommandNotFound (`hello` on a server before 4.4.2). */
+const COMMAND_NOT_FOUND = 59;
+
+/**
+ * A lease's end by this replica's clock, written beside `leased` for a replica of a release
+ * before it (2026-12-07), which judges a marker by `until` only; `leased` is what this one reads.
+ */
+function appUntil(): Date {
+  return new Date(Date.now() + PENDING_BATCH_LEASE_MS);
+}
 
 /** The error of an insert not sent: its batch's deadline passed (a stall: retried by the phone). */
 function insertsPastDeadline(): CommonError {
