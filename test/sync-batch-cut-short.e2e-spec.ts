@@ -210,6 +210,81 @@ describe('A sync batch cut short between two MongoDB inserts (e2e)', () => {
     },
   );
 
+  itOnMongo(
+    'should screen every packet once when the sweep takes the marker while its sync is still inserting (review R7)',
+    async () => {
+      const { siteId } = await createSite(t.baseUrl, t.keys.admin);
+      const phone = await phoneAt(t.baseUrl, t.keys.admin, siteId);
+      const packets = farPunches(phone);
+      // the sync stalls past its lease after its FIRST insert: the sweep takes the marker, and
+      // finds one of its three packets stored
+      const model = mongo().connection.model('AttendanceLogDocument');
+      const create = model.create.bind(model) as (doc: unknown) => Promise<unknown>;
+      let inserts = 0;
+      let swept = 0;
+      const spy = jest.spyOn(model, 'create').mockImplementation((async (doc: unknown) => {
+        const created = await create(doc);
+        if (++inserts === 1) {
+          await markers().updateMany({}, { $set: { leased: new Date(0), until: new Date(0) } });
+          swept = await t.app.get(OfflineSyncService).screenPendingBatches();
+        }
+        return created;
+      }) as never);
+      let res;
+      try {
+        res = await syncBatch(t.baseUrl, phone.token, packets);
+      } finally {
+        spy.mockRestore();
+      }
+      expect(swept).toBe(1);
+      expect(res.status).toBe(200);
+      expect(res.body.accepted).toBe(3);
+      // the sweep screened the one it found; the two inserted after stay named for the next
+      expect(await geofenceEvents(phone)).toEqual([packets[0].payload.packetId]);
+      const [left] = await markers().find({}).toArray();
+      expect(left.keys.map((k: { p: string }) => k.p).sort()).toEqual(
+        [packets[1].payload.packetId, packets[2].payload.packetId].sort(),
+      );
+      await t.app.get(OfflineSyncService).screenPendingBatches();
+      const screened = await pollUntil(
+        () => geofenceEvents(phone),
+        (ids) => ids.length > 1,
+      );
+      expect(screened).toEqual(packets.map((p) => p.payload.packetId).sort());
+      expect(await markers().countDocuments({})).toBe(0);
+    },
+  );
+
+  itOnMongo(
+    'should drop a key its marker names but the store never got once the writer cannot insert it any more',
+    async () => {
+      const { siteId } = await createSite(t.baseUrl, t.keys.admin);
+      const phone = await phoneAt(t.baseUrl, t.keys.admin, siteId);
+      const packets = farPunches(phone);
+      await syncBatch(t.baseUrl, phone.token, [packets[0]]);
+      // a marker of a writer stalled past its lease, none of whose keys is stored yet
+      const marker = {
+        _id: 'stalled-writer' as never,
+        owner: 'gone',
+        siteIds: [siteId],
+        keys: [{ p: packets[1].payload.packetId, d: phone.deviceId }],
+        at: new Date(),
+        leased: new Date(0),
+      };
+      await markers().insertOne(marker);
+      await t.app.get(OfflineSyncService).screenPendingBatches();
+      // the writer may still insert it: named still
+      expect(await markers().countDocuments({ _id: marker._id })).toBe(1);
+      // older than any insert of its writer can land: dropped
+      await markers().updateOne(
+        { _id: marker._id },
+        { $set: { at: new Date(Date.now() - 10 * 60_000), leased: new Date(0) } },
+      );
+      await t.app.get(OfflineSyncService).screenPendingBatches();
+      expect(await markers().countDocuments({ _id: marker._id })).toBe(0);
+    },
+  );
+
   // both stores: a fresh batch listing a packet twice (what the re-send above answers alike)
   it('should answer a packet listed twice in a batch accepted once, then duplicate', async () => {
     const { siteId } = await createSite(t.baseUrl, t.keys.admin);

@@ -38,6 +38,7 @@ import {
   AttendanceMeta,
   isPacketData,
   LedgerEntryData,
+  LedgerEntryKey,
   NO_DEVICE,
   PendingLogEntry,
 } from './domain/attendance-log';
@@ -438,7 +439,14 @@ export class OfflineSyncService {
     const batches = await this.ledger.staleBatches(limit);
     for (const batch of batches) {
       try {
-        if (await this.screenPendingBatch(batch)) await this.ledger.settleBatches([batch.lease]);
+        const screened = await this.screenPendingBatch(batch);
+        if (!screened) continue;
+        // the keys screened come off the marker; one not stored yet stays named (its writer may
+        // still be inserting it: released, taken again by the next sweep) until its inserts
+        // are over, then dropped with the marker
+        await this.ledger.settleBatches([
+          batch.insertsOver ? batch.lease : { ...batch.lease, keys: screened },
+        ]);
       } catch (error) {
         this.logger.error(
           { err: error as Error, batch: batch.lease.id },
@@ -450,20 +458,25 @@ export class OfflineSyncService {
   }
 
   /**
-   * Screens a pending batch's stored packets; false when the sweep no longer holds the marker
-   * (nothing screened: its taker's).
+   * Screens a pending batch's stored packets: the keys it screened (each one stored, and the
+   * entries no device made, nothing to screen), or undefined when the sweep no longer holds the
+   * marker (nothing screened: its taker's).
    */
-  private async screenPendingBatch(batch: PendingBatch): Promise<boolean> {
-    const links = (
-      await this.ledger.linksOf(batch.keys.filter((k) => k.deviceId !== NO_DEVICE))
-    ).filter((l): l is AttendanceLog => l !== undefined && isPacketData(l.data));
+  private async screenPendingBatch(batch: PendingBatch): Promise<LedgerEntryKey[] | undefined> {
+    const deviceKeys = batch.keys.filter((k) => k.deviceId !== NO_DEVICE);
+    const found = await this.ledger.linksOf(deviceKeys);
+    const screened = [
+      ...batch.keys.filter((k) => k.deviceId === NO_DEVICE),
+      ...deviceKeys.filter((_, i) => found[i] !== undefined),
+    ];
+    const links = found.filter((l): l is AttendanceLog => l !== undefined && isPacketData(l.data));
     const byDevice = new Map<string, AttendanceLog[]>();
     for (const link of links) {
       const deviceId = (link.data as AttendanceData).deviceId;
       byDevice.set(deviceId, [...(byDevice.get(deviceId) ?? []), link]);
     }
     // fenced: right before the screen, the lease renewed (or found taken: the taker's)
-    if ((await this.ledger.holdBatches([batch.lease])).length === 0) return false;
+    if ((await this.ledger.holdBatches([batch.lease])).length === 0) return undefined;
     for (const [deviceId, deviceLinks] of byDevice) {
       const device = await this.devices.find(deviceId);
       if (!device) {
@@ -483,7 +496,7 @@ export class OfflineSyncService {
       await this.screenStored(device, observations, appendedHere, geofences);
     }
     await this.ledger.project(links);
-    return true;
+    return screened;
   }
 
   /**

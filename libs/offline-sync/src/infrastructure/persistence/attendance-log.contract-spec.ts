@@ -122,6 +122,69 @@ describeStoreContract(
       expect(await markers.countDocuments({})).toBe(0);
     });
 
+    it('should write, on MongoDB, a pending marker with the lease end a release before the owner tokens reads (until)', async () => {
+      if (driver() === 'sqlite') return; // one transaction per call: no marker
+      const before = Date.now();
+      const [first] = await sut().appendToChains([entry('T')]);
+      const mine = first.status === 'appended' ? first.batch! : undefined;
+      const markers = (store() as MongoStore).connection.db!.collection('ledger_pending_batches');
+      const marker = await markers.findOne({ _id: mine!.id as never });
+      // the older replica's takeover reads until.getTime(): a date one lease ahead
+      expect(marker?.until).toBeInstanceOf(Date);
+      expect((marker!.until as Date).getTime()).toBeGreaterThanOrEqual(before);
+      await sut().releaseBatches([mine!]);
+      const released = await markers.findOne({ _id: mine!.id as never });
+      expect((released!.until as Date).getTime()).toBe(0);
+      await sut().settleBatches((await sut().staleBatches(10)).map((b) => b.lease));
+    });
+
+    it('should judge, on MongoDB, leases by isMaster localTime on a server without hello', async () => {
+      if (driver() === 'sqlite') return; // no marker, no lease
+      const db = (store() as MongoStore).connection.db!;
+      const admin = db.admin();
+      const command = admin.command.bind(admin);
+      const asked: string[] = [];
+      const spy = jest.spyOn(db, 'admin').mockReturnValue(
+        Object.assign(Object.create(admin) as typeof admin, {
+          command: async (cmd: Record<string, unknown>) => {
+            asked.push(Object.keys(cmd)[0]);
+            if ('hello' in cmd)
+              throw Object.assign(new Error("no such command: 'hello'"), { code: 59 });
+            return command(cmd);
+          },
+        }),
+      );
+      try {
+        await sut().staleBatches(10);
+      } finally {
+        spy.mockRestore();
+      }
+      expect(asked).toEqual(['hello', 'isMaster']);
+    });
+
+    it('should release, on MongoDB, a marker it took whose keys all came back stored by another meanwhile', async () => {
+      if (driver() === 'sqlite') return; // one transaction per call: no marker
+      const packetId = randomUUID();
+      const [first] = await sut().appendToChains([entry('I', packetId)]);
+      const cutShort = first.status === 'appended' ? first.batch! : undefined;
+      // the writer failed after its insert: its marker released, the packet never screened
+      await sut().releaseBatches([cutShort!]);
+      // its re-send looks the key up before another stores it (the lookup finds none), then
+      // finds it stored at its insert: the marker it took names no key it screens
+      const lookup = jest.spyOn(sut(), 'findByKeys').mockResolvedValueOnce([undefined]);
+      try {
+        const [again] = await sut().appendToChains([entry('I', packetId)]);
+        expect(again.status).toBe('duplicate');
+        expect(again).not.toHaveProperty('pendingBatch');
+      } finally {
+        lookup.mockRestore();
+      }
+      // released at once (not held for its lease): the sweep takes it now
+      const swept = await sut().staleBatches(10);
+      expect(swept.map((b) => b.lease.id)).toContain(cutShort!.id);
+      await sut().settleBatches(swept.map((b) => b.lease));
+    });
+
     it('should drop, on MongoDB, the unique packetId index a collection made before the per-device key has', async () => {
       if (driver() === 'sqlite') return; // migration 4 (sqlite-ledger.migrations.spec.ts)
       const logs = (store() as MongoStore).connection.db!.collection('attendance_logs');

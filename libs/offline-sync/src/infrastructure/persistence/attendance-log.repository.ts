@@ -68,11 +68,17 @@ export type AppendResult =
   | { status: 'appended'; log: AttendanceLog; batch?: BatchLease; pendingBatch?: BatchLease }
   | { status: 'duplicate'; log: AttendanceLog; pendingBatch?: BatchLease };
 
-/** A pending marker whose lease ran out (`staleBatches`), taken over: its entries' keys. */
+/**
+ * A pending marker whose lease ran out (`staleBatches`), taken over: its entries' keys.
+ * `insertsOver`: its writer's inserts are over (it failed, or the marker is older than an insert
+ * can land: PENDING_BATCH_INSERTS_MS): a key it names not stored now never will be, and is
+ * dropped; until then such a key stays named (its writer may still be inserting it).
+ */
 export interface PendingBatch {
   lease: BatchLease;
   keys: LedgerEntryKey[];
   at: Date;
+  insertsOver: boolean;
 }
 
 /**
@@ -81,6 +87,13 @@ export interface PendingBatch {
  * screened by a retry or the sweep, and the holder that lost it screens none of them.
  */
 export const PENDING_BATCH_LEASE_MS = 2 * 60_000;
+
+/**
+ * How long after sending its pending marker a sync may still send an insert of the batch (by
+ * the app's monotonic clock): past it, it stops (`store_unavailable`) and its phone retries.
+ * Well under the lease, so an insert lands before anyone may drop the keys it finds unstored.
+ */
+export const PENDING_BATCH_INSERTS_MS = PENDING_BATCH_LEASE_MS / 2;
 
 /**
  * What a conditional append (`appendAtHead`) gives back: an `AppendResult`, or `head_moved`

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
-import { Injectable, OnModuleInit, Optional } from '@nestjs/common';
+import { Injectable, Logger, OnModuleInit, Optional } from '@nestjs/common';
 import type { Model, PipelineStage } from 'mongoose';
-import { jcs } from '@app/common';
+import { CommonError, jcs } from '@app/common';
 import { canonicalMongoJson, canonicalMongoTime, MongoStoreHandle } from '@app/persistence';
 import { appendWithRetry } from '@app/tlog';
 import { StoreMac } from '@app/tlog/store-mac';
@@ -25,6 +25,7 @@ import {
   BatchLease,
   confirmKey,
   KEY_COPIES_DISAGREE_TEXT,
+  PENDING_BATCH_INSERTS_MS,
   PENDING_BATCH_LEASE_MS,
   PendingBatch,
   PreviousKey,
@@ -47,6 +48,8 @@ import { PendingBatchDocument, PendingBatchSchema } from '../schemas/pending-bat
 export class MongoAttendanceLogRepository extends AttendanceLogRepository implements OnModuleInit {
   private readonly logs: Model<AttendanceLogDocument>;
   private readonly batches: Model<PendingBatchDocument>;
+  private readonly logger = new Logger(MongoAttendanceLogRepository.name);
+  private appClockLogged = false;
 
   constructor(
     store: MongoStoreHandle,
@@ -86,7 +89,11 @@ export class MongoAttendanceLogRepository extends AttendanceLogRepository implem
     const [stored, markers] = await Promise.all([this.findByKeys(keys), this.markersNaming(keys)]);
     const fresh = keys.filter((_, i) => !stored[i]);
     const pending = await this.takePending(keys, markers);
+    // the inserts' deadline, counted from before the marker is sent (its lease starts later)
+    const deadline = performance.now() + PENDING_BATCH_INSERTS_MS;
     const batch = fresh.length > 0 ? await this.markPending(entries, fresh) : undefined;
+    // every marker taken, before the loop below deletes its keys from `pending` as it goes
+    const taken = new Set<BatchLease>(pending.values());
     const results: AppendResult[] = [];
     const appended = new Set<string>();
     // per taken marker, the keys it names that this call screens (what its settle removes)
@@ -109,7 +116,7 @@ export class MongoAttendanceLogRepository extends AttendanceLogRepository implem
           );
           continue;
         }
-        const result = await this.appendOne(entries[i], undefined, !appended.has(key));
+        const result = await this.appendOne(entries[i], undefined, !appended.has(key), deadline);
         appended.add(key);
         if (result.status !== 'appended') {
           results.push(result);
@@ -124,15 +131,17 @@ export class MongoAttendanceLogRepository extends AttendanceLogRepository implem
         });
       }
     } catch (error) {
-      // what this call took or wrote is screened by a retry at once, not after the lease
-      const taken = new Set<BatchLease>(screens.keys());
-      for (const lease of pending.values()) taken.add(lease);
-      await this.releaseBatches([...(batch ? [batch] : []), ...taken]).catch(() => undefined);
+      // what this call took or wrote is screened by a retry at once, not after the lease; its
+      // own marker's inserts are over (a key it names not stored now never will be by it)
+      await Promise.all([
+        batch ? this.endBatch(batch) : undefined,
+        this.releaseBatches([...taken]),
+      ]).catch(() => undefined);
       throw error;
     }
     // a taken marker naming none of this call's screened keys (each was found appended by
     // another meanwhile) is released: the sweep screens what it names at once
-    const idle = [...new Set(pending.values())].filter((lease) => !screens.has(lease));
+    const idle = [...taken].filter((lease) => !screens.has(lease));
     if (idle.length > 0) await this.releaseBatches(idle);
     for (const [lease, screened] of screens) lease.keys = screened;
     return results;
@@ -168,6 +177,7 @@ export class MongoAttendanceLogRepository extends AttendanceLogRepository implem
           owner: lease.owner,
           siteIds: [...new Set(entries.map((e) => e.siteId))].sort(),
           keys: keys.map((k) => ({ p: k.packetId, d: k.deviceId })),
+          until: appUntil(),
         },
         $currentDate: { at: true, leased: true },
       },
@@ -203,11 +213,26 @@ export class MongoAttendanceLogRepository extends AttendanceLogRepository implem
     return named;
   }
 
-  /** The store's clock (the primary's `hello` localTime): what a lease is judged by. */
+  /**
+   * The store's clock (the primary's `hello` localTime; `isMaster` on a server before 4.4.2,
+   * which has no `hello`): what a lease is judged by. A server answering no `localTime` leaves
+   * the app's clock (logged once).
+   */
   private async storeNow(): Promise<Date> {
-    const hello = await this.batches.db.db!.admin().command({ hello: 1 });
+    const admin = this.batches.db.db!.admin();
+    const hello = await admin.command({ hello: 1 }).catch((error: unknown) => {
+      if ((error as { code?: unknown }).code !== COMMAND_NOT_FOUND) throw error;
+      return admin.command({ isMaster: 1 });
+    });
     const localTime: unknown = hello.localTime;
-    return localTime instanceof Date ? localTime : new Date();
+    if (localTime instanceof Date) return localTime;
+    if (!this.appClockLogged) {
+      this.appClockLogged = true;
+      this.logger.warn(
+        "The MongoDB server answers no localTime: pending batch leases judged by this replica's clock",
+      );
+    }
+    return new Date();
   }
 
   /**
@@ -223,54 +248,71 @@ export class MongoAttendanceLogRepository extends AttendanceLogRepository implem
         leased: marker.leased ?? null,
         until: marker.until ?? null,
       },
-      { $set: { owner }, $currentDate: { leased: true } },
+      { $set: { owner, until: appUntil() }, $currentDate: { leased: true } },
     );
     return taken.modifiedCount === 1 ? owner : undefined;
   }
 
   override async holdBatches(leases: BatchLease[]): Promise<BatchLease[]> {
-    const held: BatchLease[] = [];
-    for (const lease of uniqueLeases(leases)) {
-      const renewed = await this.batches.collection.updateOne(
-        { _id: lease.id as never, owner: lease.owner },
-        { $currentDate: { leased: true } },
-      );
-      if (renewed.matchedCount === 1) held.push(lease);
-    }
-    return held;
+    // one round trip per marker, all at once (a sync holds one, or a few taken besides)
+    const unique = uniqueLeases(leases);
+    const renewed = await Promise.all(
+      unique.map((lease) =>
+        this.batches.collection.updateOne(
+          { _id: lease.id as never, owner: lease.owner },
+          { $set: { until: appUntil() }, $currentDate: { leased: true } },
+        ),
+      ),
+    );
+    return unique.filter((_, i) => renewed[i].matchedCount === 1);
   }
 
   override async settleBatches(leases: BatchLease[]): Promise<void> {
-    for (const lease of uniqueLeases(leases)) {
-      const mine = { _id: lease.id as never, owner: lease.owner };
-      if (!lease.keys) {
-        await this.batches.collection.deleteOne(mine);
-        continue;
-      }
-      const left = await this.batches.collection.findOneAndUpdate(
-        mine,
-        {
-          $pull: { keys: { $in: lease.keys.map((k) => ({ p: k.packetId, d: k.deviceId })) } },
-        } as never,
-        { returnDocument: 'after', projection: { keys: 1 }, includeResultMetadata: false },
-      );
-      if (!left) continue;
-      if ((left.keys as unknown[]).length === 0) {
-        await this.batches.collection.deleteOne({ ...mine, keys: { $size: 0 } });
-      } else {
-        // what it names still is another's to screen (the sweep's, a retry's): at once
-        await this.releaseBatches([lease]);
-      }
+    await Promise.all(uniqueLeases(leases).map((lease) => this.settleBatch(lease)));
+  }
+
+  private async settleBatch(lease: BatchLease): Promise<void> {
+    const mine = { _id: lease.id as never, owner: lease.owner };
+    if (!lease.keys) {
+      await this.batches.collection.deleteOne(mine);
+      return;
+    }
+    const left = await this.batches.collection.findOneAndUpdate(
+      mine,
+      {
+        $pull: { keys: { $in: lease.keys.map((k) => ({ p: k.packetId, d: k.deviceId })) } },
+      } as never,
+      { returnDocument: 'after', projection: { keys: 1 }, includeResultMetadata: false },
+    );
+    if (!left) return;
+    if ((left.keys as unknown[]).length === 0) {
+      await this.batches.collection.deleteOne({ ...mine, keys: { $size: 0 } });
+    } else {
+      // what it names still is another's to screen (the sweep's, a retry's): at once
+      await this.releaseBatches([lease]);
     }
   }
 
+  /**
+   * Releases this call's own marker after a failure, marked `ended`: its inserts are over, so
+   * the sweep drops the keys it names and finds unstored without waiting for them.
+   */
+  private async endBatch(lease: BatchLease): Promise<void> {
+    await this.batches.collection.updateOne(
+      { _id: lease.id as never, owner: lease.owner },
+      { $set: { leased: new Date(0), until: new Date(0), ended: true } },
+    );
+  }
+
   override async releaseBatches(leases: BatchLease[]): Promise<void> {
-    for (const lease of uniqueLeases(leases)) {
-      await this.batches.collection.updateOne(
-        { _id: lease.id as never, owner: lease.owner },
-        { $set: { leased: new Date(0) } },
-      );
-    }
+    await Promise.all(
+      uniqueLeases(leases).map((lease) =>
+        this.batches.collection.updateOne(
+          { _id: lease.id as never, owner: lease.owner },
+          { $set: { leased: new Date(0), until: new Date(0) } },
+        ),
+      ),
+    );
   }
 
   override async staleBatches(limit: number): Promise<PendingBatch[]> {
@@ -292,6 +334,9 @@ export class MongoAttendanceLogRepository extends AttendanceLogRepository implem
       taken.push({
         lease: { id: marker._id, owner },
         at: marker.at,
+        insertsOver:
+          marker.ended === true ||
+          marker.at.getTime() <= now.getTime() - PENDING_BATCH_INSERTS_END_MS,
         keys: marker.keys.map((k) => ({ packetId: k.p, deviceId: k.d })),
       });
     }
@@ -312,12 +357,14 @@ export class MongoAttendanceLogRepository extends AttendanceLogRepository implem
     entry: PendingLogEntry,
     headSeq: undefined,
     notStored: boolean,
+    deadline: number,
   ): Promise<AppendResult>;
   private appendOne(entry: PendingLogEntry, headSeq: number): Promise<AppendAtHeadResult>;
   private appendOne(
     entry: PendingLogEntry,
     headSeq?: number,
     notStored = false,
+    deadline = Infinity,
   ): Promise<AppendAtHeadResult> {
     let lookUp = !notStored;
     return appendWithRetry(async (): Promise<AppendAtHeadResult> => {
@@ -344,6 +391,9 @@ export class MongoAttendanceLogRepository extends AttendanceLogRepository implem
         doc.mac = this.storeMac.mac('ledger-link', log.recordHash);
         doc.macKid = this.storeMac.kid;
       }
+      // no insert is sent past the deadline (its marker may be the sweep's by then, which
+      // drops the keys it finds unstored PENDING_BATCH_INSERTS_END_MS after the marker)
+      if (performance.now() > deadline) throw insertsPastDeadline();
       await this.logs.create(doc);
       return { status: 'appended', log };
     }, `chain ${entry.siteId}`);
@@ -588,6 +638,32 @@ function taggedText(doc: AttendanceLogDocument): TaggedLinkText {
     mac: doc.mac ?? null,
     kid: doc.macKid ?? null,
   };
+}
+
+/**
+ * How long after its marker (`at`, the store's clock) a writer's inserts may still land: none is
+ * sent PENDING_BATCH_INSERTS_MS after the marker was sent, and one sent by then lands well within
+ * the rest. Past it, a key the marker names that is not stored never will be by its writer.
+ */
+const PENDING_BATCH_INSERTS_END_MS = 2 * PENDING_BATCH_LEASE_MS;
+
+/** MongoDB's CommandNotFound (`hello` on a server before 4.4.2). */
+const COMMAND_NOT_FOUND = 59;
+
+/**
+ * A lease's end by this replica's clock, written beside `leased` for a replica of a release
+ * before it (2026-12-07), which judges a marker by `until` only; `leased` is what this one reads.
+ */
+function appUntil(): Date {
+  return new Date(Date.now() + PENDING_BATCH_LEASE_MS);
+}
+
+/** The error of an insert not sent: its batch's deadline passed (a stall: retried by the phone). */
+function insertsPastDeadline(): CommonError {
+  return new CommonError(
+    'store_unavailable',
+    'The database did not take the batch in time. Try again later.',
+  );
 }
 
 /** What a takeover compares and swaps of a marker: its holder and lease. */

@@ -25,8 +25,13 @@ export class PendingBatchDocument {
   @Prop({ required: true }) at!: Date;
   /** When the holder's lease began or was renewed (the store's clock; epoch: released). */
   @Prop() leased?: Date;
-  /** The lease's end by the writer's clock, on a marker written before `leased` (2026-12-07). */
+  /**
+   * The lease's end by the holder's clock: all a marker written before `leased` (2026-12-07)
+   * has; on newer ones written beside it for a replica of the release before (never read here).
+   */
   @Prop() until?: Date;
+  /** Its writer failed: its inserts are over (a key named and not stored never will be). */
+  @Prop() ended?: boolean;
 }
 export const PendingBatchSchema = SchemaFactory.createForClass(PendingBatchDocument);
 // a retry's lookup of the markers naming the packets it found stored
