@@ -9,16 +9,12 @@
 // Before it runs, the package resolutions of the build's boot (resolutions.json, next to this
 // file) or of an earlier boot are put back (resolve-cache.js, bundled into main.js by
 // scripts/bundle-api.ts): ~15% of boot CPU (docs/benchmarks.md, "boot3" and "coldboot").
-// the young generation grows once, to 2 x 4 MiB, and then keeps that size until the server
-// listens (apps/api/src/boot-heap.ts, which does this again for the other ways of starting it,
-// and sets V8's default back once listening): from here, so that reading and compiling the
-// bundle runs with it too (docs/benchmarks.md, "bootlean" and "bootgc"). A growth factor of 4
-// (one step from V8's first 1 MiB), then 1 once the new space has grown, checked on each
-// `require` (nothing else in JavaScript sees a scavenge while the bundle's modules run). Not
-// when the operator set the young generation's flags (NODE_OPTIONS, node's command line), nor
-// on a debug build of V8: the same test as boot-heap.ts's bootHeapPlan(). Checked here until
-// the bundle's modules have run; boot-heap.ts checks from its first module until listening.
-let holdYoung = false;
+// the young generation keeps its first size until the server listens (apps/api/src/boot-heap.ts,
+// which sets this again for the other ways of starting it, and sets V8's default back once
+// listening): from here, so that reading and compiling the bundle runs with it too (~4 MiB of
+// idle RSS more than from the bundle's first module; docs/benchmarks.md, "bootlean"). Not when
+// the operator set the young generation's flags (NODE_OPTIONS, node's command line), nor on a
+// debug build of V8: the same test as boot-heap.ts's bootHeapPlan(), which sets it back.
 {
   const options = [...(process.env.NODE_OPTIONS || '').split(/\s+/), ...process.execArgv];
   const sets = (flag) =>
@@ -27,21 +23,7 @@ let holdYoung = false;
     );
   const release = process.config.target_defaults?.default_configuration !== 'Debug';
   if (release && !sets('semi-space-growth-factor') && !sets('max-semi-space-size')) {
-    const v8 = require('node:v8');
-    const Module = require('node:module');
-    v8.setFlagsFromString('--semi-space-growth-factor=4');
-    holdYoung = true;
-    const require0 = Module.prototype.require;
-    Module.prototype.require = function (id) {
-      if (holdYoung) {
-        const space = v8.getHeapSpaceStatistics().find((s) => s.space_name === 'new_space');
-        if (space && space.space_size >= 8 * 1024 * 1024) {
-          holdYoung = false;
-          v8.setFlagsFromString('--semi-space-growth-factor=1');
-        }
-      }
-      return require0.call(this, id);
-    };
+    require('node:v8').setFlagsFromString('--semi-space-growth-factor=1');
   }
 }
 const { closeSync, openSync, readSync } = require('node:fs');
@@ -94,4 +76,3 @@ api.paths = Module._nodeModulePaths(__dirname);
 require.cache[file] = api;
 api._compile(parts.join(''), file);
 api.loaded = true;
-holdYoung = false;

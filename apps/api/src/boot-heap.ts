@@ -1,22 +1,14 @@
-import Module from 'node:module';
-import { getHeapSpaceStatistics, setFlagsFromString } from 'node:v8';
+import { setFlagsFromString } from 'node:v8';
 
 /**
- * The boot's young generation grows once, to 2 x 4 MiB, and then keeps that size until the
- * server listens. V8 grows the new space (`--semi-space-growth-factor`, 2) whenever a scavenge
- * finds much of it alive, and the boot (the bundle's modules, Nest's container, the migrations'
- * checks) keeps most of what it makes: by default its semi-spaces reached 16 MiB each, both
- * resident at idle (new space 32 MiB, 13 of them garbage one second after the first /health).
- * Kept at V8's first size (2 x 1 MiB, "bootlean") the idle RSS was 15-20 MiB lower, but the boot
- * ran 50-70 scavenges against bare Nest's 13. So: a growth factor of 4 from the start (one step,
- * 1 -> 4 MiB per semi-space), then 1 as soon as the new space has grown (checked on each
- * `require`, which the boot's modules call ~1,700 times; nothing else in JavaScript sees a
- * scavenge while the modules run): 15 scavenges, -4 to -6% boot CPU, +2 MiB idle RSS against
- * the first size (docs/benchmarks.md, "bootgc"). V8's new space cannot be made smaller again from
- * JavaScript (`--max-semi-space-size` and `--min-semi-space-size` are read when the heap is set
- * up, and a forced GC leaves it as it is), so the size it reaches during the boot is the one it
- * idles with. Once listening, V8's factor is set back, so the new space grows under load as it
- * always did.
+ * The boot's young generation stays at its first size. V8 doubles the new space
+ * (`--semi-space-growth-factor`, 2) whenever a scavenge finds much of it alive, and the boot
+ * (the bundle's modules, Nest's container, the migrations' checks) keeps most of what it makes:
+ * its semi-spaces reached 16 MiB each, and both were resident at idle (new space 32 MiB, 13 of
+ * them garbage one second after the first /health). With a factor of 1 until the server
+ * listens, the boot's survivors are promoted to the old space as before, the new space keeps
+ * its first size, and the idle RSS is 15-20 MiB lower (docs/benchmarks.md, "bootlean"). Once
+ * listening, V8's factor is set back, so the new space grows under load as it always did.
  *
  * Once listening, the old generation also gets room for the requests' external memory
  * (`--heap-growing-percent`, below): V8 counts the ArrayBuffers allocated since its last
@@ -29,18 +21,11 @@ import { getHeapSpaceStatistics, setFlagsFromString } from 'node:v8';
  * its last mark-compact left); V8's default reached it later, after any mark-compact under load.
  *
  * Imported first by main.ts (before the modules it loads), so that their evaluation runs with
- * it; the built main.js (scripts/support/api-main.js) does the same from its first line. An
- * operator's own setting (`--semi-space-growth-factor`, `--heap-growing-percent`, or
+ * it. An operator's own setting (`--semi-space-growth-factor`, `--heap-growing-percent`, or
  * `--max-semi-space-size`, in NODE_OPTIONS or on node's command line) is left alone; so is a
  * debug build of V8, whose checks reject a growth factor of 1.
  */
-export const BOOT_GROWTH_FACTOR = 4;
-
-/** The new space's size (both semi-spaces) at which its growth stops until listening. */
-export const BOOT_NEW_SPACE_BYTES = 8 * 1024 * 1024;
-
-/** Once the new space has grown: kept at that size. */
-export const HELD_GROWTH_FACTOR = 1;
+export const BOOT_GROWTH_FACTOR = 1;
 
 /** V8's own default (`node --v8-options`), for the requests once the server listens. */
 export const GROWTH_FACTOR = 2;
@@ -65,8 +50,6 @@ function operatorSets(options: readonly string[], flag: string): boolean {
 export interface BootHeapPlan {
   /** Flags to set now, while booting. */
   boot: string[];
-  /** Flags to set once the new space has reached BOOT_NEW_SPACE_BYTES. */
-  held: string[];
   /** Flags to set once the server listens. */
   listening: string[];
 }
@@ -84,7 +67,6 @@ export function bootHeapPlan(
     !operatorSets(options, 'max-semi-space-size');
   return {
     boot: young ? [`--semi-space-growth-factor=${BOOT_GROWTH_FACTOR}`] : [],
-    held: young ? [`--semi-space-growth-factor=${HELD_GROWTH_FACTOR}`] : [],
     listening: [
       ...(young ? [`--semi-space-growth-factor=${GROWTH_FACTOR}`] : []),
       ...(operatorSets(options, 'heap-growing-percent')
@@ -95,32 +77,13 @@ export function bootHeapPlan(
 }
 
 const plan = bootHeapPlan();
-let held = false;
+for (const flag of plan.boot) setFlagsFromString(flag);
 let done = false;
-
-/** The new space has grown (here, or already from the built main.js): keep it at that size. */
-function holdOnceGrown(): void {
-  if (held || done) return;
-  const space = getHeapSpaceStatistics().find((s) => s.space_name === 'new_space');
-  if (!space || space.space_size < BOOT_NEW_SPACE_BYTES) return;
-  held = true;
-  for (const flag of plan.held) setFlagsFromString(flag);
-}
-
-if (plan.held.length) {
-  for (const flag of plan.boot) setFlagsFromString(flag);
-  holdOnceGrown();
-  const require0 = Module.prototype.require;
-  Module.prototype.require = Object.assign(function (this: Module, id: string): unknown {
-    holdOnceGrown();
-    return require0.call(this, id);
-  }, require0);
-}
 
 /** The boot is over: the new space grows as V8 grows it by default, the old one has room. */
 export function bootHeapDone(): void {
-  done = true;
   for (const flag of plan.listening) setFlagsFromString(flag);
+  done = true;
 }
 
 /** Whether bootHeapDone() has run (for the spec that main.ts calls it). */
