@@ -52,7 +52,11 @@ const PAYROLL_UNAVAILABLE =
   'payroll_close_tampered: a close of a period the read overlaps was changed outside the ' +
   'server (its recorded totals cannot be trusted); payroll_close_chain_broken: a close of the ' +
   'site was deleted, reordered or changed outside the server (a deleted one would read as an ' +
-  'open period); worker_tampered: a worker the payroll names was changed outside the server ' +
+  "open period), the site's payroll-closes log sealed more closes than are stored (every close " +
+  'deleted with its head, a head put back from an older copy), or a close of an earlier ' +
+  'release fails its tag and is not re-linked (recovery: restore the closes with the ' +
+  "transparency log's checkpoint rows, a full-store restore); worker_tampered: a worker the " +
+  'payroll names was changed outside the server ' +
   '(its name or phone, where its pay goes)';
 
 @ApiTags('timesheets')
