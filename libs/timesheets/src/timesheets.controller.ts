@@ -332,7 +332,8 @@ export class TimesheetsController {
       'is put back as sealed); ' +
       "site_tampered: the site's stored record (its time zone or geofence) was changed outside the server (SiteSeal): nothing is read, paid or corrected until an operator restores it; " +
       "payroll_close_chain_broken (a thekedar's correction: a close of the site was deleted, " +
-      'reordered or changed outside the server, so whether the day is paid cannot be known); ' +
+      "reordered or changed outside the server, or the site's payroll-closes log sealed more " +
+      'closes than are stored, so whether the day is paid cannot be known); ' +
       "ledger_unauthenticated_entry (the site's ledger holds a row the server did not write, or " +
       'one whose key copy was changed: nothing appended)',
   })
