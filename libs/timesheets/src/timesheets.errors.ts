@@ -71,7 +71,7 @@ export const TIMESHEETS_ERRORS = {
     payroll_close_tampered:
       'a payroll close of the period does not verify under the server\'s store-MAC tag (changed outside the server): the totals it recorded cannot be trusted, so the payroll of a period it overlaps is refused until an operator restores the row from a backup (listings show it with `integrity: "tampered"`)',
     payroll_close_chain_broken:
-      'the site\'s closes do not form the chain the server wrote (each close names the one recorded before it, and a tagged head names the latest): a close was deleted, reordered or changed in the database outside the server (a deleted close would read as an open period, paid again): the site\'s payroll reads and CSV, closes and thekedar corrections are refused until an operator restores the closes from a backup (its listing says `chain: "broken"`; the server logs what breaks it)',
+      "the site's closes do not form the chain the server wrote (each close names the one recorded before it, and a tagged head names the latest): a close was deleted, reordered or changed in the database outside the server (a deleted close would read as an open period, paid again): the site's payroll reads and CSV, closes and thekedar corrections are refused until an operator restores the closes from a backup (when the transparency log signed more closes of the site than are stored, restore the whole store: the closes with the log's checkpoints and nodes of the site, from the same backup) (its listing says `chain: \"broken\"`; the server logs what breaks it)",
     payroll_close_raced:
       'another server recorded a close of the site at the same moment (MongoDB: the chain of closes moved under this one): nothing was recorded; send the close again',
   },
