@@ -123,6 +123,20 @@ function runBackupWith(env: Record<string, string>, ...args: string[]) {
       const cp = readCheckpointNote(done.sync.checkpoints[0].note);
       lastCheckpoint = { size: cp.size, root: cp.root };
     }
+    // two payroll periods closed: the site's closes log (sealed, two witness lines) is checked
+    // as the ledgers and the vault audit are
+    for (const day of ['01', '02']) {
+      const closed = await http(
+        live.baseUrl,
+        'POST',
+        `/api/v5/sites/${phone.siteId}/payroll/closes`,
+        {
+          key: live.keys.admin,
+          body: { from: `2020-01-${day}`, to: `2020-01-${day}` },
+        },
+      );
+      expect(closed.status).toBe(201);
+    }
     const load = (async () => {
       while (!stop) {
         const done = await loadRound();
@@ -178,7 +192,7 @@ function runBackupWith(env: Record<string, string>, ...args: string[]) {
     expect(noDir.stderr).toContain('the backup directory is missing');
     expect(checked.stdout).toMatch(
       new RegExp(
-        `^backup ${to}: OK \\(${manifest.blobs.count + 3} files, \\d+ bytes, as the manifest says; the database intact; 2 logs of \\d+ entries verified against their latest checkpoints; ${manifest.witness.lines} witness lines agree with them; its store-MAC keys not compared: no STORE_MAC_KEY in the environment or DATA_DIR/secrets.json\\)\\n$`,
+        `^backup ${to}: OK \\(${manifest.blobs.count + 3} files, \\d+ bytes, as the manifest says; the database intact; 3 logs of \\d+ entries verified against their latest checkpoints; ${manifest.witness.lines} witness lines agree with them; its store-MAC keys not compared: no STORE_MAC_KEY in the environment or DATA_DIR/secrets.json\\)\\n$`,
       ),
     );
     cpSync(to, pristine, { recursive: true });
@@ -198,6 +212,10 @@ function runBackupWith(env: Record<string, string>, ...args: string[]) {
     expect(audit.status).toBe(200);
     expect(audit.body).toMatchObject({ ok: true });
     expect(audit.body.witnessedCheckpoints).toBeGreaterThan(0);
+    const closes = await http(b.baseUrl, 'GET', `/api/v5/sites/${phone.siteId}/payroll/closes`, {
+      key: b.keys.auditor,
+    });
+    expect([closes.body.chain, closes.body.closes.length]).toEqual(['verified', 2]);
     // the copied log extends what the server had signed before the backup
     const latest = await http(b.baseUrl, 'GET', `/api/v5/ledger/${phone.siteId}/checkpoint`, {
       key: b.keys.auditor,
@@ -369,7 +387,18 @@ function runBackupWith(env: Record<string, string>, ...args: string[]) {
     const listless = damaged('listless');
     reseal(listless, (w) => (w.missingBlobs = { fileId: 'x' }));
 
-    const [t, f, mi, e, c, l, b, k, a, u, ln, ml, kc] = await Promise.all([
+    // the first payroll close's totals changed, the manifest made to agree: the second close
+    // names another digest before it (the closes log of the site checked as a ledger is)
+    const closes = damaged('closes');
+    const reclose = new Database(join(closes, 'mdai.sqlite'));
+    try {
+      reclose.prepare("UPDATE payroll_closes SET closed_by = 'someone else' WHERE seq = 1").run();
+    } finally {
+      reclose.close();
+    }
+    resealDatabase(closes);
+
+    const [t, f, mi, e, c, l, b, k, a, u, ln, ml, kc, pc] = await Promise.all([
       ...[truncated, flipped, missing, edited, cut, ledger, beyond].map((dir) => checkBackup(dir)),
       // the checkpoints against a key given (not the manifest's): another key signed them
       checkBackup(pristine, '--key', Buffer.alloc(32, 7).toString('base64')),
@@ -378,6 +407,7 @@ function runBackupWith(env: Record<string, string>, ...args: string[]) {
       checkBackup(linked),
       checkBackup(listless),
       checkBackup(keyCopy),
+      checkBackup(closes),
     ]);
     const problems = (r: { stderr: string }) => r.stderr.trimEnd().split('\n');
     expect([t.code, problems(t)]).toEqual([
@@ -417,6 +447,20 @@ function runBackupWith(env: Record<string, string>, ...args: string[]) {
         /^problem: "mdai\.local\/ledger\/[^"]+": verify:log FAIL chain broken at seq 2 \(record_hash_mismatch\)$/,
       ),
     );
+    expect([pc.code, problems(pc)]).toEqual([
+      1,
+      [
+        expect.stringMatching(
+          /^problem: "mdai\.local\/payroll-closes\/[^"]+": verify:log FAIL chain broken at seq 2 \(prev_hash_mismatch\)$/,
+        ),
+        expect.stringMatching(
+          /^problem: witness file line \d+: "mdai\.local\/payroll-closes\/[^"]+" size 1: its root is not the copied log's$/,
+        ),
+        expect.stringMatching(
+          /^problem: witness file line \d+: "mdai\.local\/payroll-closes\/[^"]+" size 2 is beyond the copied log's 1 entries \(tail_cut\)$/,
+        ),
+      ],
+    ]);
     // the copied log may hold entries beyond the last witness line (rows signed after the
     // witness was copied): the line is beyond however many it holds
     expect(b.code).toBe(1);

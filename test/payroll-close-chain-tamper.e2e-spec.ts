@@ -7,9 +7,20 @@ import {
   PayrollClose,
   PayrollCloseRepository,
 } from '@app/timesheets/payroll-close/payroll-close.repository';
-import { StoreMac } from '@app/tlog';
+import { StoreMac, TransparencyLogService } from '@app/tlog';
+import { UnsealedTailSweep } from '../apps/api/src/unsealed-tail-sweep';
 import { editStore } from './support/tamper';
-import { e2eDriver, http, startTestApp, TestApp } from './support/test-app';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import {
+  dropMongoDatabaseOf,
+  e2eDriver,
+  http,
+  MONGODB_URI,
+  startTestApp,
+  storeEnv,
+  TestApp,
+} from './support/test-app';
 import { createSite, crewPhone, signedBy, thekedarWithDevice } from './support/timesheet-client';
 
 /**
@@ -857,3 +868,60 @@ function withoutTag(c: PayrollClose): Omit<PayrollClose, 'tag'> {
   const { tag: _tag, ...unsigned } = c;
   return unsigned;
 }
+
+/**
+ * Closes the transparency log has not signed (closed under an earlier release, which sealed
+ * none; a seal that failed, its retry in the memory of a process gone): the unsealed-tail sweep
+ * seals them, at boot and every TLOG_UNSEALED_SWEEP_MS, not the site's next close.
+ */
+describe('payroll closes not sealed yet (e2e)', () => {
+  it('should be sealed by the unsealed-tail sweep of the next server', async () => {
+    const a = await startTestApp();
+    const dataDir = a.dataDir;
+    let b: TestApp | undefined;
+    try {
+      const { siteId } = await createSite(a.baseUrl, a.keys.admin, 'Asia/Kolkata');
+      for (const day of ['01', '02']) {
+        const res = await http(a.baseUrl, 'POST', `/api/v5/sites/${siteId}/payroll/closes`, {
+          key: a.keys.admin,
+          body: { from: `2020-01-${day}`, to: `2020-01-${day}` },
+        });
+        expect(res.status).toBe(201);
+      }
+      const origin = a.app.get(PayrollCloseService).originOf(siteId);
+      expect((await a.app.get(TransparencyLogService).latest(origin))?.size).toBe(2);
+      // as an earlier release (no seal of closes) or a failed seal left it: no checkpoint
+      await editStore(
+        a,
+        (db) =>
+          db
+            .prepare(
+              'DELETE FROM tlog_checkpoints WHERE log_id = (SELECT id FROM tlog_logs WHERE origin = ?)',
+            )
+            .run(origin),
+        (c) => c.db!.collection('tlog_checkpoints').deleteMany({ origin }),
+      );
+      await a.close({ keepData: true });
+      // nor a witness line of them (a start-up would put witnessed checkpoints back)
+      const witness = join(dataDir, 'tlog-witness.ndjson');
+      writeFileSync(
+        witness,
+        readFileSync(witness, 'utf8')
+          .split('\n')
+          .filter((line) => !line.includes(`"${origin}"`))
+          .join('\n'),
+      );
+      b = await startTestApp({ DATA_DIR: dataDir, ...storeEnv(dataDir) });
+      await b.app.get(UnsealedTailSweep).sweep();
+      expect((await b.app.get(TransparencyLogService).latest(origin))?.size).toBe(2);
+      const listedNow = await http(b.baseUrl, 'GET', `/api/v5/sites/${siteId}/payroll/closes`, {
+        key: b.keys.auditor,
+      });
+      expect(listedNow.body.chain).toBe('verified');
+    } finally {
+      await b?.close({ keepData: true });
+      if (MONGODB_URI) await dropMongoDatabaseOf(dataDir);
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  }, 60_000);
+});

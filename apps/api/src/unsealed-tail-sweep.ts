@@ -8,6 +8,7 @@ import {
 import { ModuleRef } from '@nestjs/core';
 import { LedgerService, OfflineSyncService } from '@app/offline-sync';
 import { TLOG_UNSEALED_SWEEP_MS, tlogConfig, TlogSettings } from '@app/tlog';
+import { PayrollCloseService } from '@app/timesheets';
 import { VaultAuditService } from '@app/vault';
 
 /**
@@ -24,7 +25,10 @@ import { VaultAuditService } from '@app/vault';
  * checkpoint (the store keeps one per size), as two appenders' do. The same sweep screens the
  * pending sync batches of MongoDB whose lease ran out (`OfflineSyncService.screenPendingBatches`:
  * a sync cut short between two inserts, its phone not sending them again); each marker is taken
- * by one replica (its lease), so replicas do not screen one twice.
+ * by one replica (its lease), so replicas do not screen one twice. And each site's payroll
+ * closes whose head names more closes than the log's latest signed checkpoint of them
+ * (`PayrollCloseService.sealUnsealedCloses`: closed under an earlier release, linked at boot, a
+ * failed seal, a stop between a close and its seal) are sealed when their chain checks.
  */
 @Injectable()
 export class UnsealedTailSweep implements OnApplicationBootstrap, BeforeApplicationShutdown {
@@ -79,6 +83,11 @@ export class UnsealedTailSweep implements OnApplicationBootstrap, BeforeApplicat
         { err: error },
         'The vault audit log could not be read for unsealed records',
       );
+    }
+    try {
+      found += await this.modules.get(PayrollCloseService, { strict: false }).sealUnsealedCloses();
+    } catch (error) {
+      this.logger.error({ err: error }, 'The payroll closes could not be read for unsealed closes');
     }
     return found;
   }

@@ -214,6 +214,24 @@ describe('TransparencyLogService sealing a backlog (SQLite file)', () => {
     expect(metric.values.find((v) => v.value === 1)?.labels).toEqual({ log: 'ledger' });
   });
 
+  it('should show every kind of log under each alarm counter at 0 from the start (an increase() alert sees its first event)', async () => {
+    for (const name of [
+      'mdai_tlog_inconsistency_total',
+      'mdai_tlog_checkpoint_unverified_total',
+      'mdai_tlog_nodes_mismatch_total',
+    ]) {
+      const metric = await metrics.getSingleMetric(name)!.get();
+      expect([name, metric.values.map((v) => [v.labels.log, v.value]).sort()]).toEqual([
+        name,
+        [
+          ['ledger', 0],
+          ['payroll-closes', 0],
+          ['vault-audit', 0],
+        ],
+      ]);
+    }
+  });
+
   it('should serialize a batch behind a backlog seal, and complete a backlog seal that failed mid-way', async () => {
     let failAt: number | undefined = 20_000;
     const source: LeafSource = async (from, to) => {

@@ -202,6 +202,7 @@ export class TransparencyLogService implements OnModuleDestroy {
     });
     this.alarms.inc({ log: 'ledger' }, 0);
     this.alarms.inc({ log: 'vault-audit' }, 0);
+    this.alarms.inc({ log: 'payroll-closes' }, 0);
     this.forgedRows = new Counter({
       name: 'mdai_tlog_checkpoint_unverified_total',
       help: 'Latest stored checkpoints whose signed note does not verify (written outside the server; an alarm): not trusted',
@@ -210,6 +211,7 @@ export class TransparencyLogService implements OnModuleDestroy {
     });
     this.forgedRows.inc({ log: 'ledger' }, 0);
     this.forgedRows.inc({ log: 'vault-audit' }, 0);
+    this.forgedRows.inc({ log: 'payroll-closes' }, 0);
     this.rewrittenNodes = new Counter({
       name: 'mdai_tlog_nodes_mismatch_total',
       help: 'Stored Merkle nodes found not to give the root of the last checkpoint of their log (rewritten outside the server; an alarm): rebuilt from the entries when those give it, else the log is not sealed until they are put back',
@@ -218,6 +220,7 @@ export class TransparencyLogService implements OnModuleDestroy {
     });
     this.rewrittenNodes.inc({ log: 'ledger' }, 0);
     this.rewrittenNodes.inc({ log: 'vault-audit' }, 0);
+    this.rewrittenNodes.inc({ log: 'payroll-closes' }, 0);
     const count = () => this.unsealedLogs().length;
     this.unsealed = new Gauge({
       name: 'mdai_tlog_unsealed_logs',
@@ -1051,7 +1054,10 @@ export class TransparencyLogService implements OnModuleDestroy {
   }
 }
 
-/** The metric label of a log: `ledger` or `vault-audit`. */
+/**
+ * The metric label of a log: `ledger`, `vault-audit` or `payroll-closes` (each pre-set to 0,
+ * so an `increase()` alert sees a log's first event).
+ */
 function logLabel(origin: string): string {
   return origin.split('/').slice(1, 2).join('') || origin;
 }

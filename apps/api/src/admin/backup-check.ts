@@ -19,12 +19,15 @@
  * but its manifest names vault files without their blob or unsealed logs (the backup exited 2).
  */
 import Database from 'better-sqlite3';
+import { createHash } from 'node:crypto';
 import { createReadStream, existsSync } from 'node:fs';
 import { lstat, readdir, readFile, rm, stat } from 'node:fs/promises';
 import { isAbsolute, join, normalize, resolve, sep } from 'node:path';
 import { createInterface } from 'node:readline';
 import { ConfigError, readStored, SECRETS_FILE } from '@app/common';
-import { type ChainLink, noteSignedBy, parseNote } from '@app/tlog';
+import { type ChainLink, GENESIS_HASH, noteSignedBy, parseNote } from '@app/tlog';
+import { parseWorkers } from '@app/timesheets/payroll-close/payroll-close.repository';
+import { closeTagData } from '@app/timesheets/payroll-close/payroll-close.service';
 import { auditRecordHash, VaultAuditEntry } from '@app/vault/domain/vault-audit-record';
 import { KEY_COPIES_DISAGREE_TEXT } from '@app/offline-sync/infrastructure/persistence/attendance-log.repository';
 import { KEY_COPIES_AGREE } from '@app/offline-sync/infrastructure/persistence/sqlite/sqlite-ledger.migrations';
@@ -64,6 +67,27 @@ const VAULT_AUDIT: LogKind<AuditLink> = {
   chainOf: () => 'vault-audit',
   originSuffix: () => '/vault-audit',
   named: () => 'the vault audit',
+};
+
+/** A linked payroll close of the copy as a link: its digest, the one before's as prevHash. */
+interface CloseLink extends ChainLink {
+  siteId: string;
+  /** What the close's digest is taken over (its tag's data). */
+  data: string;
+}
+
+/** The hex SHA-256 of a close's tag data: its digest, and its leaf's record hash. */
+const closeDigestHex = (data: string) => createHash('sha256').update(data).digest('hex');
+
+/**
+ * A site's payroll closes (`<TLOG_ORIGIN>/payroll-closes/<siteId>`): leaf n is close n's
+ * digest, each close names the one before's digest (`prev`, base64url; '' for the first).
+ */
+const PAYROLL_CLOSES: LogKind<CloseLink> = {
+  recordHash: (l) => closeDigestHex(l.data),
+  chainOf: (l) => l.siteId,
+  originSuffix: (siteId) => `/payroll-closes/${siteId}`,
+  named: (siteId) => `the payroll closes of ${siteId === undefined ? 'no site' : q(siteId)}`,
 };
 
 interface CheckOptions {
@@ -494,8 +518,9 @@ async function checkLogs(
     const row = latestOf.get(log.id);
     const lines = witnessOf.get(log.origin) ?? [];
     const site = /\/ledger\/([^/]+)$/.exec(log.origin)?.[1];
+    const closesOf = /\/payroll-closes\/([^/]+)$/.exec(log.origin)?.[1];
     const isAudit = log.origin.endsWith('/vault-audit');
-    if (!row || (!site && !isAudit)) {
+    if (!row || (!site && !closesOf && !isAudit)) {
       if (lines.length > 0)
         problem(
           'witness of no checkpoint',
@@ -514,7 +539,15 @@ async function checkLogs(
             keysFor,
             sizes,
           )
-        : await checkLogAgainstCheckpoint(VAULT_AUDIT, auditLinks(db), row.note, keysFor, sizes);
+        : closesOf
+          ? await checkLogAgainstCheckpoint(
+              PAYROLL_CLOSES,
+              closeLinks(db, closesOf),
+              row.note,
+              keysFor,
+              sizes,
+            )
+          : await checkLogAgainstCheckpoint(VAULT_AUDIT, auditLinks(db), row.note, keysFor, sizes);
     } catch (error) {
       problem('log', `${q(log.origin)}: ${oneLine((error as Error).message)}`);
       continue;
@@ -527,6 +560,9 @@ async function checkLogs(
       suffix !== undefined &&
       current.get(suffix)?.id === log.id &&
       checked.length > size &&
+      // closes recorded past their seal (a seal failed, the server down before it): not
+      // counted in the manifest's unsealed; the server seals them (its unsealed-tail sweep)
+      !closesOf &&
       !namedUnsealed(manifest, suffix)
     )
       problem(
@@ -593,10 +629,13 @@ function unsignedWhy(
     : " (nor the manifest's logKeys): a checkpoint no key of the server signed";
 }
 
-/** A log's origin without its TLOG_ORIGIN: `/ledger/<siteId>` or `/vault-audit`. */
+/**
+ * A log's origin without its TLOG_ORIGIN: `/ledger/<siteId>`, `/payroll-closes/<siteId>` or
+ * `/vault-audit`.
+ */
 function suffixOf(origin: string): string | undefined {
-  const site = /\/ledger\/([^/]+)$/.exec(origin)?.[1];
-  if (site) return `/ledger/${site}`;
+  const site = /\/(ledger|payroll-closes)\/([^/]+)$/.exec(origin);
+  if (site) return `/${site[1]}/${site[2]}`;
   return origin.endsWith('/vault-audit') ? '/vault-audit' : undefined;
 }
 
@@ -638,6 +677,51 @@ async function* ledgerLinks(db: Database.Database, siteId: string): AsyncGenerat
       data: JSON.parse(r.data) as unknown,
       meta: JSON.parse(r.meta) as unknown,
     };
+}
+
+/**
+ * A site's linked payroll closes in the copy, in seq order (closes of an earlier release, not
+ * linked yet, seq NULL, are in no log). Read as the server reads a close (its totals parsed).
+ */
+async function* closeLinks(db: Database.Database, siteId: string): AsyncGenerator<CloseLink> {
+  if (!has(db, 'payroll_closes')) return;
+  const rows = db
+    .prepare('SELECT * FROM payroll_closes WHERE site_id = ? AND seq IS NOT NULL ORDER BY seq')
+    .iterate(siteId) as IterableIterator<{
+    site_id: string;
+    from_day: string;
+    to_day: string;
+    closed_at: number;
+    closed_by: string;
+    workers: string;
+    seq: number;
+    prev: string | null;
+  }>;
+  for (const r of rows) {
+    let data: string;
+    try {
+      data = closeTagData({
+        siteId: r.site_id,
+        from: r.from_day,
+        to: r.to_day,
+        at: r.closed_at,
+        by: r.closed_by,
+        workers: parseWorkers(r.workers),
+        seq: r.seq,
+        prev: r.prev ?? '',
+      });
+    } catch {
+      // totals that do not parse: a close whose digest is no one's (the chain breaks here)
+      data = `unreadable close ${r.seq}`;
+    }
+    yield {
+      siteId: r.site_id,
+      seq: r.seq,
+      prevHash: r.prev ? Buffer.from(r.prev, 'base64url').toString('hex') : GENESIS_HASH,
+      recordHash: closeDigestHex(data),
+      data,
+    };
+  }
 }
 
 /** The vault audit of the copy, in seq order. */

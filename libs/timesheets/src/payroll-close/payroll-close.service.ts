@@ -146,6 +146,8 @@ interface Sighting {
 export class PayrollCloseService implements OnModuleInit {
   private readonly logger = new Logger(PayrollCloseService.name);
   private readonly sightings = new Sightings();
+  /** Sites found broken by the sweep, by head (`siteId|digest`): alarmed once, not sealed. */
+  private readonly brokenSeen = new Set<string>();
   private readonly originPrefix: string;
 
   constructor(
@@ -330,7 +332,8 @@ export class PayrollCloseService implements OnModuleInit {
         // left: its reads answer payroll_close_chain_broken; the server still starts
         try {
           if (await this.repo.link(siteId, this.linkLegacy)) {
-            await this.sealLinked(siteId);
+            // sealed by the unsealed-tail sweep, in the background once the server listens (a
+            // seal's first witness read is no boot cost, per site)
             this.logger.log({ siteId }, 'Payroll closes of an earlier release linked');
           }
         } catch (error) {
@@ -704,6 +707,39 @@ export class PayrollCloseService implements OnModuleInit {
         head.seq === tip.seq - 1 &&
         this.tipAge(tip) < UNCONFIRMED_TIP_MS)
     );
+  }
+
+  /**
+   * The unsealed-tail sweep's pass over payroll closes: each site whose head names more closes
+   * than the transparency log's latest signed checkpoint of them counts (closed under an
+   * earlier release, linked at boot, a seal that failed, a server stopped between a close and
+   * its seal) is sealed up to its head once its chain checks as a close's does (a broken one is
+   * alarmed once per head, not sealed). Returns how many sites were found behind their log.
+   */
+  async sealUnsealedCloses(): Promise<number> {
+    let found = 0;
+    for (let after = ''; ;) {
+      const ids = await this.repo.retagHeadIds(after, 500);
+      if (ids.length === 0) return found;
+      for (const siteId of ids) {
+        const { head } = await this.repo.chainPlaces(siteId);
+        const sealed = (await this.tlog.latest(this.originOf(siteId)))?.size ?? 0;
+        if (!head || head.seq <= sealed) continue;
+        found++;
+        const seen = `${siteId}|${head.digest}`;
+        if (this.brokenSeen.has(seen)) continue;
+        try {
+          await this.refuseBrokenChain(siteId);
+        } catch (error) {
+          // alarmed by the check; not sealed (the log would vouch for the broken chain)
+          if (error instanceof TimesheetsError && error.code === 'payroll_close_chain_broken')
+            this.brokenSeen.add(seen);
+          continue;
+        }
+        await this.sealCloses(siteId, head.seq);
+      }
+      after = ids[ids.length - 1];
+    }
   }
 
   /** The closes a link gave places sealed, up to the head it wrote. */
