@@ -2,7 +2,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { bootHeapPlan } from '../apps/api/src/boot-heap';
+import { bootHeapPlan, releaseV8 } from '../apps/api/src/boot-heap';
 import { freePort } from './support/free-port';
 
 const ROOT = join(__dirname, '..');
@@ -21,8 +21,18 @@ const newSpaceMiB = () =>
   require('node:v8').getHeapSpaceStatistics().find((s) => s.space_name === 'new_space').space_size / 1048576;
 `;
 
-function run(args: string[], cwd: string, tmp: string): Record<string, number> {
-  const env: NodeJS.ProcessEnv = { ...process.env, MDAI_RESOLVE_CACHE: 'off', TMPDIR: tmp };
+function run(
+  args: string[],
+  cwd: string,
+  tmp: string,
+  more: NodeJS.ProcessEnv = {},
+): Record<string, number> {
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    MDAI_RESOLVE_CACHE: 'off',
+    TMPDIR: tmp,
+    ...more,
+  };
   const child = spawnSync(process.execPath, args, { cwd, env, encoding: 'utf8', timeout: 60_000 });
   expect(child.stderr).toBe('');
   return Object.fromEntries(
@@ -69,6 +79,37 @@ process.stdout.write('listening ' + newSpaceMiB() + '\\n');
     );
     const sizes = run([join(dir, 'main.js')], dir, dir);
     expect(sizes.booting).toBeLessThanOrEqual(4);
+    // the operator's own young generation, in spellings V8 and Node accept: left to grow
+    const own = [
+      run(['-semi_space-growth-factor=2', join(dir, 'main.js')], dir, dir),
+      run([join(dir, 'main.js')], dir, dir, { NODE_OPTIONS: '"--max-semi-space-size=16"' }),
+    ];
+    for (const sizes of own) expect(sizes.booting).toBeGreaterThan(4);
+  });
+
+  it("V8 applies what bootHeapDone() sets: the old generation's limit is 3x its live heap", () => {
+    const script = join(dir, 'boot-heap-gc.ts');
+    writeFileSync(
+      script,
+      `import { bootHeapDone } from '${join(ROOT, 'apps/api/src/boot-heap')}';
+bootHeapDone();
+(globalThis as unknown as { gc: () => void }).gc();
+`,
+    );
+    const child = spawnSync(
+      process.execPath,
+      ['--expose-gc', '--trace-gc-verbose', '-r', '@swc-node/register', script],
+      { cwd: ROOT, env: { ...process.env, TMPDIR: dir }, encoding: 'utf8', timeout: 60_000 },
+    );
+    expect(child.status).toBe(0);
+    // e.g. "[HeapController] Limit: old size: 15207 KB, new limit: 61728 KB (3.0)"; the last one
+    // is the gc() after bootHeapDone() (V8's default factor here is 4.0 for a small heap)
+    const factors = [
+      ...child.stdout.matchAll(
+        /\[HeapController\] Limit: old size: \d+ KB, new limit: \d+ KB \(([\d.]+)\)/g,
+      ),
+    ].map(([, factor]) => factor);
+    expect(factors.at(-1)).toBe('3.0');
   });
 });
 
@@ -76,8 +117,8 @@ process.stdout.write('listening ' + newSpaceMiB() + '\\n');
  * What boot-heap.ts sets and when (docs/benchmarks.md, "heapfix"): once listening, the old
  * generation gets 3x its live heap of room (`--heap-growing-percent=200`), or V8 counts a 16 MiB
  * vault request's Buffers against a limit ~8 MiB above the live heap and runs a full mark-compact
- * per request; an operator's own flags (NODE_OPTIONS, node's command line) are left alone, and a
- * debug V8 (whose checks reject a growth factor of 1) keeps its young generation's default.
+ * per request; an operator's own flags (node's command line; NODE_OPTIONS for the one Node allows
+ * there) are left alone, and a debug V8 (whose checks reject a growth factor of 1) keeps its young generation's default.
  */
 describe('boot heap: the flags set, and by whom (e2e)', () => {
   it('by default: the young generation kept while booting, the old one given room once listening', () => {
@@ -87,17 +128,36 @@ describe('boot heap: the flags set, and by whom (e2e)', () => {
     });
   });
 
-  it("leaves the operator's own flags alone, from NODE_OPTIONS or node's command line", () => {
+  it("leaves the operator's own flags alone, in any spelling V8 accepts", () => {
     const own = { boot: [], listening: ['--heap-growing-percent=200'] };
-    expect(bootHeapPlan({ NODE_OPTIONS: '--semi-space-growth-factor=4' }, [], true)).toEqual(own);
-    expect(bootHeapPlan({}, ['--semi_space_growth_factor=3'], true)).toEqual(own);
-    expect(bootHeapPlan({}, ['--max-semi-space-size=8'], true)).toEqual(own);
-    expect(
-      bootHeapPlan({ NODE_OPTIONS: '--enable-source-maps --heap-growing-percent=50' }, [], true),
-    ).toEqual({
-      boot: ['--semi-space-growth-factor=1'],
-      listening: ['--semi-space-growth-factor=2'],
-    });
+    // Node refuses --semi-space-growth-factor and --heap-growing-percent in NODE_OPTIONS: only
+    // node's command line; --max-semi-space-size also in NODE_OPTIONS, quoted or not
+    for (const option of [
+      '--semi-space-growth-factor=4',
+      '--semi_space_growth_factor=3',
+      '-semi-space-growth-factor=3',
+      '--semi_space-growth_factor=3',
+      '--max-semi-space-size=8',
+      '-max_semi_space_size=8',
+    ]) {
+      expect(bootHeapPlan({}, [option], true)).toEqual(own);
+    }
+    for (const nodeOptions of ['--max-semi-space-size=8', '"--max-semi-space-size=8"']) {
+      expect(
+        bootHeapPlan({ NODE_OPTIONS: `--enable-source-maps ${nodeOptions}` }, [], true),
+      ).toEqual(own);
+    }
+    for (const option of [
+      '--heap-growing-percent=50',
+      '-heap-growing-percent=50',
+      '--heap_growing-percent=50',
+      '--heap-growing_percent=50',
+    ]) {
+      expect(bootHeapPlan({}, ['--enable-source-maps', option], true)).toEqual({
+        boot: ['--semi-space-growth-factor=1'],
+        listening: ['--semi-space-growth-factor=2'],
+      });
+    }
   });
 
   it("a debug build of V8 keeps the young generation's default (its checks reject 1)", () => {
@@ -105,6 +165,26 @@ describe('boot heap: the flags set, and by whom (e2e)', () => {
       boot: [],
       listening: ['--heap-growing-percent=200'],
     });
+  });
+
+  it('a debug V8: a Debug build, or a release one with DCHECKs on', () => {
+    const release = { default_configuration: 'Release' };
+    expect(releaseV8({ target_defaults: release, variables: {} } as never)).toBe(true);
+    expect(
+      releaseV8({
+        target_defaults: release,
+        variables: { dcheck_always_on: 0, is_debug: 0 },
+      } as never),
+    ).toBe(true);
+    expect(
+      releaseV8({ target_defaults: { default_configuration: 'Debug' }, variables: {} } as never),
+    ).toBe(false);
+    expect(
+      releaseV8({ target_defaults: release, variables: { dcheck_always_on: 1 } } as never),
+    ).toBe(false);
+    expect(releaseV8({ target_defaults: release, variables: { is_debug: 1 } } as never)).toBe(
+      false,
+    );
   });
 
   it('main.ts calls bootHeapDone() once the server listens', async () => {

@@ -13,15 +13,24 @@
 // which sets this again for the other ways of starting it, and sets V8's default back once
 // listening): from here, so that reading and compiling the bundle runs with it too (~4 MiB of
 // idle RSS more than from the bundle's first module; docs/benchmarks.md, "bootlean"). Not when
-// the operator set the young generation's flags (NODE_OPTIONS, node's command line), nor on a
-// debug build of V8: the same test as boot-heap.ts's bootHeapPlan(), which sets it back.
+// the operator set the young generation's flags (`--semi-space-growth-factor` on node's command
+// line, as Node refuses it in NODE_OPTIONS; `--max-semi-space-size` there or in NODE_OPTIONS; in
+// any spelling V8 accepts: one dash or two, `_` or `-`), nor on a debug build of V8 or a release
+// one with DCHECKs on: the same test as boot-heap.ts's bootHeapPlan(), which sets it back. A value
+// set by a `-r` preload with v8.setFlagsFromString cannot be seen and is overwritten.
 {
-  const options = [...(process.env.NODE_OPTIONS || '').split(/\s+/), ...process.execArgv];
-  const sets = (flag) =>
-    [flag, flag.replace(/-/g, '_')].some((name) =>
-      options.some((o) => o === `--${name}` || o.startsWith(`--${name}=`)),
-    );
-  const release = process.config.target_defaults?.default_configuration !== 'Debug';
+  const options = [
+    ...(process.env.NODE_OPTIONS || '').split(/\s+/).map((o) => o.replace(/["']/g, '')),
+    ...process.execArgv,
+  ];
+  const name = (o) => o.split('=', 1)[0].replace(/^--?/, '--').replace(/_/g, '-');
+  const sets = (flag) => options.some((o) => o && name(o) === `--${flag}`);
+  const on = (value) => [1, true, '1', 'true'].includes(value);
+  const variables = process.config.variables || {};
+  const release =
+    process.config.target_defaults?.default_configuration !== 'Debug' &&
+    !on(variables.dcheck_always_on) &&
+    !on(variables.is_debug);
   if (release && !sets('semi-space-growth-factor') && !sets('max-semi-space-size')) {
     require('node:v8').setFlagsFromString('--semi-space-growth-factor=1');
   }

@@ -21,9 +21,12 @@ import { setFlagsFromString } from 'node:v8';
  * its last mark-compact left); V8's default reached it later, after any mark-compact under load.
  *
  * Imported first by main.ts (before the modules it loads), so that their evaluation runs with
- * it. An operator's own setting (`--semi-space-growth-factor`, `--heap-growing-percent`, or
- * `--max-semi-space-size`, in NODE_OPTIONS or on node's command line) is left alone; so is a
- * debug build of V8, whose checks reject a growth factor of 1.
+ * it. An operator's own setting is left alone: `--semi-space-growth-factor` or
+ * `--heap-growing-percent` on node's command line (Node refuses both in NODE_OPTIONS), or
+ * `--max-semi-space-size` there or in NODE_OPTIONS, in any spelling V8 accepts (one dash or two,
+ * `_` or `-`). A value set by a `-r` preload with `v8.setFlagsFromString` cannot be seen and is
+ * overwritten. So is a debug build of V8, or a release one with its checks on (DCHECKs), whose
+ * checks reject a growth factor of 1.
  */
 export const BOOT_GROWTH_FACTOR = 1;
 
@@ -32,19 +35,45 @@ export const GROWTH_FACTOR = 2;
 
 /**
  * The old generation's limit once listening: 3x what a mark-compact leaves alive (~20-25 MiB of
- * live heap: ~45 MiB of room, a 16 MiB file's request ~2 x 16 MiB of Buffers at once).
+ * live heap: ~45 MiB of room, a 16 MiB file's request ~2 x 16 MiB of Buffers at once). That
+ * covers one 16 MiB request at a time, not more: a file over ~22 MiB (VAULT_MAX_FILE_BYTES is
+ * 32 MiB by default), or 2-3 overlapping 16 MiB requests, still start a full mark-compact per
+ * request, through V8's external-memory limit, which this flag does not set.
  */
 export const HEAP_GROWING_PERCENT = 200;
 
-/** node options given by the operator: NODE_OPTIONS and node's own command line. */
+/**
+ * node options given by the operator: NODE_OPTIONS (split as Node splits it, quotes dropped) and
+ * node's own command line.
+ */
 function operatorOptions(env: NodeJS.ProcessEnv, execArgv: readonly string[]): string[] {
-  return [...(env.NODE_OPTIONS ?? '').split(/\s+/), ...execArgv].filter(Boolean);
+  const nodeOptions = (env.NODE_OPTIONS ?? '').split(/\s+/).map((o) => o.replace(/["']/g, ''));
+  return [...nodeOptions, ...execArgv].filter(Boolean);
 }
 
-/** Whether the operator set a V8 flag (`--a-b` or `--a_b`, with or without `=value`). */
+/** An option's name as V8 reads it: `--`, then `-` for `_` (`-a_b=1` is `--a-b`). */
+function optionName(option: string): string {
+  const name = option.split('=', 1)[0];
+  return name.replace(/^--?/, '--').replace(/_/g, '-');
+}
+
+/** Whether the operator set a V8 flag, in any spelling V8 accepts, with or without `=value`. */
 function operatorSets(options: readonly string[], flag: string): boolean {
-  const names = [flag, flag.replace(/-/g, '_')].map((name) => `--${name}`);
-  return options.some((option) => names.some((n) => option === n || option.startsWith(`${n}=`)));
+  return options.some((option) => optionName(option) === `--${flag}`);
+}
+
+/**
+ * Whether this V8 runs without its debug checks: not a debug build, nor a release one with
+ * DCHECKs on (`dcheck_always_on`), whose checks reject a growth factor of 1.
+ */
+export function releaseV8(config: Partial<NodeJS.ProcessConfig> = process.config): boolean {
+  const variables = (config.variables ?? {}) as Record<string, unknown>;
+  const on = (value: unknown) => [1, true, '1', 'true'].includes(value as never);
+  return (
+    config.target_defaults?.default_configuration !== 'Debug' &&
+    !on(variables.dcheck_always_on) &&
+    !on(variables.is_debug)
+  );
 }
 
 export interface BootHeapPlan {
@@ -58,7 +87,7 @@ export interface BootHeapPlan {
 export function bootHeapPlan(
   env: NodeJS.ProcessEnv = process.env,
   execArgv: readonly string[] = process.execArgv,
-  release: boolean = process.config.target_defaults?.default_configuration !== 'Debug',
+  release: boolean = releaseV8(),
 ): BootHeapPlan {
   const options = operatorOptions(env, execArgv);
   const young =
