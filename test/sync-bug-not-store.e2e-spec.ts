@@ -49,4 +49,23 @@ sqliteOnly('a sync whose pre-batch write fails with a bug, not the store (e2e)',
     expect([refused.status, refused.body.code]).toEqual([403, 'device_blocked']);
     expect(await fraudEventsOf(t, p.deviceId, 'device_blocked')).toHaveLength(1);
   });
+
+  it('should answer a ledger append the store refused 503 without claiming nothing was changed', async () => {
+    const p = await enrollPhone(t.baseUrl, t.keys.admin, undefined, { simHash: 'bug-not-store-2' });
+    const db = t.app.get<SqliteStore>(Store).db;
+    db.exec(
+      `CREATE TRIGGER fault_append BEFORE INSERT ON attendance_logs
+       BEGIN SELECT RAISE(ABORT, 'fault'); END`,
+    );
+    const punch = signPacket(p, { timestamp: new Date(Date.now() - 30_000).toISOString() });
+    const failed = await syncBatch(t.baseUrl, p.token, [punch]);
+    expect([failed.status, failed.body.code]).toEqual([503, 'storage_unavailable']);
+    // MongoDB's append may have stored a prefix of the batch: the message does not deny it
+    expect(failed.body.message).not.toMatch(/nothing was changed/);
+    expect(failed.body.message).toMatch(/answered duplicate/);
+
+    db.exec('DROP TRIGGER fault_append');
+    const sent = await syncBatch(t.baseUrl, p.token, [punch]);
+    expect([sent.status, sent.body.accepted]).toEqual([200, 1]);
+  });
 });

@@ -678,7 +678,15 @@ export class OfflineSyncService {
         { deviceId, err: error instanceof Error ? error.message : String(error) },
         `Store failure in ${what} of a sync: the sync answers 503 and the phone sends the batch again`,
       );
-      throw refused;
+      // MongoDB's append inserts one link at a time: a failure after some of them has stored
+      // a prefix of the batch (its pending marker has it screened; the retry answers those
+      // packets duplicate), so the append's message does not say nothing was changed
+      throw what === 'the ledger append'
+        ? new CommonError(
+            refused.code,
+            'The server could not store this batch right now; send it again later (packets it did store are answered duplicate).',
+          )
+        : refused;
     }
   }
 
