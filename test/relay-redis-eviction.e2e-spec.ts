@@ -174,6 +174,31 @@ describe('Redis maxmemory-policy (e2e)', () => {
     expect(await shownPolicy(t, 'volatile-lru')).toBe('volatile-lru');
   });
 
+  it('should not read the policy again at each probe after a background read got no answer in time', async () => {
+    const { t, admin } = await appOn(['--maxmemory', '64mb', '--maxmemory-policy', 'noeviction']);
+    await policyRead(t, admin);
+    const redis = t.app.get(RedisService);
+    // the read taken as older than its age limit (one minute here), without waiting for it
+    redis.policyMaxAgeMs = 60_000;
+    (redis as unknown as { policyAt: number }).policyAt = 0;
+    const before = await configCalls(admin);
+    // the Redis holds every command past the read's time bound: the background read a probe's
+    // call starts gets no answer (called here, not by /health, whose PING would be held first)
+    await admin.client('PAUSE', 3000, 'ALL');
+    await redis.evictionPolicy();
+    const afterFirst = await pollUntil(
+      () => configCalls(admin),
+      (n) => n >= before + 2,
+    );
+    expect(afterFirst).toBe(before + 2);
+    // the next probes start no read: the default connection's PING after them is answered
+    // after any CONFIG they would have sent
+    await http(t.baseUrl, 'GET', '/health', { key: t.keys.admin });
+    await redis.evictionPolicy();
+    await redis.client().ping();
+    expect(await configCalls(admin)).toBe(afterFirst);
+  });
+
   it('should say unknown, up, when the Redis forbids CONFIG', async () => {
     const { t } = await appOn(['--rename-command', 'CONFIG', '""']);
     const health = await http(t.baseUrl, 'GET', '/health', { key: t.keys.admin });

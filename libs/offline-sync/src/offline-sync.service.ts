@@ -6,6 +6,7 @@ import {
   CommonError,
   isDomainError,
   jcs,
+  isDatabaseRefusal,
   storageErrorOf,
   storeUnavailableOf,
 } from '@app/common';
@@ -647,10 +648,12 @@ export class OfflineSyncService {
    * A write of the sync before anything of its batch is stored (a refusal's fraud event, the
    * token's adoption, the pre-batch auto-block, the ledger append itself), whose store failure
    * answers the store's 503 (`storage_unavailable`, or `store_unavailable` for a MongoDB that
-   * does not answer; a full disk 507 `storage_full`) whatever it is: nothing was kept, the phone
-   * keeps its packets and sends them again. A failure that carried no storage code (a write the
-   * database refused: SQLite's constraint or trigger, MongoDB's write error) used to reach the
-   * client as a 500 `internal_error`. The server's own refusals (domain errors) pass as they are.
+   * does not answer; a full disk 507 `storage_full`): nothing was kept, the phone keeps its
+   * packets and sends them again. A write the database refused (SQLite's constraint or trigger,
+   * MongoDB's write error: `isDatabaseRefusal`) is the store's failure too. The server's own
+   * refusals (domain errors) pass as they are, and so does any other error (a bug: a TypeError,
+   * `assertKeysOfData`'s refusal), logged with its stack: a 500, never a 503 the phone would
+   * answer by sending the same batch forever.
    */
   private async beforeAppend<T>(
     deviceId: string | undefined,
@@ -661,11 +664,29 @@ export class OfflineSyncService {
       return await write();
     } catch (error) {
       if (isDomainError(error) || error instanceof HttpException) throw error;
+      const refused = storeFailureOf(error);
+      if (!refused) {
+        // not the store's: a bug (a TypeError, a caller's broken entry), answered 500 with its
+        // stack logged; a 503 would have the phone send the same batch again forever
+        this.logger.error(
+          { deviceId, err: error },
+          `Failure in ${what} of a sync that is not the store's: the sync answers 500`,
+        );
+        throw error;
+      }
       this.logger.error(
         { deviceId, err: error instanceof Error ? error.message : String(error) },
         `Store failure in ${what} of a sync: the sync answers 503 and the phone sends the batch again`,
       );
-      throw storeFailure(error);
+      // MongoDB's append inserts one link at a time: a failure after some of them has stored
+      // a prefix of the batch (its pending marker has it screened; the retry answers those
+      // packets duplicate), so the append's message does not say nothing was changed
+      throw what === 'the ledger append'
+        ? new CommonError(
+            refused.code,
+            'The server could not store this batch right now; send it again later (packets it did store are answered duplicate).',
+          )
+        : refused;
     }
   }
 
@@ -1227,14 +1248,32 @@ function summarize(results: PacketResult[]): SyncOutcome {
   };
 }
 
-/** The store's answer to a failed write of a sync with nothing kept (`beforeAppend`). */
+/** The store's answer to a failed write of a sync with nothing kept (`recordRefusedBatch`). */
 function storeFailure(error: unknown): CommonError {
   return (
-    storageErrorOf(error) ??
-    storeUnavailableOf(error) ??
+    storeFailureOf(error) ??
     new CommonError(
       'storage_unavailable',
       'The server cannot write to its storage right now; nothing was changed. Try again later.',
     )
+  );
+}
+
+/**
+ * The store's answer to a failed write of a sync (`beforeAppend`) when the failure is the
+ * store's: a storage code (`storageErrorOf`), a MongoDB that does not answer
+ * (`storeUnavailableOf`), or a write the database refused (`isDatabaseRefusal`: SQLite's
+ * constraint or trigger, MongoDB's write error). Anything else (a bug) → undefined: a 500.
+ */
+export function storeFailureOf(error: unknown): CommonError | undefined {
+  return (
+    storageErrorOf(error) ??
+    storeUnavailableOf(error) ??
+    (isDatabaseRefusal(error)
+      ? new CommonError(
+          'storage_unavailable',
+          'The server cannot write to its storage right now; nothing was changed. Try again later.',
+        )
+      : undefined)
   );
 }

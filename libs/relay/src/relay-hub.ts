@@ -455,6 +455,33 @@ export class RelayHub implements OnModuleInit, OnModuleDestroy, BeforeApplicatio
     }
   }
 
+  /**
+   * Spends the legacy app's one use in the session store, once its Redis mark (`firstUse`) is
+   * spent. A store that fails gives the mark back, frees the slot and closes the socket 1013
+   * (`app_use_unrecorded`, after an `internal_error` frame): the app's reconnect takes the use
+   * again, where a mark left behind would refuse it `already_connected` for the session's life.
+   */
+  private async spendAppUse(conn: RelayConnection): Promise<boolean | 'failed'> {
+    try {
+      return await this.sessions.spendAppUse(conn.sessionId);
+    } catch (error) {
+      this.logger.error(
+        { err: error, sessionId: conn.sessionId },
+        "The legacy app's use of its session could not be recorded: its mark is given back, the app may reconnect",
+      );
+      await this.bus.forgetUse(conn.sessionId, 'app');
+      conn.slotHeld = false;
+      await this.bus.releaseSlot(conn.sessionId, conn.role, conn.id);
+      this.delivery.closeWithError(
+        conn,
+        'internal_error',
+        'The session could not be joined; try again',
+        closeFor('app_use_unrecorded'),
+      );
+      return 'failed';
+    }
+  }
+
   private async takeSession(
     conn: RelayConnection,
     knownDeviceId?: string,
@@ -494,10 +521,11 @@ export class RelayHub implements OnModuleInit, OnModuleDestroy, BeforeApplicatio
       const lifetime = conn.expiresAt.getTime() - this.clock.now().getTime() + 60_000;
       // and in the session store: a Redis back from a snapshot taken before an app that left
       // since has lost that app's mark, never the store
-      if (
-        !(await this.bus.firstUse(conn.sessionId, 'app', lifetime)) ||
-        !(await this.sessions.spendAppUse(conn.sessionId))
-      ) {
+      const spent =
+        (await this.bus.firstUse(conn.sessionId, 'app', lifetime)) &&
+        (await this.spendAppUse(conn));
+      if (spent === 'failed') return;
+      if (!spent) {
         conn.slotHeld = false;
         await this.bus.releaseSlot(conn.sessionId, conn.role, conn.id);
         return this.delivery.closeWithError(conn, 'already_connected', APP_USED);

@@ -1,4 +1,4 @@
-import { storageErrorOf, storeUnavailableOf } from './storage-error';
+import { isDatabaseRefusal, storageErrorOf, storeUnavailableOf } from './storage-error';
 
 const sys = (code: string) => Object.assign(new Error(`${code}: something`), { code });
 
@@ -73,5 +73,29 @@ describe('storeUnavailableOf', () => {
     expect(storeUnavailableOf(named('MongooseError', 'Cast to ObjectId failed'))).toBeUndefined();
     expect(storeUnavailableOf(new Error('nope'))).toBeUndefined();
     expect(storeUnavailableOf(named('MongoNetworkError'))?.message).not.toContain('10.0.0.5');
+  });
+});
+
+describe('isDatabaseRefusal', () => {
+  const named = (name: string, code?: string) => Object.assign(new Error('x'), { name, code });
+
+  it("should know the database's refusals, on the error or what it wraps", () => {
+    expect(isDatabaseRefusal(named('SqliteError', 'SQLITE_CONSTRAINT_TRIGGER'))).toBe(true);
+    expect(isDatabaseRefusal(named('WorkerTaskError(SqliteError)'))).toBe(true);
+    expect(isDatabaseRefusal(named('MongoServerError'))).toBe(true);
+    expect(isDatabaseRefusal(named('MongoBulkWriteError'))).toBe(true);
+    expect(isDatabaseRefusal(new Error('wrapped', { cause: named('MongoServerError') }))).toBe(
+      true,
+    );
+    expect(isDatabaseRefusal(named('WorkerTaskError(Error)', 'SQLITE_CONSTRAINT_UNIQUE'))).toBe(
+      true,
+    );
+  });
+
+  it("should not take the server's own errors for the database's", () => {
+    expect(isDatabaseRefusal(new TypeError('bug'))).toBe(false);
+    expect(isDatabaseRefusal(new Error('Ledger append refused: entry 0 of 1'))).toBe(false);
+    expect(isDatabaseRefusal(named('WorkerTaskError(TypeError)'))).toBe(false);
+    expect(isDatabaseRefusal(undefined)).toBe(false);
   });
 });

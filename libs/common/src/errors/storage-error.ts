@@ -94,3 +94,27 @@ export function storeUnavailableOf(error: unknown): CommonError | undefined {
   }
   return undefined;
 }
+
+/** The errors of a write the database itself refused, by name (no driver is loaded here). */
+const DATABASE_REFUSALS = new Set([
+  'SqliteError',
+  'WorkerTaskError(SqliteError)',
+  'MongoServerError',
+  'MongoBulkWriteError',
+  'MongoWriteConcernError',
+]);
+
+/**
+ * A write the database refused (SQLite's constraint or trigger, a SQLite error met on the
+ * append thread, MongoDB's write or write-concern error), matched by name or by a `SQLITE_`
+ * code, on the error or what it wraps: a failure of the store, not of the server's own code
+ * (a TypeError, a plain Error), which stays a 500.
+ */
+export function isDatabaseRefusal(error: unknown): boolean {
+  for (const e of causes(error)) {
+    const { name, code } = e as { name?: unknown; code?: unknown };
+    if (typeof name === 'string' && DATABASE_REFUSALS.has(name)) return true;
+    if (typeof code === 'string' && code.startsWith('SQLITE_')) return true;
+  }
+  return false;
+}

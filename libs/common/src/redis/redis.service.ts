@@ -126,8 +126,12 @@ export class RedisService implements OnApplicationShutdown {
    */
   evictionPolicy(): Promise<EvictionPolicy> {
     if (this.policy) {
-      if (!this.policyRead && Date.now() - this.policyAt >= this.policyMaxAgeMs)
+      if (!this.policyRead && Date.now() - this.policyAt >= this.policyMaxAgeMs) {
+        // counted from its start: a read that gets no answer in time is not asked again by
+        // the next probe, but after the age limit
+        this.policyAt = Date.now();
         void this.readPolicy(this.client());
+      }
       return Promise.resolve(this.policy);
     }
     return this.policyRead ?? this.readPolicy(this.client());

@@ -83,6 +83,10 @@ export class InProcessRelayBus extends RelayBus {
     return (this.used.get(`${sessionId}:${role}`) ?? 0) > Date.now();
   }
 
+  async forgetUse(sessionId: string, role: RelayRole): Promise<void> {
+    this.used.delete(`${sessionId}:${role}`);
+  }
+
   async firstUse(sessionId: string, role: RelayRole, ttlMs: number): Promise<boolean> {
     const key = `${sessionId}:${role}`;
     const now = Date.now();

@@ -476,6 +476,12 @@ export class RedisRelayBus extends RelayBus {
     });
   }
 
+  forgetUse(sessionId: string, role: RelayRole): Promise<void> {
+    return bounded('forgetUse', async () => {
+      await this.pub.del(`${USED_PREFIX}${sessionId}:${role}`);
+    });
+  }
+
   wasUsed(sessionId: string, role: RelayRole): Promise<boolean> {
     return bounded(
       'wasUsed',

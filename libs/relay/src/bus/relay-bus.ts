@@ -99,6 +99,11 @@ export abstract class RelayBus {
   abstract subscribeKioskNotices(handler: KioskNoticeHandler): Promise<void>;
   /** True the first time it is called for this session and role (kept for `ttlMs`). */
   abstract firstUse(sessionId: string, role: RelayRole, ttlMs: number): Promise<boolean>;
+  /**
+   * Gives back the use `firstUse` just spent (the socket that spent it could not be joined: its
+   * retry takes the session's one use again).
+   */
+  abstract forgetUse(sessionId: string, role: RelayRole): Promise<void>;
   /** Whether `firstUse` was spent for this session and role (and is still kept); spends nothing. */
   abstract wasUsed(sessionId: string, role: RelayRole): Promise<boolean>;
 }

@@ -163,6 +163,11 @@ export const OTHER_CLOSES = {
     frame: 'error `internal_error`',
     when: 'the socket could not be accepted, or its session loaded (an unexpected server error)',
   },
+  app_use_unrecorded: {
+    code: CLOSE_CODES.tryAgainLater,
+    frame: 'error `internal_error`',
+    when: "a legacy app's socket whose use of its session the session store could not record: the use is given back, reconnect",
+  },
   server_restarting: {
     code: CLOSE_CODES.serverRestart,
     frame: 'error `server_restarting`',
