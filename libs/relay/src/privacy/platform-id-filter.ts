@@ -35,14 +35,19 @@ export class PlatformIdMatcher {
     const unique = [...new Set([...ids].filter((id) => id.length > 0))];
     // each id, its hex (UTF-8 bytes; either case, as every plain form), and the id without its
     // `PLT_` prefix: a fullwidth or percent-encoded underscore, or a NUL or zero-width character
-    // slipped into the prefix, leaves that whole (a sent id has 10 to 124 characters after it)
+    // slipped into the prefix, leaves that whole (a sent id has 10 to 124 characters after it).
+    // A derived form of digits only is left out: `PLT_1765135200`'s suffix is a number any frame
+    // may carry (a timestamp), and the gate would drop that frame (`hasLetter`)
     const plain = new Set<string>();
     for (const id of unique) {
       const lower = id.toLowerCase();
       plain.add(lower);
-      for (const form of [id, lower, id.toUpperCase()])
-        plain.add(Buffer.from(form, 'utf8').toString('hex'));
-      if (lower.startsWith('plt_') && lower.length >= 4 + 10) plain.add(lower.slice(4));
+      for (const form of [id, lower, id.toUpperCase()]) {
+        const hex = Buffer.from(form, 'utf8').toString('hex');
+        if (hasLetter(hex)) plain.add(hex);
+      }
+      const suffix = lower.slice(4);
+      if (lower.startsWith('plt_') && suffix.length >= 10 && hasLetter(suffix)) plain.add(suffix);
     }
     this.plain = [...plain];
     const fragments = new Set<string>();
@@ -141,6 +146,11 @@ export class PlatformIdMatcher {
     }
     return out;
   }
+}
+
+/** True when `text` holds an ASCII letter: a form of digits only may be any number in a frame. */
+function hasLetter(text: string): boolean {
+  return /[a-z]/i.test(text);
 }
 
 /** A regex source matching `text` (ASCII) exactly. */
