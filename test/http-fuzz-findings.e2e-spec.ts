@@ -95,6 +95,26 @@ describe('fuzzer findings (e2e)', () => {
     expect(old).toMatch(/^HTTP\/1\.1 200 /);
   });
 
+  it.each([
+    [
+      '100-continue',
+      'POST /api/v5/sites',
+      'Content-Type: application/json\r\nContent-Length: 2\r\n',
+    ],
+    ['foo', 'GET /health', ''],
+  ])(
+    'should answer an HTTP/1.1 request without Host with Expect: %s 400 malformed_request, no 100 or 417 first',
+    async (expect100, route, headers) => {
+      const answer = await rawExchange(
+        t.baseUrl,
+        `${route} HTTP/1.1\r\nx-api-key: ${t.keys.admin}\r\n${headers}Expect: ${expect100}\r\n\r\n`,
+      );
+      expect(answer).toMatch(/^HTTP\/1\.1 400 /);
+      expect(answer).toMatch(/\r\nx-correlation-id: /i);
+      expect(bodyOf(answer)).toMatchObject({ code: 'malformed_request' });
+    },
+  );
+
   it('should answer an Expect other than 100-continue 417 expectation_failed with the error body', async () => {
     const answer = await rawExchange(
       t.baseUrl,

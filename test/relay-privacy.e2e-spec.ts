@@ -129,6 +129,40 @@ describe('platform id never reaches a kiosk (property, e2e)', () => {
     device.close();
   });
 
+  it('should pass on numbers equal to a digits-only platform id suffix (PLT_1765135200), to either kiosk', async () => {
+    // the bare suffix is a removed form only when it holds a letter: a timestamp is not an id
+    const pid = 'PLT_1765135200';
+    const kiosk = await TestKiosk.registered(t, 'TEE-PROP-DIGITS');
+    const session = await openSession(t, pid);
+    const { mobile, device } = await pair(t, t, kiosk, session);
+    mobile.send({ type: 'to_device', data: { ts: 1765135200123, note: 'at 1765135200' } });
+    expect((await device.next('from_mobile')).data).toEqual({
+      ts: 1765135200123,
+      note: 'at 1765135200',
+    });
+    mobile.close();
+    device.close();
+    const auth = await http(t.baseUrl, 'POST', '/auth', { body: { api_key: t.keys.hardware } });
+    const hardware = await TestSocket.open(`${t.wsUrl}/ws/hardware?token=${auth.body.token}`);
+    await hardware.next('joined');
+    const app = await TestSocket.open(`${t.wsUrl}/ws/app?token=${auth.body.token}`);
+    await app.next('joined');
+    app.send({ type: 'to_hardware', data: { platform_id: pid } });
+    const alias = (await hardware.next('from_app')).data.platform_id as string;
+    upstream.behaviour = () => ({
+      status: 200,
+      body: { status: 'success', code: 1765135200123, message: 'ok' },
+    });
+    hardware.send({
+      type: 'to_backend',
+      data: { platform_id: alias, image_base64: fakeJpeg().toString('base64') },
+    });
+    const answer = await hardware.next('backend_response');
+    expect(JSON.stringify(answer.data)).toContain('1765135200123');
+    app.close();
+    hardware.close();
+  });
+
   it.each([4, 5, 6])(
     'should keep it from the legacy hardware in 200 random to_hardware payloads and an echoing upstream answer (seed %i)',
     async (seed) => {

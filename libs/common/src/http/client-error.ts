@@ -52,6 +52,18 @@ const MALFORMED = {
   message: 'The request is not well-formed HTTP',
 };
 
+/** An HTTP/1.1 request without Host (`hostRequired`'s answer, before an Expect is looked at). */
+const HOST_MISSING = {
+  status: 400,
+  code: 'malformed_request' as const,
+  message: 'An HTTP/1.1 request must carry a Host header',
+};
+
+/** True for an HTTP/1.1 request without a Host header (RFC 9112 §3.2; HTTP/1.0 needs none). */
+function lacksHost(req: IncomingMessage): boolean {
+  return req.headers.host === undefined && req.httpVersionMajor === 1 && req.httpVersionMinor === 1;
+}
+
 const EXPECTATION_FAILED = {
   status: 417,
   code: 'expectation_failed',
@@ -114,8 +126,10 @@ export function answerClientErrors(
   const closingAfter = new WeakSet<ServerResponse>();
   if (bodyTimeouts) watchBodies(server, bodyTimeouts, told, watched);
   // an Expect other than 100-continue: 417 with the error body (Node's own is bare)
-  server.on('checkExpectation', (_request: IncomingMessage, response: ServerResponse) => {
-    told(EXPECTATION_FAILED.code, answerThrough(response, EXPECTATION_FAILED));
+  // (a request without Host is refused first, as `hostRequired` would: 400, not 417)
+  server.on('checkExpectation', (request: IncomingMessage, response: ServerResponse) => {
+    const refusal = lacksHost(request) ? HOST_MISSING : EXPECTATION_FAILED;
+    told(refusal.code, answerThrough(response, refusal));
   });
   // an HTTP/1.1 request without Host is refused (RFC 9112 §3.2) by `hostRequired`, with the
   // error body and a correlation id, where Node answered a bare 400 before any handler
@@ -225,6 +239,11 @@ export function answerExpectContinue(
   jsonLimitBytes: number = maxBodyBytes,
 ): void {
   server.on('checkContinue', (request: IncomingMessage, response: ServerResponse) => {
+    // no Host: refused before 100 Continue, so no body is sent for a 400 (`hostRequired`'s)
+    if (lacksHost(request)) {
+      answerThrough(response, HOST_MISSING);
+      return;
+    }
     const length = Number(request.headers['content-length']);
     const json = jsonBodyDeclaredOver(request, jsonLimitBytes);
     if (json || length > maxBodyBytes) {
@@ -351,9 +370,9 @@ export function hostRequired(
   res: ServerResponse,
   next: (err?: unknown) => void,
 ): void {
-  if (req.headers.host === undefined && req.httpVersionMajor === 1 && req.httpVersionMinor === 1) {
+  if (lacksHost(req)) {
     res.setHeader('Connection', 'close');
-    next(new CommonError('malformed_request', 'An HTTP/1.1 request must carry a Host header'));
+    next(new CommonError(HOST_MISSING.code, HOST_MISSING.message));
     return;
   }
   next();

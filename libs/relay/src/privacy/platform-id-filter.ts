@@ -21,8 +21,16 @@ const NON_ASCII = /[^\x00-\x7f]/;
 const NOTHING = /(?!)/;
 
 export class PlatformIdMatcher {
-  /** Lower-cased plain ids. */
+  /** Lower-cased plain ids and their derived forms (hex, the id without `PLT_`). */
   private readonly plain: string[];
+  /** Lower-cased ids, as given: what the screen regex searches for. */
+  private readonly ids: string[];
+  /**
+   * The derived forms `surelyClean` searches for by native substring search in the lower-cased
+   * text, not in its regex: each starts with almost any character, which would keep the regex
+   * from skipping ahead by first character. A form holding another is left out (found anyway).
+   */
+  private readonly derived: string[];
   /** Case-sensitive base64 / base64url fragments that only an encoded id produces. */
   private readonly encoded: string[];
   /**
@@ -35,16 +43,27 @@ export class PlatformIdMatcher {
     const unique = [...new Set([...ids].filter((id) => id.length > 0))];
     // each id, its hex (UTF-8 bytes; either case, as every plain form), and the id without its
     // `PLT_` prefix: a fullwidth or percent-encoded underscore, or a NUL or zero-width character
-    // slipped into the prefix, leaves that whole (a sent id has 10 to 124 characters after it)
-    const plain = new Set<string>();
+    // slipped into the prefix, leaves that whole (a sent id has 10 to 124 characters after it).
+    // A derived form of digits only is left out: `PLT_1765135200`'s suffix is a number any frame
+    // may carry (a timestamp), and the gate would drop that frame (`hasLetter`)
+    const lowered = new Set<string>();
+    const derived = new Set<string>();
     for (const id of unique) {
       const lower = id.toLowerCase();
-      plain.add(lower);
-      for (const form of [id, lower, id.toUpperCase()])
-        plain.add(Buffer.from(form, 'utf8').toString('hex'));
-      if (lower.startsWith('plt_') && lower.length >= 4 + 10) plain.add(lower.slice(4));
+      lowered.add(lower);
+      for (const form of [id, lower, id.toUpperCase()]) {
+        const hex = Buffer.from(form, 'utf8').toString('hex');
+        if (hasLetter(hex)) derived.add(hex);
+      }
+      const suffix = lower.slice(4);
+      if (lower.startsWith('plt_') && suffix.length >= 10 && hasLetter(suffix)) derived.add(suffix);
     }
-    this.plain = [...plain];
+    this.ids = [...lowered];
+    this.plain = [...new Set([...lowered, ...derived])];
+    this.derived = [...derived].filter(
+      (form, at, all) =>
+        !all.some((other, i) => i !== at && other !== form && form.includes(other)),
+    );
     const fragments = new Set<string>();
     for (const id of unique)
       for (const form of new Set([id, id.toLowerCase(), id.toUpperCase()]))
@@ -71,14 +90,19 @@ export class PlatformIdMatcher {
     const which = anyId ? 2 : idKey ? 1 : 0;
     // each built on its first use: a session's matcher serves one kind of kiosk socket
     const screen = (this.screens[which] ??= this.screen(idKey || anyId, anyId));
-    return !screen.test(text);
+    if (screen.test(text)) return false;
+    if (this.derived.length === 0) return true;
+    // ASCII text: its lower case finds each derived form where its letters match in either case
+    const lower = text.toLowerCase();
+    for (const form of this.derived) if (lower.includes(form)) return false;
+    return true;
   }
 
   /** `anyId` (with the key): also `plt_` in any case, where any session's id would start. */
   private screen(idKey: boolean, anyId: boolean): RegExp {
     const forms: string[] = [];
     // an id whose lower case is not all ASCII cannot occur in ASCII text
-    for (const id of this.plain) if (!NON_ASCII.test(id)) forms.push(asciiCaseless(id));
+    for (const id of this.ids) if (!NON_ASCII.test(id)) forms.push(asciiCaseless(id));
     for (const fragment of this.encoded) forms.push(literal(fragment));
     if (idKey) forms.push(asciiCaseless('"platform'));
     if (anyId) forms.push(asciiCaseless('plt_'));
@@ -141,6 +165,11 @@ export class PlatformIdMatcher {
     }
     return out;
   }
+}
+
+/** True when `text` holds an ASCII letter: a form of digits only may be any number in a frame. */
+function hasLetter(text: string): boolean {
+  return /[a-z]/i.test(text);
 }
 
 /** A regex source matching `text` (ASCII) exactly. */

@@ -122,7 +122,7 @@ export function renderProtocolDoc(): string {
     '`PLT_` followed by 10 to 124 letters or digits (`POST /api/auth/mobile` answers 400',
     'otherwise; a legacy `to_hardware` with another shape gets `invalid_message`). Toward a kiosk',
     'the server removes every platform id the session holds in any letter case, in base64 or',
-    'base64url, in hex, and without its `PLT_` prefix (what is left of an id whose underscore is',
+    'base64url, in hex, and without its `PLT_` prefix when that leaves a letter (what is left of an id whose underscore is',
     'fullwidth or percent-encoded, or whose prefix holds a NUL or a zero-width character), from keys and values at any depth; a frame that would still carry one is dropped',
     '(`privacy_violation`). Keys named like a platform id (`platform_id`, `platformId`, …) are',
     'dropped at any depth, except, toward the legacy hardware, `data.platform_id` holding a string',
