@@ -1,23 +1,7 @@
-import { connect } from 'node:net';
 import { openSession } from './support/pairing';
+import { rawExchange } from './support/raw-http';
 import { http, startTestApp, TestApp } from './support/test-app';
 import { TestSocket } from './support/ws-client';
-
-/**
- * Sends `bytes` on a fresh connection and reads until the server closes it (or `untilBytes`
- * of answer arrived: the server may keep the connection for a body it awaits).
- */
-function rawExchange(baseUrl: string, bytes: string): Promise<string> {
-  const { hostname, port } = new URL(baseUrl);
-  return new Promise((resolve) => {
-    const socket = connect(Number(port), hostname);
-    const chunks: Buffer[] = [];
-    socket.on('data', (chunk: Buffer) => chunks.push(chunk));
-    socket.on('error', () => resolve(Buffer.concat(chunks).toString('utf8')));
-    socket.on('close', () => resolve(Buffer.concat(chunks).toString('utf8')));
-    socket.once('connect', () => socket.write(bytes));
-  });
-}
 
 function bodyOf(answer: string): { code?: string; message?: string; correlationId?: string } {
   return JSON.parse(answer.slice(answer.indexOf('\r\n\r\n') + 4)) as { code?: string };

@@ -1,20 +1,5 @@
-import { connect } from 'node:net';
+import { rawExchange } from './support/raw-http';
 import { http, startTestApp, TestApp } from './support/test-app';
-
-/**
- * Sends `bytes` in one write on a fresh connection and reads until the server closes it.
- */
-function rawExchange(baseUrl: string, bytes: string): Promise<string> {
-  const { hostname, port } = new URL(baseUrl);
-  return new Promise((resolve) => {
-    const socket = connect(Number(port), hostname);
-    const chunks: Buffer[] = [];
-    socket.on('data', (chunk: Buffer) => chunks.push(chunk));
-    socket.on('error', () => resolve(Buffer.concat(chunks).toString('utf8')));
-    socket.on('close', () => resolve(Buffer.concat(chunks).toString('utf8')));
-    socket.once('connect', () => socket.write(bytes));
-  });
-}
 
 /**
  * A whole request followed, in the same bytes, by something that is not HTTP (a pipelined next
