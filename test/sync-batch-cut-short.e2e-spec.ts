@@ -285,6 +285,58 @@ describe('A sync batch cut short between two MongoDB inserts (e2e)', () => {
     },
   );
 
+  itOnMongo(
+    "should screen once the packets a re-send stored while the first sync's marker was still leased",
+    async () => {
+      const { siteId } = await createSite(t.baseUrl, t.keys.admin);
+      const phone = await phoneAt(t.baseUrl, t.keys.admin, siteId);
+      const packets = farPunches(phone);
+      // replica A stores the first packet, then stalls: the phone's re-send reaches replica B,
+      // which finds A's marker leased, writes its own, stores and screens the other two; A then
+      // fails, its marker (naming all three) left to the sweep
+      const model = mongo().connection.model('AttendanceLogDocument');
+      const create = model.create.bind(model) as (doc: unknown) => Promise<unknown>;
+      let inserts = 0;
+      let resend: Awaited<ReturnType<typeof syncBatch>> | undefined;
+      const spy = jest.spyOn(model, 'create').mockImplementation((async (doc: unknown) => {
+        if (++inserts !== 2) return create(doc);
+        resend = await syncBatch(t.baseUrl, phone.token, packets);
+        throw new Error('connection lost (test)');
+      }) as never);
+      try {
+        const first = await syncBatch(t.baseUrl, phone.token, packets);
+        expect(first.status).toBeGreaterThanOrEqual(500);
+      } finally {
+        spy.mockRestore();
+      }
+      expect(resend!.status).toBe(200);
+      expect(resend!.body.results.map((r: { status: string }) => r.status)).toEqual([
+        'duplicate',
+        'accepted',
+        'accepted',
+      ]);
+      expect(await geofenceEvents(phone)).toEqual(
+        packets
+          .slice(1)
+          .map((p) => p.payload.packetId)
+          .sort(),
+      );
+
+      // B's settle took its two packets off A's marker: left naming the one A stored
+      const left = await markers().find({}).toArray();
+      expect(left.map((m) => (m.keys as unknown[]).length)).toEqual([1]);
+      // the sweep takes A's marker: it screens the packet A stored, not B's a second time
+      await markers().updateMany({}, { $set: { leased: new Date(0), until: new Date(0) } });
+      await t.app.get(OfflineSyncService).screenPendingBatches();
+      const screened = await pollUntil(
+        () => geofenceEvents(phone),
+        (ids) => ids.length >= 3,
+      );
+      expect(screened).toEqual(packets.map((p) => p.payload.packetId).sort());
+      expect(await markers().countDocuments({})).toBe(0);
+    },
+  );
+
   // both stores: a fresh batch listing a packet twice (what the re-send above answers alike)
   it('should answer a packet listed twice in a batch accepted once, then duplicate', async () => {
     const { siteId } = await createSite(t.baseUrl, t.keys.admin);

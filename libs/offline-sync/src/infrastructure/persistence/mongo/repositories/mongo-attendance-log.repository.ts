@@ -60,6 +60,12 @@ export class MongoAttendanceLogRepository extends AttendanceLogRepository implem
     this.batches = store.connection.model(PendingBatchDocument.name, PendingBatchSchema);
   }
 
+  /**
+   * Per marker this replica wrote (its `batch` lease), the keys its call appended: what the
+   * caller screens with it, pulled from the other markers naming them when it settles.
+   */
+  private readonly appendedUnder = new WeakMap<BatchLease, LedgerEntryKey[]>();
+
   async onModuleInit(): Promise<void> {
     await this.batches.init();
     // a packet's key needs its device: links from before the copies existed get them first
@@ -124,6 +130,8 @@ export class MongoAttendanceLogRepository extends AttendanceLogRepository implem
         }
         // appended here, screened with this call's batch: no longer the taken marker's to screen
         if (pendingBatch) screensKey(pendingBatch, keys[i]);
+        if (batch)
+          this.appendedUnder.set(batch, [...(this.appendedUnder.get(batch) ?? []), keys[i]]);
         results.push({
           ...result,
           ...(batch ? { batch } : {}),
@@ -275,8 +283,10 @@ export class MongoAttendanceLogRepository extends AttendanceLogRepository implem
     const mine = { _id: lease.id as never, owner: lease.owner };
     if (!lease.keys) {
       await this.batches.collection.deleteOne(mine);
+      await this.pullScreened(lease.id, this.appendedUnder.get(lease) ?? []);
       return;
     }
+    await this.pullScreened(lease.id, lease.keys);
     const left = await this.batches.collection.findOneAndUpdate(
       mine,
       {
@@ -291,6 +301,26 @@ export class MongoAttendanceLogRepository extends AttendanceLogRepository implem
       // what it names still is another's to screen (the sweep's, a retry's): at once
       await this.releaseBatches([lease]);
     }
+  }
+
+  /**
+   * Removes keys a settling caller screened from every other marker naming them (deleting one
+   * left naming none): a re-send on another replica that stored part of a batch whose first sync
+   * was still inserting (its marker leased, naming them too) screened them, and whoever takes
+   * that marker later finds them stored; without this, it would screen them a second time.
+   */
+  private async pullScreened(id: string, keys: LedgerEntryKey[]): Promise<void> {
+    if (keys.length === 0) return;
+    const others = {
+      _id: { $ne: id as never },
+      'keys.p': { $in: [...new Set(keys.map((k) => k.packetId))] },
+    };
+    const pulled = await this.batches.collection.updateMany(others, {
+      $pull: { keys: { $in: keys.map((k) => ({ p: k.packetId, d: k.deviceId })) } },
+    } as never);
+    if (pulled.modifiedCount === 0) return;
+    // emptied: `keys.p` matches it no more (a marker names at least one key until settled)
+    await this.batches.collection.deleteMany({ _id: { $ne: id as never }, keys: { $size: 0 } });
   }
 
   /**
