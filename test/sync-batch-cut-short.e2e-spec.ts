@@ -31,7 +31,10 @@ describe('A sync batch cut short between two MongoDB inserts (e2e)', () => {
       }),
     );
 
-  /** Syncs `packets` with the store lost after the first `kept` inserts of the batch's links. */
+  /**
+   * Syncs `packets` with the store lost after the first `kept` inserts of the batch's links, and
+   * lost for longer than the writer's inserts can land (PENDING_BATCH_INSERTS_END_MS).
+   */
   const syncCutShort = async (phone: Phone, packets: Packet[], kept = 1) => {
     const model = mongo().connection.model('AttendanceLogDocument');
     const create = model.create.bind(model) as (doc: unknown) => Promise<unknown>;
@@ -47,6 +50,9 @@ describe('A sync batch cut short between two MongoDB inserts (e2e)', () => {
       spy.mockRestore();
     }
     expect(inserts).toBe(kept + 1);
+    // the lost insert may still land (a network error: its marker released, not `ended`):
+    // the store stays lost longer than any insert of the writer can land
+    await markers().updateMany({}, { $set: { at: new Date(Date.now() - 10 * 60_000) } });
   };
 
   /**
@@ -333,6 +339,57 @@ describe('A sync batch cut short between two MongoDB inserts (e2e)', () => {
         (ids) => ids.length >= 3,
       );
       expect(screened).toEqual(packets.map((p) => p.payload.packetId).sort());
+      expect(await markers().countDocuments({})).toBe(0);
+    },
+  );
+
+  itOnMongo(
+    'should screen a packet whose insert failed with a network error but landed after (its marker not ended)',
+    async () => {
+      const { siteId } = await createSite(t.baseUrl, t.keys.admin);
+      const phone = await phoneAt(t.baseUrl, t.keys.admin, siteId);
+      const packets = farPunches(phone);
+      // the second insert's reply is lost: the sync fails, the insert lands after
+      const model = mongo().connection.model('AttendanceLogDocument');
+      const create = model.create.bind(model) as (doc: unknown) => Promise<unknown>;
+      let inserts = 0;
+      let late: unknown;
+      const spy = jest.spyOn(model, 'create').mockImplementation((async (doc: unknown) => {
+        if (++inserts === 2) {
+          late = doc;
+          throw new Error('connection lost (test)');
+        }
+        return create(doc);
+      }) as never);
+      try {
+        const res = await syncBatch(t.baseUrl, phone.token, packets);
+        expect(res.status).toBeGreaterThanOrEqual(500);
+      } finally {
+        spy.mockRestore();
+      }
+      expect(inserts).toBe(2);
+      // the marker is released, not ended: the sweep keeps the keys it finds unstored
+      await t.app.get(OfflineSyncService).screenPendingBatches();
+      await pollUntil(
+        () => geofenceEvents(phone),
+        (ids) => ids.length > 0,
+      );
+      expect(await markers().countDocuments({})).toBe(1);
+      await create(late);
+      await t.app.get(OfflineSyncService).screenPendingBatches();
+      const screened = await pollUntil(
+        () => geofenceEvents(phone),
+        (ids) => ids.length >= 2,
+      );
+      expect(screened).toEqual(
+        packets
+          .slice(0, 2)
+          .map((p) => p.payload.packetId)
+          .sort(),
+      );
+      // the third, never sent, is dropped once the writer's inserts are over
+      await markers().updateMany({}, { $set: { at: new Date(Date.now() - 10 * 60_000) } });
+      await t.app.get(OfflineSyncService).screenPendingBatches();
       expect(await markers().countDocuments({})).toBe(0);
     },
   );

@@ -3,7 +3,7 @@ import { Injectable, Logger, OnModuleInit, Optional } from '@nestjs/common';
 import type { Model, PipelineStage } from 'mongoose';
 import { CommonError, jcs } from '@app/common';
 import { canonicalMongoJson, canonicalMongoTime, MongoStoreHandle } from '@app/persistence';
-import { appendWithRetry } from '@app/tlog';
+import { appendWithRetry, DUPLICATE_KEY } from '@app/tlog';
 import { StoreMac } from '@app/tlog/store-mac';
 import {
   AttendanceLog,
@@ -102,6 +102,8 @@ export class MongoAttendanceLogRepository extends AttendanceLogRepository implem
     const taken = new Set<BatchLease>(pending.values());
     const results: AppendResult[] = [];
     const appended = new Set<string>();
+    // an insert failed in a way that may have sent it (it may still land): see `endBatch`
+    const inserts: InsertsSent = { unsure: false };
     // per taken marker, the keys it names that this call screens (what its settle removes)
     const screens = new Map<BatchLease, LedgerEntryKey[]>();
     const screensKey = (lease: BatchLease, key: LedgerEntryKey) =>
@@ -122,7 +124,13 @@ export class MongoAttendanceLogRepository extends AttendanceLogRepository implem
           );
           continue;
         }
-        const result = await this.appendOne(entries[i], undefined, !appended.has(key), deadline);
+        const result = await this.appendOne(
+          entries[i],
+          undefined,
+          !appended.has(key),
+          deadline,
+          inserts,
+        );
         appended.add(key);
         if (result.status !== 'appended') {
           results.push(result);
@@ -140,10 +148,12 @@ export class MongoAttendanceLogRepository extends AttendanceLogRepository implem
       }
     } catch (error) {
       // what this call took or wrote is screened by a retry at once, not after the lease; its
-      // own marker's inserts are over (a key it names not stored now never will be by it)
+      // own marker's inserts are over (a key it names not stored now never will be by it) only
+      // when no failed insert may have been sent: else the 4-minute rule drops such a key
+      const own = batch && !inserts.unsure ? batch : undefined;
       await Promise.all([
-        batch ? this.endBatch(batch) : undefined,
-        this.releaseBatches([...taken]),
+        own ? this.endBatch(own) : undefined,
+        this.releaseBatches([...taken, ...(batch && !own ? [batch] : [])]),
       ]).catch(() => undefined);
       throw error;
     }
@@ -325,7 +335,11 @@ export class MongoAttendanceLogRepository extends AttendanceLogRepository implem
 
   /**
    * Releases this call's own marker after a failure, marked `ended`: its inserts are over, so
-   * the sweep drops the keys it names and finds unstored without waiting for them.
+   * the sweep drops the keys it names and finds unstored without waiting for them. Only for a
+   * failure certain to have sent no insert that may still land (the deadline before sending,
+   * a duplicate key, a validation error, a read); after any other failed insert (a network
+   * error: the insert may have reached the store) the marker is only released, its unstored
+   * keys dropped after `PENDING_BATCH_INSERTS_END_MS` (review R12 item 2).
    */
   private async endBatch(lease: BatchLease): Promise<void> {
     await this.batches.collection.updateOne(
@@ -388,6 +402,7 @@ export class MongoAttendanceLogRepository extends AttendanceLogRepository implem
     headSeq: undefined,
     notStored: boolean,
     deadline: number,
+    inserts: InsertsSent,
   ): Promise<AppendResult>;
   private appendOne(entry: PendingLogEntry, headSeq: number): Promise<AppendAtHeadResult>;
   private appendOne(
@@ -395,6 +410,7 @@ export class MongoAttendanceLogRepository extends AttendanceLogRepository implem
     headSeq?: number,
     notStored = false,
     deadline = Infinity,
+    inserts: InsertsSent = { unsure: false },
   ): Promise<AppendAtHeadResult> {
     let lookUp = !notStored;
     return appendWithRetry(async (): Promise<AppendAtHeadResult> => {
@@ -424,7 +440,10 @@ export class MongoAttendanceLogRepository extends AttendanceLogRepository implem
       // no insert is sent past the deadline (its marker may be the sweep's by then, which
       // drops the keys it finds unstored PENDING_BATCH_INSERTS_END_MS after the marker)
       if (performance.now() > deadline) throw insertsPastDeadline();
-      await this.logs.create(doc);
+      await this.logs.create(doc).catch((error: unknown) => {
+        if (!sentNothing(error)) inserts.unsure = true;
+        throw error;
+      });
       return { status: 'appended', log };
     }, `chain ${entry.siteId}`);
   }
@@ -676,6 +695,22 @@ function taggedText(doc: AttendanceLogDocument): TaggedLinkText {
  * the rest. Past it, a key the marker names that is not stored never will be by its writer.
  */
 const PENDING_BATCH_INSERTS_END_MS = 2 * PENDING_BATCH_LEASE_MS;
+
+/** Whether an insert failed in a way that may have sent it (`unsure`: it may still land). */
+interface InsertsSent {
+  unsure: boolean;
+}
+
+/**
+ * Whether an insert's failure is certain to have stored nothing: refused by a unique index, or
+ * by mongoose's validation (before sending). A network error or a timeout may have sent it.
+ */
+function sentNothing(error: unknown): boolean {
+  return (
+    (error as { code?: unknown } | null)?.code === DUPLICATE_KEY ||
+    (error as { name?: unknown } | null)?.name === 'ValidationError'
+  );
+}
 
 /** MongoDB's CommandNotFound (`hello` on a server before 4.4.2). */
 const COMMAND_NOT_FOUND = 59;
