@@ -1,5 +1,8 @@
 import { MongoStore, Store } from '@app/persistence';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { OfflineSyncService } from '@app/offline-sync';
+import { PENDING_BATCH_INSERTS_MS } from '@app/offline-sync/infrastructure/persistence/attendance-log.repository';
 import { http, itOnMongo, pollUntil, startTestApp, TestApp } from './support/test-app';
 import { createSite, phoneAt } from './support/timesheet-client';
 import { Packet, Phone, signPacket, syncBatch } from './support/worker-client';
@@ -390,6 +393,51 @@ describe('A sync batch cut short between two MongoDB inserts (e2e)', () => {
       // the third, never sent, is dropped once the writer's inserts are over
       await markers().updateMany({}, { $set: { at: new Date(Date.now() - 10 * 60_000) } });
       await t.app.get(OfflineSyncService).screenPendingBatches();
+      expect(await markers().countDocuments({})).toBe(0);
+    },
+  );
+
+  itOnMongo(
+    'should stop inserting at the deadline with a 503 the phone sees before nginx resends, saying some packets may be stored',
+    async () => {
+      const { siteId } = await createSite(t.baseUrl, t.keys.admin);
+      const phone = await phoneAt(t.baseUrl, t.keys.admin, siteId);
+      const packets = farPunches(phone);
+      // the deadline is under one nginx try of the sync route (its 30 s read timeout), so the
+      // phone gets this answer, not nginx's resend to the other replica
+      const conf = readFileSync(join(__dirname, '..', 'deploy', 'nginx.conf'), 'utf8');
+      const readTimeout = /^ {2}proxy_read_timeout (\d+)s;$/m.exec(conf);
+      expect(PENDING_BATCH_INSERTS_MS).toBeLessThan(Number(readTimeout![1]) * 1000);
+      // the first insert done, the clock jumps past the deadline: the second is never sent
+      const model = mongo().connection.model('AttendanceLogDocument');
+      const create = model.create.bind(model) as (doc: unknown) => Promise<unknown>;
+      const now = performance.now.bind(performance);
+      const clock = jest.spyOn(performance, 'now');
+      let inserts = 0;
+      const spy = jest.spyOn(model, 'create').mockImplementation((async (doc: unknown) => {
+        inserts++;
+        const created = await create(doc);
+        clock.mockImplementation(() => now() + 10 * 60_000);
+        return created;
+      }) as never);
+      try {
+        const res = await syncBatch(t.baseUrl, phone.token, packets);
+        expect(res.status).toBe(503);
+        expect(res.body.code).toBe('store_unavailable');
+        expect(res.body.message).toMatch(/some packets may be stored; send the batch again/i);
+      } finally {
+        spy.mockRestore();
+        clock.mockRestore();
+      }
+      expect(inserts).toBe(1);
+      // nothing in flight: the marker is ended, the keys never sent dropped by the sweep
+      expect((await markers().findOne({}))!.ended).toBe(true);
+      await t.app.get(OfflineSyncService).screenPendingBatches();
+      const screened = await pollUntil(
+        () => geofenceEvents(phone),
+        (ids) => ids.length > 0,
+      );
+      expect(screened).toEqual([packets[0].payload.packetId]);
       expect(await markers().countDocuments({})).toBe(0);
     },
   );

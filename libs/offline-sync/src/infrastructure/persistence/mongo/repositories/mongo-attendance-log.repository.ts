@@ -727,7 +727,7 @@ function appUntil(): Date {
 function insertsPastDeadline(): CommonError {
   return new CommonError(
     'store_unavailable',
-    'The database did not take the batch in time. Try again later.',
+    'The database did not take the whole batch in time: some packets may be stored; send the batch again: stored ones come back accepted or duplicate.',
   );
 }
 
