@@ -364,7 +364,11 @@ export class MongoAttendanceLogRepository extends AttendanceLogRepository implem
     const markers = await this.batches
       .find({
         $or: [
-          { leased: { $lte: new Date(now.getTime() - PENDING_BATCH_LEASE_MS) } },
+          // ended by both clocks (a replica of the release before renews `until` only)
+          {
+            leased: { $lte: new Date(now.getTime() - PENDING_BATCH_LEASE_MS) },
+            $or: [{ until: { $exists: false } }, { until: { $lte: new Date() } }],
+          },
           { leased: { $exists: false }, until: { $lte: now } },
         ],
       })
@@ -736,10 +740,17 @@ type LeaseState = Pick<PendingBatchDocument, '_id' | 'keys' | 'owner' | 'leased'
 
 /**
  * Whether a marker's lease ran out at `now` (the store's clock): renewed longer than
- * PENDING_BATCH_LEASE_MS ago (epoch: released), or, written before `leased`, past its `until`.
+ * PENDING_BATCH_LEASE_MS ago (epoch: released) and past its `until` by this replica's clock, or,
+ * written before `leased`, past its `until`.
  */
 function leaseEnded(marker: LeaseState, now: Date): boolean {
-  if (marker.leased) return marker.leased.getTime() <= now.getTime() - PENDING_BATCH_LEASE_MS;
+  // both clocks: a replica of the release before takes and renews a marker by `until` alone
+  // (its app clock), leaving `leased` as it was (review R12 item 4)
+  if (marker.leased)
+    return (
+      marker.leased.getTime() <= now.getTime() - PENDING_BATCH_LEASE_MS &&
+      (marker.until === undefined || marker.until.getTime() <= Date.now())
+    );
   return marker.until !== undefined && marker.until.getTime() <= now.getTime();
 }
 
