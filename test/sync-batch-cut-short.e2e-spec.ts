@@ -1,5 +1,8 @@
 import { MongoStore, Store } from '@app/persistence';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { OfflineSyncService } from '@app/offline-sync';
+import { PENDING_BATCH_INSERTS_MS } from '@app/offline-sync/infrastructure/persistence/attendance-log.repository';
 import { http, itOnMongo, pollUntil, startTestApp, TestApp } from './support/test-app';
 import { createSite, phoneAt } from './support/timesheet-client';
 import { Packet, Phone, signPacket, syncBatch } from './support/worker-client';
@@ -31,7 +34,10 @@ describe('A sync batch cut short between two MongoDB inserts (e2e)', () => {
       }),
     );
 
-  /** Syncs `packets` with the store lost after the first `kept` inserts of the batch's links. */
+  /**
+   * Syncs `packets` with the store lost after the first `kept` inserts of the batch's links, and
+   * lost for longer than the writer's inserts can land (PENDING_BATCH_INSERTS_END_MS).
+   */
   const syncCutShort = async (phone: Phone, packets: Packet[], kept = 1) => {
     const model = mongo().connection.model('AttendanceLogDocument');
     const create = model.create.bind(model) as (doc: unknown) => Promise<unknown>;
@@ -47,6 +53,9 @@ describe('A sync batch cut short between two MongoDB inserts (e2e)', () => {
       spy.mockRestore();
     }
     expect(inserts).toBe(kept + 1);
+    // the lost insert may still land (a network error: its marker released, not `ended`):
+    // the store stays lost longer than any insert of the writer can land
+    await markers().updateMany({}, { $set: { at: new Date(Date.now() - 10 * 60_000) } });
   };
 
   /**
@@ -282,6 +291,154 @@ describe('A sync batch cut short between two MongoDB inserts (e2e)', () => {
       );
       await t.app.get(OfflineSyncService).screenPendingBatches();
       expect(await markers().countDocuments({ _id: marker._id })).toBe(0);
+    },
+  );
+
+  itOnMongo(
+    "should screen once the packets a re-send stored while the first sync's marker was still leased",
+    async () => {
+      const { siteId } = await createSite(t.baseUrl, t.keys.admin);
+      const phone = await phoneAt(t.baseUrl, t.keys.admin, siteId);
+      const packets = farPunches(phone);
+      // replica A stores the first packet, then stalls: the phone's re-send reaches replica B,
+      // which finds A's marker leased, writes its own, stores and screens the other two; A then
+      // fails, its marker (naming all three) left to the sweep
+      const model = mongo().connection.model('AttendanceLogDocument');
+      const create = model.create.bind(model) as (doc: unknown) => Promise<unknown>;
+      let inserts = 0;
+      let resend: Awaited<ReturnType<typeof syncBatch>> | undefined;
+      const spy = jest.spyOn(model, 'create').mockImplementation((async (doc: unknown) => {
+        if (++inserts !== 2) return create(doc);
+        resend = await syncBatch(t.baseUrl, phone.token, packets);
+        throw new Error('connection lost (test)');
+      }) as never);
+      try {
+        const first = await syncBatch(t.baseUrl, phone.token, packets);
+        expect(first.status).toBeGreaterThanOrEqual(500);
+      } finally {
+        spy.mockRestore();
+      }
+      expect(resend!.status).toBe(200);
+      expect(resend!.body.results.map((r: { status: string }) => r.status)).toEqual([
+        'duplicate',
+        'accepted',
+        'accepted',
+      ]);
+      expect(await geofenceEvents(phone)).toEqual(
+        packets
+          .slice(1)
+          .map((p) => p.payload.packetId)
+          .sort(),
+      );
+
+      // B's settle took its two packets off A's marker: left naming the one A stored
+      const left = await markers().find({}).toArray();
+      expect(left.map((m) => (m.keys as unknown[]).length)).toEqual([1]);
+      // the sweep takes A's marker: it screens the packet A stored, not B's a second time
+      await markers().updateMany({}, { $set: { leased: new Date(0), until: new Date(0) } });
+      await t.app.get(OfflineSyncService).screenPendingBatches();
+      const screened = await pollUntil(
+        () => geofenceEvents(phone),
+        (ids) => ids.length >= 3,
+      );
+      expect(screened).toEqual(packets.map((p) => p.payload.packetId).sort());
+      expect(await markers().countDocuments({})).toBe(0);
+    },
+  );
+
+  itOnMongo(
+    'should screen a packet whose insert failed with a network error but landed after (its marker not ended)',
+    async () => {
+      const { siteId } = await createSite(t.baseUrl, t.keys.admin);
+      const phone = await phoneAt(t.baseUrl, t.keys.admin, siteId);
+      const packets = farPunches(phone);
+      // the second insert's reply is lost: the sync fails, the insert lands after
+      const model = mongo().connection.model('AttendanceLogDocument');
+      const create = model.create.bind(model) as (doc: unknown) => Promise<unknown>;
+      let inserts = 0;
+      let late: unknown;
+      const spy = jest.spyOn(model, 'create').mockImplementation((async (doc: unknown) => {
+        if (++inserts === 2) {
+          late = doc;
+          throw new Error('connection lost (test)');
+        }
+        return create(doc);
+      }) as never);
+      try {
+        const res = await syncBatch(t.baseUrl, phone.token, packets);
+        expect(res.status).toBeGreaterThanOrEqual(500);
+      } finally {
+        spy.mockRestore();
+      }
+      expect(inserts).toBe(2);
+      // the marker is released, not ended: the sweep keeps the keys it finds unstored
+      await t.app.get(OfflineSyncService).screenPendingBatches();
+      await pollUntil(
+        () => geofenceEvents(phone),
+        (ids) => ids.length > 0,
+      );
+      expect(await markers().countDocuments({})).toBe(1);
+      await create(late);
+      await t.app.get(OfflineSyncService).screenPendingBatches();
+      const screened = await pollUntil(
+        () => geofenceEvents(phone),
+        (ids) => ids.length >= 2,
+      );
+      expect(screened).toEqual(
+        packets
+          .slice(0, 2)
+          .map((p) => p.payload.packetId)
+          .sort(),
+      );
+      // the third, never sent, is dropped once the writer's inserts are over
+      await markers().updateMany({}, { $set: { at: new Date(Date.now() - 10 * 60_000) } });
+      await t.app.get(OfflineSyncService).screenPendingBatches();
+      expect(await markers().countDocuments({})).toBe(0);
+    },
+  );
+
+  itOnMongo(
+    'should stop inserting at the deadline with a 503 the phone sees before nginx resends, saying some packets may be stored',
+    async () => {
+      const { siteId } = await createSite(t.baseUrl, t.keys.admin);
+      const phone = await phoneAt(t.baseUrl, t.keys.admin, siteId);
+      const packets = farPunches(phone);
+      // the deadline is under one nginx try of the sync route (its 30 s read timeout), so the
+      // phone gets this answer, not nginx's resend to the other replica
+      const conf = readFileSync(join(__dirname, '..', 'deploy', 'nginx.conf'), 'utf8');
+      const readTimeout = /^ {2}proxy_read_timeout (\d+)s;$/m.exec(conf);
+      expect(PENDING_BATCH_INSERTS_MS).toBeLessThan(Number(readTimeout![1]) * 1000);
+      // the first insert done, the clock jumps past the deadline: the second is never sent
+      const model = mongo().connection.model('AttendanceLogDocument');
+      const create = model.create.bind(model) as (doc: unknown) => Promise<unknown>;
+      const now = performance.now.bind(performance);
+      const clock = jest.spyOn(performance, 'now');
+      let inserts = 0;
+      const spy = jest.spyOn(model, 'create').mockImplementation((async (doc: unknown) => {
+        inserts++;
+        const created = await create(doc);
+        clock.mockImplementation(() => now() + 10 * 60_000);
+        return created;
+      }) as never);
+      try {
+        const res = await syncBatch(t.baseUrl, phone.token, packets);
+        expect(res.status).toBe(503);
+        expect(res.body.code).toBe('store_unavailable');
+        expect(res.body.message).toMatch(/some packets may be stored; send the batch again/i);
+      } finally {
+        spy.mockRestore();
+        clock.mockRestore();
+      }
+      expect(inserts).toBe(1);
+      // nothing in flight: the marker is ended, the keys never sent dropped by the sweep
+      expect((await markers().findOne({}))!.ended).toBe(true);
+      await t.app.get(OfflineSyncService).screenPendingBatches();
+      const screened = await pollUntil(
+        () => geofenceEvents(phone),
+        (ids) => ids.length > 0,
+      );
+      expect(screened).toEqual([packets[0].payload.packetId]);
+      expect(await markers().countDocuments({})).toBe(0);
     },
   );
 

@@ -106,7 +106,7 @@ describeStoreContract(
       const markers = (store() as MongoStore).connection.db!.collection('ledger_pending_batches');
       expect(await sut().holdBatches([mine!])).toEqual([mine]);
       // the lease ran out (the writer stalled): the sweep takes the marker under its own token
-      await markers.updateMany({}, { $set: { leased: new Date(0) } });
+      await markers.updateMany({}, { $set: { leased: new Date(0), until: new Date(0) } });
       const [taken] = await sut().staleBatches(10);
       expect(taken.lease.id).toBe(mine!.id);
       expect(taken.lease.owner).not.toBe(mine!.owner);
@@ -136,6 +136,29 @@ describeStoreContract(
       const released = await markers.findOne({ _id: mine!.id as never });
       expect((released!.until as Date).getTime()).toBe(0);
       await sut().settleBatches((await sut().staleBatches(10)).map((b) => b.lease));
+    });
+
+    it('should not take, on MongoDB, a marker a replica of the release before took (its until running, leased ended)', async () => {
+      if (driver() === 'sqlite') return; // one transaction per call: no marker
+      const e = entry('T');
+      const [first] = await sut().appendToChains([e]);
+      const mine = first.status === 'appended' ? first.batch! : undefined;
+      const markers = (store() as MongoStore).connection.db!.collection('ledger_pending_batches');
+      // the old replica's takeover (a CAS on `until` only) set its owner and `until`, not `leased`
+      await markers.updateOne(
+        { _id: mine!.id as never },
+        {
+          $set: { owner: 'old-release', leased: new Date(0), until: new Date(Date.now() + 60_000) },
+        },
+      );
+      expect(await sut().staleBatches(10)).toEqual([]);
+      const [again] = await sut().appendToChains([e]);
+      expect(again).not.toHaveProperty('pendingBatch');
+      // its lease over by both clocks: taken
+      await markers.updateOne({ _id: mine!.id as never }, { $set: { until: new Date(0) } });
+      const swept = await sut().staleBatches(10);
+      expect(swept.map((b) => b.lease.id)).toEqual([mine!.id]);
+      await sut().settleBatches(swept.map((b) => b.lease));
     });
 
     it('should judge, on MongoDB, leases by isMaster localTime on a server without hello', async () => {

@@ -91,9 +91,11 @@ export const PENDING_BATCH_LEASE_MS = 2 * 60_000;
 /**
  * How long after sending its pending marker a sync may still send an insert of the batch (by
  * the app's monotonic clock): past it, it stops (`store_unavailable`) and its phone retries.
- * Well under the lease, so an insert lands before anyone may drop the keys it finds unstored.
+ * Well under the lease, so an insert lands before anyone may drop the keys it finds unstored,
+ * and under one nginx try of the sync route (deploy/nginx.conf: 30 s), so the phone gets this
+ * answer rather than nginx resending the batch to the other replica (review R12 item 3).
  */
-export const PENDING_BATCH_INSERTS_MS = PENDING_BATCH_LEASE_MS / 2;
+export const PENDING_BATCH_INSERTS_MS = 20_000;
 
 /**
  * What a conditional append (`appendAtHead`) gives back: an `AppendResult`, or `head_moved`

@@ -3,7 +3,7 @@ import { Injectable, Logger, OnModuleInit, Optional } from '@nestjs/common';
 import type { Model, PipelineStage } from 'mongoose';
 import { CommonError, jcs } from '@app/common';
 import { canonicalMongoJson, canonicalMongoTime, MongoStoreHandle } from '@app/persistence';
-import { appendWithRetry } from '@app/tlog';
+import { appendWithRetry, DUPLICATE_KEY } from '@app/tlog';
 import { StoreMac } from '@app/tlog/store-mac';
 import {
   AttendanceLog,
@@ -60,6 +60,12 @@ export class MongoAttendanceLogRepository extends AttendanceLogRepository implem
     this.batches = store.connection.model(PendingBatchDocument.name, PendingBatchSchema);
   }
 
+  /**
+   * Per marker this replica wrote (its `batch` lease), the keys its call appended: what the
+   * caller screens with it, pulled from the other markers naming them when it settles.
+   */
+  private readonly appendedUnder = new WeakMap<BatchLease, LedgerEntryKey[]>();
+
   async onModuleInit(): Promise<void> {
     await this.batches.init();
     // a packet's key needs its device: links from before the copies existed get them first
@@ -96,6 +102,8 @@ export class MongoAttendanceLogRepository extends AttendanceLogRepository implem
     const taken = new Set<BatchLease>(pending.values());
     const results: AppendResult[] = [];
     const appended = new Set<string>();
+    // an insert failed in a way that may have sent it (it may still land): see `endBatch`
+    const inserts: InsertsSent = { unsure: false };
     // per taken marker, the keys it names that this call screens (what its settle removes)
     const screens = new Map<BatchLease, LedgerEntryKey[]>();
     const screensKey = (lease: BatchLease, key: LedgerEntryKey) =>
@@ -116,7 +124,13 @@ export class MongoAttendanceLogRepository extends AttendanceLogRepository implem
           );
           continue;
         }
-        const result = await this.appendOne(entries[i], undefined, !appended.has(key), deadline);
+        const result = await this.appendOne(
+          entries[i],
+          undefined,
+          !appended.has(key),
+          deadline,
+          inserts,
+        );
         appended.add(key);
         if (result.status !== 'appended') {
           results.push(result);
@@ -124,6 +138,8 @@ export class MongoAttendanceLogRepository extends AttendanceLogRepository implem
         }
         // appended here, screened with this call's batch: no longer the taken marker's to screen
         if (pendingBatch) screensKey(pendingBatch, keys[i]);
+        if (batch)
+          this.appendedUnder.set(batch, [...(this.appendedUnder.get(batch) ?? []), keys[i]]);
         results.push({
           ...result,
           ...(batch ? { batch } : {}),
@@ -132,10 +148,12 @@ export class MongoAttendanceLogRepository extends AttendanceLogRepository implem
       }
     } catch (error) {
       // what this call took or wrote is screened by a retry at once, not after the lease; its
-      // own marker's inserts are over (a key it names not stored now never will be by it)
+      // own marker's inserts are over (a key it names not stored now never will be by it) only
+      // when no failed insert may have been sent: else the 4-minute rule drops such a key
+      const own = batch && !inserts.unsure ? batch : undefined;
       await Promise.all([
-        batch ? this.endBatch(batch) : undefined,
-        this.releaseBatches([...taken]),
+        own ? this.endBatch(own) : undefined,
+        this.releaseBatches([...taken, ...(batch && !own ? [batch] : [])]),
       ]).catch(() => undefined);
       throw error;
     }
@@ -275,8 +293,10 @@ export class MongoAttendanceLogRepository extends AttendanceLogRepository implem
     const mine = { _id: lease.id as never, owner: lease.owner };
     if (!lease.keys) {
       await this.batches.collection.deleteOne(mine);
+      await this.pullScreened(lease.id, this.appendedUnder.get(lease) ?? []);
       return;
     }
+    await this.pullScreened(lease.id, lease.keys);
     const left = await this.batches.collection.findOneAndUpdate(
       mine,
       {
@@ -294,8 +314,32 @@ export class MongoAttendanceLogRepository extends AttendanceLogRepository implem
   }
 
   /**
+   * Removes keys a settling caller screened from every other marker naming them (deleting one
+   * left naming none): a re-send on another replica that stored part of a batch whose first sync
+   * was still inserting (its marker leased, naming them too) screened them, and whoever takes
+   * that marker later finds them stored; without this, it would screen them a second time.
+   */
+  private async pullScreened(id: string, keys: LedgerEntryKey[]): Promise<void> {
+    if (keys.length === 0) return;
+    const others = {
+      _id: { $ne: id as never },
+      'keys.p': { $in: [...new Set(keys.map((k) => k.packetId))] },
+    };
+    const pulled = await this.batches.collection.updateMany(others, {
+      $pull: { keys: { $in: keys.map((k) => ({ p: k.packetId, d: k.deviceId })) } },
+    } as never);
+    if (pulled.modifiedCount === 0) return;
+    // emptied: `keys.p` matches it no more (a marker names at least one key until settled)
+    await this.batches.collection.deleteMany({ _id: { $ne: id as never }, keys: { $size: 0 } });
+  }
+
+  /**
    * Releases this call's own marker after a failure, marked `ended`: its inserts are over, so
-   * the sweep drops the keys it names and finds unstored without waiting for them.
+   * the sweep drops the keys it names and finds unstored without waiting for them. Only for a
+   * failure certain to have sent no insert that may still land (the deadline before sending,
+   * a duplicate key, a validation error, a read); after any other failed insert (a network
+   * error: the insert may have reached the store) the marker is only released, its unstored
+   * keys dropped after `PENDING_BATCH_INSERTS_END_MS` (review R12 item 2).
    */
   private async endBatch(lease: BatchLease): Promise<void> {
     await this.batches.collection.updateOne(
@@ -320,7 +364,11 @@ export class MongoAttendanceLogRepository extends AttendanceLogRepository implem
     const markers = await this.batches
       .find({
         $or: [
-          { leased: { $lte: new Date(now.getTime() - PENDING_BATCH_LEASE_MS) } },
+          // ended by both clocks (a replica of the release before renews `until` only)
+          {
+            leased: { $lte: new Date(now.getTime() - PENDING_BATCH_LEASE_MS) },
+            $or: [{ until: { $exists: false } }, { until: { $lte: new Date() } }],
+          },
           { leased: { $exists: false }, until: { $lte: now } },
         ],
       })
@@ -358,6 +406,7 @@ export class MongoAttendanceLogRepository extends AttendanceLogRepository implem
     headSeq: undefined,
     notStored: boolean,
     deadline: number,
+    inserts: InsertsSent,
   ): Promise<AppendResult>;
   private appendOne(entry: PendingLogEntry, headSeq: number): Promise<AppendAtHeadResult>;
   private appendOne(
@@ -365,6 +414,7 @@ export class MongoAttendanceLogRepository extends AttendanceLogRepository implem
     headSeq?: number,
     notStored = false,
     deadline = Infinity,
+    inserts: InsertsSent = { unsure: false },
   ): Promise<AppendAtHeadResult> {
     let lookUp = !notStored;
     return appendWithRetry(async (): Promise<AppendAtHeadResult> => {
@@ -394,7 +444,10 @@ export class MongoAttendanceLogRepository extends AttendanceLogRepository implem
       // no insert is sent past the deadline (its marker may be the sweep's by then, which
       // drops the keys it finds unstored PENDING_BATCH_INSERTS_END_MS after the marker)
       if (performance.now() > deadline) throw insertsPastDeadline();
-      await this.logs.create(doc);
+      await this.logs.create(doc).catch((error: unknown) => {
+        if (!sentNothing(error)) inserts.unsure = true;
+        throw error;
+      });
       return { status: 'appended', log };
     }, `chain ${entry.siteId}`);
   }
@@ -647,6 +700,22 @@ function taggedText(doc: AttendanceLogDocument): TaggedLinkText {
  */
 const PENDING_BATCH_INSERTS_END_MS = 2 * PENDING_BATCH_LEASE_MS;
 
+/** Whether an insert failed in a way that may have sent it (`unsure`: it may still land). */
+interface InsertsSent {
+  unsure: boolean;
+}
+
+/**
+ * Whether an insert's failure is certain to have stored nothing: refused by a unique index, or
+ * by mongoose's validation (before sending). A network error or a timeout may have sent it.
+ */
+function sentNothing(error: unknown): boolean {
+  return (
+    (error as { code?: unknown } | null)?.code === DUPLICATE_KEY ||
+    (error as { name?: unknown } | null)?.name === 'ValidationError'
+  );
+}
+
 /** MongoDB's CommandNotFound (`hello` on a server before 4.4.2). */
 const COMMAND_NOT_FOUND = 59;
 
@@ -662,7 +731,7 @@ function appUntil(): Date {
 function insertsPastDeadline(): CommonError {
   return new CommonError(
     'store_unavailable',
-    'The database did not take the batch in time. Try again later.',
+    'The database did not take the whole batch in time: some packets may be stored; send the batch again: stored ones come back accepted or duplicate.',
   );
 }
 
@@ -671,10 +740,17 @@ type LeaseState = Pick<PendingBatchDocument, '_id' | 'keys' | 'owner' | 'leased'
 
 /**
  * Whether a marker's lease ran out at `now` (the store's clock): renewed longer than
- * PENDING_BATCH_LEASE_MS ago (epoch: released), or, written before `leased`, past its `until`.
+ * PENDING_BATCH_LEASE_MS ago (epoch: released) and past its `until` by this replica's clock, or,
+ * written before `leased`, past its `until`.
  */
 function leaseEnded(marker: LeaseState, now: Date): boolean {
-  if (marker.leased) return marker.leased.getTime() <= now.getTime() - PENDING_BATCH_LEASE_MS;
+  // both clocks: a replica of the release before takes and renews a marker by `until` alone
+  // (its app clock), leaving `leased` as it was (review R12 item 4)
+  if (marker.leased)
+    return (
+      marker.leased.getTime() <= now.getTime() - PENDING_BATCH_LEASE_MS &&
+      (marker.until === undefined || marker.until.getTime() <= Date.now())
+    );
   return marker.until !== undefined && marker.until.getTime() <= now.getTime();
 }
 
