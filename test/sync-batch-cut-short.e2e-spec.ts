@@ -34,13 +34,26 @@ describe('A sync batch cut short between two MongoDB inserts (e2e)', () => {
       }),
     );
 
+  /** A new site, a phone enrolled at it, and three punches of that phone far from the site. */
+  const freshPhone = async (): Promise<{ siteId: string; phone: Phone; packets: Packet[] }> => {
+    const { siteId } = await createSite(t.baseUrl, t.keys.admin);
+    const phone = await phoneAt(t.baseUrl, t.keys.admin, siteId);
+    return { siteId, phone, packets: farPunches(phone) };
+  };
+
+  /** The ledger's MongoDB model, to spy on its inserts, and its own `create` to call through. */
+  const insertsOf = () => {
+    const model = mongo().connection.model('AttendanceLogDocument');
+    const create = model.create.bind(model) as (doc: unknown) => Promise<unknown>;
+    return { model, create };
+  };
+
   /**
    * Syncs `packets` with the store lost after the first `kept` inserts of the batch's links, and
    * lost for longer than the writer's inserts can land (PENDING_BATCH_INSERTS_END_MS).
    */
   const syncCutShort = async (phone: Phone, packets: Packet[], kept = 1) => {
-    const model = mongo().connection.model('AttendanceLogDocument');
-    const create = model.create.bind(model) as (doc: unknown) => Promise<unknown>;
+    const { model, create } = insertsOf();
     let inserts = 0;
     const spy = jest.spyOn(model, 'create').mockImplementation((async (doc: unknown) => {
       if (++inserts > kept) throw new Error('connection lost (test)');
@@ -65,8 +78,7 @@ describe('A sync batch cut short between two MongoDB inserts (e2e)', () => {
    * the batch. Answers the stalled sync's response.
    */
   const syncOverrun = async (phone: Phone, packets: Packet[]) => {
-    const model = mongo().connection.model('AttendanceLogDocument');
-    const create = model.create.bind(model) as (doc: unknown) => Promise<unknown>;
+    const { model, create } = insertsOf();
     let inserts = 0;
     let swept = 0;
     const spy = jest.spyOn(model, 'create').mockImplementation((async (doc: unknown) => {
@@ -99,9 +111,7 @@ describe('A sync batch cut short between two MongoDB inserts (e2e)', () => {
   itOnMongo(
     'should screen the kept prefix when the phone sends the batch again, answering it accepted with its seq',
     async () => {
-      const { siteId } = await createSite(t.baseUrl, t.keys.admin);
-      const phone = await phoneAt(t.baseUrl, t.keys.admin, siteId);
-      const packets = farPunches(phone);
+      const { phone, packets } = await freshPhone();
       await syncCutShort(phone, packets);
       expect(await markers().countDocuments({})).toBe(1);
 
@@ -126,9 +136,7 @@ describe('A sync batch cut short between two MongoDB inserts (e2e)', () => {
   itOnMongo(
     'should screen the kept prefix from the stored ledger in the sweep when the phone never sends it again',
     async () => {
-      const { siteId } = await createSite(t.baseUrl, t.keys.admin);
-      const phone = await phoneAt(t.baseUrl, t.keys.admin, siteId);
-      const packets = farPunches(phone);
+      const { phone, packets } = await freshPhone();
       await syncCutShort(phone, packets);
       expect(await geofenceEvents(phone)).toEqual([]);
 
@@ -156,9 +164,7 @@ describe('A sync batch cut short between two MongoDB inserts (e2e)', () => {
   itOnMongo(
     'should screen a batch once when its sync runs past the lease and another replica sweeps it meanwhile',
     async () => {
-      const { siteId } = await createSite(t.baseUrl, t.keys.admin);
-      const phone = await phoneAt(t.baseUrl, t.keys.admin, siteId);
-      const packets = farPunches(phone);
+      const { phone, packets } = await freshPhone();
       const res = await syncOverrun(phone, packets);
       // the stalled sync answers the stored packets as before: accepted, with their seqs
       expect(res.status).toBe(200);
@@ -176,9 +182,7 @@ describe('A sync batch cut short between two MongoDB inserts (e2e)', () => {
   itOnMongo(
     'should screen the packets of a batch cut short that its re-send leaves out',
     async () => {
-      const { siteId } = await createSite(t.baseUrl, t.keys.admin);
-      const phone = await phoneAt(t.baseUrl, t.keys.admin, siteId);
-      const packets = farPunches(phone);
+      const { phone, packets } = await freshPhone();
       await syncCutShort(phone, packets, 2);
 
       // the re-send carries the first packet only: it screens that one
@@ -200,9 +204,7 @@ describe('A sync batch cut short between two MongoDB inserts (e2e)', () => {
   itOnMongo(
     'should answer a packet of a batch cut short listed twice in its re-send accepted once, then duplicate',
     async () => {
-      const { siteId } = await createSite(t.baseUrl, t.keys.admin);
-      const phone = await phoneAt(t.baseUrl, t.keys.admin, siteId);
-      const packets = farPunches(phone);
+      const { phone, packets } = await freshPhone();
       await syncCutShort(phone, packets);
 
       const retry = await syncBatch(t.baseUrl, phone.token, [packets[0], ...packets]);
@@ -222,13 +224,10 @@ describe('A sync batch cut short between two MongoDB inserts (e2e)', () => {
   itOnMongo(
     'should screen every packet once when the sweep takes the marker while its sync is still inserting (review R7)',
     async () => {
-      const { siteId } = await createSite(t.baseUrl, t.keys.admin);
-      const phone = await phoneAt(t.baseUrl, t.keys.admin, siteId);
-      const packets = farPunches(phone);
+      const { phone, packets } = await freshPhone();
       // the sync stalls past its lease after its FIRST insert: the sweep takes the marker, and
       // finds one of its three packets stored
-      const model = mongo().connection.model('AttendanceLogDocument');
-      const create = model.create.bind(model) as (doc: unknown) => Promise<unknown>;
+      const { model, create } = insertsOf();
       let inserts = 0;
       let swept = 0;
       const spy = jest.spyOn(model, 'create').mockImplementation((async (doc: unknown) => {
@@ -267,9 +266,7 @@ describe('A sync batch cut short between two MongoDB inserts (e2e)', () => {
   itOnMongo(
     'should drop a key its marker names but the store never got once the writer cannot insert it any more',
     async () => {
-      const { siteId } = await createSite(t.baseUrl, t.keys.admin);
-      const phone = await phoneAt(t.baseUrl, t.keys.admin, siteId);
-      const packets = farPunches(phone);
+      const { siteId, phone, packets } = await freshPhone();
       await syncBatch(t.baseUrl, phone.token, [packets[0]]);
       // a marker of a writer stalled past its lease, none of whose keys is stored yet
       const marker = {
@@ -297,14 +294,11 @@ describe('A sync batch cut short between two MongoDB inserts (e2e)', () => {
   itOnMongo(
     "should screen once the packets a re-send stored while the first sync's marker was still leased",
     async () => {
-      const { siteId } = await createSite(t.baseUrl, t.keys.admin);
-      const phone = await phoneAt(t.baseUrl, t.keys.admin, siteId);
-      const packets = farPunches(phone);
+      const { phone, packets } = await freshPhone();
       // replica A stores the first packet, then stalls: the phone's re-send reaches replica B,
       // which finds A's marker leased, writes its own, stores and screens the other two; A then
       // fails, its marker (naming all three) left to the sweep
-      const model = mongo().connection.model('AttendanceLogDocument');
-      const create = model.create.bind(model) as (doc: unknown) => Promise<unknown>;
+      const { model, create } = insertsOf();
       let inserts = 0;
       let resend: Awaited<ReturnType<typeof syncBatch>> | undefined;
       const spy = jest.spyOn(model, 'create').mockImplementation((async (doc: unknown) => {
@@ -349,12 +343,9 @@ describe('A sync batch cut short between two MongoDB inserts (e2e)', () => {
   itOnMongo(
     'should screen a packet whose insert failed with a network error but landed after (its marker not ended)',
     async () => {
-      const { siteId } = await createSite(t.baseUrl, t.keys.admin);
-      const phone = await phoneAt(t.baseUrl, t.keys.admin, siteId);
-      const packets = farPunches(phone);
+      const { phone, packets } = await freshPhone();
       // the second insert's reply is lost: the sync fails, the insert lands after
-      const model = mongo().connection.model('AttendanceLogDocument');
-      const create = model.create.bind(model) as (doc: unknown) => Promise<unknown>;
+      const { model, create } = insertsOf();
       let inserts = 0;
       let late: unknown;
       const spy = jest.spyOn(model, 'create').mockImplementation((async (doc: unknown) => {
@@ -400,17 +391,14 @@ describe('A sync batch cut short between two MongoDB inserts (e2e)', () => {
   itOnMongo(
     'should stop inserting at the deadline with a 503 the phone sees before nginx resends, saying some packets may be stored',
     async () => {
-      const { siteId } = await createSite(t.baseUrl, t.keys.admin);
-      const phone = await phoneAt(t.baseUrl, t.keys.admin, siteId);
-      const packets = farPunches(phone);
+      const { phone, packets } = await freshPhone();
       // the deadline is under one nginx try of the sync route (its 30 s read timeout), so the
       // phone gets this answer, not nginx's resend to the other replica
       const conf = readFileSync(join(__dirname, '..', 'deploy', 'nginx.conf'), 'utf8');
       const readTimeout = /^ {2}proxy_read_timeout (\d+)s;$/m.exec(conf);
       expect(PENDING_BATCH_INSERTS_MS).toBeLessThan(Number(readTimeout![1]) * 1000);
       // the first insert done, the clock jumps past the deadline: the second is never sent
-      const model = mongo().connection.model('AttendanceLogDocument');
-      const create = model.create.bind(model) as (doc: unknown) => Promise<unknown>;
+      const { model, create } = insertsOf();
       const now = performance.now.bind(performance);
       const clock = jest.spyOn(performance, 'now');
       let inserts = 0;
@@ -444,9 +432,7 @@ describe('A sync batch cut short between two MongoDB inserts (e2e)', () => {
 
   // both stores: a fresh batch listing a packet twice (what the re-send above answers alike)
   it('should answer a packet listed twice in a batch accepted once, then duplicate', async () => {
-    const { siteId } = await createSite(t.baseUrl, t.keys.admin);
-    const phone = await phoneAt(t.baseUrl, t.keys.admin, siteId);
-    const packets = farPunches(phone);
+    const { phone, packets } = await freshPhone();
     const res = await syncBatch(t.baseUrl, phone.token, [packets[0], ...packets]);
     expect(res.status).toBe(200);
     expect(res.body.results.map((r: { status: string }) => r.status)).toEqual([
