@@ -56,6 +56,12 @@ describe('storeUnavailableOf', () => {
       'MongoNetworkTimeoutError',
       'MongoPoolClearedError',
       'MongoNotConnectedError',
+      'MongoPoolClosedError',
+      'MongoClientClosedError',
+      'MongoOperationTimeoutError',
+      'MongoWaitQueueTimeoutError',
+      'PoolClearedOnNetworkError',
+      'ChainAppendContendedError',
     ]) {
       expect([name, storeUnavailableOf(named(name))?.code]).toEqual([name, 'store_unavailable']);
     }

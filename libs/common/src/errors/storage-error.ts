@@ -75,6 +75,17 @@ const UNREACHABLE_STORE = new Set([
   'MongoNotConnectedError',
   'MongoTopologyClosedError',
   'MongoServerClosedError',
+  // a pool closed as its server left the topology, a client closed under a request (shutdown),
+  // an operation or a wait for a connection past the URI's timeoutMS / waitQueueTimeoutMS, a
+  // pool cleared by a network error (named on its own, without a cause at times)
+  'MongoPoolClosedError',
+  'MongoClientClosedError',
+  'MongoOperationTimeoutError',
+  'MongoWaitQueueTimeoutError',
+  'PoolClearedOnNetworkError',
+  // a hash-chained append that lost every one of its tries to other writers (libs/tlog's
+  // appendWithRetry): the store is too busy right now, the batch can be sent again
+  'ChainAppendContendedError',
 ]);
 
 /** A store that cannot be reached, as the 503 a client should see; anything else → undefined. */

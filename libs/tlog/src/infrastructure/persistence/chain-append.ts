@@ -73,5 +73,13 @@ export async function appendWithRetry<T>(
       if (n > 2) await new Promise((r) => setTimeout(r, Math.random() * Math.min(50, 2 * n)));
     }
   }
-  throw new Error(`could not append to ${what} after ${maxAttempts} attempts`);
+  throw new ChainAppendContendedError(`could not append to ${what} after ${maxAttempts} attempts`);
+}
+
+/**
+ * Every try of a chain append lost to other writers: the store is too busy right now, not
+ * broken (answered 503 `store_unavailable` by name: libs/common's `storeUnavailableOf`).
+ */
+export class ChainAppendContendedError extends Error {
+  override readonly name = 'ChainAppendContendedError';
 }

@@ -293,10 +293,11 @@ export class MongoAttendanceLogRepository extends AttendanceLogRepository implem
     const mine = { _id: lease.id as never, owner: lease.owner };
     if (!lease.keys) {
       await this.batches.collection.deleteOne(mine);
-      await this.pullScreened(lease.id, this.appendedUnder.get(lease) ?? []);
+      await this.pullScreenedElsewhere(lease.id, this.appendedUnder.get(lease) ?? []);
       return;
     }
-    await this.pullScreened(lease.id, lease.keys);
+    // this marker first: a failure after it leaves other markers naming keys screened here (a
+    // second screening of those, as before the pull), never this one held over its own keys
     const left = await this.batches.collection.findOneAndUpdate(
       mine,
       {
@@ -304,12 +305,26 @@ export class MongoAttendanceLogRepository extends AttendanceLogRepository implem
       } as never,
       { returnDocument: 'after', projection: { keys: 1 }, includeResultMetadata: false },
     );
-    if (!left) return;
-    if ((left.keys as unknown[]).length === 0) {
-      await this.batches.collection.deleteOne({ ...mine, keys: { $size: 0 } });
-    } else {
-      // what it names still is another's to screen (the sweep's, a retry's): at once
-      await this.releaseBatches([lease]);
+    if (left) {
+      if ((left.keys as unknown[]).length === 0) {
+        await this.batches.collection.deleteOne({ ...mine, keys: { $size: 0 } });
+      } else {
+        // what it names still is another's to screen (the sweep's, a retry's): at once
+        await this.releaseBatches([lease]);
+      }
+    }
+    await this.pullScreenedElsewhere(lease.id, lease.keys);
+  }
+
+  /** `pullScreened`, best effort: this call's own marker is settled whatever it answers. */
+  private async pullScreenedElsewhere(id: string, keys: LedgerEntryKey[]): Promise<void> {
+    try {
+      await this.pullScreened(id, keys);
+    } catch (error) {
+      this.logger.warn(
+        { err: error as Error },
+        'Screened packets not removed from other pending batches: whoever takes one screens them again',
+      );
     }
   }
 
