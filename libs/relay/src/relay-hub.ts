@@ -469,7 +469,16 @@ export class RelayHub implements OnModuleInit, OnModuleDestroy, BeforeApplicatio
         { err: error, sessionId: conn.sessionId },
         "The legacy app's use of its session could not be recorded: its mark is given back, the app may reconnect",
       );
-      await this.bus.forgetUse(conn.sessionId, 'app');
+      // a bus that fails too keeps the mark (refused for the session, as before): the slot is
+      // freed and the socket closed all the same
+      await this.bus
+        .forgetUse(conn.sessionId, 'app')
+        .catch((forget: unknown) =>
+          this.logger.warn(
+            { err: forget, sessionId: conn.sessionId },
+            "The legacy app's use mark could not be given back: its reconnect is refused",
+          ),
+        );
       conn.slotHeld = false;
       await this.bus.releaseSlot(conn.sessionId, conn.role, conn.id);
       this.delivery.closeWithError(

@@ -7,6 +7,19 @@ const NON_ASCII = /[^\x00-\x7f]/;
 describe('PlatformIdMatcher', () => {
   const matcher = new PlatformIdMatcher([ID]);
 
+  it("should find a digits-only id's suffix after a disguised underscore, never as a bare number", () => {
+    const digits = new PlatformIdMatcher(['PLT_1765135200']);
+    for (const text of [
+      'PLT%5F1765135200',
+      'PLT\uff3f1765135200',
+      'P\u200bLT_1765135200',
+      'plt%5f1765135200',
+    ])
+      expect([text, digits.test(text)]).toEqual([text, true]);
+    for (const text of ['{"ts":1765135200123}', '1765135200', 'at 1765135200 s'])
+      expect([text, digits.test(text)]).toEqual([text, false]);
+  });
+
   it('should find the id in any case', () => {
     for (const text of [ID, ID.toUpperCase(), ID.toLowerCase(), `x ${ID.toUpperCase()} y`])
       expect(matcher.test(text)).toBe(true);

@@ -20,6 +20,9 @@ const NON_ASCII = /[^\x00-\x7f]/;
 /** A regex that matches nothing (a screen with nothing to find). */
 const NOTHING = /(?!)/;
 
+/** An underscore as a sent id may carry it: plain, percent-encoded (lower case), fullwidth. */
+const UNDERSCORES = ['_', '%5f', '\uff3f'];
+
 export class PlatformIdMatcher {
   /** Lower-cased plain ids and their derived forms (hex, the id without `PLT_`). */
   private readonly plain: string[];
@@ -45,7 +48,10 @@ export class PlatformIdMatcher {
     // `PLT_` prefix: a fullwidth or percent-encoded underscore, or a NUL or zero-width character
     // slipped into the prefix, leaves that whole (a sent id has 10 to 124 characters after it).
     // A derived form of digits only is left out: `PLT_1765135200`'s suffix is a number any frame
-    // may carry (a timestamp), and the gate would drop that frame (`hasLetter`)
+    // may carry (a timestamp), and the gate would drop that frame (`hasLetter`); such a suffix is
+    // looked for after an underscore instead, plain, percent-encoded or fullwidth (`_1765135200`,
+    // `%5f1765135200`, `＿1765135200`: the forms a zero-width character in the prefix, a
+    // percent-encoded or a fullwidth underscore leave), never as a bare number (review R14)
     const lowered = new Set<string>();
     const derived = new Set<string>();
     for (const id of unique) {
@@ -56,7 +62,10 @@ export class PlatformIdMatcher {
         if (hasLetter(hex)) derived.add(hex);
       }
       const suffix = lower.slice(4);
-      if (lower.startsWith('plt_') && suffix.length >= 10 && hasLetter(suffix)) derived.add(suffix);
+      if (lower.startsWith('plt_') && suffix.length >= 10) {
+        if (hasLetter(suffix)) derived.add(suffix);
+        else for (const underscore of UNDERSCORES) derived.add(underscore + suffix);
+      }
     }
     this.ids = [...lowered];
     this.plain = [...new Set([...lowered, ...derived])];
