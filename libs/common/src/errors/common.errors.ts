@@ -38,7 +38,7 @@ export const COMMON_ERRORS = {
     stored_record_invalid:
       'a stored record the answer needs is malformed (a damaged or hand-edited row: the message names the table and key); nothing of it is served. Restore the row from a backup, or for timesheets run `timesheets:rebuild`, and run the verifies (README, "Backup and restore")',
     store_unavailable:
-      'the database does not answer right now (MongoDB unreachable or frozen); retry later',
+      'the database does not answer right now (MongoDB unreachable or frozen), or is too busy (a hash-chained append lost every try to other writers); retry later. On `POST /api/v5/sync` over MongoDB the batch may be partly stored: send it again (stored packets come back `accepted` or `duplicate`)',
     unhealthy:
       'GET /health: a check failed (the store, the disk or Redis); an admin key gets which one and why',
     method_not_allowed:

@@ -77,7 +77,8 @@ export const RELAY_ERROR_CODES = {
   privacy_violation: 'a frame toward a kiosk still held the platform id and was dropped',
   server_restarting:
     'the server is shutting down; reconnect within the session window (legacy sockets get the close only)',
-  internal_error: 'an unexpected server error',
+  internal_error:
+    "an unexpected server error (close 1011; 1013 `app_use_unrecorded` when a legacy app's use of its session could not be recorded: reconnect)",
 } as const;
 
 export type RelayErrorCode = keyof typeof RELAY_ERROR_CODES;
