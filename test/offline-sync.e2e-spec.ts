@@ -11,6 +11,7 @@ import {
   sha256Hex,
   signPacket,
   syncBatch,
+  syncBatchAsPhone,
 } from './support/worker-client';
 import { rewriteChain, verifyLedger } from './support/ledger-client';
 
@@ -259,13 +260,19 @@ describe('offline sync (e2e)', () => {
           return { p, packets: Array.from({ length: 10 }, () => signPacket(p)) };
         });
         const shared = batches[0].packets.slice(0, 3);
+        // sent as a phone sends them: on MongoDB, 21 writers racing for one chain head through
+        // the slow test server can pass a sync's insert deadline (503 store_unavailable, resent)
         const responses = await Promise.all([
-          ...batches.map((b) => syncBatch(t.baseUrl, b.p.token, b.packets)),
-          syncBatch(t.baseUrl, batches[0].p.token, shared),
+          ...batches.map((b) => syncBatchAsPhone(t.baseUrl, b.p.token, b.packets)),
+          syncBatchAsPhone(t.baseUrl, batches[0].p.token, shared),
         ]);
-        expect(responses.every((r) => r.status === 200)).toBe(true);
+        expect(responses.map((r) => r.status)).toEqual(responses.map(() => 200));
+        const statuses = responses.flatMap((r) => r.body.results.map((x: any) => x.status));
+        expect(statuses.filter((s) => s !== 'accepted' && s !== 'duplicate')).toEqual([]);
         const accepted = responses.reduce((n, r) => n + r.body.accepted, 0);
-        expect(accepted).toBe(200);
+        // a resent batch answers what its cut-short send stored as accepted or duplicate
+        if (responses.every((r) => r.tries === 1)) expect(accepted).toBe(200);
+        else expect(accepted).toBeLessThanOrEqual(200);
         const verdict = await verifyLedger(t, phone.siteId, t.keys.admin);
         expect(verdict).toMatchObject({ ok: true, length: before + 200 });
         const seqs = (await ledgerLines(t, phone.siteId)).map((l) => l.seq);

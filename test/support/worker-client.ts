@@ -171,6 +171,24 @@ export function syncBatch(
 }
 
 /**
+ * `syncBatch` as the phone app sends it: a 503 `store_unavailable` (the store did not take the
+ * whole batch in time; some packets may be stored) is sent again, at most `tries` times in all.
+ * `tries`: how many sends it took.
+ */
+export async function syncBatchAsPhone(
+  baseUrl: string,
+  token: string,
+  packets: Packet[],
+  tries = 5,
+): Promise<Awaited<ReturnType<typeof syncBatch>> & { tries: number }> {
+  for (let n = 1; ; n++) {
+    const res = await syncBatch(baseUrl, token, packets);
+    if (n >= tries || res.status !== 503 || res.body?.code !== 'store_unavailable')
+      return { ...res, tries: n };
+  }
+}
+
+/**
  * `POST /api/v5/device/token`: the phone's signed refresh (HMAC over
  * `mdai.token-refresh.<deviceId>.<timestamp>` with its secret, or `secret` to forge one).
  */

@@ -64,3 +64,4 @@ export * from './http/openapi-decorators';
 export * from './http/prometheus';
 export * from './http/upgrade-as-request';
 export * from './workers/worker-pool';
+export * from './concurrency/keyed-turns';

@@ -1,7 +1,7 @@
 import { Inject, Injectable, Logger, OnModuleDestroy, Optional } from '@nestjs/common';
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import { createHash } from 'node:crypto';
-import { Clock, CommonError, Counter, Gauge, MetricsRegistry } from '@app/common';
+import { Clock, CommonError, Counter, Gauge, KeyedTurns, MetricsRegistry } from '@app/common';
 import { SignedCheckpoint, checkpointText, parseCheckpointText } from './domain/checkpoint';
 import {
   appendLeaves,
@@ -140,7 +140,8 @@ interface SealRetry {
 @Injectable()
 export class TransparencyLogService implements OnModuleDestroy {
   private readonly logger = new Logger(TransparencyLogService.name);
-  private readonly locks = new Map<string, Promise<unknown>>();
+  /** Each log's seals, one at a time in this process. */
+  private readonly seals = new KeyedTurns();
   private readonly witnessed = new Map<string, { size: number; rootHash: string }>();
   private readonly heads = new Map<
     string,
@@ -291,7 +292,7 @@ export class TransparencyLogService implements OnModuleDestroy {
    */
   seal(origin: string, size: number, leaves: LeafSource, seqs: number[]): Promise<SealResult> {
     this.sources.set(origin, leaves);
-    const sealed = this.exclusive(origin, () => this.sealNow(origin, size, leaves, seqs));
+    const sealed = this.seals.run(origin, () => this.sealNow(origin, size, leaves, seqs));
     sealed.then(
       (done) => this.covered(origin, done.checkpoint.size),
       (error: unknown) => {
@@ -306,7 +307,7 @@ export class TransparencyLogService implements OnModuleDestroy {
 
   /** Settles when the seals of `origin` this process has started are done (failed or not). */
   idle(origin: string): Promise<void> {
-    return (this.locks.get(origin) ?? Promise.resolve()).then(() => undefined);
+    return this.seals.idle(origin);
   }
 
   /**
@@ -725,7 +726,7 @@ export class TransparencyLogService implements OnModuleDestroy {
     const latest = await this.latest(origin);
     if (!latest) return true;
     try {
-      await this.exclusive(origin, () =>
+      await this.seals.run(origin, () =>
         this.headAt(origin, latest, this.sources.get(origin) ?? this.resolve(origin)),
       );
       return true;
@@ -1014,7 +1015,7 @@ export class TransparencyLogService implements OnModuleDestroy {
     if (this.closed || this.retries.get(origin) !== retry) return;
     try {
       const { size } = retry;
-      await this.exclusive(origin, () => this.sealNow(origin, size, retry.leaves, []));
+      await this.seals.run(origin, () => this.sealNow(origin, size, retry.leaves, []));
       this.logger.log(
         { origin, size },
         'Sealed entries a failed seal had left without a checkpoint',
@@ -1040,17 +1041,6 @@ export class TransparencyLogService implements OnModuleDestroy {
     if (!pending || pending.size > size) return;
     clearTimeout(pending.timer);
     this.retries.delete(origin);
-  }
-
-  private exclusive<T>(origin: string, work: () => Promise<T>): Promise<T> {
-    const previous = this.locks.get(origin) ?? Promise.resolve();
-    const next = previous.then(work, work);
-    const settled = next.catch(() => undefined);
-    this.locks.set(origin, settled);
-    void settled.then(() => {
-      if (this.locks.get(origin) === settled) this.locks.delete(origin);
-    });
-    return next;
   }
 }
 

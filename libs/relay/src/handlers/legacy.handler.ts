@@ -58,6 +58,10 @@ export class LegacyHandler {
           'data.platform_id is not a platform id (PLT_ and at least 10 letters or digits)',
         );
       }
+      // the session's id is known here: the store keeps the first one for good, so another one
+      // is refused without a store call (a burst of them would queue behind slow reads)
+      if (conn.platformId !== undefined)
+        return errorReply('platform_id_already_set', 'This session already holds a platform_id');
       const session = await this.sessions.find(conn.sessionId);
       if (!session) return errorReply('session_not_found', 'The session does not exist', true);
       const held = this.sessions.platformIdOf(session);

@@ -1,8 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import { Injectable, Logger, OnModuleInit, Optional } from '@nestjs/common';
 import type { Model, PipelineStage } from 'mongoose';
-import { CommonError, jcs } from '@app/common';
-import { canonicalMongoJson, canonicalMongoTime, MongoStoreHandle } from '@app/persistence';
+import { CommonError, jcs, KeyedTurns } from '@app/common';
+import {
+  canonicalMongoJson,
+  canonicalMongoTime,
+  isDuplicateKeyOn,
+  MongoStoreHandle,
+} from '@app/persistence';
 import { appendWithRetry, DUPLICATE_KEY } from '@app/tlog';
 import { StoreMac } from '@app/tlog/store-mac';
 import {
@@ -50,6 +55,13 @@ export class MongoAttendanceLogRepository extends AttendanceLogRepository implem
   private readonly batches: Model<PendingBatchDocument>;
   private readonly logger = new Logger(MongoAttendanceLogRepository.name);
   private appClockLogged = false;
+  /**
+   * This process's inserts into a site's chain, one at a time (the head read and the insert):
+   * without them, n syncs to one site race for every seq, each loss a failed insert and two more
+   * reads (20 phones at a shift's start: ~20 tries a link). Another replica's writers still race
+   * (the unique index decides); a turn stalled past SITE_TURN_WAIT_MS is not waited on further.
+   */
+  private readonly siteTurns = new KeyedTurns(SITE_TURN_WAIT_MS);
 
   constructor(
     store: MongoStoreHandle,
@@ -442,28 +454,34 @@ export class MongoAttendanceLogRepository extends AttendanceLogRepository implem
         const log = Mapper.toDomain(existing);
         return { status: 'duplicate', log: confirmKey(log, keyOf(entry)) };
       }
-      const headDoc = await this.logs
-        .findOne({ siteId: entry.siteId }, { seq: 1, recordHash: 1 })
-        .sort({ seq: -1 })
-        .lean<Pick<AttendanceLogDocument, 'seq' | 'recordHash'>>();
-      const head = headDoc ?? EMPTY_HEAD;
-      if (headSeq !== undefined && head.seq !== headSeq)
-        return { status: 'head_moved', headSeq: head.seq };
-      const log = linkAfter(head, entry);
-      // a duplicate-key error (lost the race for this seq or key) makes it read again
-      const doc = Mapper.toPersistence(log);
-      if (this.storeMac) {
-        doc.mac = this.storeMac.mac('ledger-link', log.recordHash);
-        doc.macKid = this.storeMac.kid;
-      }
-      // no insert is sent past the deadline (its marker may be the sweep's by then, which
-      // drops the keys it finds unstored PENDING_BATCH_INSERTS_END_MS after the marker)
-      if (performance.now() > deadline) throw insertsPastDeadline();
-      await this.logs.create(doc).catch((error: unknown) => {
-        if (!sentNothing(error)) inserts.unsure = true;
-        throw error;
+      // one insert of this process at a time per site: the head it reads is the last one's
+      return this.siteTurns.run(entry.siteId, async (): Promise<AppendAtHeadResult> => {
+        const headDoc = await this.logs
+          .findOne({ siteId: entry.siteId }, { seq: 1, recordHash: 1 })
+          .sort({ seq: -1 })
+          .lean<Pick<AttendanceLogDocument, 'seq' | 'recordHash'>>();
+        const head = headDoc ?? EMPTY_HEAD;
+        if (headSeq !== undefined && head.seq !== headSeq)
+          return { status: 'head_moved', headSeq: head.seq };
+        const log = linkAfter(head, entry);
+        // a duplicate-key error (lost the race for this seq or key) makes it read again
+        const doc = Mapper.toPersistence(log);
+        if (this.storeMac) {
+          doc.mac = this.storeMac.mac('ledger-link', log.recordHash);
+          doc.macKid = this.storeMac.kid;
+        }
+        // no insert is sent past the deadline (its marker may be the sweep's by then, which
+        // drops the keys it finds unstored PENDING_BATCH_INSERTS_END_MS after the marker)
+        if (performance.now() > deadline) throw insertsPastDeadline();
+        await this.logs.create(doc).catch((error: unknown) => {
+          if (!sentNothing(error)) inserts.unsure = true;
+          // lost only the race for this seq: the key was not stored by then, and if another writer
+          // stores it meanwhile, the next insert's key conflict looks it up (one read less a loss)
+          if (isDuplicateKeyOn(error, 'seq')) lookUp = false;
+          throw error;
+        });
+        return { status: 'appended', log };
       });
-      return { status: 'appended', log };
     }, `chain ${entry.siteId}`);
   }
 
@@ -714,6 +732,12 @@ function taggedText(doc: AttendanceLogDocument): TaggedLinkText {
  * the rest. Past it, a key the marker names that is not stored never will be by its writer.
  */
 const PENDING_BATCH_INSERTS_END_MS = 2 * PENDING_BATCH_LEASE_MS;
+
+/**
+ * How long an insert waits for the site's earlier insert of this process before racing it (the
+ * unique index keeps the chain whole either way): a stalled insert slows the others this much.
+ */
+const SITE_TURN_WAIT_MS = 2_000;
 
 /** Whether an insert failed in a way that may have sent it (`unsure`: it may still land). */
 interface InsertsSent {

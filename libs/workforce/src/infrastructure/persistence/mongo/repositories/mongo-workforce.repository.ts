@@ -2,6 +2,7 @@ import { Inject, Injectable, Logger, OnModuleInit, Optional } from '@nestjs/comm
 import type { Model } from 'mongoose';
 import {
   isDuplicateKeyError,
+  isDuplicateKeyOn,
   LegacyTaggingState,
   logLegacyTagging,
   mongoLegacyTaggingState,
@@ -914,10 +915,7 @@ export class MongoWorkforceRepository extends WorkforceRepository implements OnM
 
 /** E11000 on the phone claims' unique index (not on another: an id or a code's hash). */
 function isPhoneClaimConflict(error: unknown): boolean {
-  if (!isDuplicateKeyError(error)) return false;
-  const { keyPattern, message } = error as { keyPattern?: object; message?: unknown };
-  if (keyPattern) return 'phoneClaims' in keyPattern;
-  return typeof message === 'string' && /\bindex: phoneClaims_/.test(message);
+  return isDuplicateKeyOn(error, 'phoneClaims');
 }
 
 /**
