@@ -275,8 +275,21 @@ describe('offline sync (e2e)', () => {
         else expect(accepted).toBeLessThanOrEqual(200);
         const verdict = await verifyLedger(t, phone.siteId, t.keys.admin);
         expect(verdict).toMatchObject({ ok: true, length: before + 200 });
-        const seqs = (await ledgerLines(t, phone.siteId)).map((l) => l.seq);
-        expect(seqs).toEqual(Array.from({ length: before + 200 }, (_, i) => i + 1));
+        const lines = await ledgerLines(t, phone.siteId);
+        expect(lines.map((l) => l.seq)).toEqual(
+          Array.from({ length: before + 200 }, (_, i) => i + 1),
+        );
+        // each punch sent is in the ledger once, and nothing else came in
+        const key = (deviceId: string, packetId: string) => `${deviceId}/${packetId}`;
+        const sent = batches.flatMap((b) =>
+          b.packets.map((p) => key(p.payload.deviceId, p.payload.packetId)),
+        );
+        expect(
+          lines
+            .slice(before)
+            .map((l) => key(l.data.deviceId, l.data.packetId))
+            .sort(),
+        ).toEqual(sent.sort());
       },
       slowOnMongo(120_000),
     );

@@ -4,6 +4,7 @@ import {
   actorOf,
   Clock,
   Counter,
+  KeyedTurns,
   jcs,
   localDay,
   MetricsRegistry,
@@ -84,7 +85,7 @@ export class CorrectionService {
   private readonly backfillDays: number;
 
   /** The end of each site's last correction in this process (see `correct`). */
-  private readonly siteTurns = new Map<string, Promise<void>>();
+  private readonly siteTurns = new KeyedTurns();
   /** Corrections checked again because the site's chain moved between check and append. */
   private readonly retries?: Counter;
   private readonly maxLag: number;
@@ -140,20 +141,7 @@ export class CorrectionService {
     // the wait for the read model is bounded from the request's arrival (the turns of the
     // site's earlier corrections included)
     const deadline = Date.now() + this.waitMs;
-    const previous = this.siteTurns.get(siteId) ?? Promise.resolve();
-    const run = previous.then(
-      () => this.correctNow(siteId, body, actor, deadline),
-      () => this.correctNow(siteId, body, actor, deadline),
-    );
-    const settled = run.then(
-      () => undefined,
-      () => undefined,
-    );
-    this.siteTurns.set(siteId, settled);
-    void settled.then(() => {
-      if (this.siteTurns.get(siteId) === settled) this.siteTurns.delete(siteId);
-    });
-    return run;
+    return this.siteTurns.run(siteId, () => this.correctNow(siteId, body, actor, deadline));
   }
 
   private async correctNow(

@@ -73,6 +73,35 @@ describe('KeyedTurns', () => {
     expect(log).toEqual(['b', 'c', 'a']);
   });
 
+  it('should count maxWaitMs from when the turn ahead started, not from the caller asking', async () => {
+    jest.useFakeTimers();
+    try {
+      const turns = new KeyedTurns(100);
+      const gates = [gate(), gate(), gate()];
+      const log: string[] = [];
+      const all = ['a', 'b', 'c'].map((name, i) =>
+        turns.run('site', async () => {
+          log.push(`${name} start`);
+          await gates[i].opened;
+          log.push(`${name} end`);
+        }),
+      );
+      await jest.advanceTimersByTimeAsync(80);
+      gates[0].open();
+      // c asked 160 ms ago, but b started only 80 ms ago: c still waits
+      await jest.advanceTimersByTimeAsync(80);
+      expect(log).toEqual(['a start', 'a end', 'b start']);
+      // b stalled past 100 ms: c runs beside it
+      await jest.advanceTimersByTimeAsync(30);
+      expect(log).toEqual(['a start', 'a end', 'b start', 'c start']);
+      gates[1].open();
+      gates[2].open();
+      await Promise.all(all);
+    } finally {
+      jest.useRealTimers();
+    }
+  });
+
   it('should wait for a slow turn without maxWaitMs', async () => {
     const turns = new KeyedTurns();
     const held = gate();

@@ -456,6 +456,10 @@ export class MongoAttendanceLogRepository extends AttendanceLogRepository implem
       }
       // one insert of this process at a time per site: the head it reads is the last one's
       return this.siteTurns.run(entry.siteId, async (): Promise<AppendAtHeadResult> => {
+        // no insert is sent past the deadline (its marker may be the sweep's by then, which
+        // drops the keys it finds unstored PENDING_BATCH_INSERTS_END_MS after the marker);
+        // checked before the head read too, so a turn that waited past it holds no one up
+        if (performance.now() > deadline) throw insertsPastDeadline();
         const headDoc = await this.logs
           .findOne({ siteId: entry.siteId }, { seq: 1, recordHash: 1 })
           .sort({ seq: -1 })
@@ -470,13 +474,11 @@ export class MongoAttendanceLogRepository extends AttendanceLogRepository implem
           doc.mac = this.storeMac.mac('ledger-link', log.recordHash);
           doc.macKid = this.storeMac.kid;
         }
-        // no insert is sent past the deadline (its marker may be the sweep's by then, which
-        // drops the keys it finds unstored PENDING_BATCH_INSERTS_END_MS after the marker)
         if (performance.now() > deadline) throw insertsPastDeadline();
         await this.logs.create(doc).catch((error: unknown) => {
           if (!sentNothing(error)) inserts.unsure = true;
-          // lost only the race for this seq: the key was not stored by then, and if another writer
-          // stores it meanwhile, the next insert's key conflict looks it up (one read less a loss)
+          // lost the race for this seq (the index named first: a conflict on both names it): the
+          // key is usually not stored, and if it is, the next insert's key conflict looks it up
           if (isDuplicateKeyOn(error, 'seq')) lookUp = false;
           throw error;
         });
