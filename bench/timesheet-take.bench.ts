@@ -6,8 +6,10 @@
  * batch 500 punches of a new worker appended through `LedgerService.append`).
  * `BENCH_BEFORE_DIR=<an older checkout>` (with a `node_modules` link) runs its child beside
  * ours, batches alternating one by one between the two; the rows each built are checked equal
- * (entries and days, without site ids and tags, which differ by store). TAKE_WARMUP (default
- * 30) untimed batches per side, TAKE_BATCHES (default 60) timed; medians.
+ * (entries and days, without site ids and tags, which differ by store; the packet ids are the
+ * same on both sides: an older checkout's take-child made random ones and left the site's id
+ * in the days' bodies, so its rows never matched: give it this one's support/take-child.ts).
+ * TAKE_WARMUP (default 30) untimed batches per side, TAKE_BATCHES (default 60) timed; medians.
  * `BENCH_CPU_PROFILE=<file>`: a V8 CPU profile of our child over the timed batches.
  */
 import { resolve } from 'node:path';

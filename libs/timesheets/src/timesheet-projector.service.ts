@@ -1622,7 +1622,8 @@ export class TimesheetProjector
 
   /**
    * Recomputes the worker's days from `fromDay` to `toDay` (local days, inclusive), with the
-   * worker's punches at other sites (one more indexed read), whose sites it adds to `otherSites`.
+   * worker's punches at other sites (the same indexed read: `listRecomputePunches`), whose
+   * sites it adds to `otherSites`.
    */
   private async recompute(
     siteId: string,
@@ -1637,7 +1638,19 @@ export class TimesheetProjector
     // decide the days exactly (computeDays)
     const fromMs = startOfLocalDay(fromDay, zone) - this.maxShiftMs;
     const toMs = startOfLocalDay(nextDay(toDay), zone) + this.maxShiftMs;
-    let punches = await this.repo.listPunches(siteId, workerId, fromMs, toMs, inHand);
+    // the site's punches of the window (without those in hand) and, around it, the worker's at
+    // the other sites: one read of the worker's entries by time across sites. Another site's
+    // shift that overlaps one of these days' starts within a longest shift of the window's days,
+    // and is paired from the punches within a longest shift of it
+    const read = await this.repo.listRecomputePunches(
+      siteId,
+      workerId,
+      { fromMs, toMs },
+      { fromMs: fromMs - this.maxShiftMs, toMs: toMs + this.maxShiftMs },
+      inHand,
+    );
+    let punches = read.own;
+    const others = read.others;
     const held = inHand?.byWorker.get(workerId);
     if (held) {
       // the same rows the store would give (every held entry was stored as held); computeDays
@@ -1647,14 +1660,6 @@ export class TimesheetProjector
       );
       punches = punches.length === 0 ? inWindow : punches.concat(inWindow);
     }
-    // another site's shift that overlaps one of these days' starts within a longest shift of
-    // the window's days, and is paired from the punches within a longest shift of it
-    const others = await this.repo.listOtherSitePunches(
-      siteId,
-      workerId,
-      fromMs - this.maxShiftMs,
-      toMs + this.maxShiftMs,
-    );
     for (const e of others) otherSites.add(e.siteId);
     await this.checkStates(siteId, inHand ? punches.filter((e) => !isHeld(e, inHand)) : punches);
     if (others.length > 0) {

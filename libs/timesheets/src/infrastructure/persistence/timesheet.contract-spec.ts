@@ -226,6 +226,67 @@ describeStoreContract('TimesheetRepository', timesheetAdapters, ({ sut, store, d
     ]);
   });
 
+  it("should read a recompute's punches at its site and the other sites as the two reads give them", async () => {
+    await sut().insertEntries([
+      entry(1),
+      entry(2, { at: 3_000, effectiveAt: 3_000, punchType: 'check_out' }),
+      entry(3, { at: 3_000, effectiveAt: 3_000, voided: true }),
+      entry(4, { at: 7_000, effectiveAt: 7_000 }),
+      entry(6, { at: 12_000, effectiveAt: 12_000 }),
+      entry(2, { siteId: 'T', at: 500, effectiveAt: 500, punchType: 'check_out' }),
+      entry(3, { siteId: 'U', at: 3_000, effectiveAt: 3_000 }),
+      entry(4, { siteId: 'T', workerId: 'w2' }),
+      entry(5, {
+        siteId: 'T',
+        kind: 'correction',
+        action: 'void',
+        targetSeq: 2,
+        punchType: undefined,
+        effectiveAt: undefined,
+      }),
+      entry(9, { siteId: 'T', at: 11_000, effectiveAt: 11_000 }),
+      entry(1, { siteId: 'R', at: 8_000, effectiveAt: 8_000 }),
+    ]);
+    const ranges: [number, number, number, number][] = [
+      [2_000, 8_000, 0, 10_000],
+      [0, 20_000, 1_000, 9_000],
+      [3_000, 3_001, 3_000, 3_001],
+      [5_000, 6_000, 0, 20_000],
+    ];
+    for (const site of ['S', 'T', 'Z']) {
+      for (const except of [undefined, { fromSeq: 2, toSeq: 3 }]) {
+        for (const [ownFrom, ownTo, othersFrom, othersTo] of ranges) {
+          expect(
+            await sut().listRecomputePunches(
+              site,
+              'w1',
+              { fromMs: ownFrom, toMs: ownTo },
+              { fromMs: othersFrom, toMs: othersTo },
+              except,
+            ),
+          ).toEqual({
+            own: await sut().listPunches(site, 'w1', ownFrom, ownTo, except),
+            others: await sut().listOtherSitePunches(site, 'w1', othersFrom, othersTo),
+          });
+        }
+      }
+    }
+    const read = await sut().listRecomputePunches(
+      'S',
+      'w1',
+      { fromMs: 2_000, toMs: 8_000 },
+      { fromMs: 0, toMs: 12_000 },
+      { fromSeq: 2, toSeq: 2 },
+    );
+    expect(read.own.map((e) => e.seq)).toEqual([3, 4]);
+    expect(read.others.map((e) => [e.siteId, e.seq])).toEqual([
+      ['T', 2],
+      ['U', 3],
+      ['R', 1],
+      ['T', 9],
+    ]);
+  });
+
   it("should list a worker's punches at the other sites by time, and write another site's marks with a replacement", async () => {
     await sut().insertEntries([
       entry(1),

@@ -176,6 +176,21 @@ export abstract class TimesheetRepository {
     fromMs: number,
     toMs: number,
   ): Promise<TimesheetEntry[]>;
+  /**
+   * A recompute's punches of the worker, in one read of the worker's entries by time across
+   * sites (the index `listOtherSitePunches` reads), split by site: `own` is what
+   * `listPunches(siteId, workerId, own.fromMs, own.toMs, except)` gives, `others` what
+   * `listOtherSitePunches(siteId, workerId, others.fromMs, others.toMs)` gives (the same rows,
+   * the same order, each row's tag checked the same way: the own site's first). Both ranges
+   * half-open; the read spans both.
+   */
+  abstract listRecomputePunches(
+    siteId: string,
+    workerId: string,
+    own: { fromMs: number; toMs: number },
+    others: { fromMs: number; toMs: number },
+    except?: SeqRange,
+  ): Promise<{ own: TimesheetEntry[]; others: TimesheetEntry[] }>;
   /** Up to `limit` entries of a site with seq > afterSeq, by seq. */
   abstract listEntries(siteId: string, afterSeq: number, limit: number): Promise<TimesheetEntry[]>;
   /** The highest seq of the site's stored entries (0 for none): one seek. */

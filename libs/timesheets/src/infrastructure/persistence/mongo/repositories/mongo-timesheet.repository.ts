@@ -481,6 +481,45 @@ export class MongoTimesheetRepository
     return docs.map((d) => this.entriesOf(d.siteId, [d])[0]);
   }
 
+  async listRecomputePunches(
+    siteId: string,
+    workerId: string,
+    own: { fromMs: number; toMs: number },
+    others: { fromMs: number; toMs: number },
+    except?: SeqRange,
+  ): Promise<{ own: TimesheetEntry[]; others: TimesheetEntry[] }> {
+    // listOtherSitePunches' read and listPunches' in one, on the worker's index by time across
+    // sites (its order: no blocking sort stage), split here by site
+    const docs = await this.entries
+      .find({
+        workerId,
+        effectiveAt: {
+          $gte: Math.min(own.fromMs, others.fromMs),
+          $lt: Math.max(own.toMs, others.toMs),
+        },
+        punchType: { $exists: true },
+        $or: [
+          { siteId: { $ne: siteId }, effectiveAt: { $gte: others.fromMs, $lt: others.toMs } },
+          {
+            siteId,
+            effectiveAt: { $gte: own.fromMs, $lt: own.toMs },
+            ...(except
+              ? { $or: [{ seq: { $lt: except.fromSeq } }, { seq: { $gt: except.toSeq } }] }
+              : {}),
+          },
+        ],
+      })
+      .sort({ effectiveAt: 1, siteId: 1, seq: 1 })
+      .hint({ workerId: 1, effectiveAt: 1, siteId: 1, seq: 1 })
+      .lean<TimesheetEntryDocument[]>();
+    const ownDocs: TimesheetEntryDocument[] = [];
+    const otherDocs: TimesheetEntryDocument[] = [];
+    for (const d of docs) (d.siteId === siteId ? ownDocs : otherDocs).push(d);
+    const ownEntries = this.entriesOf(siteId, ownDocs);
+    // each other site's document is checked under its own site (a tampered one names its site)
+    return { own: ownEntries, others: otherDocs.map((d) => this.entriesOf(d.siteId, [d])[0]) };
+  }
+
   async listEntries(siteId: string, afterSeq: number, limit: number): Promise<TimesheetEntry[]> {
     const docs = await this.entries
       .find({ siteId, seq: { $gt: afterSeq } })

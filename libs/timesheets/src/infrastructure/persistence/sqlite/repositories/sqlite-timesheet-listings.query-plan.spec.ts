@@ -17,6 +17,7 @@ import {
   TIMESHEET_OTHER_SITE_PUNCHES_SQL,
   TIMESHEET_PUNCHES_EXCEPT_SQL,
   TIMESHEET_PUNCHES_SQL,
+  TIMESHEET_RECOMPUTE_PUNCHES_SQL,
 } from './sqlite-timesheet.repository';
 
 // The entries listing as LimitedStatement runs it.
@@ -385,6 +386,65 @@ describe("SqliteTimesheetRepository, a worker's punches at a site (a recompute's
       ]);
       expect(planProblems(plan)).toEqual([]);
     }
+  });
+
+  it("should seek a recompute's punches at every site in one range of the cross-site index, in its order (no scan, no sort)", () => {
+    const plan = explainQueryPlan(store.db, TIMESHEET_RECOMPUTE_PUNCHES_SQL, [
+      {
+        worker: workerId(3),
+        site: 'site-1',
+        from: 0,
+        to: 1_000_000,
+        ownFrom: 100_000,
+        ownTo: 900_000,
+        othersFrom: 0,
+        othersTo: 1_000_000,
+        fromSeq: 10,
+        toSeq: 20,
+      },
+    ]);
+    expect(plan).toEqual([
+      'SEARCH timesheet_entries USING INDEX timesheet_entries_worker_time (worker_id=? AND effective_at>? AND effective_at<?)',
+    ]);
+    expect(planProblems(plan)).toEqual([]);
+  });
+
+  it("should give a recompute's punches as the site's and the other sites' reads give them", async () => {
+    const w = workerId(7);
+    const ranges = [
+      [7e6, 1e7, 6e6, 1.1e7],
+      [8e6, 9e6, 7e6, 1e7],
+      [8e6, 9e6, 8.5e6, 8.6e6],
+      [0, 1, 7e6, 1e7],
+    ];
+    for (const except of [undefined, { fromSeq: 3004, toSeq: 3005 }, { fromSeq: 1, toSeq: 9e9 }]) {
+      for (const site of ['site-a', 'site-b', 'site-z']) {
+        for (const [ownFrom, ownTo, othersFrom, othersTo] of ranges) {
+          const both = await repo.listRecomputePunches(
+            site,
+            w,
+            { fromMs: ownFrom, toMs: ownTo },
+            { fromMs: othersFrom, toMs: othersTo },
+            except,
+          );
+          expect(both).toEqual({
+            own: await repo.listPunches(site, w, ownFrom, ownTo, except),
+            others: await repo.listOtherSitePunches(site, w, othersFrom, othersTo),
+          });
+        }
+      }
+    }
+    const all = await repo.listRecomputePunches(
+      'site-a',
+      w,
+      { fromMs: 7e6, toMs: 1e7 },
+      {
+        fromMs: 7e6,
+        toMs: 1e7,
+      },
+    );
+    expect(all.own.map((e) => e.seq)).toEqual([3003, 3005, 3001, 3004]);
+    expect(all.others.map((e) => [e.siteId, e.seq])).toEqual([['site-b', 3002]]);
   });
 
   it("should read the site's punches alone, by time then seq, without the range left out", async () => {

@@ -79,6 +79,25 @@ export const TIMESHEET_OTHER_SITE_PUNCHES_SQL = `SELECT * FROM timesheet_entries
   ORDER BY effective_at, site_id, seq`;
 
 /**
+ * A recompute's punches of a worker (`listRecomputePunches`): TIMESHEET_OTHER_SITE_PUNCHES_SQL
+ * and TIMESHEET_PUNCHES_EXCEPT_SQL in one seek of `timesheet_entries_worker_time` over the span
+ * of both ranges (@from..@to), in its order: the other sites' rows in their range, the site's own
+ * rows in theirs without a range of seqs (the entries the recompute holds; an empty range,
+ * @fromSeq > @toSeq, leaves none out). Every term but the worker's is on the index's columns
+ * (the table's key is in it), so the rows left out are never read. Exported for the query-plan
+ * spec.
+ */
+export const TIMESHEET_RECOMPUTE_PUNCHES_SQL = `SELECT * FROM timesheet_entries
+  INDEXED BY timesheet_entries_worker_time
+  WHERE worker_id = @worker AND punch_type IS NOT NULL AND effective_at >= @from AND effective_at < @to
+    AND (
+      (site_id <> @site AND effective_at >= @othersFrom AND effective_at < @othersTo)
+      OR (site_id = @site AND effective_at >= @ownFrom AND effective_at < @ownTo
+        AND (seq < @fromSeq OR seq > @toSeq))
+    )
+  ORDER BY effective_at, site_id, seq`;
+
+/**
  * The corrections of entries (their seqs a JSON array): one seek of `timesheet_entries_target`
  * per seq. Written `SELECT ... WHERE target_seq IN (?, ...) ORDER BY seq`, SQLite read the
  * site's every entry in seq order (the primary key, for the ORDER BY) and filtered them: each
@@ -135,6 +154,20 @@ export const TIMESHEET_DAY_SQL = {
   workerDaysAfter: `SELECT worker_id, day, body, worked_seconds, tag FROM timesheet_days
     WHERE site_id = @site AND worker_id = @worker AND day > @after AND day <= @to ORDER BY day`,
 } as const;
+
+/** Parameters of TIMESHEET_RECOMPUTE_PUNCHES_SQL. */
+interface RecomputePunchParams {
+  worker: string;
+  site: string;
+  from: number;
+  to: number;
+  ownFrom: number;
+  ownTo: number;
+  othersFrom: number;
+  othersTo: number;
+  fromSeq: number;
+  toSeq: number;
+}
 
 /** Parameters of TIMESHEET_DAY_SQL (each statement names those it uses). */
 interface DayParams {
@@ -201,6 +234,7 @@ export class SqliteTimesheetRepository extends TimesheetRepository {
     TimesheetEntryRow
   >;
   private readonly otherSitePunches: Statement<[string, number, number, string], TimesheetEntryRow>;
+  private readonly recomputePunches: Statement<[RecomputePunchParams], TimesheetEntryRow>;
   private readonly correctionsOf: Statement<[string, string], TimesheetEntryRow>;
   private readonly markPending: Statement<[string, string, number, number]>;
   private readonly settlePending: Statement<[string, string, number, number]>;
@@ -257,6 +291,7 @@ export class SqliteTimesheetRepository extends TimesheetRepository {
     this.punches = this.db.prepare(TIMESHEET_PUNCHES_SQL);
     this.punchesExcept = this.db.prepare(TIMESHEET_PUNCHES_EXCEPT_SQL);
     this.otherSitePunches = this.db.prepare(TIMESHEET_OTHER_SITE_PUNCHES_SQL);
+    this.recomputePunches = this.db.prepare(TIMESHEET_RECOMPUTE_PUNCHES_SQL);
     this.correctionsOf = this.db.prepare(TIMESHEET_CORRECTIONS_OF_SQL);
     this.markPending = this.db.prepare(
       `INSERT INTO timesheet_pending_days (site_id, worker_id, min_at, max_at) VALUES (?, ?, ?, ?)
@@ -432,6 +467,37 @@ export class SqliteTimesheetRepository extends TimesheetRepository {
     if (!this.seal) return rows.map(TimesheetSqliteMapper.toDomain);
     // each row is checked under its own site (a tampered row names its site)
     return rows.map((r) => this.entriesOf(r.site_id, [r])[0]);
+  }
+
+  async listRecomputePunches(
+    siteId: string,
+    workerId: string,
+    own: { fromMs: number; toMs: number },
+    others: { fromMs: number; toMs: number },
+    except?: SeqRange,
+  ): Promise<{ own: TimesheetEntry[]; others: TimesheetEntry[] }> {
+    const rows = this.recomputePunches.all({
+      worker: workerId,
+      site: siteId,
+      from: Math.min(own.fromMs, others.fromMs),
+      to: Math.max(own.toMs, others.toMs),
+      ownFrom: own.fromMs,
+      ownTo: own.toMs,
+      othersFrom: others.fromMs,
+      othersTo: others.toMs,
+      // no range left out: an empty one (every seq is below it or above it)
+      fromSeq: except ? except.fromSeq : 1,
+      toSeq: except ? except.toSeq : 0,
+    });
+    const ownRows: TimesheetEntryRow[] = [];
+    const otherRows: TimesheetEntryRow[] = [];
+    for (const row of rows) (row.site_id === siteId ? ownRows : otherRows).push(row);
+    const ownEntries = this.entriesOf(siteId, ownRows);
+    // each other site's row is checked under its own site (a tampered row names its site)
+    const otherEntries = this.seal
+      ? otherRows.map((r) => this.entriesOf(r.site_id, [r])[0])
+      : otherRows.map(TimesheetSqliteMapper.toDomain);
+    return { own: ownEntries, others: otherEntries };
   }
 
   async listEntries(siteId: string, afterSeq: number, limit: number): Promise<TimesheetEntry[]> {
