@@ -17,8 +17,10 @@ const MAX_DEPTH = 64;
 const SCREEN_MAX_LENGTH = 1024;
 // eslint-disable-next-line no-control-regex -- every character outside ASCII, by code
 const NON_ASCII = /[^\x00-\x7f]/;
-/** A regex that matches nothing (a screen with nothing to find). */
-const NOTHING = /(?!)/;
+/** `surelyClean`'s screen of the platform-id key (`"platform`, in any ASCII case). */
+const ID_KEY_SCREEN = /"[pP][lL][aA][tT][fF][oO][rR][mM]/;
+/** The same, and `plt_` in any ASCII case, where any session's id would start. */
+const ANY_ID_SCREEN = /[pP][lL][tT]_|"[pP][lL][aA][tT][fF][oO][rR][mM]/;
 
 /** An underscore as a sent id may carry it: plain, percent-encoded (lower case), fullwidth. */
 const UNDERSCORES = ['_', '%5f', '\uff3f'];
@@ -26,21 +28,16 @@ const UNDERSCORES = ['_', '%5f', '\uff3f'];
 export class PlatformIdMatcher {
   /** Lower-cased plain ids and their derived forms (hex, the id without `PLT_`). */
   private readonly plain: string[];
-  /** Lower-cased ids, as given: what the screen regex searches for. */
-  private readonly ids: string[];
   /**
-   * The derived forms `surelyClean` searches for by native substring search in the lower-cased
-   * text, not in its regex: each starts with almost any character, which would keep the regex
-   * from skipping ahead by first character. A form holding another is left out (found anyway).
+   * The plain forms `surelyClean` searches for, each by native substring search in the
+   * lower-cased text: the ids whose lower case is ASCII (no other can occur in ASCII text) and
+   * the derived forms. A form holding another is left out (found anyway).
    */
-  private readonly derived: string[];
+  private readonly screened: string[];
+  /** `screened` without the ids starting `plt_`: found by ANY_ID_SCREEN already. */
+  private readonly screenedBesidesPlt: string[];
   /** Case-sensitive base64 / base64url fragments that only an encoded id produces. */
   private readonly encoded: string[];
-  /**
-   * The screens of `surelyClean`: the ids; and the platform-id key; and `plt_` (each built on
-   * its first use).
-   */
-  private readonly screens: Array<RegExp | undefined> = [];
 
   constructor(ids: Iterable<string>) {
     const unique = [...new Set([...ids].filter((id) => id.length > 0))];
@@ -67,12 +64,13 @@ export class PlatformIdMatcher {
         else for (const underscore of UNDERSCORES) derived.add(underscore + suffix);
       }
     }
-    this.ids = [...lowered];
     this.plain = [...new Set([...lowered, ...derived])];
-    this.derived = [...derived].filter(
-      (form, at, all) =>
-        !all.some((other, i) => i !== at && other !== form && form.includes(other)),
+    // a form that is not all ASCII cannot occur in ASCII text, the only text screened
+    const forms = [...new Set([...lowered, ...derived])].filter((form) => !NON_ASCII.test(form));
+    this.screened = forms.filter(
+      (form, at) => !forms.some((other, i) => i !== at && form.includes(other)),
     );
+    this.screenedBesidesPlt = this.screened.filter((form) => !form.startsWith('plt_'));
     const fragments = new Set<string>();
     for (const id of unique)
       for (const form of new Set([id, id.toLowerCase(), id.toUpperCase()]))
@@ -86,36 +84,29 @@ export class PlatformIdMatcher {
 
   /**
    * True only when `text` surely holds none of the ids (as `testLowered` would find them) and,
-   * with `idKey`, no `"platform` in any case: short ASCII text, searched once for every form at
-   * once. On ASCII text `toLowerCase` maps A–Z only, so a plain id matches there exactly where
-   * its letters match in either ASCII case; text with any other character (whose lower case may
-   * be ASCII, like the Kelvin sign's) or longer text gets false, which means "search as before"
-   * (`testLowered`), never "found". `ascii`: the caller knows `text` is all ASCII (a scan that
-   * looked at every character), so the search for any other character is skipped; a caller
+   * with `idKey`, no `"platform` in any case, and with `anyId`, no `plt_` in any case: short
+   * ASCII text. On ASCII text `toLowerCase` maps A–Z only, so a plain form matches there exactly
+   * where its letters match in either ASCII case; text with any other character (whose lower
+   * case may be ASCII, like the Kelvin sign's) or longer text gets false, which means "search as
+   * before" (`testLowered`), never "found". `ascii`: the caller knows `text` is all ASCII (a scan
+   * that looked at every character), so the search for any other character is skipped; a caller
    * that does not know passes false, never a guess.
+   *
+   * The key and `plt_` are searched with one regex every matcher shares; the session's forms by
+   * native substring search, each (a regex of their alternation, one per session, took twice
+   * as long: it cannot skip ahead by a first character, and a thousand sessions' compiled
+   * regexes do not stay in the processor's caches).
    */
   surelyClean(text: string, idKey: boolean, ascii = false, anyId = false): boolean {
     if (text.length > SCREEN_MAX_LENGTH || (!ascii && NON_ASCII.test(text))) return false;
-    const which = anyId ? 2 : idKey ? 1 : 0;
-    // each built on its first use: a session's matcher serves one kind of kiosk socket
-    const screen = (this.screens[which] ??= this.screen(idKey || anyId, anyId));
-    if (screen.test(text)) return false;
-    if (this.derived.length === 0) return true;
-    // ASCII text: its lower case finds each derived form where its letters match in either case
-    const lower = text.toLowerCase();
-    for (const form of this.derived) if (lower.includes(form)) return false;
+    if (anyId ? ANY_ID_SCREEN.test(text) : idKey && ID_KEY_SCREEN.test(text)) return false;
+    const forms = anyId ? this.screenedBesidesPlt : this.screened;
+    if (forms.length > 0) {
+      const lower = text.toLowerCase();
+      for (const form of forms) if (lower.includes(form)) return false;
+    }
+    for (const fragment of this.encoded) if (text.includes(fragment)) return false;
     return true;
-  }
-
-  /** `anyId` (with the key): also `plt_` in any case, where any session's id would start. */
-  private screen(idKey: boolean, anyId: boolean): RegExp {
-    const forms: string[] = [];
-    // an id whose lower case is not all ASCII cannot occur in ASCII text
-    for (const id of this.ids) if (!NON_ASCII.test(id)) forms.push(asciiCaseless(id));
-    for (const fragment of this.encoded) forms.push(literal(fragment));
-    if (idKey) forms.push(asciiCaseless('"platform'));
-    if (anyId) forms.push(asciiCaseless('plt_'));
-    return forms.length > 0 ? new RegExp(forms.join('|')) : NOTHING;
   }
 
   /** True when `text` holds one of the ids in any case or encoding. */
@@ -179,21 +170,6 @@ export class PlatformIdMatcher {
 /** True when `text` holds an ASCII letter: a form of digits only may be any number in a frame. */
 function hasLetter(text: string): boolean {
   return /[a-z]/i.test(text);
-}
-
-/** A regex source matching `text` (ASCII) exactly. */
-function literal(text: string): string {
-  let out = '';
-  for (const ch of text)
-    out += /[a-zA-Z0-9]/.test(ch) ? ch : `\\x${ch.charCodeAt(0).toString(16).padStart(2, '0')}`;
-  return out;
-}
-
-/** A regex source matching `lower` (ASCII, lower-cased) with each letter in either case. */
-function asciiCaseless(lower: string): string {
-  let out = '';
-  for (const ch of lower) out += /[a-z]/.test(ch) ? `[${ch}${ch.toUpperCase()}]` : literal(ch);
-  return out;
 }
 
 /** Replaces `needle` (lower-case) in `text` ignoring case. */
