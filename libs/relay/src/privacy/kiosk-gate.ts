@@ -37,8 +37,8 @@ export function gateKioskText(
   ascii = false,
 ): string | undefined {
   const hardware = role === 'hardware';
-  // most frames are short ASCII text holding neither: one precompiled search tells, without
-  // lower-casing a copy of the text (what it cannot rule out is searched as below)
+  // most frames are short ASCII text holding neither: `surelyClean` tells (what it cannot
+  // rule out is searched as below)
   if (ids.surelyClean(text, true, ascii, true)) return text;
   const lower = text.toLowerCase();
   // the key pattern is ASCII letters matched in any case: text it matches holds `"platform`

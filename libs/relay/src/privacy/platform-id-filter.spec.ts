@@ -110,4 +110,32 @@ describe('PlatformIdMatcher', () => {
     expect(two.surelyClean('{"PlatForm_id":1}', false)).toBe(true);
     expect(new PlatformIdMatcher([]).surelyClean('{"platform":1}', false)).toBe(true);
   });
+
+  it('should never screen as clean, with or without anyId, the hex and suffix forms the full search finds', () => {
+    const digits = 'PLT_1765135200';
+    const matcher3 = new PlatformIdMatcher([ID, digits]);
+    const hex = (id: string) => Buffer.from(id).toString('hex');
+    const forms = [
+      hex(ID),
+      hex(ID).toUpperCase(),
+      hex(ID).replace(/[a-f]/g, (c, i: number) => (i % 2 ? c.toUpperCase() : c)),
+      ID.slice(4),
+      ID.slice(4).toUpperCase(),
+      `x_${digits.slice(4)}`,
+      `PLT%5F${digits.slice(4)}`,
+      `plt%5f${digits.slice(4)}`,
+      hex(digits),
+      'Plt_jjbmYWeq3o1W',
+    ];
+    for (const form of forms)
+      for (const anyId of [false, true])
+        for (const text of [form, `{"note":"at ${form} now"}`]) {
+          expect(matcher3.test(text)).toBe(true);
+          expect(matcher3.surelyClean(text, false, true, anyId)).toBe(false);
+          expect(matcher3.surelyClean(text, true, false, anyId)).toBe(false);
+        }
+    // a bare number equal to a digits-only suffix is not an id form: passed either way
+    for (const anyId of [false, true])
+      expect(matcher3.surelyClean(`{"ts":${digits.slice(4)}}`, false, true, anyId)).toBe(true);
+  });
 });

@@ -10,9 +10,9 @@ export const REDACTED_PLATFORM_ID = '[platform_id removed]';
 const MAX_DEPTH = 64;
 
 /**
- * Text up to this length is screened with one precompiled search (`surelyClean`); longer text is
- * searched id form by id form, which is faster there (one native substring search each, against
- * a regex alternation that cannot skip ahead).
+ * Text up to this length is screened first by `surelyClean` (a shared regex and a substring
+ * search per form, which most frames pass); longer text goes straight to the full search, whose
+ * work a first screen would only repeat on the frames it cannot rule out.
  */
 const SCREEN_MAX_LENGTH = 1024;
 // eslint-disable-next-line no-control-regex -- every character outside ASCII, by code
