@@ -33,6 +33,9 @@
  * transactions expire every prepared statement: see `childModeEnv` in support/crew.ts).
  * `BENCH_BEFORE_DIR=<an older checkout>`: its API, on a third copy of the same fill, is
  * measured in the same rounds too (its own phones and batches), against the same baseline.
+ * `BENCH_BEFORE_ENV=KEY=VALUE[,KEY=VALUE...]`: settings of that side's API only (e.g.
+ * `BENCH_BEFORE_DIR=. BENCH_BEFORE_ENV=SYNC_VERIFY_WORKERS=0`: this checkout against itself
+ * with another setting, in the same rounds).
  * WAL checkpoints: our API runs with its default (`SQLITE_CHECKPOINTS=worker`, a thread of its
  * own) and, on another copy, with `SQLITE_CHECKPOINTS=connection` (SQLite's automatic
  * checkpoint inside the commit that takes the WAL past 1,000 pages; `SYNC_BOTH_CHECKPOINTS=0`
@@ -246,6 +249,17 @@ async function untilFillSealed(
   }
 }
 
+/** `BENCH_BEFORE_ENV`'s settings (`KEY=VALUE`, comma-separated), for the "before" side only. */
+function beforeEnv(): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const pair of (process.env.BENCH_BEFORE_ENV ?? '').split(',').filter(Boolean)) {
+    const at = pair.indexOf('=');
+    if (at <= 0) throw new Error(`BENCH_BEFORE_ENV: ${pair} is not KEY=VALUE`);
+    env[pair.slice(0, at)] = pair.slice(at + 1);
+  }
+  return env;
+}
+
 async function rigFor(
   links: number,
   rounds: number,
@@ -280,12 +294,18 @@ async function rigFor(
   const batchCount = rounds * (1 + concurrency);
   const ours = await sideFor('ours', links, dataDir, batchCount, fraudHeavy);
   const before = beforeDir
-    ? await sideFor('before', links, beforeDir, batchCount, fraudHeavy, beforeRoot).catch(
-        async (error) => {
-          await ours.api.close();
-          throw error;
-        },
-      )
+    ? await sideFor(
+        'before',
+        links,
+        beforeDir,
+        batchCount,
+        fraudHeavy,
+        beforeRoot,
+        beforeEnv(),
+      ).catch(async (error) => {
+        await ours.api.close();
+        throw error;
+      })
     : undefined;
   const connection = connectionDir
     ? await sideFor('connection', links, connectionDir, batchCount, fraudHeavy, undefined, {
@@ -655,7 +675,12 @@ export async function run(): Promise<void> {
       ];
       return [
         ...sideRows(rig.ours, ''),
-        ...(rig.before ? sideRows(rig.before, 'before (BENCH_BEFORE_DIR): ') : []),
+        ...(rig.before
+          ? sideRows(
+              rig.before,
+              `before (BENCH_BEFORE_DIR${process.env.BENCH_BEFORE_ENV ? `, ${process.env.BENCH_BEFORE_ENV}` : ''}): `,
+            )
+          : []),
         ...(rig.connection
           ? sideRows(rig.connection, 'ours with SQLITE_CHECKPOINTS=connection: ')
           : []),
