@@ -82,7 +82,7 @@ describe('payroll closes against the witness file after a restart (e2e)', () => 
     expect(fileSize).toBeGreaterThan(100 * 64 * 1024);
     const metrics = await fetch(`${b.baseUrl}/metrics`).then((r) => r.text());
     expect(metrics).toMatch(/^mdai_tlog_witness_read_bytes_total \d+/m);
-  }, 120_000);
+  }, 300_000);
 
   it('should read a site broken whose closes were deleted with its head and the log checkpoint rows, its witness lines far from the end', async () => {
     const { siteId } = await sealedSiteThenStopped(['01', '02'], async (t, id, origin) => {
@@ -117,5 +117,5 @@ describe('payroll closes against the witness file after a restart (e2e)', () => 
     });
     expect([listed.status, listed.body.chain]).toEqual([200, 'broken']);
     expect([(await close(b, siteId, '01')).status]).toEqual([503]);
-  }, 120_000);
+  }, 300_000);
 });
