@@ -65,7 +65,7 @@ async function main(): Promise<void> {
     process.stdout.write(
       `SEALED ${JSON.stringify({ startupPassMs, sealMs, sealCpuMs, fileBytes, rootHash: sealed.checkpoint.rootHash })}\n`,
     );
-    store.close?.();
+    await store.close();
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
