@@ -206,12 +206,19 @@ export class PayrollCloseService implements OnModuleInit {
    * signed checkpoint of the site's closes counts more than the chain read holds (`held`: the
    * newest close's place, the head's when no close is stored). Every close of a site deleted
    * with its head, or a head put back from an older copy with the closes after it deleted,
-   * leaves a chain whole in itself: only the signed log tells.
+   * leaves a chain whole in itself: only the signed log tells. The witness file too (its
+   * index's latest line of the site's log, signed): closes replaced or deleted together with
+   * the log's checkpoint rows (or the store put back from an older copy) still count against
+   * what was witnessed, with no read of the file per request.
    */
   private async unsealedLoss(siteId: string, held: number): Promise<string | undefined> {
-    const sealed = (await this.tlog.latest(this.originOf(siteId)))?.size ?? 0;
-    return sealed > held
-      ? `the transparency log sealed ${sealed} closes of the site, ${held} are stored`
+    const origin = this.originOf(siteId);
+    const sealed = (await this.tlog.latest(origin))?.size ?? 0;
+    if (sealed > held)
+      return `the transparency log sealed ${sealed} closes of the site, ${held} are stored`;
+    const witnessed = await this.tlog.witnessedSize(origin);
+    return witnessed > held
+      ? `the witness file holds a signed checkpoint of ${witnessed} closes of the site, ${held} are stored (the log's checkpoint rows replaced or deleted with them?)`
       : undefined;
   }
 
