@@ -6,9 +6,8 @@ import {
   CommonError,
   isDomainError,
   jcs,
-  isDatabaseRefusal,
-  storageErrorOf,
-  storeUnavailableOf,
+  STORAGE_UNAVAILABLE_MESSAGE,
+  storeFailureOf,
 } from '@app/common';
 import {
   DeviceTrustService,
@@ -1251,29 +1250,6 @@ function summarize(results: PacketResult[]): SyncOutcome {
 /** The store's answer to a failed write of a sync with nothing kept (`recordRefusedBatch`). */
 function storeFailure(error: unknown): CommonError {
   return (
-    storeFailureOf(error) ??
-    new CommonError(
-      'storage_unavailable',
-      'The server cannot write to its storage right now; nothing was changed. Try again later.',
-    )
-  );
-}
-
-/**
- * The store's answer to a failed write of a sync (`beforeAppend`) when the failure is the
- * store's: a storage code (`storageErrorOf`), a MongoDB that does not answer
- * (`storeUnavailableOf`), or a write the database refused (`isDatabaseRefusal`: SQLite's
- * constraint or trigger, MongoDB's write error). Anything else (a bug) → undefined: a 500.
- */
-export function storeFailureOf(error: unknown): CommonError | undefined {
-  return (
-    storageErrorOf(error) ??
-    storeUnavailableOf(error) ??
-    (isDatabaseRefusal(error)
-      ? new CommonError(
-          'storage_unavailable',
-          'The server cannot write to its storage right now; nothing was changed. Try again later.',
-        )
-      : undefined)
+    storeFailureOf(error) ?? new CommonError('storage_unavailable', STORAGE_UNAVAILABLE_MESSAGE)
   );
 }
