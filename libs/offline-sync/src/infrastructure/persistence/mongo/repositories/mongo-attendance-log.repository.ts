@@ -2,8 +2,13 @@ import { randomUUID } from 'node:crypto';
 import { Injectable, Logger, OnModuleInit, Optional } from '@nestjs/common';
 import type { Model, PipelineStage } from 'mongoose';
 import { CommonError, jcs } from '@app/common';
-import { canonicalMongoJson, canonicalMongoTime, MongoStoreHandle } from '@app/persistence';
-import { appendWithRetry, DUPLICATE_KEY } from '@app/tlog';
+import {
+  canonicalMongoJson,
+  canonicalMongoTime,
+  isDuplicateKeyError,
+  MongoStoreHandle,
+} from '@app/persistence';
+import { appendWithRetry } from '@app/tlog';
 import { StoreMac } from '@app/tlog/store-mac';
 import {
   AttendanceLog,
@@ -726,8 +731,7 @@ interface InsertsSent {
  */
 function sentNothing(error: unknown): boolean {
   return (
-    (error as { code?: unknown } | null)?.code === DUPLICATE_KEY ||
-    (error as { name?: unknown } | null)?.name === 'ValidationError'
+    isDuplicateKeyError(error) || (error as { name?: unknown } | null)?.name === 'ValidationError'
   );
 }
 
