@@ -773,18 +773,13 @@ function leaseEnded(marker: LeaseState, now: Date): boolean {
   return marker.until !== undefined && marker.until.getTime() <= now.getTime();
 }
 
-/** Leases once per marker (a call's results name the same one many times), keys merged. */
+/**
+ * Leases once each (a call's results name the same one many times). A marker has one lease
+ * object per holder: the call that wrote it, or the one that took it over under a new owner
+ * token (one take per lease run), so the same object is the same lease.
+ */
 function uniqueLeases(leases: BatchLease[]): BatchLease[] {
-  const byId = new Map<string, BatchLease>();
-  for (const lease of leases) {
-    const seen = byId.get(`${lease.id} ${lease.owner}`);
-    if (seen === lease) continue;
-    if (!seen) byId.set(`${lease.id} ${lease.owner}`, lease);
-    else if (seen.keys && lease.keys)
-      byId.set(`${lease.id} ${lease.owner}`, { ...seen, keys: [...seen.keys, ...lease.keys] });
-    else if (seen.keys) byId.set(`${lease.id} ${lease.owner}`, lease);
-  }
-  return [...byId.values()];
+  return [...new Set(leases)];
 }
 
 /** The key an entry is stored under. */
