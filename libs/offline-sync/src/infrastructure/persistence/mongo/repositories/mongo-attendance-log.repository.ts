@@ -111,8 +111,7 @@ export class MongoAttendanceLogRepository extends AttendanceLogRepository implem
     const inserts: InsertsSent = { unsure: false };
     // per taken marker, the keys it names that this call screens (what its settle removes)
     const screens = new Map<BatchLease, LedgerEntryKey[]>();
-    const screensKey = (lease: BatchLease, key: LedgerEntryKey) =>
-      screens.set(lease, [...(screens.get(lease) ?? []), key]);
+    const screensKey = (lease: BatchLease, key: LedgerEntryKey) => pushUnder(screens, lease, key);
     try {
       for (let i = 0; i < entries.length; i++) {
         const log = stored[i];
@@ -143,8 +142,7 @@ export class MongoAttendanceLogRepository extends AttendanceLogRepository implem
         }
         // appended here, screened with this call's batch: no longer the taken marker's to screen
         if (pendingBatch) screensKey(pendingBatch, keys[i]);
-        if (batch)
-          this.appendedUnder.set(batch, [...(this.appendedUnder.get(batch) ?? []), keys[i]]);
+        if (batch) pushUnder(this.appendedUnder, batch, keys[i]);
         results.push({
           ...result,
           ...(batch ? { batch } : {}),
@@ -780,6 +778,17 @@ function leaseEnded(marker: LeaseState, now: Date): boolean {
  */
 function uniqueLeases(leases: BatchLease[]): BatchLease[] {
   return [...new Set(leases)];
+}
+
+/** Appends `value` to the list `map` holds under `key` (a list begun for a key it has none). */
+function pushUnder<K extends object, V>(
+  map: Map<K, V[]> | WeakMap<K, V[]>,
+  key: K,
+  value: V,
+): void {
+  const list = map.get(key);
+  if (list) list.push(value);
+  else map.set(key, [value]);
 }
 
 /** The key an entry is stored under. */
