@@ -281,7 +281,7 @@ export class PayrollCloseService implements OnModuleInit {
   }> {
     const closes = await this.repo.list(siteId, limit, before);
     let chain = await this.repo.chain(siteId);
-    const linked = chain.closes.filter((c) => c.seq !== 0);
+    const linked = linkedOnly(chain.closes);
     const unlinked = chain.closes.filter((c) => c.seq === 0);
     const tip = linked[linked.length - 1];
     this.noteWaiting(siteId, tip, chain.head, unlinked.length);
@@ -295,7 +295,7 @@ export class PayrollCloseService implements OnModuleInit {
       }
     }
     // closes of an earlier release too new to link are left out of the check (as a read's)
-    if (pending) chain = { ...chain, closes: chain.closes.filter((c) => c.seq !== 0) };
+    if (pending) chain = { ...chain, closes: linkedOnly(chain.closes) };
     const rolled = await this.rollForward(
       siteId,
       chain.closes[chain.closes.length - 1],
@@ -303,9 +303,9 @@ export class PayrollCloseService implements OnModuleInit {
     );
     if (rolled === 'rolled') {
       chain = await this.repo.chain(siteId);
-      if (pending) chain = { ...chain, closes: chain.closes.filter((c) => c.seq !== 0) };
+      if (pending) chain = { ...chain, closes: linkedOnly(chain.closes) };
     }
-    const linkedTip = chain.closes.filter((c) => c.seq !== 0).pop();
+    const linkedTip = linkedOnly(chain.closes).pop();
     const broken =
       (typeof rolled === 'object' ? rolled.broken : this.brokenLink(chain)) ??
       (await this.unsealedLoss(siteId, linkedTip?.seq ?? chain.head?.seq ?? 0));
@@ -650,7 +650,7 @@ export class PayrollCloseService implements OnModuleInit {
         }
         this.chainBroken(siteId, `the close of ${unlinked[0].from} is not linked`);
       }
-      const places = all.filter((p) => p.seq !== 0);
+      const places = linkedOnly(all);
       const at = places.findIndex((p, i) => p.seq !== i + 1);
       if (at >= 0) {
         this.chainBroken(
@@ -769,7 +769,7 @@ export class PayrollCloseService implements OnModuleInit {
   private async givePeriods(siteId: string): Promise<boolean> {
     // closes of an earlier release too new to link (a rolling upgrade) left out, as the listing
     const read = await this.repo.chain(siteId);
-    const chain = { ...read, closes: read.closes.filter((c) => c.seq !== 0) };
+    const chain = { ...read, closes: linkedOnly(read.closes) };
     const broken = this.brokenLink(chain);
     if (broken) this.chainBroken(siteId, broken);
     return this.setPeriodsFrom(chain);
@@ -1023,4 +1023,9 @@ function headDataOf(siteId: string, seq: number, digest: string): string {
 
 function headOf(c: PayrollClose): { from: string; to: string; at: string; by: string } {
   return { from: c.from, to: c.to, at: new Date(c.at).toISOString(), by: c.by };
+}
+
+/** The closes (or places) linked into the chain: seq 0 is an earlier release's, not linked yet. */
+function linkedOnly<T extends { seq: number }>(closes: readonly T[]): T[] {
+  return closes.filter((c) => c.seq !== 0);
 }
