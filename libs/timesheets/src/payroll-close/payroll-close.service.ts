@@ -208,8 +208,12 @@ export class PayrollCloseService implements OnModuleInit {
    * with its head, or a head put back from an older copy with the closes after it deleted,
    * leaves a chain whole in itself: only the signed log tells.
    */
-  private async unsealedLoss(siteId: string, held: number): Promise<string | undefined> {
-    const sealed = (await this.tlog.latest(this.originOf(siteId)))?.size ?? 0;
+  private async unsealedLoss(
+    siteId: string,
+    held: number,
+    sealed?: number,
+  ): Promise<string | undefined> {
+    sealed ??= (await this.tlog.latest(this.originOf(siteId)))?.size ?? 0;
     return sealed > held
       ? `the transparency log sealed ${sealed} closes of the site, ${held} are stored`
       : undefined;
@@ -633,11 +637,13 @@ export class PayrollCloseService implements OnModuleInit {
    * not moved yet (one behind) is checked by its own tag. A head whose periods digest is absent
    * or does not verify (written by a server of an earlier release) is checked by a full walk of
    * the links, as the listing does, and given its periods digest. A close's other fields edited
-   * fail its tag, refused by the reads of its period.
+   * fail its tag, refused by the reads of its period. `first`: the chain and the log's latest
+   * size its caller has just read (the sweep's), checked on the first try instead of read again.
    */
-  private async refuseBrokenChain(siteId: string): Promise<void> {
+  private async refuseBrokenChain(siteId: string, first?: SweptChain): Promise<void> {
     for (let tries = 1; ; tries++) {
-      const { places: all, tip, head } = await this.repo.chainPlaces(siteId);
+      const given = tries === 1 ? first : undefined;
+      const { places: all, tip, head } = given?.read ?? (await this.repo.chainPlaces(siteId));
       this.noteWaiting(siteId, tip, head, all.filter((p) => p.seq === 0).length);
       // closes of an earlier release (a server of it still running: a rolling upgrade) linked
       // here as at boot, once this server has seen them a minute (their server may still remove
@@ -666,7 +672,7 @@ export class PayrollCloseService implements OnModuleInit {
       if (broken) this.chainBroken(siteId, broken);
       // a chain whole in itself may still lack closes the signed log counted (all deleted with
       // the head, or a head put back with the closes after it deleted)
-      const lost = await this.unsealedLoss(siteId, tip?.seq ?? head?.seq ?? 0);
+      const lost = await this.unsealedLoss(siteId, tip?.seq ?? head?.seq ?? 0, given?.sealed);
       if (lost) this.chainBroken(siteId, lost);
       if (!head) return;
       const periods = this.periodsOf(head);
@@ -721,15 +727,21 @@ export class PayrollCloseService implements OnModuleInit {
     for (let after = ''; ;) {
       const ids = await this.repo.retagHeadIds(after, 500);
       if (ids.length === 0) return found;
+      // the page's checkpoints in one read (as the ledger's sweep), not one per site
+      const latest = await this.tlog.latestOfEach(ids.map((id) => this.originOf(id)));
       for (const siteId of ids) {
-        const { head } = await this.repo.chainPlaces(siteId);
-        const sealed = (await this.tlog.latest(this.originOf(siteId)))?.size ?? 0;
+        const read = await this.repo.chainPlaces(siteId);
+        const { head } = read;
+        let sealed = latest.get(this.originOf(siteId))?.size ?? 0;
+        // the page's read is older than this head: a site behind it is read again (sealed since?)
+        if (head && head.seq > sealed)
+          sealed = (await this.tlog.latest(this.originOf(siteId)))?.size ?? 0;
         if (!head || head.seq <= sealed) continue;
         found++;
         const seen = `${siteId}|${head.digest}`;
         if (this.brokenSeen.has(seen)) continue;
         try {
-          await this.refuseBrokenChain(siteId);
+          await this.refuseBrokenChain(siteId, { read, sealed });
         } catch (error) {
           // alarmed by the check; not sealed (the log would vouch for the broken chain)
           if (error instanceof TimesheetsError && error.code === 'payroll_close_chain_broken')
@@ -1023,6 +1035,12 @@ function headDataOf(siteId: string, seq: number, digest: string): string {
 
 function headOf(c: PayrollClose): { from: string; to: string; at: string; by: string } {
   return { from: c.from, to: c.to, at: new Date(c.at).toISOString(), by: c.by };
+}
+
+/** A site's chain in brief and its log's latest sealed size, as the sweep read them. */
+interface SweptChain {
+  read: Awaited<ReturnType<PayrollCloseRepository['chainPlaces']>>;
+  sealed: number;
 }
 
 /** The closes (or places) linked into the chain: seq 0 is an earlier release's, not linked yet. */
