@@ -304,15 +304,21 @@ describe('relay slots after Redis comes back from a snapshot (e2e)', () => {
     }
   }, 240_000);
 
+  /** A legacy session's kiosk joined on b once the slots resynced, then Redis's snapshot taken. */
+  async function legacyKioskThenSnapshot(client: Redis) {
+    await eventually(async () => (await client.exists('mdai:relay:resync')) === 0, 'resynced');
+    const auth = await http(b.baseUrl, 'POST', '/auth', { body: { api_key: b.keys.hardware } });
+    const token = auth.body.token as string;
+    const hardware = await TestSocket.open(`${b.wsUrl}/ws/hardware?token=${token}`);
+    await hardware.next('joined');
+    expect(await client.save()).toBe('OK');
+    return { token, hardware };
+  }
+
   it("should keep a legacy session's app use spent after the snapshot: a second app is refused after the first left", async () => {
     const client = new Redis(redis.url);
     try {
-      await eventually(async () => (await client.exists('mdai:relay:resync')) === 0, 'resynced');
-      const auth = await http(b.baseUrl, 'POST', '/auth', { body: { api_key: b.keys.hardware } });
-      const token = auth.body.token as string;
-      const hardware = await TestSocket.open(`${b.wsUrl}/ws/hardware?token=${token}`);
-      await hardware.next('joined');
-      expect(await client.save()).toBe('OK');
+      const { token, hardware } = await legacyKioskThenSnapshot(client);
       // the app joins after the snapshot: its use is spent in Redis, not in the snapshot
       const app = await TestSocket.open(`${b.wsUrl}/ws/app?token=${token}`);
       expect(await app.next('joined')).toEqual({ type: 'joined', role: 'app' });
@@ -344,12 +350,7 @@ describe('relay slots after Redis comes back from a snapshot (e2e)', () => {
   it('should refuse a second app after the snapshot when the first left before the crash (its use kept in the session store)', async () => {
     const client = new Redis(redis.url);
     try {
-      await eventually(async () => (await client.exists('mdai:relay:resync')) === 0, 'resynced');
-      const auth = await http(b.baseUrl, 'POST', '/auth', { body: { api_key: b.keys.hardware } });
-      const token = auth.body.token as string;
-      const hardware = await TestSocket.open(`${b.wsUrl}/ws/hardware?token=${token}`);
-      await hardware.next('joined');
-      expect(await client.save()).toBe('OK');
+      const { token, hardware } = await legacyKioskThenSnapshot(client);
       // the app joins after the snapshot and leaves before the crash: no socket is left to
       // spend its use again in the Redis that comes back without it
       const before = await client.keys('mdai:relay:used:*:app');

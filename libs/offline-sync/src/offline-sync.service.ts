@@ -6,9 +6,8 @@ import {
   CommonError,
   isDomainError,
   jcs,
-  isDatabaseRefusal,
-  storageErrorOf,
-  storeUnavailableOf,
+  STORAGE_UNAVAILABLE_MESSAGE,
+  storeFailureOf,
 } from '@app/common';
 import {
   DeviceTrustService,
@@ -261,8 +260,11 @@ export class OfflineSyncService {
     // the signed refusals recorded before, read before the append too: a store that fails here
     // answers its code with nothing stored, where after the append it would be untrue (review R5)
     const refusedBefore = await this.refusedBefore(verdicts, claims);
-    const batch = await this.beforeAppend(device.deviceId, 'the ledger append', () =>
-      this.ledger.appendWithReceipts(candidates.map((c) => c.entry)),
+    const batch = await this.beforeAppend(
+      device.deviceId,
+      'the ledger append',
+      () => this.ledger.appendWithReceipts(candidates.map((c) => c.entry)),
+      { mayStorePart: true },
     );
     let screened: { outcome: SyncOutcome; findings: number; fraudEvents: number; fresh: number };
     let held: BatchLease[] = [];
@@ -653,12 +655,14 @@ export class OfflineSyncService {
    * MongoDB's write error: `isDatabaseRefusal`) is the store's failure too. The server's own
    * refusals (domain errors) pass as they are, and so does any other error (a bug: a TypeError,
    * `assertKeysOfData`'s refusal), logged with its stack: a 500, never a 503 the phone would
-   * answer by sending the same batch forever.
+   * answer by sending the same batch forever. `mayStorePart`: a write that a failure may leave
+   * partly stored (MongoDB's ledger append), whose store failure does not say nothing was changed.
    */
   private async beforeAppend<T>(
     deviceId: string | undefined,
     what: string,
     write: () => Promise<T>,
+    { mayStorePart = false }: { mayStorePart?: boolean } = {},
   ): Promise<T> {
     try {
       return await write();
@@ -681,7 +685,7 @@ export class OfflineSyncService {
       // MongoDB's append inserts one link at a time: a failure after some of them has stored
       // a prefix of the batch (its pending marker has it screened; the retry answers those
       // packets duplicate), so the append's message does not say nothing was changed
-      throw what === 'the ledger append'
+      throw mayStorePart
         ? new CommonError(
             refused.code,
             'The server could not store this batch right now; send it again later (packets it did store are answered duplicate).',
@@ -1251,29 +1255,6 @@ function summarize(results: PacketResult[]): SyncOutcome {
 /** The store's answer to a failed write of a sync with nothing kept (`recordRefusedBatch`). */
 function storeFailure(error: unknown): CommonError {
   return (
-    storeFailureOf(error) ??
-    new CommonError(
-      'storage_unavailable',
-      'The server cannot write to its storage right now; nothing was changed. Try again later.',
-    )
-  );
-}
-
-/**
- * The store's answer to a failed write of a sync (`beforeAppend`) when the failure is the
- * store's: a storage code (`storageErrorOf`), a MongoDB that does not answer
- * (`storeUnavailableOf`), or a write the database refused (`isDatabaseRefusal`: SQLite's
- * constraint or trigger, MongoDB's write error). Anything else (a bug) → undefined: a 500.
- */
-export function storeFailureOf(error: unknown): CommonError | undefined {
-  return (
-    storageErrorOf(error) ??
-    storeUnavailableOf(error) ??
-    (isDatabaseRefusal(error)
-      ? new CommonError(
-          'storage_unavailable',
-          'The server cannot write to its storage right now; nothing was changed. Try again later.',
-        )
-      : undefined)
+    storeFailureOf(error) ?? new CommonError('storage_unavailable', STORAGE_UNAVAILABLE_MESSAGE)
   );
 }

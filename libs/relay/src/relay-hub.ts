@@ -479,8 +479,7 @@ export class RelayHub implements OnModuleInit, OnModuleDestroy, BeforeApplicatio
             "The legacy app's use mark could not be given back: its reconnect is refused",
           ),
         );
-      conn.slotHeld = false;
-      await this.bus.releaseSlot(conn.sessionId, conn.role, conn.id);
+      await this.releaseSlot(conn);
       this.delivery.closeWithError(
         conn,
         'internal_error',
@@ -489,6 +488,12 @@ export class RelayHub implements OnModuleInit, OnModuleDestroy, BeforeApplicatio
       );
       return 'failed';
     }
+  }
+
+  /** Frees the socket's slot (a join that does not go on): its error is the caller's. */
+  private async releaseSlot(conn: RelayConnection): Promise<void> {
+    conn.slotHeld = false;
+    await this.bus.releaseSlot(conn.sessionId, conn.role, conn.id);
   }
 
   private async takeSession(
@@ -520,8 +525,7 @@ export class RelayHub implements OnModuleInit, OnModuleDestroy, BeforeApplicatio
     conn.slotHeld = true;
     if (!this.connections.has(conn)) {
       // the socket closed while the slot was being claimed
-      conn.slotHeld = false;
-      await this.bus.releaseSlot(conn.sessionId, conn.role, conn.id);
+      await this.releaseSlot(conn);
       return;
     }
     if (conn.role === 'app') {
@@ -535,8 +539,7 @@ export class RelayHub implements OnModuleInit, OnModuleDestroy, BeforeApplicatio
         (await this.spendAppUse(conn));
       if (spent === 'failed') return;
       if (!spent) {
-        conn.slotHeld = false;
-        await this.bus.releaseSlot(conn.sessionId, conn.role, conn.id);
+        await this.releaseSlot(conn);
         return this.delivery.closeWithError(conn, 'already_connected', APP_USED);
       }
       conn.appUseSpent = true;

@@ -19,12 +19,11 @@
  * but its manifest names vault files without their blob or unsealed logs (the backup exited 2).
  */
 import Database from 'better-sqlite3';
-import { createHash } from 'node:crypto';
 import { createReadStream, existsSync } from 'node:fs';
 import { lstat, readdir, readFile, rm, stat } from 'node:fs/promises';
 import { isAbsolute, join, normalize, resolve, sep } from 'node:path';
 import { createInterface } from 'node:readline';
-import { ConfigError, readStored, SECRETS_FILE } from '@app/common';
+import { ConfigError, readStored, SECRETS_FILE, sha256Hex } from '@app/common';
 import { type ChainLink, GENESIS_HASH, noteSignedBy, parseNote } from '@app/tlog';
 import { parseWorkers } from '@app/timesheets/payroll-close/payroll-close.repository';
 import { closeTagData } from '@app/timesheets/payroll-close/payroll-close.service';
@@ -76,15 +75,12 @@ interface CloseLink extends ChainLink {
   data: string;
 }
 
-/** The hex SHA-256 of a close's tag data: its digest, and its leaf's record hash. */
-const closeDigestHex = (data: string) => createHash('sha256').update(data).digest('hex');
-
 /**
  * A site's payroll closes (`<TLOG_ORIGIN>/payroll-closes/<siteId>`): leaf n is close n's
  * digest, each close names the one before's digest (`prev`, base64url; '' for the first).
  */
 const PAYROLL_CLOSES: LogKind<CloseLink> = {
-  recordHash: (l) => closeDigestHex(l.data),
+  recordHash: (l) => sha256Hex(l.data),
   chainOf: (l) => l.siteId,
   originSuffix: (siteId) => `/payroll-closes/${siteId}`,
   named: (siteId) => `the payroll closes of ${siteId === undefined ? 'no site' : q(siteId)}`,
@@ -718,7 +714,7 @@ async function* closeLinks(db: Database.Database, siteId: string): AsyncGenerato
       siteId: r.site_id,
       seq: r.seq,
       prevHash: r.prev ? Buffer.from(r.prev, 'base64url').toString('hex') : GENESIS_HASH,
-      recordHash: closeDigestHex(data),
+      recordHash: sha256Hex(data),
       data,
     };
   }

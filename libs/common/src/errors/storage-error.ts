@@ -16,6 +16,10 @@ const UNAVAILABLE = new Set([
   'SQLITE_LOCKED',
 ]);
 
+/** The message of a 503 `storage_unavailable` whose failed write changed nothing. */
+export const STORAGE_UNAVAILABLE_MESSAGE =
+  'The server cannot write to its storage right now; nothing was changed. Try again later.';
+
 /**
  * A file-system or SQLite failure of the local storage as the error a client should see:
  * no space (ENOSPC, EDQUOT, SQLITE_FULL) → 507 `storage_full`; no access or a failing device
@@ -35,10 +39,7 @@ export function storageErrorOf(error: unknown): CommonError | undefined {
     );
   }
   if (UNAVAILABLE.has(code) || [...UNAVAILABLE].some((c) => code.startsWith(`${c}_`))) {
-    return new CommonError(
-      'storage_unavailable',
-      'The server cannot write to its storage right now; nothing was changed. Try again later.',
-    );
+    return new CommonError('storage_unavailable', STORAGE_UNAVAILABLE_MESSAGE);
   }
   return undefined;
 }
@@ -128,4 +129,20 @@ export function isDatabaseRefusal(error: unknown): boolean {
     if (typeof code === 'string' && code.startsWith('SQLITE_')) return true;
   }
   return false;
+}
+
+/**
+ * The store's answer to a failed write when the failure is the store's: a storage code
+ * (`storageErrorOf`), a MongoDB that does not answer (`storeUnavailableOf`), or a write the
+ * database refused (`isDatabaseRefusal`: SQLite's constraint or trigger, MongoDB's write
+ * error). Anything else (a bug) → undefined: a 500.
+ */
+export function storeFailureOf(error: unknown): CommonError | undefined {
+  return (
+    storageErrorOf(error) ??
+    storeUnavailableOf(error) ??
+    (isDatabaseRefusal(error)
+      ? new CommonError('storage_unavailable', STORAGE_UNAVAILABLE_MESSAGE)
+      : undefined)
+  );
 }

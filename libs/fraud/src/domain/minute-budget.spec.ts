@@ -34,28 +34,28 @@ describe('MinuteBudget', () => {
 describe('DistinctMinuteCount', () => {
   it('should be over once, at the first distinct id past the budget, an id seen again counting once', () => {
     const count = new DistinctMinuteCount(2);
-    expect(['p1', 'p2', 'p1', 'p2', 'p1'].map((id) => count.firstOver('d\u0000t', id, 0))).toEqual([
-      false,
-      false,
-      false,
-      false,
-      false,
+    expect(['p1', 'p2', 'p1', 'p2', 'p1'].map((id) => count.count('d\u0000t', id, 0))).toEqual([
+      'added',
+      'added',
+      'none',
+      'none',
+      'none',
     ]);
-    expect(count.firstOver('d\u0000t', 'p3', 0)).toBe(true);
-    expect(count.firstOver('d\u0000t', 'p4', 0)).toBe(false);
+    expect(count.count('d\u0000t', 'p3', 0)).toBe('first_over');
+    expect(count.count('d\u0000t', 'p4', 0)).toBe('none');
     // another key, and the next minute, start over
-    expect(count.firstOver('e\u0000t', 'p3', 0)).toBe(false);
-    expect(['p5', 'p6', 'p7'].map((id) => count.firstOver('d\u0000t', id, 60_000))).toEqual([
-      false,
-      false,
-      true,
+    expect(count.count('e\u0000t', 'p3', 0)).toBe('added');
+    expect(['p5', 'p6', 'p7'].map((id) => count.count('d\u0000t', id, 60_000))).toEqual([
+      'added',
+      'added',
+      'first_over',
     ]);
   });
 
   it('should track at most maxKeys keys a minute: a key past them is never over', () => {
     const count = new DistinctMinuteCount(0, 1);
-    expect(count.firstOver('a', 'p', 0)).toBe(true);
-    expect(count.firstOver('b', 'p', 0)).toBe(false);
+    expect(count.count('a', 'p', 0)).toBe('first_over');
+    expect(count.count('b', 'p', 0)).toBe('none');
   });
 
   it('should count a given-back id again, and a key a failed write took over be over again (once)', () => {

@@ -66,11 +66,6 @@ export class DistinctMinuteCount {
     private readonly maxKeys = 10_000,
   ) {}
 
-  /** True for the first id of `key` past `perMinute` distinct ones this minute, once. */
-  firstOver(key: string, id: string, nowMs: number): boolean {
-    return this.count(key, id, nowMs) === 'first_over';
-  }
-
   /**
    * Counts `id` of `key`: `added` (a new id within `perMinute`), `first_over` (the first id past
    * them this minute, once) or `none` (seen before, over already, or a key past `maxKeys`).

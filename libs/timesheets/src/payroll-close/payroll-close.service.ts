@@ -211,9 +211,13 @@ export class PayrollCloseService implements OnModuleInit {
    * the log's checkpoint rows (or the store put back from an older copy) still count against
    * what was witnessed, with no read of the file per request.
    */
-  private async unsealedLoss(siteId: string, held: number): Promise<string | undefined> {
+  private async unsealedLoss(
+    siteId: string,
+    held: number,
+    sealed?: number,
+  ): Promise<string | undefined> {
     const origin = this.originOf(siteId);
-    const sealed = (await this.tlog.latest(origin))?.size ?? 0;
+    sealed ??= (await this.tlog.latest(origin))?.size ?? 0;
     if (sealed > held)
       return `the transparency log sealed ${sealed} closes of the site, ${held} are stored`;
     const witnessed = await this.tlog.witnessedSize(origin);
@@ -288,7 +292,7 @@ export class PayrollCloseService implements OnModuleInit {
   }> {
     const closes = await this.repo.list(siteId, limit, before);
     let chain = await this.repo.chain(siteId);
-    const linked = chain.closes.filter((c) => c.seq !== 0);
+    const linked = linkedOnly(chain.closes);
     const unlinked = chain.closes.filter((c) => c.seq === 0);
     const tip = linked[linked.length - 1];
     this.noteWaiting(siteId, tip, chain.head, unlinked.length);
@@ -302,7 +306,7 @@ export class PayrollCloseService implements OnModuleInit {
       }
     }
     // closes of an earlier release too new to link are left out of the check (as a read's)
-    if (pending) chain = { ...chain, closes: chain.closes.filter((c) => c.seq !== 0) };
+    if (pending) chain = { ...chain, closes: linkedOnly(chain.closes) };
     const rolled = await this.rollForward(
       siteId,
       chain.closes[chain.closes.length - 1],
@@ -310,9 +314,9 @@ export class PayrollCloseService implements OnModuleInit {
     );
     if (rolled === 'rolled') {
       chain = await this.repo.chain(siteId);
-      if (pending) chain = { ...chain, closes: chain.closes.filter((c) => c.seq !== 0) };
+      if (pending) chain = { ...chain, closes: linkedOnly(chain.closes) };
     }
-    const linkedTip = chain.closes.filter((c) => c.seq !== 0).pop();
+    const linkedTip = linkedOnly(chain.closes).pop();
     const broken =
       (typeof rolled === 'object' ? rolled.broken : this.brokenLink(chain)) ??
       (await this.unsealedLoss(siteId, linkedTip?.seq ?? chain.head?.seq ?? 0));
@@ -640,11 +644,13 @@ export class PayrollCloseService implements OnModuleInit {
    * not moved yet (one behind) is checked by its own tag. A head whose periods digest is absent
    * or does not verify (written by a server of an earlier release) is checked by a full walk of
    * the links, as the listing does, and given its periods digest. A close's other fields edited
-   * fail its tag, refused by the reads of its period.
+   * fail its tag, refused by the reads of its period. `first`: the chain and the log's latest
+   * size its caller has just read (the sweep's), checked on the first try instead of read again.
    */
-  private async refuseBrokenChain(siteId: string): Promise<void> {
+  private async refuseBrokenChain(siteId: string, first?: SweptChain): Promise<void> {
     for (let tries = 1; ; tries++) {
-      const { places: all, tip, head } = await this.repo.chainPlaces(siteId);
+      const given = tries === 1 ? first : undefined;
+      const { places: all, tip, head } = given?.read ?? (await this.repo.chainPlaces(siteId));
       this.noteWaiting(siteId, tip, head, all.filter((p) => p.seq === 0).length);
       // closes of an earlier release (a server of it still running: a rolling upgrade) linked
       // here as at boot, once this server has seen them a minute (their server may still remove
@@ -657,7 +663,7 @@ export class PayrollCloseService implements OnModuleInit {
         }
         this.chainBroken(siteId, `the close of ${unlinked[0].from} is not linked`);
       }
-      const places = all.filter((p) => p.seq !== 0);
+      const places = linkedOnly(all);
       const at = places.findIndex((p, i) => p.seq !== i + 1);
       if (at >= 0) {
         this.chainBroken(
@@ -673,7 +679,7 @@ export class PayrollCloseService implements OnModuleInit {
       if (broken) this.chainBroken(siteId, broken);
       // a chain whole in itself may still lack closes the signed log counted (all deleted with
       // the head, or a head put back with the closes after it deleted)
-      const lost = await this.unsealedLoss(siteId, tip?.seq ?? head?.seq ?? 0);
+      const lost = await this.unsealedLoss(siteId, tip?.seq ?? head?.seq ?? 0, given?.sealed);
       if (lost) this.chainBroken(siteId, lost);
       if (!head) return;
       const periods = this.periodsOf(head);
@@ -728,15 +734,21 @@ export class PayrollCloseService implements OnModuleInit {
     for (let after = ''; ;) {
       const ids = await this.repo.retagHeadIds(after, 500);
       if (ids.length === 0) return found;
+      // the page's checkpoints in one read (as the ledger's sweep), not one per site
+      const latest = await this.tlog.latestOfEach(ids.map((id) => this.originOf(id)));
       for (const siteId of ids) {
-        const { head } = await this.repo.chainPlaces(siteId);
-        const sealed = (await this.tlog.latest(this.originOf(siteId)))?.size ?? 0;
+        const read = await this.repo.chainPlaces(siteId);
+        const { head } = read;
+        let sealed = latest.get(this.originOf(siteId))?.size ?? 0;
+        // the page's read is older than this head: a site behind it is read again (sealed since?)
+        if (head && head.seq > sealed)
+          sealed = (await this.tlog.latest(this.originOf(siteId)))?.size ?? 0;
         if (!head || head.seq <= sealed) continue;
         found++;
         const seen = `${siteId}|${head.digest}`;
         if (this.brokenSeen.has(seen)) continue;
         try {
-          await this.refuseBrokenChain(siteId);
+          await this.refuseBrokenChain(siteId, { read, sealed });
         } catch (error) {
           // alarmed by the check; not sealed (the log would vouch for the broken chain)
           if (error instanceof TimesheetsError && error.code === 'payroll_close_chain_broken')
@@ -776,7 +788,7 @@ export class PayrollCloseService implements OnModuleInit {
   private async givePeriods(siteId: string): Promise<boolean> {
     // closes of an earlier release too new to link (a rolling upgrade) left out, as the listing
     const read = await this.repo.chain(siteId);
-    const chain = { ...read, closes: read.closes.filter((c) => c.seq !== 0) };
+    const chain = { ...read, closes: linkedOnly(read.closes) };
     const broken = this.brokenLink(chain);
     if (broken) this.chainBroken(siteId, broken);
     return this.setPeriodsFrom(chain);
@@ -1030,4 +1042,15 @@ function headDataOf(siteId: string, seq: number, digest: string): string {
 
 function headOf(c: PayrollClose): { from: string; to: string; at: string; by: string } {
   return { from: c.from, to: c.to, at: new Date(c.at).toISOString(), by: c.by };
+}
+
+/** A site's chain in brief and its log's latest sealed size, as the sweep read them. */
+interface SweptChain {
+  read: Awaited<ReturnType<PayrollCloseRepository['chainPlaces']>>;
+  sealed: number;
+}
+
+/** The closes (or places) linked into the chain: seq 0 is an earlier release's, not linked yet. */
+function linkedOnly<T extends { seq: number }>(closes: readonly T[]): T[] {
+  return closes.filter((c) => c.seq !== 0);
 }

@@ -5,10 +5,11 @@ import { CommonError, jcs, KeyedTurns } from '@app/common';
 import {
   canonicalMongoJson,
   canonicalMongoTime,
+  isDuplicateKeyError,
   isDuplicateKeyOn,
   MongoStoreHandle,
 } from '@app/persistence';
-import { appendWithRetry, DUPLICATE_KEY } from '@app/tlog';
+import { appendWithRetry } from '@app/tlog';
 import { StoreMac } from '@app/tlog/store-mac';
 import {
   AttendanceLog,
@@ -118,8 +119,7 @@ export class MongoAttendanceLogRepository extends AttendanceLogRepository implem
     const inserts: InsertsSent = { unsure: false };
     // per taken marker, the keys it names that this call screens (what its settle removes)
     const screens = new Map<BatchLease, LedgerEntryKey[]>();
-    const screensKey = (lease: BatchLease, key: LedgerEntryKey) =>
-      screens.set(lease, [...(screens.get(lease) ?? []), key]);
+    const screensKey = (lease: BatchLease, key: LedgerEntryKey) => pushUnder(screens, lease, key);
     try {
       for (let i = 0; i < entries.length; i++) {
         const log = stored[i];
@@ -150,8 +150,7 @@ export class MongoAttendanceLogRepository extends AttendanceLogRepository implem
         }
         // appended here, screened with this call's batch: no longer the taken marker's to screen
         if (pendingBatch) screensKey(pendingBatch, keys[i]);
-        if (batch)
-          this.appendedUnder.set(batch, [...(this.appendedUnder.get(batch) ?? []), keys[i]]);
+        if (batch) pushUnder(this.appendedUnder, batch, keys[i]);
         results.push({
           ...result,
           ...(batch ? { batch } : {}),
@@ -752,8 +751,7 @@ interface InsertsSent {
  */
 function sentNothing(error: unknown): boolean {
   return (
-    (error as { code?: unknown } | null)?.code === DUPLICATE_KEY ||
-    (error as { name?: unknown } | null)?.name === 'ValidationError'
+    isDuplicateKeyError(error) || (error as { name?: unknown } | null)?.name === 'ValidationError'
   );
 }
 
@@ -795,18 +793,24 @@ function leaseEnded(marker: LeaseState, now: Date): boolean {
   return marker.until !== undefined && marker.until.getTime() <= now.getTime();
 }
 
-/** Leases once per marker (a call's results name the same one many times), keys merged. */
+/**
+ * Leases once each (a call's results name the same one many times). A marker has one lease
+ * object per holder: the call that wrote it, or the one that took it over under a new owner
+ * token (one take per lease run), so the same object is the same lease.
+ */
 function uniqueLeases(leases: BatchLease[]): BatchLease[] {
-  const byId = new Map<string, BatchLease>();
-  for (const lease of leases) {
-    const seen = byId.get(`${lease.id} ${lease.owner}`);
-    if (seen === lease) continue;
-    if (!seen) byId.set(`${lease.id} ${lease.owner}`, lease);
-    else if (seen.keys && lease.keys)
-      byId.set(`${lease.id} ${lease.owner}`, { ...seen, keys: [...seen.keys, ...lease.keys] });
-    else if (seen.keys) byId.set(`${lease.id} ${lease.owner}`, lease);
-  }
-  return [...byId.values()];
+  return [...new Set(leases)];
+}
+
+/** Appends `value` to the list `map` holds under `key` (a list begun for a key it has none). */
+function pushUnder<K extends object, V>(
+  map: Map<K, V[]> | WeakMap<K, V[]>,
+  key: K,
+  value: V,
+): void {
+  const list = map.get(key);
+  if (list) list.push(value);
+  else map.set(key, [value]);
 }
 
 /** The key an entry is stored under. */
