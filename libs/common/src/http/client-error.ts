@@ -52,15 +52,18 @@ const MALFORMED = {
   message: 'The request is not well-formed HTTP',
 };
 
-/** An HTTP/1.1 request without Host (`hostRequired`'s answer, before an Expect is looked at). */
-const HOST_MISSING = {
+/**
+ * An HTTP/1.1 request without Host (`hostRequired`'s answer, before an Expect is looked at; a
+ * WebSocket upgrade's too, before the handshake).
+ */
+export const HOST_MISSING = {
   status: 400,
   code: 'malformed_request' as const,
   message: 'An HTTP/1.1 request must carry a Host header',
 };
 
 /** True for an HTTP/1.1 request without a Host header (RFC 9112 §3.2; HTTP/1.0 needs none). */
-function lacksHost(req: IncomingMessage): boolean {
+export function lacksHost(req: IncomingMessage): boolean {
   return req.headers.host === undefined && req.httpVersionMajor === 1 && req.httpVersionMinor === 1;
 }
 
