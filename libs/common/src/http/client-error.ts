@@ -231,9 +231,9 @@ export function answerClientErrors(
  * Answers `Expect: 100-continue`: a request whose Content-Length is over what its body may be
  * is answered 413 `payload_too_large` at once, without `100 Continue` (Node sends it before any
  * route could look: a client was told to send a 999999999-byte body and then refused), and its
- * connection closed; any other is told to go on and handled as a request. A JSON body (as the
- * body pipeline reads one: identity-encoded) may be `jsonLimitBytes`, the limit the pipeline
- * holds it to before routing, whatever the route; any other `maxBodyBytes` (the largest body any
+ * connection closed; any other is told to go on and handled as a request. A JSON body (encoded
+ * or not: `jsonBodyDeclaredOver`) may be `jsonLimitBytes`, the limit the pipeline holds it to
+ * before routing, whatever the route; any other `maxBodyBytes` (the largest body any
  * route takes: a vault image), the route then holding it to its own.
  */
 export function answerExpectContinue(
