@@ -1,3 +1,4 @@
+import { gzipSync } from 'node:zlib';
 import { openSession } from './support/pairing';
 import { rawExchange } from './support/raw-http';
 import { http, startTestApp, TestApp } from './support/test-app';
@@ -39,6 +40,53 @@ describe('fuzzer findings (e2e)', () => {
       expect(bodyOf(answer)).toMatchObject({ code: 'payload_too_large' });
     },
   );
+
+  it.each([
+    ['POST /api/v5/sync', 'none', '1048577', 'gzip'],
+    ['POST /api/v5/sync', 'none', '99999999999', 'br'],
+    ['POST /api/v5/sites', 'admin', '50000000', 'deflate'],
+  ])(
+    'should refuse %s (%s key) declaring a %s-byte %s JSON body at once: 413, before any byte of it',
+    async (route, key, length, encoding) => {
+      const [method, path] = route.split(' ');
+      // two bytes of a body declared over the limit compressed: more once decoded
+      const answer = await rawExchange(
+        t.baseUrl,
+        `${method} ${path} HTTP/1.1\r\nHost: x\r\n` +
+          (key === 'admin' ? `x-api-key: ${t.keys.admin}\r\n` : '') +
+          `Content-Type: application/json\r\nContent-Encoding: ${encoding}\r\n` +
+          `Content-Length: ${length}\r\n\r\n\x1f\x8b`,
+      );
+      expect(answer).toMatch(/^HTTP\/1\.1 413 /);
+      expect(answer).toMatch(/\r\nConnection: close\r\n/i);
+      expect(bodyOf(answer)).toMatchObject({ code: 'payload_too_large' });
+    },
+  );
+
+  it('should answer Expect: 100-continue for a gzip JSON body declared over the JSON limit with 413, not 100', async () => {
+    const answer = await rawExchange(
+      t.baseUrl,
+      `POST /api/v5/sync HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n` +
+        'Content-Encoding: gzip\r\nContent-Length: 5000000\r\nExpect: 100-continue\r\n\r\n',
+    );
+    expect(answer).toMatch(/^HTTP\/1\.1 413 /);
+    expect(answer).not.toContain('100 Continue');
+    expect(bodyOf(answer)).toMatchObject({ code: 'payload_too_large' });
+  });
+
+  it('should still take a gzip JSON body within the limit', async () => {
+    const site = { name: 'Fuzz gzip', geo: { lat: 28.6, lng: 77.2 }, radiusM: 150 };
+    const res = await fetch(`${t.baseUrl}/api/v5/sites`, {
+      method: 'POST',
+      headers: {
+        'x-api-key': t.keys.admin,
+        'content-type': 'application/json',
+        'content-encoding': 'gzip',
+      },
+      body: gzipSync(JSON.stringify(site)),
+    });
+    expect(res.status).toBe(201);
+  });
 
   it('should answer Expect: 100-continue for a JSON body over the JSON limit with 413, not 100', async () => {
     const answer = await rawExchange(

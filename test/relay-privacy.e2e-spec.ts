@@ -140,6 +140,11 @@ describe('platform id never reaches a kiosk (property, e2e)', () => {
       ts: 1765135200123,
       note: 'at 1765135200',
     });
+    // the leak finder holds the same rule: the bare number is no leak, every disguise still is
+    // (but a NUL after the underscore: what follows it is the bare number the rule lets pass)
+    expect(device.raw.filter((text) => holdsPlatformId(text, pid))).toEqual([]);
+    for (const form of disguises(pid).filter((form) => !form.includes('_\u0000')))
+      expect([form, holdsPlatformId(`{"v":"${form}"}`, pid)]).toEqual([form, true]);
     mobile.close();
     device.close();
     const auth = await http(t.baseUrl, 'POST', '/auth', { body: { api_key: t.keys.hardware } });
@@ -159,6 +164,7 @@ describe('platform id never reaches a kiosk (property, e2e)', () => {
     });
     const answer = await hardware.next('backend_response');
     expect(JSON.stringify(answer.data)).toContain('1765135200123');
+    expect(hardware.raw.filter((text) => holdsPlatformId(text, pid))).toEqual([]);
     app.close();
     hardware.close();
   });

@@ -45,6 +45,10 @@ async function raw(baseUrl: string, request: string): Promise<RawAnswer> {
   };
 }
 
+function bodyCode(answer: RawAnswer): unknown {
+  return (JSON.parse(answer.body) as { code?: unknown }).code;
+}
+
 function upgradeRequest(path: string, host: string): string {
   return (
     `GET ${path} HTTP/1.1\r\nHost: ${host}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
@@ -102,6 +106,25 @@ describe('WebSocket upgrades on paths no socket is at (e2e)', () => {
     expect(answer.status).toBe(400);
     expect(answer.headers['connection']).toBe('close');
     expect(JSON.parse(answer.body)).toMatchObject({ statusCode: 400, code: 'bad_request' });
+  });
+
+  it('should answer an HTTP/1.1 upgrade without Host 400 malformed_request, as an HTTP request, before the handshake', async () => {
+    const plain = bodyCode(await raw(t.baseUrl, 'GET /health HTTP/1.1\r\n\r\n'));
+    for (const path of [...Object.values(RELAY_PATHS), '/ws/nope']) {
+      const answer = await raw(
+        t.baseUrl,
+        upgradeRequest(path, host).replace(`Host: ${host}\r\n`, ''),
+      );
+      expect({ path, status: answer.status }).toEqual({ path, status: 400 });
+      expect(answer.headers['connection']).toBe('close');
+      expect(answer.headers['upgrade']).toBeUndefined();
+      expect(JSON.parse(answer.body)).toMatchObject({
+        statusCode: 400,
+        code: 'malformed_request',
+        correlationId: answer.headers['x-correlation-id'],
+      });
+      expect(bodyCode(answer)).toBe(plain);
+    }
   });
 
   it('should answer a malformed upgrade to a socket path 4xx with the JSON error body, not text', async () => {

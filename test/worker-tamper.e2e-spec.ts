@@ -148,6 +148,51 @@ describe('worker record changed outside the server (e2e)', () => {
     expect(after.body.errors).toEqual([{ field: 'workerId', message: p.workerId }]);
   });
 
+  it('should refuse the payroll of a site whose worker with only refused punches had its sites changed in the database', async () => {
+    const p = await enrollPhone(app.t.baseUrl, app.t.keys.admin, undefined, {
+      simHash: 'wt-tamper-06',
+    });
+    // its one punch refused (signed two hours ahead of the server's clock): no day, a refused punch
+    const ahead = signPacket(p, {
+      siteId: p.siteId,
+      timestamp: new Date(clock.now().getTime() + 2 * 3_600_000).toISOString(),
+      geo: { ...SITE, accuracyM: 10 },
+    });
+    const sync = await syncBatch(app.t.baseUrl, p.token, [ahead]);
+    expect([sync.status, sync.body.accepted, sync.body.results[0].reason]).toEqual([
+      200,
+      0,
+      'timestamp_in_future',
+    ]);
+    const before = await payrollOf(p.siteId);
+    expect(before.status).toBe(200);
+    expect(
+      before.body.workers.map((w: { workerId: string; refusedPunches: number }) => [
+        w.workerId,
+        w.refusedPunches,
+      ]),
+    ).toEqual([[p.workerId, 1]]);
+
+    // moved off the site in the database: were its record trusted, it would be no row here
+    const elsewhere = await admin('POST', '/api/v5/sites', {
+      name: 'Elsewhere',
+      geo: SITE,
+      radiusM: 150,
+    });
+    expect(elsewhere.status).toBe(201);
+    const siteIds = [elsewhere.body.siteId as string];
+    await edit(
+      (db) =>
+        db
+          .prepare('UPDATE workers SET site_ids = ? WHERE id = ?')
+          .run(JSON.stringify(siteIds), p.workerId),
+      (workers) => workers.updateOne({ _id: p.workerId as never }, { $set: { siteIds } }),
+    );
+    const after = await payrollOf(p.siteId);
+    expect([after.status, after.body.code]).toEqual([503, 'worker_tampered']);
+    expect(after.body.errors).toEqual([{ field: 'workerId', message: p.workerId }]);
+  });
+
   it("should refuse a worker's phone once the worker's record was deleted in the database", async () => {
     const p = await enrollPhone(app.t.baseUrl, app.t.keys.admin, undefined, {
       simHash: 'wt-tamper-05',

@@ -47,3 +47,47 @@ export async function fraudEventsOf(t: TestApp, deviceId: string, type?: string)
   expect(res.status).toBe(200);
   return res.body as { type: string }[];
 }
+
+const TYPE_FAULT = 'fault_no_device_blocked_events';
+const TYPE_FAULT_STAND_IN = 'fault-device-blocked-stand-in';
+
+/**
+ * A store that refuses every `device_blocked` fraud event (any other type is written), put in
+ * behind the server's back as the database's own refusal: a SQLite trigger; on MongoDB a
+ * unique index over the type of `device_blocked` events, with one stand-in event of that type
+ * (no device), so every further one is a duplicate key. `repair` takes it out again.
+ */
+export const deviceBlockedEventFault = (t: TestApp) => ({
+  async break(): Promise<void> {
+    const store = t.app.get(Store);
+    if (store instanceof MongoStore) {
+      const events = store.connection.collection('fraud_events');
+      await events.insertOne({
+        _id: TYPE_FAULT_STAND_IN as never,
+        type: 'device_blocked',
+        detail: 'fault',
+        at: new Date(0),
+      });
+      await events.createIndex(
+        { type: 1 },
+        { name: TYPE_FAULT, unique: true, partialFilterExpression: { type: 'device_blocked' } },
+      );
+      return;
+    }
+    (store as SqliteStore).db.exec(
+      `CREATE TRIGGER ${TYPE_FAULT} BEFORE INSERT ON fraud_events
+       WHEN NEW.type = 'device_blocked'
+       BEGIN SELECT RAISE(ABORT, 'fault'); END`,
+    );
+  },
+  async repair(): Promise<void> {
+    const store = t.app.get(Store);
+    if (store instanceof MongoStore) {
+      const events = store.connection.collection('fraud_events');
+      await events.dropIndex(TYPE_FAULT);
+      await events.deleteOne({ _id: TYPE_FAULT_STAND_IN as never });
+      return;
+    }
+    (store as SqliteStore).db.exec(`DROP TRIGGER ${TYPE_FAULT}`);
+  },
+});

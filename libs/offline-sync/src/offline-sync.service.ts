@@ -188,8 +188,11 @@ export class OfflineSyncService {
           detail: `sync refused: the device's trust score ${floorScore(trust, false).score} is below the auto-block floor`,
         })
         .catch((err: unknown) =>
-          // the block is stored (its reason in the device's block event): the 403 is the truth,
-          // a 503 "nothing was changed" would not be; its next sync records device_blocked
+          // the block is stored (the score and its factors in the device's block reason): the
+          // 403 is the truth, a 503 "nothing was changed" would not be. The device's next sync
+          // (refused as blocked) records a device_blocked event of its own ("sync attempted by a
+          // blocked device"), not this one's score; a device that never syncs again has none
+          // (test/sync-block-store-failure.e2e-spec.ts)
           this.logger.error(
             { deviceId: device.deviceId, err: err instanceof Error ? err.message : String(err) },
             "The auto-block's fraud event not recorded: the sync is refused 403 all the same",

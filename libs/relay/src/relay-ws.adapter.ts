@@ -14,7 +14,9 @@ import {
   CODE_BY_STATUS,
   correlationIdOf,
   ErrorBody,
+  HOST_MISSING,
   isWebSocketUpgrade,
+  lacksHost,
   serveUpgradeAsRequest,
 } from '@app/common';
 
@@ -130,6 +132,19 @@ export class RelayWsAdapter extends WsAdapter {
       serveUpgradeAsRequest(httpServer, request, socket, head);
       return;
     }
+    if (lacksHost(request)) {
+      // an HTTP/1.1 request without Host, refused as an HTTP request is (`hostRequired`: 400
+      // malformed_request), before the handshake, the gate or the path
+      refuseUpgrade(
+        request,
+        socket,
+        HOST_MISSING.status,
+        HOST_MISSING.message,
+        {},
+        HOST_MISSING.code,
+      );
+      return;
+    }
     if (pathname === undefined) {
       refuseUpgrade(request, socket, 400, 'The request target is not a valid URL');
       return;
@@ -213,10 +228,12 @@ function refuseUpgrade(
   status: number,
   message: string,
   headers: Record<string, string> = {},
+  /** The body's code, where it is not the one of its status (`errorBodyOf`). */
+  code?: string,
 ): void {
   socket.on('error', () => socket.destroy());
   if (socket.destroyed) return;
-  const { json, correlationId } = errorBodyOf(request, status, message);
+  const { json, correlationId } = errorBodyOf(request, status, message, code);
   socket.once('finish', () => socket.destroy());
   socket.end(
     `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\n` +
@@ -236,12 +253,15 @@ function errorBodyOf(
   request: IncomingMessage,
   status: number,
   message: string,
+  code?: string,
 ): { json: string; correlationId: string } {
   const correlationId = correlationIdOf(request.headers['x-correlation-id']);
   const body: ErrorBody = {
     statusCode: status,
     // 405: the code of the HTTP routes' wrong method (docs/errors.md)
-    code: status === 405 ? 'method_not_allowed' : (CODE_BY_STATUS[status] ?? `http_${status}`),
+    code:
+      code ??
+      (status === 405 ? 'method_not_allowed' : (CODE_BY_STATUS[status] ?? `http_${status}`)),
     message,
     correlationId,
   };

@@ -208,6 +208,45 @@ describe('loadConfig', () => {
       );
   });
 
+  it('should refuse a SYNC_MAX_PACKETS whose full batch the JSON body limits cannot carry, naming what to change', () => {
+    // 500 (the default) fits the default 1 MiB and 20000 members
+    expect(loadConfig({ DATA_DIR: dataDir }).offlineSync.maxPacketsPerBatch).toBe(500);
+    let refused: unknown;
+    try {
+      loadConfig({ DATA_DIR: dataDir, SYNC_MAX_PACKETS: '5000' });
+    } catch (error) {
+      refused = error;
+    }
+    expect(refused).toBeInstanceOf(ConfigError);
+    const [problem, ...others] = (refused as ConfigError).problems;
+    expect(others).toEqual([]);
+    expect(problem.variable).toBe('SYNC_MAX_PACKETS');
+    // 542 bytes and 12 members the largest well-formed packet (packet-bounds.ts)
+    expect(problem.reason).toContain('raise JSON_BODY_LIMIT_BYTES to at least 2710014');
+    expect(problem.reason).toContain('raise JSON_MAX_KEYS to at least 60001');
+    expect(problem.reason).toContain('lower SYNC_MAX_PACKETS to at most 1666');
+    // the byte limit alone
+    expect(() =>
+      loadConfig({ DATA_DIR: dataDir, SYNC_MAX_PACKETS: '500', JSON_BODY_LIMIT_BYTES: '200000' }),
+    ).toThrow(/SYNC_MAX_PACKETS: .*over JSON_BODY_LIMIT_BYTES \(200000\).*at most 368$/);
+    // limits raised to carry it: it boots
+    const raised = loadConfig({
+      DATA_DIR: dataDir,
+      SYNC_MAX_PACKETS: '5000',
+      JSON_BODY_LIMIT_BYTES: '2710014',
+      JSON_MAX_KEYS: '60001',
+    });
+    expect(raised.offlineSync.maxPacketsPerBatch).toBe(5000);
+    expect(() =>
+      loadConfig({
+        DATA_DIR: dataDir,
+        SYNC_MAX_PACKETS: '5000',
+        JSON_BODY_LIMIT_BYTES: '2710013',
+        JSON_MAX_KEYS: '60001',
+      }),
+    ).toThrow(/SYNC_MAX_PACKETS/);
+  });
+
   it('should stop at an invalid NODE_ENV, as it decides which rules apply', () => {
     expect(() =>
       loadConfig({ DATA_DIR: dataDir, NODE_ENV: 'prod', PORT: 'x', SYNC_MAX_PACKETS: '0' }),

@@ -46,7 +46,7 @@ export const COMMON_ERRORS = {
     headers_too_large:
       "the request line and headers are over the server's limit (16 KiB), or a request with an Upgrade the server does not take (h2c) has more header lines than it reads (~1000); answered before any route, the connection closed",
     malformed_request:
-      'the request is not well-formed HTTP (an HTTP/1.1 request without a Host header among it); answered before any route',
+      'the request is not well-formed HTTP (an HTTP/1.1 request without a Host header among it, a WebSocket upgrade too); answered before any route or handshake',
     expectation_failed:
       'the request has an Expect header other than `100-continue`; answered before any route, the connection closed',
     request_timeout:

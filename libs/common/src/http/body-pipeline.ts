@@ -58,9 +58,10 @@ export function bodyPipeline(
     }
     next();
   };
-  // a JSON body declared over the limit is refused before a byte of it is read, its connection
-  // closed after the answer (body-parser would refuse it too, but only once the whole declared
-  // length had been read and dropped: a client declaring 99999999999 bytes and sending 2 held
+  // a JSON body declared over the limit (encoded or not: `jsonBodyDeclaredOver`) is refused
+  // before a byte of it is read, its connection closed after the answer (body-parser would
+  // refuse it too, but only once the whole declared length had been read and dropped, or the
+  // decoded bytes passed the limit: a client declaring 99999999999 bytes and sending 2 held
   // the request until the body timeout, then got 408), as the vault upload refuses its own
   const declaredGate = (req: Request, res: Response, next: NextFunction): void => {
     if (jsonBodyDeclaredOver(req, options.limitBytes)) {
@@ -108,15 +109,18 @@ export function bodyPipeline(
 }
 
 /**
- * Whether the request is JSON whose declared Content-Length is over `limitBytes`: a body of
- * no Content-Encoding (identity), whose length is its decoded size; an encoded one is measured
- * as it is decoded, as body-parser does.
+ * Whether the request is JSON whose declared Content-Length is over `limitBytes`, whatever its
+ * Content-Encoding: an identity body's length is its decoded size; a compressed one (gzip,
+ * deflate, br) decodes to more bytes than it is sent in (JSON is text, which they shrink), so
+ * a compressed length over the limit is a decoded body over it too, refused before a byte is
+ * read rather than once the whole declared length has arrived (or the body timeout). The one
+ * body this refuses that decoding would have passed: one near the limit sent in stored
+ * (uncompressed) blocks, a few bytes a block larger than its JSON, which no compressor sends
+ * for text.
  */
 export function jsonBodyDeclaredOver(req: IncomingMessage, limitBytes: number): boolean {
   const length = req.headers['content-length'];
   if (length === undefined || !isJsonRequest(req)) return false;
-  const encoding = req.headers['content-encoding'];
-  if (encoding !== undefined && encoding.trim().toLowerCase() !== 'identity') return false;
   return Number(length) > limitBytes;
 }
 

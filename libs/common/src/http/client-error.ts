@@ -52,15 +52,18 @@ const MALFORMED = {
   message: 'The request is not well-formed HTTP',
 };
 
-/** An HTTP/1.1 request without Host (`hostRequired`'s answer, before an Expect is looked at). */
-const HOST_MISSING = {
+/**
+ * An HTTP/1.1 request without Host (`hostRequired`'s answer, before an Expect is looked at; a
+ * WebSocket upgrade's too, before the handshake).
+ */
+export const HOST_MISSING = {
   status: 400,
   code: 'malformed_request' as const,
   message: 'An HTTP/1.1 request must carry a Host header',
 };
 
 /** True for an HTTP/1.1 request without a Host header (RFC 9112 §3.2; HTTP/1.0 needs none). */
-function lacksHost(req: IncomingMessage): boolean {
+export function lacksHost(req: IncomingMessage): boolean {
   return req.headers.host === undefined && req.httpVersionMajor === 1 && req.httpVersionMinor === 1;
 }
 
@@ -228,9 +231,9 @@ export function answerClientErrors(
  * Answers `Expect: 100-continue`: a request whose Content-Length is over what its body may be
  * is answered 413 `payload_too_large` at once, without `100 Continue` (Node sends it before any
  * route could look: a client was told to send a 999999999-byte body and then refused), and its
- * connection closed; any other is told to go on and handled as a request. A JSON body (as the
- * body pipeline reads one: identity-encoded) may be `jsonLimitBytes`, the limit the pipeline
- * holds it to before routing, whatever the route; any other `maxBodyBytes` (the largest body any
+ * connection closed; any other is told to go on and handled as a request. A JSON body (encoded
+ * or not: `jsonBodyDeclaredOver`) may be `jsonLimitBytes`, the limit the pipeline holds it to
+ * before routing, whatever the route; any other `maxBodyBytes` (the largest body any
  * route takes: a vault image), the route then holding it to its own.
  */
 export function answerExpectContinue(

@@ -347,16 +347,22 @@ export class MongoAttendanceLogRepository extends AttendanceLogRepository implem
    */
   private async pullScreened(id: string, keys: LedgerEntryKey[]): Promise<void> {
     if (keys.length === 0) return;
-    const others = {
-      _id: { $ne: id as never },
-      'keys.p': { $in: [...new Set(keys.map((k) => k.packetId))] },
-    };
-    const pulled = await this.batches.collection.updateMany(others, {
+    // the markers naming them, read first by `keys.p`: the emptied ones are then deleted by
+    // their ids (a `keys: { $size: 0 }` filter alone uses no index: it scanned every marker)
+    const named = await this.batches.collection
+      .find(
+        { _id: { $ne: id as never }, 'keys.p': { $in: [...new Set(keys.map((k) => k.packetId))] } },
+        { projection: { _id: 1 } },
+      )
+      .toArray();
+    if (named.length === 0) return;
+    const ids = named.map((marker) => marker._id);
+    const pulled = await this.batches.collection.updateMany({ _id: { $in: ids } }, {
       $pull: { keys: { $in: keys.map((k) => ({ p: k.packetId, d: k.deviceId })) } },
     } as never);
     if (pulled.modifiedCount === 0) return;
     // emptied: `keys.p` matches it no more (a marker names at least one key until settled)
-    await this.batches.collection.deleteMany({ _id: { $ne: id as never }, keys: { $size: 0 } });
+    await this.batches.collection.deleteMany({ _id: { $in: ids }, keys: { $size: 0 } });
   }
 
   /**
