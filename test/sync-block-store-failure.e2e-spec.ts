@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { deviceBlockFault } from './support/device-block-fault';
 import { deviceBlockedEventFault, fraudEventsOf } from './support/fraud-event-fault';
-import { http, startTestApp, TestApp } from './support/test-app';
+import { http, itOffTestMongo, startTestApp, TestApp } from './support/test-app';
 import { enrollPhone, Packet, Phone, signPacket, syncBatch } from './support/worker-client';
 
 /**
@@ -63,40 +63,46 @@ describe('a sync whose pre-batch auto-block the store fails to write (e2e)', () 
     expect(String(chain.body)).not.toContain(String(punch.payload.packetId));
   });
 
-  it("should answer 403 device_blocked when the block is stored and its device_blocked event is not, the device's next sync recording one", async () => {
-    await t?.close();
-    t = await startTestApp();
-    const p = await enrollPhone(t.baseUrl, t.keys.admin, undefined, { simHash: 'block-fault-02' });
-    // the device under the floor, not blocked: the block after this sync's append fails
-    await deviceBlockFault(t).break();
-    const forger = randomBytes(32);
-    const first = await syncBatch(t.baseUrl, p.token, [
-      ...[1, 2, 3].map(() => signPacket(p, { timestamp: ago(60_000), workerId: 'someone-else' })),
-      ...[1, 2].map(() => signPacket(p, { timestamp: ago(60_000) }, forger)),
-    ]);
-    expect([first.status, first.body.rejected]).toEqual([200, 5]);
-    expect((await deviceOf(p.deviceId)).body.isBlocked).toBe(false);
-    await deviceBlockFault(t).repair();
-    await deviceBlockedEventFault(t).break();
+  // mongomock checks a unique index's stored documents without its partial filter
+  itOffTestMongo('the fault needs a partial unique index')(
+    "should answer 403 device_blocked when the block is stored and its device_blocked event is not, the device's next sync recording one",
+    async () => {
+      await t?.close();
+      t = await startTestApp();
+      const p = await enrollPhone(t.baseUrl, t.keys.admin, undefined, {
+        simHash: 'block-fault-02',
+      });
+      // the device under the floor, not blocked: the block after this sync's append fails
+      await deviceBlockFault(t).break();
+      const forger = randomBytes(32);
+      const first = await syncBatch(t.baseUrl, p.token, [
+        ...[1, 2, 3].map(() => signPacket(p, { timestamp: ago(60_000), workerId: 'someone-else' })),
+        ...[1, 2].map(() => signPacket(p, { timestamp: ago(60_000) }, forger)),
+      ]);
+      expect([first.status, first.body.rejected]).toEqual([200, 5]);
+      expect((await deviceOf(p.deviceId)).body.isBlocked).toBe(false);
+      await deviceBlockFault(t).repair();
+      await deviceBlockedEventFault(t).break();
 
-    // the stored score blocks it before its batch is stored; the block is written, its event not
-    const punch = signPacket(p, { timestamp: ago(30_000) });
-    const refused = await plainSync(p, [punch]);
-    expect([refused.status, refused.body.code]).toEqual([403, 'device_blocked']);
-    expect((await deviceOf(p.deviceId)).body.isBlocked).toBe(true);
-    expect(await fraudEventsOf(t, p.deviceId, 'device_blocked')).toEqual([]);
-    expect(t.logs()).toContain("The auto-block's fraud event not recorded");
+      // the stored score blocks it before its batch is stored; the block is written, its event not
+      const punch = signPacket(p, { timestamp: ago(30_000) });
+      const refused = await plainSync(p, [punch]);
+      expect([refused.status, refused.body.code]).toEqual([403, 'device_blocked']);
+      expect((await deviceOf(p.deviceId)).body.isBlocked).toBe(true);
+      expect(await fraudEventsOf(t, p.deviceId, 'device_blocked')).toEqual([]);
+      expect(t.logs()).toContain("The auto-block's fraud event not recorded");
 
-    // the store writes again: the next sync of the blocked device records its device_blocked
-    await deviceBlockedEventFault(t).repair();
-    const again = await plainSync(p, [punch]);
-    expect([again.status, again.body.code]).toEqual([403, 'device_blocked']);
-    const events = await fraudEventsOf(t, p.deviceId, 'device_blocked');
-    expect(events).toHaveLength(1);
-    expect(events).toMatchObject([{ detail: 'sync attempted by a blocked device' }]);
-    const chain = await http(t.baseUrl, 'GET', `/api/v5/ledger/${p.siteId}/export`, {
-      key: t.keys.admin,
-    });
-    expect(String(chain.body)).not.toContain(String(punch.payload.packetId));
-  });
+      // the store writes again: the next sync of the blocked device records its device_blocked
+      await deviceBlockedEventFault(t).repair();
+      const again = await plainSync(p, [punch]);
+      expect([again.status, again.body.code]).toEqual([403, 'device_blocked']);
+      const events = await fraudEventsOf(t, p.deviceId, 'device_blocked');
+      expect(events).toHaveLength(1);
+      expect(events).toMatchObject([{ detail: 'sync attempted by a blocked device' }]);
+      const chain = await http(t.baseUrl, 'GET', `/api/v5/ledger/${p.siteId}/export`, {
+        key: t.keys.admin,
+      });
+      expect(String(chain.body)).not.toContain(String(punch.payload.packetId));
+    },
+  );
 });

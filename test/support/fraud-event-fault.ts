@@ -50,18 +50,22 @@ export async function fraudEventsOf(t: TestApp, deviceId: string, type?: string)
 
 const TYPE_FAULT = 'fault_no_device_blocked_events';
 const TYPE_FAULT_STAND_IN = 'fault-device-blocked-stand-in';
+const TYPE_FAULT_ASIDE = 'fault_device_blocked_aside';
 
 /**
  * A store that refuses every `device_blocked` fraud event (any other type is written), put in
  * behind the server's back as the database's own refusal: a SQLite trigger; on MongoDB a
  * unique index over the type of `device_blocked` events, with one stand-in event of that type
- * (no device), so every further one is a duplicate key. `repair` takes it out again.
+ * (no device), so every further one is a duplicate key (the ones stored before are set aside
+ * under another type meanwhile: the index could not be built over them). `repair` takes it
+ * out again and puts them back.
  */
 export const deviceBlockedEventFault = (t: TestApp) => ({
   async break(): Promise<void> {
     const store = t.app.get(Store);
     if (store instanceof MongoStore) {
       const events = store.connection.collection('fraud_events');
+      await events.updateMany({ type: 'device_blocked' }, { $set: { type: TYPE_FAULT_ASIDE } });
       await events.insertOne({
         _id: TYPE_FAULT_STAND_IN as never,
         type: 'device_blocked',
@@ -86,6 +90,7 @@ export const deviceBlockedEventFault = (t: TestApp) => ({
       const events = store.connection.collection('fraud_events');
       await events.dropIndex(TYPE_FAULT);
       await events.deleteOne({ _id: TYPE_FAULT_STAND_IN as never });
+      await events.updateMany({ type: TYPE_FAULT_ASIDE }, { $set: { type: 'device_blocked' } });
       return;
     }
     (store as SqliteStore).db.exec(`DROP TRIGGER ${TYPE_FAULT}`);

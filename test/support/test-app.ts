@@ -77,6 +77,19 @@ export const itOnSqliteFile: jest.It = MONGODB_URI
   : it;
 
 /**
+ * `it` for a test whose fault the MongoDB test server cannot build (`why`): skipped, and
+ * saying so, when the e2e suite runs on it.
+ */
+export const itOffTestMongo = (why: string): jest.It =>
+  MONGODB_URI
+    ? (((name: string, ...rest: unknown[]) =>
+        (it.skip as (...a: unknown[]) => void)(
+          `${name} (${why}: skipped on MongoDB)`,
+          ...rest,
+        )) as unknown as jest.It)
+    : it;
+
+/**
  * `it` for a test of something only MongoDB stores (a day's `basis`, say): skipped, and saying
  * so, when the e2e suite runs on SQLite, where it would pass without checking anything.
  */

@@ -142,6 +142,12 @@ interface Sighting {
   readonly at: number;
 }
 
+/** A site's closes as its transparency log's latest checkpoint and the witness file count them. */
+interface SignedCounts {
+  sealed: number;
+  witnessed: number;
+}
+
 @Injectable()
 export class PayrollCloseService implements OnModuleInit {
   private readonly logger = new Logger(PayrollCloseService.name);
@@ -211,19 +217,26 @@ export class PayrollCloseService implements OnModuleInit {
    * the log's checkpoint rows (or the store put back from an older copy) still count against
    * what was witnessed, with no read of the file per request.
    */
-  private async unsealedLoss(
-    siteId: string,
-    held: number,
-    sealed?: number,
-  ): Promise<string | undefined> {
-    const origin = this.originOf(siteId);
-    sealed ??= (await this.tlog.latest(origin))?.size ?? 0;
-    if (sealed > held)
-      return `the transparency log sealed ${sealed} closes of the site, ${held} are stored`;
-    const witnessed = await this.tlog.witnessedSize(origin);
-    return witnessed > held
-      ? `the witness file holds a signed checkpoint of ${witnessed} closes of the site, ${held} are stored (the log's checkpoint rows replaced or deleted with them?)`
+  private unsealedLoss(held: number, signed: SignedCounts): string | undefined {
+    if (signed.sealed > held)
+      return `the transparency log sealed ${signed.sealed} closes of the site, ${held} are stored`;
+    return signed.witnessed > held
+      ? `the witness file holds a signed checkpoint of ${signed.witnessed} closes of the site, ${held} are stored (the log's checkpoint rows replaced or deleted with them?)`
       : undefined;
+  }
+
+  /**
+   * How many closes of the site the log's latest signed checkpoint and the witness file count
+   * (`sealed` as the caller read it, when given). Read before the chain a check compares them
+   * with: a close is stored before it is sealed or witnessed, so counts read first are never
+   * more than the chain read after holds, whatever closes are recorded in between.
+   */
+  private async signedCounts(siteId: string, sealed?: number): Promise<SignedCounts> {
+    const origin = this.originOf(siteId);
+    return {
+      sealed: sealed ?? (await this.tlog.latest(origin))?.size ?? 0,
+      witnessed: await this.tlog.witnessedSize(origin),
+    };
   }
 
   /** Closes the scope's period (an admin's, every worker): `created` false for a retry. */
@@ -291,6 +304,8 @@ export class PayrollCloseService implements OnModuleInit {
     chain: 'verified' | 'broken';
   }> {
     const closes = await this.repo.list(siteId, limit, before);
+    // before the chain is read (see `signedCounts`)
+    const signed = await this.signedCounts(siteId);
     let chain = await this.repo.chain(siteId);
     const linked = linkedOnly(chain.closes);
     const unlinked = chain.closes.filter((c) => c.seq === 0);
@@ -319,7 +334,7 @@ export class PayrollCloseService implements OnModuleInit {
     const linkedTip = linkedOnly(chain.closes).pop();
     const broken =
       (typeof rolled === 'object' ? rolled.broken : this.brokenLink(chain)) ??
-      (await this.unsealedLoss(siteId, linkedTip?.seq ?? chain.head?.seq ?? 0));
+      this.unsealedLoss(linkedTip?.seq ?? chain.head?.seq ?? 0, signed);
     if (broken) this.alarmBroken(siteId, broken);
     // every link checked: a head without its periods digest is given it (as a payroll read's)
     else if (chain.head && this.periodsOf(chain.head) === undefined) {
@@ -650,6 +665,9 @@ export class PayrollCloseService implements OnModuleInit {
   private async refuseBrokenChain(siteId: string, first?: SweptChain): Promise<void> {
     for (let tries = 1; ; tries++) {
       const given = tries === 1 ? first : undefined;
+      // before the chain is read (see `signedCounts`); the sweep's chain was read before its
+      // checkpoint, so its witness count comes after: a loss seen then is read again
+      const signed = given ? undefined : await this.signedCounts(siteId);
       const { places: all, tip, head } = given?.read ?? (await this.repo.chainPlaces(siteId));
       this.noteWaiting(siteId, tip, head, all.filter((p) => p.seq === 0).length);
       // closes of an earlier release (a server of it still running: a rolling upgrade) linked
@@ -679,7 +697,11 @@ export class PayrollCloseService implements OnModuleInit {
       if (broken) this.chainBroken(siteId, broken);
       // a chain whole in itself may still lack closes the signed log counted (all deleted with
       // the head, or a head put back with the closes after it deleted)
-      const lost = await this.unsealedLoss(siteId, tip?.seq ?? head?.seq ?? 0, given?.sealed);
+      const lost = this.unsealedLoss(
+        tip?.seq ?? head?.seq ?? 0,
+        signed ?? (await this.signedCounts(siteId, given?.sealed)),
+      );
+      if (lost && given) continue;
       if (lost) this.chainBroken(siteId, lost);
       if (!head) return;
       const periods = this.periodsOf(head);
