@@ -143,8 +143,6 @@ export class TransparencyLogService implements OnModuleDestroy {
   /** Each log's seals, one at a time in this process. */
   private readonly seals = new KeyedTurns();
   private readonly witnessed = new Map<string, { size: number; rootHash: string }>();
-  /** Whether each indexed witness line's note verifies (`witnessedSize`), by line. */
-  private readonly witnessChecked = new WeakMap<WitnessLine, boolean>();
   private readonly heads = new Map<
     string,
     { checkpoint?: SignedCheckpoint; compact: Map<string, Buffer> }
@@ -426,26 +424,6 @@ export class TransparencyLogService implements OnModuleDestroy {
   async rootAt(origin: string, size: number): Promise<Buffer> {
     const nodes = await this.store.findNodes(origin, perfectNodes(0, size));
     return rangeHash(0, size, nodes);
-  }
-
-  /**
-   * The size of the log's latest witnessed checkpoint as the witness file's index holds it (its
-   * one pass at start-up, this process's seals, the lines of other replicas read by a seal
-   * since), when its note is signed by a key of the log over its origin, size and root; 0 when
-   * none is indexed or it does not verify (a line written into the file by hand). No file
-   * access after the index's first pass: a lower bound of what was witnessed, for reads that
-   * compare the closes they hold with what the log signed even when its checkpoint rows were
-   * replaced or deleted with them. One signature check per new indexed line.
-   */
-  async witnessedSize(origin: string): Promise<number> {
-    const line = await this.witness.indexedHeadOf(origin);
-    if (!line) return 0;
-    let ok = this.witnessChecked.get(line);
-    if (ok === undefined) {
-      ok = this.verifies({ ...line, signedAt: new Date(line.signedAt) });
-      this.witnessChecked.set(line, ok);
-    }
-    return ok ? line.size : 0;
   }
 
   witnessLines(origin: string): AsyncGenerator<WitnessLine> {
@@ -941,8 +919,8 @@ export class TransparencyLogService implements OnModuleDestroy {
   }
 
   /**
-   * Compares a new checkpoint with the last one this process witnessed for the log (the
-   * witness file's index the first time): one that is not an append-only extension of it, or
+   * Compares a new checkpoint with the last one this process witnessed for the log (read
+   * from the witness file the first time): one that is not an append-only extension of it, or
    * a smaller tree that is not its prefix, is an alarm in the logs and in
    * `mdai_tlog_inconsistency_total`.
    */
@@ -952,9 +930,9 @@ export class TransparencyLogService implements OnModuleDestroy {
   ): Promise<void> {
     const origin = checkpoint.origin;
     if (!this.witnessed.has(origin)) {
-      // the witness file's index: one pass at start-up, then only the bytes appended since (a
-      // replica's lines); this seal reads no more of the file than that (review closewit)
-      const last = await this.witness.headOf(origin);
+      let last: WitnessLine | undefined;
+      for await (const line of this.witness.linesOf(origin))
+        if (!last || line.size >= last.size) last = line;
       if (last) this.witnessed.set(origin, { size: last.size, rootHash: last.rootHash });
     }
     const seen = this.witnessed.get(origin);

@@ -1,10 +1,8 @@
-import { Inject, Injectable, Logger, Optional } from '@nestjs/common';
+import { Inject, Injectable, Logger } from '@nestjs/common';
 import { createReadStream } from 'node:fs';
 import { appendFile, mkdir, open } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { createInterface } from 'node:readline';
-import { setImmediate as yieldToLoop } from 'node:timers/promises';
-import { Counter, MetricsRegistry } from '@app/common';
 import { SignedCheckpoint } from './domain/checkpoint';
 import { tlogConfig, TlogSettings } from './tlog.config';
 
@@ -18,8 +16,6 @@ export interface WitnessLine {
 }
 
 const MAX_READ_BYTES = 1024 * 1024;
-/** What the index reads of the file at once (then the event loop turns). */
-const INDEX_CHUNK_BYTES = 1024 * 1024;
 
 /**
  * The witness file: every checkpoint the server signs is appended to a file outside the
@@ -31,141 +27,9 @@ export class WitnessLog {
   private readonly logger = new Logger(WitnessLog.name);
   readonly file: string;
   private ready?: Promise<void>;
-  /**
-   * The index: per log, its latest witnessed line (the largest size; of equal sizes the later
-   * line), from one pass over the file (`indexed`), then kept up to date by this process's own
-   * appends and by reading only the bytes appended since (`catchUp`: another replica's lines).
-   */
-  private readonly heads = new Map<string, WitnessLine>();
-  /** The file's bytes the index has read (up to its last whole line), and the file it read. */
-  private indexedTo = 0;
-  private indexedFile?: { dev: number; ino: number };
-  /** The index's first pass (started at start-up, or by its first use). */
-  private firstPass?: Promise<void>;
-  /** The index's reads, one after another. */
-  private reading: Promise<void> = Promise.resolve();
-  /** The witness file's bytes read by this process (the index, verify, start-up, monitors). */
-  private bytesReadTotal = 0;
-  private readonly bytesCounter: Counter;
 
-  constructor(
-    @Inject(tlogConfig.KEY) tlogSettings: TlogSettings,
-    @Optional() metrics?: MetricsRegistry,
-  ) {
+  constructor(@Inject(tlogConfig.KEY) tlogSettings: TlogSettings) {
     this.file = tlogSettings.witnessFile;
-    this.bytesCounter = new Counter({
-      name: 'mdai_tlog_witness_read_bytes_total',
-      help: "Bytes of the witness file read by this process: the index of every log's latest witnessed checkpoint (one pass at start-up, then only the bytes appended since), verify, the start-up recovery's tail, monitors' reads",
-      registers: metrics ? [metrics] : [],
-    });
-  }
-
-  /** The witness file's bytes this process has read (`mdai_tlog_witness_read_bytes_total`). */
-  get bytesRead(): number {
-    return this.bytesReadTotal;
-  }
-
-  private counted(bytes: number): void {
-    this.bytesReadTotal += bytes;
-    this.bytesCounter.inc(bytes);
-  }
-
-  /**
-   * Starts the index's one pass over the file in the background (at start-up, off any
-   * request's path): what `headOf` and `indexedHeadOf` wait for at most once.
-   */
-  warm(): Promise<void> {
-    this.firstPass ??= this.catchUp().catch((error: unknown) => {
-      this.firstPass = undefined; // tried again by the next use
-      throw error;
-    });
-    return this.firstPass;
-  }
-
-  /**
-   * The latest witnessed line of `origin` (its largest size) as the file holds it now: the
-   * index, after its one pass, brought up to date by reading the bytes appended since it last
-   * read (none when only this process appended: its own lines are indexed as it writes them).
-   * Never a scan of the whole file per call (review closewit).
-   */
-  async headOf(origin: string): Promise<WitnessLine | undefined> {
-    await this.warm();
-    await this.catchUp();
-    return this.heads.get(origin);
-  }
-
-  /**
-   * The latest witnessed line of `origin` as indexed (the first pass, this process's appends,
-   * the bytes read by the last `headOf`): no file access after the first pass, for reads that
-   * take a witnessed head as a lower bound.
-   */
-  async indexedHeadOf(origin: string): Promise<WitnessLine | undefined> {
-    await this.warm();
-    return this.heads.get(origin);
-  }
-
-  private index(line: WitnessLine): void {
-    if (typeof line.origin !== 'string' || !Number.isSafeInteger(line.size)) return;
-    const known = this.heads.get(line.origin);
-    if (!known || line.size >= known.size) this.heads.set(line.origin, line);
-  }
-
-  /** Reads into the index the file's bytes past what it read (one read at a time). */
-  private catchUp(): Promise<void> {
-    const run = this.reading.catch(() => undefined).then(() => this.readNew());
-    this.reading = run;
-    return run;
-  }
-
-  private async readNew(): Promise<void> {
-    let handle;
-    try {
-      handle = await open(this.file, 'r');
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return;
-      throw error;
-    }
-    try {
-      const stat = await handle.stat();
-      const same =
-        this.indexedFile?.dev === stat.dev &&
-        this.indexedFile.ino === stat.ino &&
-        stat.size >= this.indexedTo;
-      if (!same) {
-        // another file in its place (restored from a backup), or cut: indexed again from its start
-        if (this.indexedFile) {
-          this.logger.warn('The witness file was replaced or cut: indexed again from its start');
-          this.heads.clear();
-        }
-        this.indexedFile = { dev: stat.dev, ino: stat.ino };
-        this.indexedTo = 0;
-      }
-      let at = this.indexedTo;
-      let carry = Buffer.alloc(0);
-      while (at < stat.size) {
-        const chunk = Buffer.alloc(Math.min(INDEX_CHUNK_BYTES, stat.size - at));
-        const { bytesRead } = await handle.read(chunk, 0, chunk.length, at);
-        if (bytesRead === 0) break;
-        this.counted(bytesRead);
-        at += bytesRead;
-        const bytes = Buffer.concat([carry, chunk.subarray(0, bytesRead)]);
-        const end = bytes.lastIndexOf(0x0a) + 1;
-        // after the last newline: a line not whole yet (being written, or a crash's), read again
-        carry = bytes.subarray(end);
-        for (const line of bytes.toString('utf8', 0, end).split('\n')) {
-          if (line.trim() === '') continue;
-          try {
-            this.index(JSON.parse(line) as WitnessLine);
-          } catch {
-            this.logger.warn('Unreadable witness line skipped');
-          }
-        }
-        this.indexedTo = at - carry.length;
-        if (at < stat.size) await yieldToLoop();
-      }
-    } finally {
-      await handle.close();
-    }
   }
 
   async append(checkpoint: SignedCheckpoint): Promise<void> {
@@ -185,8 +49,6 @@ export class WitnessLog {
       note: checkpoint.note,
     };
     await appendFile(this.file, `${JSON.stringify(line)}\n`, { mode: 0o644 });
-    // indexed as written: read again by the next catch-up (harmless: the largest size wins)
-    this.index(line);
   }
 
   /** The witnessed checkpoints of one log, in file order. */
@@ -205,18 +67,13 @@ export class WitnessLog {
       if ((error as NodeJS.ErrnoException).code === 'ENOENT') return;
       throw error;
     }
-    try {
-      for await (const text of createInterface({ input, crlfDelay: Infinity })) {
-        if (text.trim() === '') continue;
-        try {
-          yield JSON.parse(text) as WitnessLine;
-        } catch {
-          this.logger.warn('Unreadable witness line skipped');
-        }
+    for await (const text of createInterface({ input, crlfDelay: Infinity })) {
+      if (text.trim() === '') continue;
+      try {
+        yield JSON.parse(text) as WitnessLine;
+      } catch {
+        this.logger.warn('Unreadable witness line skipped');
       }
-    } finally {
-      this.counted(input.bytesRead);
-      input.destroy();
     }
   }
 
@@ -240,7 +97,6 @@ export class WitnessLog {
       const from = Math.max(0, size - bytes);
       const window = Buffer.alloc(size - from);
       if (window.length > 0) await handle.read(window, 0, window.length, from);
-      this.counted(window.length);
       text = window.toString('utf8');
       cut = from > 0;
     } finally {
@@ -277,7 +133,6 @@ export class WitnessLog {
       const length = Math.max(0, Math.min(MAX_READ_BYTES, size - offset));
       const bytes = Buffer.alloc(length);
       if (length > 0) await handle.read(bytes, 0, length, offset);
-      this.counted(length);
       return { bytes, size };
     } finally {
       await handle.close();

@@ -50,16 +50,6 @@ export class WitnessRecovery implements OnApplicationBootstrap {
   }
 
   async onApplicationBootstrap(): Promise<void> {
-    // the index of every log's latest witnessed checkpoint, in one pass in the background: the
-    // first seal of a log after a restart reads it, not the whole file (review closewit)
-    this.witness
-      .warm()
-      .catch((error: unknown) =>
-        this.logger.error(
-          { err: error },
-          'The witness file could not be indexed (tried again at its next use)',
-        ),
-      );
     try {
       const restored = await this.restore();
       if (restored > 0)

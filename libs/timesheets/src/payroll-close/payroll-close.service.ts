@@ -142,10 +142,9 @@ interface Sighting {
   readonly at: number;
 }
 
-/** A site's closes as its transparency log's latest checkpoint and the witness file count them. */
+/** A site's closes as its transparency log's latest checkpoint counts them. */
 interface SignedCounts {
   sealed: number;
-  witnessed: number;
 }
 
 @Injectable()
@@ -212,31 +211,22 @@ export class PayrollCloseService implements OnModuleInit {
    * signed checkpoint of the site's closes counts more than the chain read holds (`held`: the
    * newest close's place, the head's when no close is stored). Every close of a site deleted
    * with its head, or a head put back from an older copy with the closes after it deleted,
-   * leaves a chain whole in itself: only the signed log tells. The witness file too (its
-   * index's latest line of the site's log, signed): closes replaced or deleted together with
-   * the log's checkpoint rows (or the store put back from an older copy) still count against
-   * what was witnessed, with no read of the file per request.
+   * leaves a chain whole in itself: only the signed log tells.
    */
   private unsealedLoss(held: number, signed: SignedCounts): string | undefined {
-    if (signed.sealed > held)
-      return `the transparency log sealed ${signed.sealed} closes of the site, ${held} are stored`;
-    return signed.witnessed > held
-      ? `the witness file holds a signed checkpoint of ${signed.witnessed} closes of the site, ${held} are stored (the log's checkpoint rows replaced or deleted with them?)`
+    return signed.sealed > held
+      ? `the transparency log sealed ${signed.sealed} closes of the site, ${held} are stored`
       : undefined;
   }
 
   /**
-   * How many closes of the site the log's latest signed checkpoint and the witness file count
-   * (`sealed` as the caller read it, when given). Read before the chain a check compares them
-   * with: a close is stored before it is sealed or witnessed, so counts read first are never
-   * more than the chain read after holds, whatever closes are recorded in between.
+   * How many closes of the site the log's latest signed checkpoint counts (`sealed` as the
+   * caller read it, when given). Read before the chain a check compares it with: a close is
+   * stored before it is sealed, so a count read first is never more than the chain read after
+   * holds, whatever closes are recorded in between.
    */
   private async signedCounts(siteId: string, sealed?: number): Promise<SignedCounts> {
-    const origin = this.originOf(siteId);
-    return {
-      sealed: sealed ?? (await this.tlog.latest(origin))?.size ?? 0,
-      witnessed: await this.tlog.witnessedSize(origin),
-    };
+    return { sealed: sealed ?? (await this.tlog.latest(this.originOf(siteId)))?.size ?? 0 };
   }
 
   /** Closes the scope's period (an admin's, every worker): `created` false for a retry. */
@@ -666,7 +656,7 @@ export class PayrollCloseService implements OnModuleInit {
     for (let tries = 1; ; tries++) {
       const given = tries === 1 ? first : undefined;
       // before the chain is read (see `signedCounts`); the sweep's chain was read before its
-      // checkpoint, so its witness count comes after: a loss seen then is read again
+      // checkpoint: a loss seen then is read again
       const signed = given ? undefined : await this.signedCounts(siteId);
       const { places: all, tip, head } = given?.read ?? (await this.repo.chainPlaces(siteId));
       this.noteWaiting(siteId, tip, head, all.filter((p) => p.seq === 0).length);
