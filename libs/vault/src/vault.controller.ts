@@ -156,6 +156,8 @@ export class VaultController {
         actor,
         purpose,
         Number.isFinite(declared) ? declared : undefined,
+        // the body's chunks are copies the HTTP parser made for this request: freed once sealed
+        true,
       );
     } catch (error) {
       // the rest of a refused upload is not read: close the connection after the answer

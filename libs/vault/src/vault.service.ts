@@ -22,6 +22,7 @@ import {
   PlaintextSummary,
 } from './domain/vault-blob-format';
 import { HeldPlaintext, ReadHold } from './domain/held-plaintext';
+import { releaseBuffers } from './domain/release-buffers';
 import { checkedImage, nonEmpty } from './domain/image-signature';
 import { VaultAction } from './domain/vault-audit-record';
 import { metadataDigest, StoredFile, VaultActor, VaultFile } from './domain/vault-file';
@@ -180,6 +181,12 @@ export class VaultService {
    * types (415), a JPEG, PNG or WebP body without its type's signature (415
    * `image_type_mismatch`) and more than VAULT_MAX_FILE_BYTES (413, also when `declaredBytes`
    * says so).
+   *
+   * `releaseSource`: the source's pieces are the vault's alone (an HTTP request's body chunks,
+   * which the parser copied for it), so each one's memory is freed once it is sealed, and each
+   * record's ciphertext once it is written (`releaseBuffers`): a store then adds about one
+   * chunk's worth to V8's external memory, not twice the file (which started a full collection
+   * per 32 MiB store). Never for a caller's buffer (`storeBuffer`): it would read as empty.
    */
   async store(
     source: AsyncIterable<Buffer | Uint8Array | string>,
@@ -187,6 +194,7 @@ export class VaultService {
     actor: VaultActor,
     purpose: string,
     declaredBytes?: number,
+    releaseSource = false,
   ): Promise<StoredFile> {
     const attempt = { actor, purpose: auditablePurpose(purpose), action: 'store' as const };
     const type = normalizeContentType(contentType);
@@ -254,13 +262,13 @@ export class VaultService {
     }
     const fileId = newId();
     const dataKey = randomBytes(32);
-    const meter = new PlaintextMeter(this.maxFileBytes);
+    const meter = new PlaintextMeter(this.maxFileBytes, releaseSource);
     // the metadata reads and retention decide on, bound into the blob's final chunk (version 3)
     const bound = { contentType: type, createdAt: this.clock.now(), createdBy: actor.actor };
     try {
       const wrappedKey = this.keyring.seal(dataKey, dataKeyContext(fileId));
       const sealer = new BlobSealer(dataKey, fileId, { metadata: metadataDigest(bound) });
-      await this.blobs.write(fileId, meter.seal(body, sealer));
+      await this.blobs.write(fileId, meter.seal(body, sealer), releaseSource);
       const file: VaultFile = {
         id: fileId,
         size: meter.bytes,
@@ -431,6 +439,9 @@ export class VaultService {
         if (held) held.push(parts[i]);
         else parts[i].fill(0);
       }
+      // a check that keeps nothing frees its plaintext now (the decipher's own buffers), not
+      // when a collection finds it: see `releaseBuffers`
+      if (!held) releaseBuffers(parts);
       parts.length = 0;
       return true;
     };
@@ -446,6 +457,7 @@ export class VaultService {
     } finally {
       // what was not taken (a failure, or past the reservation) is wiped
       for (const part of parts) part.fill(0);
+      releaseBuffers(parts);
     }
     if (bytes !== file.size) return 'size_mismatch';
     // version 2: the final tag authenticated the metadata's size and digest (`BlobOpener`)
@@ -712,18 +724,27 @@ class PlaintextMeter {
   bytes = 0;
   private sealed?: PlaintextSummary;
 
-  constructor(private readonly limit: number) {}
+  /** `release`: the pieces are the meter's to free once sealed (`VaultService.store`). */
+  constructor(
+    private readonly limit: number,
+    private readonly release = false,
+  ) {}
 
   /**
    * The blob's bytes for `source`, measured and sealed as each piece arrives (one step per
    * piece, no stream between): the header, then the records each piece completes, then the
-   * final one.
+   * final one. With `release`, a piece is freed once the sealer took all of its bytes into
+   * records (hashed and encrypted: the cipher copied them), the last ones once the final
+   * record is sealed.
    */
   async *seal(
     source: AsyncIterable<Buffer | Uint8Array | string>,
     sealer: BlobSealer,
   ): AsyncGenerator<Buffer | Buffer[]> {
     yield sealer.header;
+    // pieces pushed and not yet wholly sealed, with the byte count at each one's end
+    const unsealed: Buffer[] = [];
+    const ends: number[] = [];
     for await (const piece of source) {
       const buffer =
         typeof piece === 'string'
@@ -733,10 +754,21 @@ class PlaintextMeter {
       if (this.bytes > this.limit) throw tooLarge(this.limit);
       const records: Buffer[] = [];
       sealer.push(buffer, records);
+      if (this.release) {
+        unsealed.push(buffer);
+        ends.push(this.bytes);
+        let done = 0;
+        while (done < ends.length && ends[done] <= sealer.sealedBytes) done++;
+        if (done > 0) {
+          releaseBuffers(unsealed.splice(0, done));
+          ends.splice(0, done);
+        }
+      }
       if (records.length > 0) yield records;
     }
     const last: Buffer[] = [];
     this.sealed = sealer.end(last);
+    if (this.release) releaseBuffers(unsealed);
     yield last;
   }
 

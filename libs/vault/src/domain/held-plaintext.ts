@@ -1,3 +1,5 @@
+import { releaseBuffers } from './release-buffers';
+
 /** Plaintext bytes this process's reads hold at once, up to a limit (VAULT_READ_HOLD_BYTES). */
 export class ReadHold {
   private held = 0;
@@ -62,10 +64,13 @@ export class HeldPlaintext implements AsyncIterableIterator<Buffer> {
   }
 
   async return(): Promise<IteratorResult<Buffer, undefined>> {
+    const wiped = this.chunks.slice(this.served);
     for (; this.served < this.chunks.length; this.served++) {
       this.chunks[this.served].fill(0);
       this.chunks[this.served] = SENT;
     }
+    // the decipher's own buffers, no other view of them: freed now (`releaseBuffers`)
+    releaseBuffers(wiped);
     this.release();
     return { done: true, value: undefined };
   }

@@ -395,6 +395,14 @@ export class BlobSealer {
     this.parsed = parseHeader(this.header, fileId);
   }
 
+  /**
+   * The plaintext bytes sealed into records so far (the rest is queued for the next): a piece
+   * pushed whose bytes all lie below this is no longer needed by the sealer.
+   */
+  get sealedBytes(): number {
+    return this.bytes - this.queue.length;
+  }
+
   /** Appends to `out` the records `piece` completes (each chunk's ciphertext parts, then its tag). */
   push(piece: Buffer | Uint8Array | string, out: Buffer[]): void {
     const buffer = asBuffer(piece);

@@ -11,6 +11,7 @@ import {
   DEFAULT_CHUNK_BYTES,
   MAX_CHUNK_BYTES,
 } from '../../domain/vault-blob-format';
+import { releaseBuffers } from '../../domain/release-buffers';
 
 /** Ciphertext is written about this many bytes per system call (one `writev` of records). */
 const WRITE_BATCH_BYTES = 1024 * 1024;
@@ -45,9 +46,17 @@ export class VaultBlobStorage implements OnApplicationShutdown {
     return join(this.dir, `${fileId}.mdv`);
   }
 
-  /** Writes a blob from its bytes, given one by one or several at a time (`BlobSealer`'s parts). */
-  write(fileId: string, ciphertext: AsyncIterable<Buffer | readonly Buffer[]>): Promise<void> {
-    const done = this.writeBlob(fileId, ciphertext);
+  /**
+   * Writes a blob from its bytes, given one by one or several at a time (`BlobSealer`'s parts).
+   * `release`: the parts are this writer's alone (a cipher's output), freed once written
+   * (`releaseBuffers`), not left for the garbage collector to find.
+   */
+  write(
+    fileId: string,
+    ciphertext: AsyncIterable<Buffer | readonly Buffer[]>,
+    release = false,
+  ): Promise<void> {
+    const done = this.writeBlob(fileId, ciphertext, release);
     const settled = done.then(
       () => undefined,
       () => undefined,
@@ -64,6 +73,7 @@ export class VaultBlobStorage implements OnApplicationShutdown {
   private async writeBlob(
     fileId: string,
     ciphertext: AsyncIterable<Buffer | readonly Buffer[]>,
+    release: boolean,
   ): Promise<void> {
     await mkdir(this.dir, { recursive: true, mode: 0o700 });
     const target = this.pathOf(fileId);
@@ -84,11 +94,13 @@ export class VaultBlobStorage implements OnApplicationShutdown {
         }
         if (bytes >= WRITE_BATCH_BYTES) {
           await writeAll(handle, batch, bytes);
+          if (release) releaseBuffers(batch);
           batch = [];
           bytes = 0;
         }
       }
       await writeAll(handle, batch, bytes);
+      if (release) releaseBuffers(batch);
       await handle.close();
       handle = undefined;
       await rename(temp, target);
