@@ -40,9 +40,16 @@ export function releaseBuffers(buffers: readonly Buffer[]): void {
   if (!owned) return;
   if (!sink) {
     const channel = new MessageChannel();
+    // both ends closed: a post is serialized into a message dropped at once, from the first
+    // (with only the far end closed, the first posts queue until that close is processed)
     channel.port2.close();
-    channel.port1.unref();
+    channel.port1.close();
     sink = channel.port1;
   }
-  sink.postMessage(undefined, owned);
+  try {
+    sink.postMessage(undefined, owned);
+  } catch {
+    // a buffer that cannot be transferred (a Node that refuses one) is left to the collector:
+    // this runs in write callbacks, where a throw would end the process (review R18)
+  }
 }
