@@ -40,15 +40,10 @@ export interface OfflineSyncSettings {
   appendThread: boolean;
 }
 
-/**
- * One thread per core on more than two cores; on one or two the checks stay in the request's
- * thread. A 500-packet batch's checks cost the event loop ~1 ms there, and ~2 ms less CPU in
- * all than on two threads (the chunks' texts posted and parsed again, the answers posted back,
- * two more isolates' GC: docs/benchmarks.md, syncthreads): on two cores the API's threads and
- * its clients share both, and what a batch costs in all is what limits the packets per second.
- */
-export function defaultVerifyWorkers(cores = availableParallelism()): number {
-  return cores > 2 ? cores : 0;
+/** One thread per core; on a single core the checks stay in the request's thread. */
+function defaultVerifyWorkers(): number {
+  const cores = availableParallelism();
+  return cores > 1 ? cores : 0;
 }
 
 /** A thread of its own for the ledger's SQLite appends when there is a second core to run it. */

@@ -49,7 +49,7 @@ describe('configModule', () => {
     expect(config.offlineSync).toEqual({
       maxOfflineAgeSeconds: 7 * 24 * 3600,
       maxPacketsPerBatch: 500,
-      verifyWorkers: availableParallelism() > 2 ? availableParallelism() : 0,
+      verifyWorkers: availableParallelism() > 1 ? availableParallelism() : 0,
       verifyQueue: 64,
       appendThread: availableParallelism() > 1,
     });

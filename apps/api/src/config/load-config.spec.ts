@@ -2,7 +2,6 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync 
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ConfigError } from '@app/common';
-import { defaultVerifyWorkers } from '@app/offline-sync/offline-sync.config';
 import { loadConfig } from './app-config';
 
 /** The keys a store's values are sealed and signed with, as an install's environment holds them. */
@@ -280,18 +279,13 @@ describe('loadConfig', () => {
   it('should size the sync packet-check threads to the cores unless told', () => {
     const cores = availableParallelism();
     expect(loadConfig({ DATA_DIR: dataDir }).offlineSync).toMatchObject({
-      verifyWorkers: cores > 2 ? cores : 0,
+      verifyWorkers: cores > 1 ? cores : 0,
       verifyQueue: 64,
     });
     expect(
       loadConfig({ DATA_DIR: dataDir, SYNC_VERIFY_WORKERS: '0', SYNC_VERIFY_QUEUE: '3' })
         .offlineSync,
     ).toMatchObject({ verifyWorkers: 0, verifyQueue: 3 });
-  });
-
-  it('should check sync packets in the request thread on one or two cores, on threads above', () => {
-    // on two cores the threads' messages and isolates cost more CPU than they spare the loop
-    expect([1, 2, 3, 4, 8].map((cores) => defaultVerifyWorkers(cores))).toEqual([0, 0, 3, 4, 8]);
   });
 
   it('should point an unset UPSTREAM_URL at the local stub in development only', () => {
