@@ -691,7 +691,7 @@ export class OfflineSyncService {
       throw mayStorePart
         ? new CommonError(
             refused.code,
-            'The server could not store this batch right now; send it again later (packets it did store are answered duplicate).',
+            'The server could not store this batch right now; send it again later (packets it did store come back accepted or duplicate).',
           )
         : refused;
     }
